@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the build needs and is missing; quiet and quick when everything is present.
+# Both README commands (quick start and tests) and .ci/run call it.
+set -euo pipefail
+
+need_apt=()
+# Reserved for the packages later parts of the build need (e.g. clang and libclang-dev for the
+# LightGBM bindings); each is installed only when absent.
+for pkg in "$@"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo is not on PATH; install the Rust toolchain (rustup) first" >&2
+  exit 1
+fi

@@ -1,0 +1,280 @@
+//! The typed, columnar in-memory form of a history that the feature code works on.
+//!
+//! Strings are interned once (`Sym`), times are UTC seconds since the epoch, members are addressed
+//! by their position in `Members` (`MemberIdx`). Events keep the order they were read in; callers
+//! that need them by member and time use `History::by_member`.
+
+use std::collections::HashMap;
+
+use super::schema::{CouponEvent, CouponKind, PointsReason};
+
+/// An interned string.
+pub type Sym = u32;
+/// Position of a member in `Members`.
+pub type MemberIdx = u32;
+/// "No value" for an optional `Sym` column.
+pub const NONE: Sym = u32::MAX;
+
+/// Maps strings to dense symbols and back.
+#[derive(Debug, Default, Clone)]
+pub struct Interner {
+    map: HashMap<Box<str>, Sym>,
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(&sym) = self.map.get(s) {
+            return sym;
+        }
+        let sym = self.names.len() as Sym;
+        self.names.push(s.into());
+        self.map.insert(s.into(), sym);
+        sym
+    }
+
+    /// Interns `s` only if it is new; returns `None` when it was already there.
+    pub fn insert_new(&mut self, s: &str) -> Option<Sym> {
+        if self.map.contains_key(s) {
+            return None;
+        }
+        Some(self.intern(s))
+    }
+
+    pub fn get(&self, s: &str) -> Option<Sym> {
+        self.map.get(s).copied()
+    }
+
+    /// The string behind a symbol; `""` for `NONE` or a symbol from another interner.
+    pub fn name(&self, sym: Sym) -> &str {
+        self.names.get(sym as usize).map(|s| &**s).unwrap_or("")
+    }
+
+    pub fn opt_name(&self, sym: Sym) -> Option<&str> {
+        (sym != NONE).then(|| self.name(sym))
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Members {
+    /// Member ids; member `i` has symbol `i` here.
+    pub ids: Interner,
+    pub joined_at: Vec<i64>,
+    pub channel: Vec<Sym>,
+    pub campaign: Vec<Sym>,
+    pub inviter: Vec<Sym>,
+    pub device: Vec<Sym>,
+    pub ip: Vec<Sym>,
+    pub phone_prefix: Vec<Sym>,
+    pub phone_hash: Vec<Sym>,
+    pub region: Vec<Sym>,
+}
+
+impl Members {
+    pub fn len(&self) -> usize {
+        self.joined_at.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.joined_at.is_empty()
+    }
+
+    pub fn index_of(&self, member_id: &str) -> Option<MemberIdx> {
+        self.ids.get(member_id)
+    }
+
+    pub fn id(&self, idx: MemberIdx) -> &str {
+        self.ids.name(idx)
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Coupons {
+    pub member: Vec<MemberIdx>,
+    pub coupon: Vec<Sym>,
+    pub campaign: Vec<Sym>,
+    pub event: Vec<CouponEvent>,
+    pub at: Vec<i64>,
+    pub face_value: Vec<f64>,
+    pub threshold: Vec<f64>,
+    pub kind: Vec<CouponKind>,
+}
+
+impl Coupons {
+    pub fn len(&self) -> usize {
+        self.member.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.member.is_empty()
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Orders {
+    pub order: Vec<Sym>,
+    pub member: Vec<MemberIdx>,
+    pub at: Vec<i64>,
+    pub amount: Vec<f64>,
+    pub list_amount: Vec<f64>,
+    pub discount: Vec<f64>,
+    pub coupon: Vec<Sym>,
+    pub channel: Vec<Sym>,
+    pub refunded: Vec<bool>,
+}
+
+impl Orders {
+    pub fn len(&self) -> usize {
+        self.member.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.member.is_empty()
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Points {
+    pub member: Vec<MemberIdx>,
+    pub at: Vec<i64>,
+    pub delta: Vec<i64>,
+    pub reason: Vec<PointsReason>,
+}
+
+impl Points {
+    pub fn len(&self) -> usize {
+        self.member.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.member.is_empty()
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Labels {
+    pub member: Vec<MemberIdx>,
+    pub label: Vec<u8>,
+    pub at: Vec<i64>,
+    pub source: Vec<Sym>,
+}
+
+impl Labels {
+    pub fn len(&self) -> usize {
+        self.member.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.member.is_empty()
+    }
+}
+
+/// A whole history: the five contract tables, with one interner for every text key other than
+/// member ids (channels, campaigns, devices, IPs, phone segments and hashes, coupon and order ids).
+#[derive(Debug, Default, Clone)]
+pub struct History {
+    pub keys: Interner,
+    pub members: Members,
+    pub coupons: Coupons,
+    pub orders: Orders,
+    pub points: Points,
+    pub labels: Labels,
+}
+
+/// Row positions of each member's events, sorted by time (CSR layout: the events of member `m`
+/// are `rows[offsets[m]..offsets[m + 1]]`).
+#[derive(Debug, Clone, Default)]
+pub struct ByMember {
+    pub offsets: Vec<u32>,
+    pub rows: Vec<u32>,
+}
+
+impl ByMember {
+    /// Groups `member[i]` by member and sorts each group by `at[i]` (ties keep file order).
+    pub fn build(n_members: usize, member: &[MemberIdx], at: &[i64]) -> Self {
+        let mut offsets = vec![0u32; n_members + 1];
+        for &m in member {
+            offsets[m as usize + 1] += 1;
+        }
+        for i in 0..n_members {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut next = offsets.clone();
+        let mut rows = vec![0u32; member.len()];
+        for (row, &m) in member.iter().enumerate() {
+            let slot = &mut next[m as usize];
+            rows[*slot as usize] = row as u32;
+            *slot += 1;
+        }
+        for m in 0..n_members {
+            let span = &mut rows[offsets[m] as usize..offsets[m + 1] as usize];
+            span.sort_by_key(|&r| at[r as usize]);
+        }
+        ByMember { offsets, rows }
+    }
+
+    pub fn of(&self, m: MemberIdx) -> &[u32] {
+        let m = m as usize;
+        match (self.offsets.get(m), self.offsets.get(m + 1)) {
+            (Some(&a), Some(&b)) => &self.rows[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+}
+
+impl History {
+    /// History rows: coupon, order and points events (the unit the performance goals use).
+    pub fn history_rows(&self) -> usize {
+        self.coupons.len() + self.orders.len() + self.points.len()
+    }
+
+    /// Earliest and latest time seen in any table, if there is any row.
+    pub fn time_span(&self) -> Option<(i64, i64)> {
+        let all = self
+            .members
+            .joined_at
+            .iter()
+            .chain(&self.coupons.at)
+            .chain(&self.orders.at)
+            .chain(&self.points.at);
+        all.fold(None, |acc, &t| match acc {
+            None => Some((t, t)),
+            Some((lo, hi)) => Some((lo.min(t), hi.max(t))),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interner_is_dense_and_round_trips() {
+        let mut i = Interner::default();
+        assert_eq!(i.intern("a"), 0);
+        assert_eq!(i.intern("b"), 1);
+        assert_eq!(i.intern("a"), 0);
+        assert_eq!(i.insert_new("a"), None);
+        assert_eq!(i.name(1), "b");
+        assert_eq!(i.opt_name(NONE), None);
+        assert_eq!(i.len(), 2);
+    }
+
+    #[test]
+    fn by_member_groups_and_sorts_by_time() {
+        // rows: 0:(m1,t5) 1:(m0,t9) 2:(m1,t1) 3:(m0,t2) 4:(m1,t5)
+        let idx = ByMember::build(3, &[1, 0, 1, 0, 1], &[5, 9, 1, 2, 5]);
+        assert_eq!(idx.of(0), &[3, 1]);
+        assert_eq!(idx.of(1), &[2, 0, 4]);
+        assert_eq!(idx.of(2), &[] as &[u32]);
+        assert_eq!(idx.of(7), &[] as &[u32]);
+    }
+}
