@@ -1,0 +1,15 @@
+//! The data layer: the contract of DESIGN.md §3, readers that check every cell, writers, and the
+//! typed in-memory history the feature code reads. It never computes features or labels.
+
+pub mod error;
+pub mod history;
+pub mod import;
+pub mod read;
+pub mod schema;
+pub mod summary;
+pub mod write;
+
+pub use error::{DataError, Location, Problem, ProblemKind, Problems};
+pub use history::{ByMember, History, Interner, MemberIdx, Sym, NONE};
+pub use read::{load, read_dir, ReadOutcome, TableReport};
+pub use schema::Table;
