@@ -1,5 +1,6 @@
 //! `validate` and `stats`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,10 +30,11 @@ pub struct StatsArgs {
 
 pub fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let report = summary::validate(&args.dir, args.max_per_kind)?;
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        print_validation(&report);
+        print_validation(&mut out, &report)?;
     }
     Ok(if report.ok {
         ExitCode::SUCCESS
@@ -41,80 +43,99 @@ pub fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn print_validation(r: &Validation) {
-    println!("history: {}", r.dir.display());
+fn print_validation(out: &mut impl Write, r: &Validation) -> std::io::Result<()> {
+    writeln!(out, "history: {}", r.dir.display())?;
     for t in &r.tables {
         if t.files.is_empty() {
-            println!("  {:<8} absent", t.table.name());
+            writeln!(out, "  {:<8} absent", t.table.name())?;
         } else {
-            println!(
+            writeln!(
+                out,
                 "  {:<8} {:>10} rows read, {:>10} accepted, {} file(s)",
                 t.table.name(),
                 t.rows,
                 t.accepted,
                 t.files.len()
-            );
+            )?;
         }
     }
     if let Some((a, b)) = &r.time_span {
-        println!("  time span {a} .. {b}");
+        writeln!(out, "  time span {a} .. {b}")?;
     }
     if r.ok {
-        println!("ok: no problems");
-        return;
+        writeln!(out, "ok: no problems")?;
+        return Ok(());
     }
-    println!("{} problem(s):", r.problems_total);
+    writeln!(out, "{} problem(s):", r.problems_total)?;
     for (kind, n) in &r.problem_counts {
-        println!("  {kind:<16} {n}");
+        writeln!(out, "  {kind:<16} {n}")?;
     }
     for p in &r.problems {
-        println!("  - {p}");
+        writeln!(out, "  - {p}")?;
     }
     let listed = r.problems.len() as u64;
     if listed < r.problems_total {
-        println!("  ... and {} more", r.problems_total - listed);
+        writeln!(out, "  ... and {} more", r.problems_total - listed)?;
     }
+    Ok(())
 }
 
 pub fn stats(args: StatsArgs) -> anyhow::Result<ExitCode> {
     let history = woolguard::data::load(&args.dir)
         .with_context(|| format!("reading {}", args.dir.display()))?;
     let s = summary::stats(&history);
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&s)?)?;
     } else {
-        print_stats(&s);
+        print_stats(&mut out, &s)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_stats(s: &Stats) {
-    println!(
+fn print_stats(out: &mut impl Write, s: &Stats) -> std::io::Result<()> {
+    writeln!(
+        out,
         "members {}  coupons {}  orders {}  points {}  labels {} ({} wool)",
         s.members, s.coupons, s.orders, s.points, s.labels, s.labelled_wool
-    );
+    )?;
     if let Some((a, b)) = &s.time_span {
-        println!("time span {a} .. {b}");
+        writeln!(out, "time span {a} .. {b}")?;
     }
-    println!(
+    writeln!(
+        out,
         "sales {:.2} (refunds excluded), {} refunded orders, {} orders with a coupon",
         s.sales, s.refunded_orders, s.orders_with_coupon
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "members with a device id {}, with an inviter {}",
         s.members_with_device, s.members_with_inviter
-    );
-    println!("channels:");
+    )?;
+    writeln!(out, "channels:")?;
     for c in &s.channels {
-        println!("  {:<16} {:>9} {:>6.1}%", c.name, c.members, 100.0 * c.share);
+        writeln!(
+            out,
+            "  {:<16} {:>9} {:>6.1}%",
+            c.name,
+            c.members,
+            100.0 * c.share
+        )?;
     }
-    println!("campaigns:");
+    writeln!(out, "campaigns:")?;
     for c in s.campaigns.iter().take(20) {
-        println!("  {:<24} {:>9} {:>6.1}%", c.name, c.members, 100.0 * c.share);
+        writeln!(
+            out,
+            "  {:<24} {:>9} {:>6.1}%",
+            c.name,
+            c.members,
+            100.0 * c.share
+        )?;
     }
     if s.campaigns.len() > 20 {
-        println!("  ... {} campaigns in all", s.campaigns.len());
+        writeln!(out, "  ... {} campaigns in all", s.campaigns.len())?;
     }
-    println!("coupon events: {:?}", s.coupon_events);
-    println!("coupon kinds: {:?}", s.coupon_kinds);
+    writeln!(out, "coupon events: {:?}", s.coupon_events)?;
+    writeln!(out, "coupon kinds: {:?}", s.coupon_kinds)?;
+    Ok(())
 }
