@@ -1,2 +1,3 @@
 pub mod data;
+pub mod features;
 pub mod generate;

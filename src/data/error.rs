@@ -267,7 +267,11 @@ mod tests {
                 "x",
             );
         }
-        p.push(ProblemKind::UnknownMember, Location::row(Path::new("o.csv"), 9), "y");
+        p.push(
+            ProblemKind::UnknownMember,
+            Location::row(Path::new("o.csv"), 9),
+            "y",
+        );
         assert_eq!(p.total(), 6);
         assert_eq!(p.count(ProblemKind::BadTime), 5);
         assert_eq!(p.kept().len(), 3);

@@ -251,7 +251,12 @@ fn read_csv(file: &Path, table: Table, on_batch: &mut OnBatch<'_>, problems: &mu
     let picked: Vec<(usize, &'static str)> = table
         .columns()
         .iter()
-        .filter_map(|c| headers.iter().position(|h| h.trim() == c.name).map(|i| (i, c.name)))
+        .filter_map(|c| {
+            headers
+                .iter()
+                .position(|h| h.trim() == c.name)
+                .map(|i| (i, c.name))
+        })
         .collect();
     let schema = Arc::new(Schema::new(
         picked
@@ -361,9 +366,11 @@ fn view(array: &ArrayRef, kind: Kind) -> Result<ColView, String> {
     let ints = |a: ArrayRef| a.as_primitive::<arrow::datatypes::Int64Type>().clone();
     Ok(match (kind, t) {
         (Kind::Text, t) if is_text(t) || is_integer(t) => ColView::Text(text(to(&DataType::Utf8)?)),
-        (Kind::Money, DataType::Float64) => {
-            ColView::Float(array.as_primitive::<arrow::datatypes::Float64Type>().clone())
-        }
+        (Kind::Money, DataType::Float64) => ColView::Float(
+            array
+                .as_primitive::<arrow::datatypes::Float64Type>()
+                .clone(),
+        ),
         (Kind::Money, t) if t.is_numeric() => ColView::Float(
             to(&DataType::Float64)?
                 .as_primitive::<arrow::datatypes::Float64Type>()
@@ -404,7 +411,11 @@ pub fn parse_time(s: &str) -> Option<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp());
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(t.and_utc().timestamp());
         }
@@ -487,7 +498,11 @@ impl<'a> Cells<'a> {
     }
 
     fn report(&self, p: &mut Problems, c: usize, i: usize, kind: ProblemKind, msg: String) -> Bad {
-        p.push(kind, Location::cell(self.file, self.cols[c].0.name, self.row(i)), msg);
+        p.push(
+            kind,
+            Location::cell(self.file, self.cols[c].0.name, self.row(i)),
+            msg,
+        );
         Bad
     }
 
@@ -668,10 +683,22 @@ impl<'h> TableSink<'h> {
     }
 
     /// Records that `sym` was seen at row `i`; a second sighting is a duplicate-id problem.
-    fn first_sighting(&mut self, cells: &Cells<'_>, c: usize, i: usize, sym: Sym, id: &str, p: &mut Problems) -> Result<(), Bad> {
+    fn first_sighting(
+        &mut self,
+        cells: &Cells<'_>,
+        c: usize,
+        i: usize,
+        sym: Sym,
+        id: &str,
+        p: &mut Problems,
+    ) -> Result<(), Bad> {
         let here = (self.files.len() - 1, cells.row(i));
         if let Some(&(file, row)) = self.first_seen.get(&sym) {
-            let twin = self.files.get(file).map(|f| f.display().to_string()).unwrap_or_default();
+            let twin = self
+                .files
+                .get(file)
+                .map(|f| f.display().to_string())
+                .unwrap_or_default();
             let msg = format!("'{id}' appears twice; first at {twin}, row {row}");
             return Err(cells.report(p, c, i, ProblemKind::DuplicateId, msg));
         }
@@ -709,8 +736,15 @@ impl<'h> TableSink<'h> {
         let face_value = cells.money(p, 5, i);
         let threshold = cells.money(p, 6, i);
         let kind = cells.vocab::<CouponKind>(p, 7, i);
-        let (member, coupon, event, at, face_value, threshold, kind) =
-            (member?, coupon?, event?, at?, face_value?, threshold?, kind?);
+        let (member, coupon, event, at, face_value, threshold, kind) = (
+            member?,
+            coupon?,
+            event?,
+            at?,
+            face_value?,
+            threshold?,
+            kind?,
+        );
         let keys = &mut self.history.keys;
         let c = &mut self.history.coupons;
         c.member.push(member);

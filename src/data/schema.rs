@@ -294,7 +294,10 @@ mod tests {
     #[test]
     fn vocabularies_parse_case_insensitively_and_name_back() {
         assert_eq!(CouponEvent::parse(" Redeem"), Some(CouponEvent::Redeem));
-        assert_eq!(PointsReason::parse("points_plus_cash"), Some(PointsReason::PointsPlusCash));
+        assert_eq!(
+            PointsReason::parse("points_plus_cash"),
+            Some(PointsReason::PointsPlusCash)
+        );
         assert_eq!(PointsReason::PointsPlusCash.name(), "points_plus_cash");
         assert_eq!(CouponKind::parse("gift"), None);
         assert_eq!(CouponEvent::expected(), "claim / redeem / expire");
@@ -303,8 +306,14 @@ mod tests {
     #[test]
     fn schema_marks_optional_columns_nullable() {
         let s = Table::Members.arrow_schema();
-        assert!(!s.field_with_name("member_id").map(|f| f.is_nullable()).unwrap_or(true));
-        assert!(s.field_with_name("device_id").map(|f| f.is_nullable()).unwrap_or(false));
+        assert!(!s
+            .field_with_name("member_id")
+            .map(|f| f.is_nullable())
+            .unwrap_or(true));
+        assert!(s
+            .field_with_name("device_id")
+            .map(|f| f.is_nullable())
+            .unwrap_or(false));
         assert_eq!(Table::Orders.columns().len(), 9);
         assert_eq!("points".parse::<Table>(), Ok(Table::Points));
     }

@@ -271,7 +271,11 @@ impl<R: ContractRow> TableWriter<R> {
                 source,
             }
         })?;
-        let cols = table.columns().iter().map(|c| ColBuilder::new(c.kind)).collect();
+        let cols = table
+            .columns()
+            .iter()
+            .map(|c| ColBuilder::new(c.kind))
+            .collect();
         Ok(TableWriter {
             path: path.to_path_buf(),
             writer,
@@ -305,10 +309,12 @@ impl<R: ContractRow> TableWriter<R> {
                 source,
             }
         })?;
-        self.writer.write(&batch).map_err(|source| DataError::Parquet {
-            path: self.path.clone(),
-            source,
-        })?;
+        self.writer
+            .write(&batch)
+            .map_err(|source| DataError::Parquet {
+                path: self.path.clone(),
+                source,
+            })?;
         self.written += self.buffered as u64;
         self.buffered = 0;
         Ok(())

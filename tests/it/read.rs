@@ -17,7 +17,8 @@ const COUPONS: &str = "member_id,coupon_id,campaign_id,event,at,face_value,thres
 M1,K1,C1,claim,2024-01-01T00:10:00Z,20,99,welcome\n\
 M1,K1,C1,redeem,2024-01-03T00:00:00Z,20,99,welcome\n";
 
-const ORDERS: &str = "order_id,member_id,at,amount,list_amount,discount,coupon_id,channel,refunded\n\
+const ORDERS: &str =
+    "order_id,member_id,at,amount,list_amount,discount,coupon_id,channel,refunded\n\
 O1,M1,2024-01-03T00:00:00Z,79.5,99.5,20,K1,tmall,false\n\
 O2,M2,2024-01-04T00:00:00Z,120,120,0,,jd,1\n";
 
@@ -55,7 +56,12 @@ fn first_problem(files: &[(&str, &str)]) -> (ProblemKind, String) {
             let p = e
                 .problem()
                 .unwrap_or_else(|| panic!("expected a located problem, got {e}"));
-            (p.kind, p.location.to_string().replace(&dir.path().display().to_string(), ""))
+            (
+                p.kind,
+                p.location
+                    .to_string()
+                    .replace(&dir.path().display().to_string(), ""),
+            )
         }
     }
 }
@@ -74,10 +80,16 @@ fn csv_history_loads_with_exact_values() {
     assert_eq!(h.members.len(), 2);
     assert_eq!(h.members.index_of("M2"), Some(1));
     assert_eq!(h.members.joined_at, vec![1_704_067_200, 1_704_153_600]);
-    assert_eq!(h.members.device[0], h.members.device[1], "same device interned once");
+    assert_eq!(
+        h.members.device[0], h.members.device[1],
+        "same device interned once"
+    );
     assert_eq!(h.members.campaign[1], NONE);
     assert_eq!(h.keys.name(h.members.channel[1]), "jd");
-    assert_eq!(h.coupons.event, vec![CouponEvent::Claim, CouponEvent::Redeem]);
+    assert_eq!(
+        h.coupons.event,
+        vec![CouponEvent::Claim, CouponEvent::Redeem]
+    );
     assert_eq!(h.orders.amount, vec![79.5, 120.0]);
     assert_eq!(h.orders.refunded, vec![false, true]);
     assert_eq!(h.orders.coupon[1], NONE);
@@ -112,18 +124,24 @@ fn parquet_written_by_us_reads_back_identically_and_folders_concatenate() {
         channel: "app".into(),
         refunded: false,
     };
-    w.orders.push(&order("O1", "M0", 10.25)).unwrap_or_else(|e| panic!("{e}"));
+    w.orders
+        .push(&order("O1", "M0", 10.25))
+        .unwrap_or_else(|e| panic!("{e}"));
     let counts = w.finish().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((counts.members, counts.orders, counts.points), (3, 1, 0));
 
     // A second orders file in an orders/ folder beside orders.parquet: both are read.
     let extra = dir.path().join("orders").join("part-2.parquet");
     let mut more = TableWriter::<OrderRow>::create(&extra).unwrap_or_else(|e| panic!("{e}"));
-    more.push(&order("O2", "M2", 3.5)).unwrap_or_else(|e| panic!("{e}"));
+    more.push(&order("O2", "M2", 3.5))
+        .unwrap_or_else(|e| panic!("{e}"));
     more.finish().unwrap_or_else(|e| panic!("{e}"));
 
     let h = load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(h.members.joined_at, vec![1_700_000_000, 1_700_000_001, 1_700_000_002]);
+    assert_eq!(
+        h.members.joined_at,
+        vec![1_700_000_000, 1_700_000_001, 1_700_000_002]
+    );
     assert_eq!(h.keys.opt_name(h.members.phone_prefix[1]), Some("170"));
     assert_eq!(h.members.phone_prefix[0], NONE);
     assert_eq!(h.orders.amount, vec![10.25, 3.5]);
@@ -178,15 +196,23 @@ fn wrong_type_in_parquet_names_column() {
         ],
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let file = fs::File::create(dir.path().join("members.parquet")).unwrap_or_else(|e| panic!("{e}"));
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap_or_else(|e| panic!("{e}"));
+    let file =
+        fs::File::create(dir.path().join("members.parquet")).unwrap_or_else(|e| panic!("{e}"));
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap_or_else(|e| panic!("{e}"));
     w.write(&batch).unwrap_or_else(|e| panic!("{e}"));
     w.close().unwrap_or_else(|e| panic!("{e}"));
-    let err = load(dir.path()).err().unwrap_or_else(|| panic!("expected an error"));
+    let err = load(dir.path())
+        .err()
+        .unwrap_or_else(|| panic!("expected an error"));
     let p = err.problem().unwrap_or_else(|| panic!("{err}"));
     assert_eq!(p.kind, ProblemKind::WrongType);
     assert_eq!(p.location.column.as_deref(), Some("joined_at"));
-    assert!(p.message.contains("expected UTC timestamp"), "{}", p.message);
+    assert!(
+        p.message.contains("expected UTC timestamp"),
+        "{}",
+        p.message
+    );
 }
 
 #[test]
@@ -206,11 +232,17 @@ fn duplicate_member_id_points_at_its_twin() {
         "members.csv",
         "member_id,joined_at,channel\nM1,2024-01-01,app\nM2,2024-01-01,app\nM1,2024-01-02,jd\n",
     ));
-    let err = load(dir.path()).err().unwrap_or_else(|| panic!("expected an error"));
+    let err = load(dir.path())
+        .err()
+        .unwrap_or_else(|| panic!("expected an error"));
     let p = err.problem().unwrap_or_else(|| panic!("{err}"));
     assert_eq!(p.kind, ProblemKind::DuplicateId);
     assert_eq!(p.location.row, Some(3));
-    assert!(p.message.contains("first at") && p.message.contains("row 1"), "{}", p.message);
+    assert!(
+        p.message.contains("first at") && p.message.contains("row 1"),
+        "{}",
+        p.message
+    );
 }
 
 #[test]
@@ -251,7 +283,9 @@ fn truncated_parquet_file_is_unreadable_not_a_panic() {
     let dir = folder(&good());
     let bytes = b"PAR1 this is not a whole parquet file";
     fs::write(dir.path().join("labels.parquet"), bytes).unwrap_or_else(|e| panic!("{e}"));
-    let err = load(dir.path()).err().unwrap_or_else(|| panic!("expected an error"));
+    let err = load(dir.path())
+        .err()
+        .unwrap_or_else(|| panic!("expected an error"));
     let p = err.problem().unwrap_or_else(|| panic!("{err}"));
     assert_eq!(p.kind, ProblemKind::Unreadable);
     assert!(p.location.file.ends_with("labels.parquet"));
@@ -287,4 +321,3 @@ fn validate_of_a_good_folder_is_ok() {
         Some(("2024-01-01T00:00:00Z".into(), "2024-01-05T00:00:00Z".into()))
     );
 }
-

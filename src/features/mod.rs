@@ -1,0 +1,66 @@
+//! Point-in-time features (DESIGN.md §4): the one place where a feature is defined, named,
+//! described and computed, for training, batch scoring and the online scorer alike.
+//!
+//! Two scoring moments:
+//! - recruitment: at sign-up, from the candidate's own fields and the history of everyone who
+//!   joined strictly before (`recruit::RecruitState`, a sweep in time order whose state is the
+//!   same state the online scorer keeps);
+//! - member: as of a cutoff, from the member's own events strictly before it (`member`).
+//!
+//! Nothing here may read an event at or after the moment it scores: the leakage tests in
+//! `tests/it/features.rs` change the future and assert every feature is bit-for-bit unchanged.
+
+pub mod member;
+pub mod recruit;
+
+use serde::Serialize;
+
+/// When a feature can be known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Moment {
+    Recruitment,
+    Member,
+}
+
+/// A feature's identity: its name (stable, used in model artefacts and reason codes), what it
+/// measures, and its moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FeatureDef {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub moment: Moment,
+}
+
+/// Every feature, recruitment-time first, in the column order of feature matrices.
+pub fn registry() -> Vec<FeatureDef> {
+    recruit::FEATURES
+        .iter()
+        .chain(member::FEATURES.iter())
+        .copied()
+        .collect()
+}
+
+/// A dense row-major feature matrix; missing values are NaN.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Matrix {
+    pub names: Vec<&'static str>,
+    pub rows: usize,
+    pub values: Vec<f64>,
+}
+
+impl Matrix {
+    pub fn cols(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn row(&self, i: usize) -> &[f64] {
+        let c = self.cols();
+        &self.values[i * c..(i + 1) * c]
+    }
+
+    pub fn column(&self, name: &str) -> Option<Vec<f64>> {
+        let j = self.names.iter().position(|n| *n == name)?;
+        Some((0..self.rows).map(|i| self.values[i * self.cols() + j]).collect())
+    }
+}

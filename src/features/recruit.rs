@@ -1,0 +1,564 @@
+//! Recruitment-time features and the online state they read.
+//!
+//! `RecruitState` holds what is known about everyone who has joined so far: accounts per device,
+//! phone hash, IP range (/24) and inviter, recent sign-ups per key, the inviter's record, and the
+//! connected groups of a union-find over shared keys. `features` reads it for a candidate;
+//! `record` adds a sign-up, `record_label` a review outcome. Offline, `build` sweeps a history in
+//! time order through exactly these calls, so training sees what the scorer would have seen.
+//!
+//! Merging into groups only goes through keys that are still rare: a key stops gluing accounts
+//! together once it has `MergeCaps` accounts, so a carrier NAT range or a popular inviter shared
+//! by thousands of genuine members does not make one giant group.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::data::history::{History, Interner, Sym, NONE};
+use crate::data::schema::VIRTUAL_PHONE_PREFIXES;
+
+use super::{FeatureDef, Matrix, Moment};
+
+const MINUTE: i64 = 60;
+const HOUR: i64 = 3_600;
+const DAY: i64 = 86_400;
+
+const fn rec(name: &'static str, description: &'static str) -> FeatureDef {
+    FeatureDef {
+        name,
+        description,
+        moment: Moment::Recruitment,
+    }
+}
+
+/// The recruitment-time features, in column order.
+pub const FEATURES: &[FeatureDef] = &[
+    rec("device_accounts", "accounts already on this device"),
+    rec("phone_accounts", "accounts already on this phone hash"),
+    rec("ip24_accounts", "accounts already on this IP range (/24)"),
+    rec("device_signups_1h", "sign-ups on this device in the last hour"),
+    rec("ip24_signups_10m", "sign-ups from this IP range in the last 10 minutes"),
+    rec("ip24_signups_1h", "sign-ups from this IP range in the last hour"),
+    rec("campaign_signups_10m", "sign-ups into this campaign in the last 10 minutes"),
+    rec("minutes_from_campaign_start", "minutes since the campaign's first sign-up"),
+    rec("virtual_phone", "phone on a virtual-operator segment (170/171/162/165/167)"),
+    rec("inviter_fanout", "members the inviter has already brought in"),
+    rec("inviter_invites_1h", "members the inviter brought in during the last hour"),
+    rec("inviter_wool_share", "reviewed wool share of the inviter's earlier invitees"),
+    rec("inviter_age_days", "days since the inviter joined"),
+    rec("group_size", "accounts in the connected group (shared rare device, phone, IP range, inviter)"),
+    rec("group_devices", "distinct devices in the connected group"),
+    rec("group_ip24s", "distinct IP ranges in the connected group"),
+    rec("group_age_hours", "hours since the group's first account joined"),
+    rec("group_wool_share", "reviewed wool share of the group's labelled accounts"),
+    rec("signup_hour", "hour of day of the sign-up (UTC+8)"),
+];
+
+/// How many accounts a key may hold and still merge accounts into one group.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MergeCaps {
+    pub device: u32,
+    pub phone: u32,
+    pub ip24: u32,
+    pub inviter: u32,
+}
+
+impl Default for MergeCaps {
+    fn default() -> Self {
+        MergeCaps {
+            device: 12,
+            phone: 6,
+            ip24: 40,
+            inviter: 60,
+        }
+    }
+}
+
+/// A sign-up, with every key a symbol of the state's interner (`NONE` where absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signup {
+    pub member: Sym,
+    pub joined_at: i64,
+    pub campaign: Sym,
+    pub inviter: Sym,
+    pub device: Sym,
+    pub ip: Sym,
+    pub phone_prefix: Sym,
+    pub phone_hash: Sym,
+}
+
+#[derive(Debug, Clone, Default)]
+struct KeyStats {
+    accounts: u32,
+    /// Sign-up times within the longest window, oldest first.
+    recent: VecDeque<i64>,
+    /// The first account's union-find node: later accounts merge into its group.
+    first_node: u32,
+    first_at: i64,
+}
+
+impl KeyStats {
+    fn count_since(&self, since: i64) -> u32 {
+        self.recent.iter().rev().take_while(|&&t| t >= since).count() as u32
+    }
+
+    fn add(&mut self, at: i64, node: u32) {
+        if self.accounts == 0 {
+            self.first_node = node;
+            self.first_at = at;
+        }
+        self.accounts += 1;
+        self.recent.push_back(at);
+        while self.recent.front().is_some_and(|&t| t < at - HOUR) {
+            self.recent.pop_front();
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Group {
+    size: u32,
+    devices: u32,
+    ip24s: u32,
+    first_at: i64,
+    labelled: u32,
+    wool: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Record {
+    labelled: u32,
+    wool: u32,
+}
+
+/// What is known at a moment about everyone who has joined.
+#[derive(Debug, Clone)]
+pub struct RecruitState {
+    /// Every key and member id, as symbols; starts as a copy of the history's key interner so
+    /// that a history's symbols are valid here.
+    pub keys: Interner,
+    caps: MergeCaps,
+    ip_range: HashMap<Sym, Sym>,
+    device: HashMap<Sym, KeyStats>,
+    phone: HashMap<Sym, KeyStats>,
+    ip24: HashMap<Sym, KeyStats>,
+    inviter: HashMap<Sym, KeyStats>,
+    campaign: HashMap<Sym, KeyStats>,
+    /// Reviewed outcomes of each inviter's invitees.
+    inviter_record: HashMap<Sym, Record>,
+    /// Member symbol → union-find node, join time and inviter.
+    nodes: HashMap<Sym, u32>,
+    joined: Vec<i64>,
+    invited_by: Vec<Sym>,
+    parent: Vec<u32>,
+    groups: Vec<Group>,
+}
+
+impl RecruitState {
+    pub fn new(keys: Interner, caps: MergeCaps) -> Self {
+        RecruitState {
+            keys,
+            caps,
+            ip_range: HashMap::new(),
+            device: HashMap::new(),
+            phone: HashMap::new(),
+            ip24: HashMap::new(),
+            inviter: HashMap::new(),
+            campaign: HashMap::new(),
+            inviter_record: HashMap::new(),
+            nodes: HashMap::new(),
+            joined: Vec::new(),
+            invited_by: Vec::new(),
+            parent: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
+
+    /// Members recorded so far.
+    pub fn members(&self) -> usize {
+        self.parent.len()
+    }
+
+    /// The /24 range of an IPv4 address (the /48 of an IPv6 one), as a symbol.
+    fn range_of(&mut self, ip: Sym) -> Sym {
+        if ip == NONE {
+            return NONE;
+        }
+        if let Some(&r) = self.ip_range.get(&ip) {
+            return r;
+        }
+        let text = self.keys.name(ip);
+        let range = if text.contains(':') {
+            text.splitn(4, ':').take(3).collect::<Vec<_>>().join(":")
+        } else {
+            text.rsplit_once('.').map_or(text, |(head, _)| head).to_string()
+        };
+        let r = self.keys.intern(&format!("range:{range}"));
+        self.ip_range.insert(ip, r);
+        r
+    }
+
+    fn find(&mut self, mut node: u32) -> u32 {
+        while self.parent[node as usize] != node {
+            let up = self.parent[node as usize];
+            self.parent[node as usize] = self.parent[up as usize];
+            node = up;
+        }
+        node
+    }
+
+    fn union(&mut self, a: u32, b: u32) -> u32 {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return ra;
+        }
+        let (big, small) = if self.groups[ra as usize].size >= self.groups[rb as usize].size {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
+        self.parent[small as usize] = big;
+        let s = self.groups[small as usize];
+        let g = &mut self.groups[big as usize];
+        g.size += s.size;
+        g.devices += s.devices;
+        g.ip24s += s.ip24s;
+        g.first_at = g.first_at.min(s.first_at);
+        g.labelled += s.labelled;
+        g.wool += s.wool;
+        big
+    }
+
+    /// The group a candidate would join: the union of the groups of the given nodes, read
+    /// without changing anything.
+    fn prospective_group(&self, nodes: &[u32]) -> Group {
+        let mut roots: Vec<u32> = Vec::with_capacity(nodes.len());
+        for &node in nodes {
+            let mut n = node;
+            while self.parent[n as usize] != n {
+                n = self.parent[n as usize];
+            }
+            if !roots.contains(&n) {
+                roots.push(n);
+            }
+        }
+        let mut g = Group::default();
+        for (i, r) in roots.iter().enumerate() {
+            let o = self.groups[*r as usize];
+            g.size += o.size;
+            g.devices += o.devices;
+            g.ip24s += o.ip24s;
+            g.first_at = if i == 0 { o.first_at } else { g.first_at.min(o.first_at) };
+            g.labelled += o.labelled;
+            g.wool += o.wool;
+        }
+        g
+    }
+
+    /// The candidate's features as of `s.joined_at`, from sign-ups recorded strictly before it.
+    /// `out` must hold `FEATURES.len()` values; missing values are NaN.
+    pub fn features(&mut self, s: &Signup, out: &mut [f64]) {
+        let range = self.range_of(s.ip);
+        let t = s.joined_at;
+        let device = lookup(&self.device, s.device);
+        let phone = lookup(&self.phone, s.phone_hash);
+        let ip24 = lookup(&self.ip24, range);
+        let inviter = lookup(&self.inviter, s.inviter);
+        let campaign = lookup(&self.campaign, s.campaign);
+        let count = |k: Option<Option<&KeyStats>>| match k {
+            None => f64::NAN,
+            Some(k) => k.map_or(0.0, |k| k.accounts as f64),
+        };
+        let since = |k: Option<Option<&KeyStats>>, window: i64| match k {
+            None => f64::NAN,
+            Some(k) => k.map_or(0.0, |k| k.count_since(t - window) as f64),
+        };
+        out[0] = count(device);
+        out[1] = count(phone);
+        out[2] = count(ip24);
+        out[3] = since(device, HOUR);
+        out[4] = since(ip24, 10 * MINUTE);
+        out[5] = since(ip24, HOUR);
+        out[6] = since(campaign, 10 * MINUTE);
+        out[7] = match campaign {
+            None => f64::NAN,
+            Some(None) => 0.0,
+            Some(Some(c)) => (t - c.first_at) as f64 / MINUTE as f64,
+        };
+        let prefix = self.keys.opt_name(s.phone_prefix);
+        out[8] = prefix.map_or(f64::NAN, |p| {
+            f64::from(u8::from(VIRTUAL_PHONE_PREFIXES.contains(&p.trim())))
+        });
+        out[9] = count(inviter);
+        out[10] = since(inviter, HOUR);
+        out[11] = match (s.inviter != NONE).then(|| self.inviter_record.get(&s.inviter)) {
+            Some(Some(r)) if r.labelled > 0 => r.wool as f64 / r.labelled as f64,
+            _ => f64::NAN,
+        };
+        out[12] = match (s.inviter != NONE).then(|| self.nodes.get(&s.inviter)) {
+            Some(Some(&n)) => (t - self.joined[n as usize]) as f64 / DAY as f64,
+            _ => f64::NAN,
+        };
+        // The same merge rule as `record`: through keys still under their cap, and to the
+        // inviter while the inviter is.
+        let caps = self.caps;
+        let mut nodes = Vec::with_capacity(5);
+        for (k, cap) in [
+            (device.flatten(), caps.device),
+            (phone.flatten(), caps.phone),
+            (ip24.flatten(), caps.ip24),
+            (inviter.flatten(), caps.inviter),
+        ] {
+            if let Some(k) = k.filter(|k| k.accounts > 0 && k.accounts < cap) {
+                nodes.push(k.first_node);
+            }
+        }
+        let fanout = inviter.flatten().map_or(0, |k| k.accounts);
+        if let Some(&n) = self.nodes.get(&s.inviter).filter(|_| fanout < caps.inviter) {
+            nodes.push(n);
+        }
+        let g = self.prospective_group(&nodes);
+        out[13] = f64::from(g.size);
+        out[14] = f64::from(g.devices);
+        out[15] = f64::from(g.ip24s);
+        out[16] = if g.size == 0 {
+            0.0
+        } else {
+            (t - g.first_at) as f64 / HOUR as f64
+        };
+        out[17] = if g.labelled > 0 {
+            g.wool as f64 / g.labelled as f64
+        } else {
+            f64::NAN
+        };
+        out[18] = ((t + 8 * HOUR).rem_euclid(DAY) / HOUR) as f64;
+    }
+
+    /// Adds a sign-up: counts its keys and merges it into the groups of its rare keys.
+    pub fn record(&mut self, s: &Signup) {
+        let node = self.parent.len() as u32;
+        let range = self.range_of(s.ip);
+        self.parent.push(node);
+        self.joined.push(s.joined_at);
+        self.invited_by.push(s.inviter);
+        self.nodes.insert(s.member, node);
+        self.groups.push(Group {
+            size: 1,
+            devices: 0,
+            ip24s: 0,
+            first_at: s.joined_at,
+            labelled: 0,
+            wool: 0,
+        });
+        let caps = self.caps;
+        let keyed = [
+            (KeyKind::Device, s.device, caps.device),
+            (KeyKind::Phone, s.phone_hash, caps.phone),
+            (KeyKind::Ip24, range, caps.ip24),
+            (KeyKind::Inviter, s.inviter, caps.inviter),
+            (KeyKind::Campaign, s.campaign, 0),
+        ];
+        for (kind, key, cap) in keyed {
+            if key == NONE {
+                continue;
+            }
+            let stats = self.map(kind).entry(key).or_default();
+            let before = stats.accounts;
+            let first = stats.first_node;
+            stats.add(s.joined_at, node);
+            if before == 0 {
+                let root = self.find(node) as usize;
+                match kind {
+                    KeyKind::Device => self.groups[root].devices += 1,
+                    KeyKind::Ip24 => self.groups[root].ip24s += 1,
+                    _ => {}
+                }
+            } else if before < cap {
+                self.union(first, node);
+            }
+        }
+        // The inviter themselves joins the invitee's group while the inviter is still rare.
+        if let Some(&inviter_node) = self.nodes.get(&s.inviter) {
+            let fanout = self.inviter.get(&s.inviter).map_or(0, |k| k.accounts);
+            if fanout <= caps.inviter {
+                self.union(inviter_node, node);
+            }
+        }
+    }
+
+    /// Adds a reviewed outcome for a recorded member (1 = wool, 0 = genuine).
+    pub fn record_label(&mut self, member: Sym, label: u8) {
+        let Some(&node) = self.nodes.get(&member) else {
+            return;
+        };
+        let root = self.find(node) as usize;
+        let wool = u32::from(label == 1);
+        self.groups[root].labelled += 1;
+        self.groups[root].wool += wool;
+        let inviter = self.invited_by[node as usize];
+        if inviter != NONE {
+            let r = self.inviter_record.entry(inviter).or_default();
+            r.labelled += 1;
+            r.wool += wool;
+        }
+    }
+
+    fn map(&mut self, kind: KeyKind) -> &mut HashMap<Sym, KeyStats> {
+        match kind {
+            KeyKind::Device => &mut self.device,
+            KeyKind::Phone => &mut self.phone,
+            KeyKind::Ip24 => &mut self.ip24,
+            KeyKind::Inviter => &mut self.inviter,
+            KeyKind::Campaign => &mut self.campaign,
+        }
+    }
+}
+
+/// `None` when the candidate has no such key, `Some(None)` when nobody has had it yet.
+fn lookup(map: &HashMap<Sym, KeyStats>, key: Sym) -> Option<Option<&KeyStats>> {
+    (key != NONE).then(|| map.get(&key))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum KeyKind {
+    Device,
+    Phone,
+    Ip24,
+    Inviter,
+    Campaign,
+}
+
+/// The sign-up of history member `m`, in the symbols of `state` (which must have been created
+/// from `history.keys`).
+pub fn signup_of(history: &History, state: &mut RecruitState, m: u32) -> Signup {
+    let mm = &history.members;
+    let i = m as usize;
+    Signup {
+        member: state.keys.intern(mm.id(m)),
+        joined_at: mm.joined_at[i],
+        campaign: mm.campaign[i],
+        inviter: mm.inviter[i],
+        device: mm.device[i],
+        ip: mm.ip[i],
+        phone_prefix: mm.phone_prefix[i],
+        phone_hash: mm.phone_hash[i],
+    }
+}
+
+/// Sweeps a history in time order: each member's features are computed from the sign-ups and
+/// reviews strictly before their join time, then the member is recorded. Returns the feature
+/// matrix in member order and the state after the last event (the online state's bootstrap).
+pub fn build(history: &History, caps: MergeCaps) -> (Matrix, RecruitState) {
+    let n = history.members.len();
+    let width = FEATURES.len();
+    let mut state = RecruitState::new(history.keys.clone(), caps);
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.sort_by_key(|&m| (history.members.joined_at[m as usize], m));
+    let labels = &history.labels;
+    let mut label_order: Vec<usize> = (0..labels.len()).collect();
+    label_order.sort_by_key(|&r| (labels.at[r], r));
+    let mut values = vec![f64::NAN; n * width];
+    let mut next_label = 0;
+    let mut i = 0;
+    while i < order.len() {
+        let t = history.members.joined_at[order[i] as usize];
+        // Reviews known strictly before t.
+        while next_label < label_order.len() && labels.at[label_order[next_label]] < t {
+            let r = label_order[next_label];
+            let member = state.keys.intern(history.members.id(labels.member[r]));
+            state.record_label(member, labels.label[r]);
+            next_label += 1;
+        }
+        // Everyone joining at t is scored before any of them is recorded.
+        let mut j = i;
+        let mut batch = Vec::new();
+        while j < order.len() && history.members.joined_at[order[j] as usize] == t {
+            let m = order[j];
+            let s = signup_of(history, &mut state, m);
+            let at = m as usize * width;
+            state.features(&s, &mut values[at..at + width]);
+            batch.push(s);
+            j += 1;
+        }
+        for s in &batch {
+            state.record(s);
+        }
+        i = j;
+    }
+    for &r in &label_order[next_label..] {
+        let member = state.keys.intern(history.members.id(labels.member[r]));
+        state.record_label(member, labels.label[r]);
+    }
+    let matrix = Matrix {
+        names: FEATURES.iter().map(|f| f.name).collect(),
+        rows: n,
+        values,
+    };
+    (matrix, state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signup(state: &mut RecruitState, id: &str, t: i64, device: &str, ip: &str) -> Signup {
+        Signup {
+            member: state.keys.intern(id),
+            joined_at: t,
+            campaign: NONE,
+            inviter: NONE,
+            device: state.keys.intern(device),
+            ip: state.keys.intern(ip),
+            phone_prefix: NONE,
+            phone_hash: NONE,
+        }
+    }
+
+    #[test]
+    fn counts_accounts_and_windows_and_groups_by_hand() {
+        let mut st = RecruitState::new(Interner::default(), MergeCaps::default());
+        let mut f = vec![0.0; FEATURES.len()];
+        let a = signup(&mut st, "a", 0, "d1", "10.0.0.1");
+        st.features(&a, &mut f);
+        assert_eq!((f[0], f[2], f[13]), (0.0, 0.0, 0.0));
+        st.record(&a);
+        // b: same device, other range, 5 minutes later.
+        let b = signup(&mut st, "b", 300, "d1", "10.0.1.7");
+        st.features(&b, &mut f);
+        assert_eq!(f[0], 1.0, "one account on the device");
+        assert_eq!(f[2], 0.0, "a new range");
+        assert_eq!(f[3], 1.0, "one device sign-up in the last hour");
+        assert_eq!(f[13], 1.0, "joins a's group of one");
+        st.record(&b);
+        // c: b's range, other device, 2 hours later: the range window has emptied.
+        let c = signup(&mut st, "c", 7_500, "d9", "10.0.1.200");
+        st.features(&c, &mut f);
+        assert_eq!((f[0], f[2], f[5]), (0.0, 1.0, 0.0));
+        assert_eq!(f[13], 2.0, "group {{a, b}} via the range");
+        assert_eq!(f[14], 1.0, "one device in it");
+        assert_eq!(f[15], 2.0, "two ranges in it");
+        assert_eq!(f[16], 7_500.0 / 3_600.0);
+        st.record(&c);
+        st.record_label(st.keys.get("a").unwrap_or(NONE), 1);
+        let d = signup(&mut st, "d", 9_000, "d9", "192.168.0.1");
+        st.features(&d, &mut f);
+        assert_eq!(f[13], 3.0);
+        assert_eq!(f[17], 1.0, "the one labelled member of the group is wool");
+    }
+
+    #[test]
+    fn a_busy_key_stops_merging() {
+        let caps = MergeCaps {
+            ip24: 3,
+            ..MergeCaps::default()
+        };
+        let mut st = RecruitState::new(Interner::default(), caps);
+        for i in 0..10 {
+            let s = signup(&mut st, &format!("m{i}"), i * 10, &format!("d{i}"), "1.2.3.4");
+            st.record(&s);
+        }
+        let s = signup(&mut st, "x", 1_000, "dx", "1.2.3.9");
+        let mut f = vec![0.0; FEATURES.len()];
+        st.features(&s, &mut f);
+        assert_eq!(f[2], 10.0, "ten accounts on the range");
+        assert_eq!(f[13], 0.0, "but the range is busy: no group to join");
+    }
+}

@@ -1,0 +1,157 @@
+//! Point-in-time correctness (DESIGN.md §4): changing or adding anything at or after a moment
+//! leaves every feature computed for that moment bit-for-bit unchanged.
+
+use woolguard::data::history::History;
+use woolguard::data::schema::{CouponEvent, CouponKind, PointsReason};
+use woolguard::data::{load, NONE};
+use woolguard::features::member::{self, MemberIndex};
+use woolguard::features::recruit::{self, MergeCaps};
+use woolguard::generate::{generate, Params};
+
+fn generated(members: u64, seed: u64) -> History {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = Params {
+        members,
+        seed,
+        difficulty: 0.5,
+    }
+    .check()
+    .unwrap_or_else(|e| panic!("{e}"));
+    generate(&config, dir.path(), &|_| {}).unwrap_or_else(|e| panic!("{e}"));
+    load(dir.path()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn median_join(h: &History) -> i64 {
+    let mut t = h.members.joined_at.clone();
+    t.sort_unstable();
+    t[t.len() / 2]
+}
+
+fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Adds a member joining at `at` on the given keys of member `like`, with one of each event.
+fn add_member_like(h: &mut History, id: &str, like: usize, at: i64) -> u32 {
+    let m = &mut h.members;
+    let idx = m.ids.intern(id);
+    m.joined_at.push(at);
+    m.channel.push(m.channel[like]);
+    m.campaign.push(m.campaign[like]);
+    m.inviter.push(m.inviter[like]);
+    m.device.push(m.device[like]);
+    m.ip.push(m.ip[like]);
+    m.phone_prefix.push(m.phone_prefix[like]);
+    m.phone_hash.push(m.phone_hash[like]);
+    m.region.push(m.region[like]);
+    idx
+}
+
+fn add_events(h: &mut History, member: u32, at: i64) {
+    let k = h.keys.intern("future-coupon");
+    let c = &mut h.coupons;
+    c.member.push(member);
+    c.coupon.push(k);
+    c.campaign.push(NONE);
+    c.event.push(CouponEvent::Redeem);
+    c.at.push(at);
+    c.face_value.push(500.0);
+    c.threshold.push(1.0);
+    c.kind.push(CouponKind::Welcome);
+    let o = &mut h.orders;
+    o.order.push(h.keys.intern(&format!("future-order-{member}-{at}")));
+    o.member.push(member);
+    o.at.push(at);
+    o.amount.push(1.0);
+    o.list_amount.push(501.0);
+    o.discount.push(500.0);
+    o.coupon.push(k);
+    o.channel.push(h.members.channel[member as usize]);
+    o.refunded.push(true);
+    let p = &mut h.points;
+    p.member.push(member);
+    p.at.push(at);
+    p.delta.push(-10_000);
+    p.reason.push(PointsReason::RedeemCoupon);
+    let l = &mut h.labels;
+    l.member.push(member);
+    l.label.push(1);
+    l.at.push(at);
+    l.source.push(k);
+}
+
+#[test]
+fn member_features_ignore_everything_at_or_after_the_cutoff() {
+    let mut h = generated(3_000, 11);
+    let cutoff = median_join(&h);
+    let early: Vec<u32> = (0..h.members.len() as u32)
+        .filter(|&m| h.members.joined_at[m as usize] < cutoff)
+        .collect();
+    let cutoffs = vec![cutoff; early.len()];
+    let before = member::build(&h, &MemberIndex::build(&h), &early, &cutoffs);
+
+    // The future changes: every event at or after the cutoff is altered, each early member gets
+    // new events exactly at and after the cutoff, and new members join later.
+    for i in 0..h.orders.len() {
+        if h.orders.at[i] >= cutoff {
+            h.orders.amount[i] *= 3.0;
+            h.orders.refunded[i] = !h.orders.refunded[i];
+        }
+    }
+    for i in 0..h.coupons.len() {
+        if h.coupons.at[i] >= cutoff {
+            h.coupons.event[i] = CouponEvent::Redeem;
+        }
+    }
+    for i in 0..h.points.len() {
+        if h.points.at[i] >= cutoff {
+            h.points.delta[i] += 77;
+        }
+    }
+    for &m in &early {
+        add_events(&mut h, m, cutoff);
+        add_events(&mut h, m, cutoff + 86_400);
+    }
+    for j in 0..50 {
+        let m = add_member_like(&mut h, &format!("late-{j}"), j, cutoff + j as i64);
+        add_events(&mut h, m, cutoff + 100);
+    }
+    let after = member::build(&h, &MemberIndex::build(&h), &early, &cutoffs);
+    assert!(before.rows > 1_000, "{} early members", before.rows);
+    assert_eq!(bits(&before.values), bits(&after.values));
+    // And the features are not trivially empty.
+    let orders = before.column("orders").unwrap_or_default();
+    assert!(orders.iter().sum::<f64>() > 100.0);
+}
+
+#[test]
+fn recruitment_features_ignore_everyone_who_joined_later() {
+    let mut h = generated(3_000, 12);
+    let t = median_join(&h);
+    let (before, _) = recruit::build(&h, MergeCaps::default());
+    let n = h.members.len();
+
+    // Later arrivals share the keys of every early member, and reviews arrive at or after t.
+    for j in 0..n {
+        if h.members.joined_at[j] < t && j % 3 == 0 {
+            let m = add_member_like(&mut h, &format!("copy-{j}"), j, t + j as i64);
+            add_events(&mut h, m, t + 10);
+            add_events(&mut h, j as u32, t);
+        }
+    }
+    let (after, _) = recruit::build(&h, MergeCaps::default());
+    let mut checked = 0;
+    let mut nonzero_device = 0;
+    for m in 0..n {
+        if h.members.joined_at[m] < t {
+            assert_eq!(bits(before.row(m)), bits(after.row(m)), "member {m}");
+            checked += 1;
+            nonzero_device += usize::from(before.row(m)[0] > 0.0);
+        }
+    }
+    assert!(checked > 1_000, "{checked}");
+    assert!(nonzero_device > 10, "shared devices exist: {nonzero_device}");
+    // The later copies do see the early members they copy.
+    let copy = h.members.index_of("copy-0").unwrap_or(0) as usize;
+    assert!(after.row(copy)[13] >= 1.0, "the copy joins its original's group");
+}
