@@ -1,3 +1,4 @@
 pub mod data;
 pub mod features;
 pub mod generate;
+pub mod model;

@@ -1,0 +1,5 @@
+//! Models: labels for training, and (as they land) training, calibration, evaluation and the
+//! versioned artefacts the scorer loads. Never reads a feature's inputs itself: features come
+//! from `crate::features`.
+
+pub mod label;
