@@ -3,3 +3,4 @@
 //! from `crate::features`.
 
 pub mod label;
+pub mod metrics;
