@@ -2,5 +2,6 @@
 //! versioned artefacts the scorer loads. Never reads a feature's inputs itself: features come
 //! from `crate::features`.
 
+pub mod calibrate;
 pub mod label;
 pub mod metrics;
