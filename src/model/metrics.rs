@@ -117,8 +117,16 @@ pub fn at_threshold(scores: &[f64], labels: &[u8], threshold: f64) -> AtThreshol
     AtThreshold {
         threshold,
         flagged,
-        precision: if flagged > 0 { tp as f64 / flagged as f64 } else { f64::NAN },
-        recall: if pos > 0 { tp as f64 / pos as f64 } else { f64::NAN },
+        precision: if flagged > 0 {
+            tp as f64 / flagged as f64
+        } else {
+            f64::NAN
+        },
+        recall: if pos > 0 {
+            tp as f64 / pos as f64
+        } else {
+            f64::NAN
+        },
         flagged_share: flagged as f64 / scores.len().max(1) as f64,
     }
 }
@@ -139,7 +147,11 @@ pub fn curve(scores: &[f64], labels: &[u8]) -> Vec<AtThreshold> {
             threshold: t,
             flagged: i,
             precision: tp as f64 / i as f64,
-            recall: if pos > 0 { tp as f64 / pos as f64 } else { f64::NAN },
+            recall: if pos > 0 {
+                tp as f64 / pos as f64
+            } else {
+                f64::NAN
+            },
             flagged_share: i as f64 / scores.len() as f64,
         });
     }

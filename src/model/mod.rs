@@ -2,6 +2,7 @@
 //! versioned artefacts the scorer loads. Never reads a feature's inputs itself: features come
 //! from `crate::features`.
 
+pub mod baseline;
 pub mod calibrate;
 pub mod label;
 pub mod metrics;
