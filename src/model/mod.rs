@@ -6,3 +6,4 @@ pub mod baseline;
 pub mod calibrate;
 pub mod label;
 pub mod metrics;
+pub mod policy;
