@@ -30,21 +30,39 @@ pub const FEATURES: &[FeatureDef] = &[
     mem("coupons_claimed", "coupons claimed"),
     mem("coupons_redeemed", "coupons redeemed"),
     mem("redeem_ratio", "coupons redeemed per coupon claimed"),
-    mem("hours_to_first_redeem", "hours from joining to the first redemption"),
+    mem(
+        "hours_to_first_redeem",
+        "hours from joining to the first redemption",
+    ),
     mem("coupon_value_taken", "face value of the coupons redeemed"),
     mem("orders", "orders placed"),
     mem("paid_total", "paid on orders not refunded"),
     mem("avg_order_value", "average paid per order"),
     mem("coupon_order_share", "share of orders placed with a coupon"),
-    mem("full_price_orders", "orders with neither coupon nor discount"),
-    mem("discount_depth", "discount as a share of list price, over all orders"),
-    mem("threshold_slack", "basket list price over the coupon's threshold, on coupon orders"),
+    mem(
+        "full_price_orders",
+        "orders with neither coupon nor discount",
+    ),
+    mem(
+        "discount_depth",
+        "discount as a share of list price, over all orders",
+    ),
+    mem(
+        "threshold_slack",
+        "basket list price over the coupon's threshold, on coupon orders",
+    ),
     mem("refund_share", "share of orders refunded"),
-    mem("paid_per_coupon_value", "paid (not refunded) per unit of coupon value taken"),
+    mem(
+        "paid_per_coupon_value",
+        "paid (not refunded) per unit of coupon value taken",
+    ),
     mem("points_earned", "points earned"),
     mem("points_spent", "points spent"),
     mem("points_for_coupons", "points-for-coupon exchanges"),
-    mem("invite_points_share", "share of earned points that came from inviting"),
+    mem(
+        "invite_points_share",
+        "share of earned points that came from inviting",
+    ),
     mem("days_since_last_order", "days since the last order"),
 ];
 

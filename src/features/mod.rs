@@ -13,10 +13,10 @@
 pub mod member;
 pub mod recruit;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// When a feature can be known.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Moment {
     Recruitment,
@@ -61,6 +61,44 @@ impl Matrix {
 
     pub fn column(&self, name: &str) -> Option<Vec<f64>> {
         let j = self.names.iter().position(|n| *n == name)?;
-        Some((0..self.rows).map(|i| self.values[i * self.cols() + j]).collect())
+        Some(
+            (0..self.rows)
+                .map(|i| self.values[i * self.cols() + j])
+                .collect(),
+        )
+    }
+}
+
+/// Feature rows for `members`: the recruitment-time features, followed, when `cutoffs` is given,
+/// by the member-time features as of each member's cutoff. Training, evaluation and batch
+/// scoring all build their matrices here.
+pub fn build(
+    history: &crate::data::History,
+    caps: recruit::MergeCaps,
+    members: &[crate::data::MemberIdx],
+    cutoffs: Option<&[i64]>,
+) -> Matrix {
+    let (recruitment, _) = recruit::build(history, caps);
+    let member = cutoffs.map(|c| {
+        let ix = member::MemberIndex::build(history);
+        member::build(history, &ix, members, c)
+    });
+    let rw = recruitment.cols();
+    let mw = member.as_ref().map_or(0, Matrix::cols);
+    let mut values = Vec::with_capacity(members.len() * (rw + mw));
+    for (i, &m) in members.iter().enumerate() {
+        values.extend_from_slice(recruitment.row(m as usize));
+        if let Some(mm) = &member {
+            values.extend_from_slice(mm.row(i));
+        }
+    }
+    let mut names = recruitment.names.clone();
+    if let Some(mm) = &member {
+        names.extend(mm.names.iter().copied());
+    }
+    Matrix {
+        names,
+        rows: members.len(),
+        values,
     }
 }

@@ -34,21 +34,57 @@ pub const FEATURES: &[FeatureDef] = &[
     rec("device_accounts", "accounts already on this device"),
     rec("phone_accounts", "accounts already on this phone hash"),
     rec("ip24_accounts", "accounts already on this IP range (/24)"),
-    rec("device_signups_1h", "sign-ups on this device in the last hour"),
-    rec("ip24_signups_10m", "sign-ups from this IP range in the last 10 minutes"),
-    rec("ip24_signups_1h", "sign-ups from this IP range in the last hour"),
-    rec("campaign_signups_10m", "sign-ups into this campaign in the last 10 minutes"),
-    rec("minutes_from_campaign_start", "minutes since the campaign's first sign-up"),
-    rec("virtual_phone", "phone on a virtual-operator segment (170/171/162/165/167)"),
-    rec("inviter_fanout", "members the inviter has already brought in"),
-    rec("inviter_invites_1h", "members the inviter brought in during the last hour"),
-    rec("inviter_wool_share", "reviewed wool share of the inviter's earlier invitees"),
+    rec(
+        "device_signups_1h",
+        "sign-ups on this device in the last hour",
+    ),
+    rec(
+        "ip24_signups_10m",
+        "sign-ups from this IP range in the last 10 minutes",
+    ),
+    rec(
+        "ip24_signups_1h",
+        "sign-ups from this IP range in the last hour",
+    ),
+    rec(
+        "campaign_signups_10m",
+        "sign-ups into this campaign in the last 10 minutes",
+    ),
+    rec(
+        "minutes_from_campaign_start",
+        "minutes since the campaign's first sign-up",
+    ),
+    rec(
+        "virtual_phone",
+        "phone on a virtual-operator segment (170/171/162/165/167)",
+    ),
+    rec(
+        "inviter_fanout",
+        "members the inviter has already brought in",
+    ),
+    rec(
+        "inviter_invites_1h",
+        "members the inviter brought in during the last hour",
+    ),
+    rec(
+        "inviter_wool_share",
+        "reviewed wool share of the inviter's earlier invitees",
+    ),
     rec("inviter_age_days", "days since the inviter joined"),
-    rec("group_size", "accounts in the connected group (shared rare device, phone, IP range, inviter)"),
+    rec(
+        "group_size",
+        "accounts in the connected group (shared rare device, phone, IP range, inviter)",
+    ),
     rec("group_devices", "distinct devices in the connected group"),
     rec("group_ip24s", "distinct IP ranges in the connected group"),
-    rec("group_age_hours", "hours since the group's first account joined"),
-    rec("group_wool_share", "reviewed wool share of the group's labelled accounts"),
+    rec(
+        "group_age_hours",
+        "hours since the group's first account joined",
+    ),
+    rec(
+        "group_wool_share",
+        "reviewed wool share of the group's labelled accounts",
+    ),
     rec("signup_hour", "hour of day of the sign-up (UTC+8)"),
 ];
 
@@ -97,7 +133,11 @@ struct KeyStats {
 
 impl KeyStats {
     fn count_since(&self, since: i64) -> u32 {
-        self.recent.iter().rev().take_while(|&&t| t >= since).count() as u32
+        self.recent
+            .iter()
+            .rev()
+            .take_while(|&&t| t >= since)
+            .count() as u32
     }
 
     fn add(&mut self, at: i64, node: u32) {
@@ -189,7 +229,9 @@ impl RecruitState {
         let range = if text.contains(':') {
             text.splitn(4, ':').take(3).collect::<Vec<_>>().join(":")
         } else {
-            text.rsplit_once('.').map_or(text, |(head, _)| head).to_string()
+            text.rsplit_once('.')
+                .map_or(text, |(head, _)| head)
+                .to_string()
         };
         let r = self.keys.intern(&format!("range:{range}"));
         self.ip_range.insert(ip, r);
@@ -246,7 +288,11 @@ impl RecruitState {
             g.size += o.size;
             g.devices += o.devices;
             g.ip24s += o.ip24s;
-            g.first_at = if i == 0 { o.first_at } else { g.first_at.min(o.first_at) };
+            g.first_at = if i == 0 {
+                o.first_at
+            } else {
+                g.first_at.min(o.first_at)
+            };
             g.labelled += o.labelled;
             g.wool += o.wool;
         }
@@ -552,7 +598,13 @@ mod tests {
         };
         let mut st = RecruitState::new(Interner::default(), caps);
         for i in 0..10 {
-            let s = signup(&mut st, &format!("m{i}"), i * 10, &format!("d{i}"), "1.2.3.4");
+            let s = signup(
+                &mut st,
+                &format!("m{i}"),
+                i * 10,
+                &format!("d{i}"),
+                "1.2.3.4",
+            );
             st.record(&s);
         }
         let s = signup(&mut st, "x", 1_000, "dx", "1.2.3.9");

@@ -4,6 +4,7 @@
 
 pub mod baseline;
 pub mod calibrate;
+pub mod dataset;
 pub mod label;
 pub mod metrics;
 pub mod policy;
