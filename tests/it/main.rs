@@ -4,4 +4,5 @@ mod common;
 mod features;
 mod generate;
 mod import;
+mod model;
 mod read;
