@@ -17,29 +17,70 @@ use super::calendar::{
     YEAR_2024,
 };
 use super::dist::{chance, exp, jitter, lognormal, mix64, poisson, uniform};
-use super::keys::{phone_prefix, region, MemberKind, Speller};
+use super::keys::MemberKind;
 use super::knobs::Knobs;
-use super::plan::{Population, NO_CAMPAIGN, NO_KEY, NO_MEMBER, NO_RANGE};
-use crate::data::schema::{CouponEvent, CouponKind, PointsReason, Vocabulary, CHANNELS};
-use crate::data::write::{CouponRow, LabelRow, MemberRow, OrderRow, PointsRow};
+use super::plan::{Population, NO_CAMPAIGN, NO_MEMBER};
+use crate::data::schema::{CouponEvent, CouponKind, PointsReason, CHANNELS};
 
-/// Rows produced for a run of members, in member order.
+/// A coupon event, in numbers; `spell` turns it into a contract row. Keeping events free of
+/// strings keeps the simulation free of allocations, which dominated the run time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CouponEvt {
+    pub member: u32,
+    /// The member's n-th coupon.
+    pub n: u32,
+    pub campaign: Option<&'static str>,
+    pub event: CouponEvent,
+    pub at: i64,
+    pub face: f64,
+    pub threshold: f64,
+    pub kind: CouponKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OrderEvt {
+    pub member: u32,
+    /// The member's n-th order.
+    pub n: u32,
+    pub at: i64,
+    pub amount: f64,
+    pub list_amount: f64,
+    pub discount: f64,
+    /// The member's coupon number used, if any.
+    pub coupon: Option<u32>,
+    pub channel: &'static str,
+    pub refunded: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PointsEvt {
+    pub member: u32,
+    pub at: i64,
+    pub delta: i64,
+    pub reason: PointsReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LabelEvt {
+    pub member: u32,
+    pub label: i64,
+    pub at: i64,
+}
+
+/// The events of a run of members, in member order.
 #[derive(Debug, Default)]
 pub struct Rows {
-    pub members: Vec<MemberRow>,
-    pub coupons: Vec<CouponRow>,
-    pub orders: Vec<OrderRow>,
-    pub points: Vec<PointsRow>,
-    pub labels: Vec<LabelRow>,
-    /// (member_id, kind) for truth.parquet.
-    pub truth: Vec<(String, MemberKind)>,
+    pub members: std::ops::Range<usize>,
+    pub coupons: Vec<CouponEvt>,
+    pub orders: Vec<OrderEvt>,
+    pub points: Vec<PointsEvt>,
+    pub labels: Vec<LabelEvt>,
 }
 
 /// What the whole run shares: the plan, the knobs, the key speller, the seed.
 pub struct World<'a> {
     pub population: &'a Population,
     pub knobs: Knobs,
-    pub speller: Speller,
     pub seed: u64,
 }
 
@@ -48,7 +89,10 @@ impl World<'_> {
     pub fn rows(&self, chunk: u64, range: std::ops::Range<usize>) -> Rows {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(chunk + 1);
-        let mut out = Rows::default();
+        let mut out = Rows {
+            members: range.clone(),
+            ..Rows::default()
+        };
         for i in range {
             self.member(i, &mut rng, &mut out);
         }
@@ -59,30 +103,11 @@ impl World<'_> {
         let Some(m) = self.population.members.get(i) else {
             return;
         };
-        let id = Speller::member_id(i as u32);
-        let campaign = CAMPAIGNS.get(usize::from(m.campaign));
-        out.members.push(MemberRow {
-            member_id: id.clone(),
-            joined_at: m.joined_at,
-            channel: CHANNELS
-                .get(usize::from(m.channel))
-                .copied()
-                .unwrap_or("app")
-                .to_string(),
-            campaign_id: campaign.map(|c| c.id.to_string()),
-            inviter_id: (m.inviter != NO_MEMBER).then(|| Speller::member_id(m.inviter)),
-            device_id: (m.device != NO_KEY).then(|| self.speller.device(m.device)),
-            ip: (m.ip_range != NO_RANGE).then(|| self.speller.ip(m.ip_range, m.ip_host)),
-            phone_prefix: (m.phone != NO_KEY).then(|| phone_prefix(m.prefix).to_string()),
-            phone_hash: (m.phone != NO_KEY).then(|| self.speller.phone_hash(m.phone)),
-            region: Some(region(m.region).to_string()),
-        });
-        out.truth.push((id.clone(), m.kind));
         let profile = Profile::of(m.kind).vary(rng, m.kind, &self.knobs);
         let mut sim = Sim {
             rng,
             out,
-            id,
+            member: i as u32,
             channel: CHANNELS
                 .get(usize::from(m.channel))
                 .copied()
@@ -104,8 +129,8 @@ impl World<'_> {
         };
         sim.plan_member(self, i);
         sim.run();
-        let Sim { rng, out, id, .. } = sim;
-        review(rng, out, id, m.kind, m.joined_at, &self.knobs);
+        let Sim { rng, out, .. } = sim;
+        review(rng, out, i as u32, m.kind, m.joined_at, &self.knobs);
     }
 }
 
@@ -114,7 +139,7 @@ impl World<'_> {
 fn review(
     rng: &mut ChaCha8Rng,
     out: &mut Rows,
-    id: String,
+    member: u32,
     kind: MemberKind,
     joined: i64,
     k: &Knobs,
@@ -133,12 +158,7 @@ fn review(
     } else {
         truth
     };
-    out.labels.push(LabelRow {
-        member_id: id,
-        label,
-        at,
-        source: "review".to_string(),
-    });
+    out.labels.push(LabelEvt { member, label, at });
 }
 
 /// How a kind of member behaves; each member varies around it (`vary`).
@@ -226,7 +246,11 @@ impl Profile {
         self.active_days = exp(rng, self.active_days);
         // A few small full-price orders over the first months (invitees of a tree rarely
         // bother).
-        let disguise = if kind == MemberKind::InviteTree { k.looks_genuine / 2.0 } else { k.looks_genuine };
+        let disguise = if kind == MemberKind::InviteTree {
+            k.looks_genuine / 2.0
+        } else {
+            k.looks_genuine
+        };
         if kind.is_wool() && chance(rng, disguise) {
             self.orders_pm = self.orders_pm.max(lognormal(rng, 0.4, 0.4));
             self.active_days = 45.0 + exp(rng, 60.0);
@@ -298,7 +322,7 @@ struct Held {
 struct Sim<'a> {
     rng: &'a mut ChaCha8Rng,
     out: &'a mut Rows,
-    id: String,
+    member: u32,
     channel: &'static str,
     kind: MemberKind,
     p: Profile,
@@ -476,7 +500,7 @@ impl Sim<'_> {
                 Act::Invitee => {
                     self.invites += 1;
                     self.earn(t, INVITE_POINTS, PointsReason::Invite);
-                    if self.invites % INVITES_PER_COUPON == 0 {
+                    if self.invites.is_multiple_of(INVITES_PER_COUPON) {
                         let use_p = self.p.use_welcome.max(0.3);
                         self.at(
                             t + MINUTE,
@@ -506,24 +530,24 @@ impl Sim<'_> {
     }
 
     fn coupon_row(&mut self, h: &Held, event: CouponEvent, at: i64) {
-        self.out.coupons.push(CouponRow {
-            member_id: self.id.clone(),
-            coupon_id: format!("{}-c{}", self.id, h.n),
-            campaign_id: h.campaign.map(str::to_string),
-            event: event.name().to_string(),
+        self.out.coupons.push(CouponEvt {
+            member: self.member,
+            n: h.n,
+            campaign: h.campaign,
+            event,
             at,
-            face_value: h.face,
+            face: h.face,
             threshold: h.threshold,
-            kind: h.kind.name().to_string(),
+            kind: h.kind,
         });
     }
 
     fn points(&mut self, at: i64, delta: i64, reason: PointsReason) {
-        self.out.points.push(PointsRow {
-            member_id: self.id.clone(),
+        self.out.points.push(PointsEvt {
+            member: self.member,
             at,
             delta,
-            reason: reason.name().to_string(),
+            reason,
         });
     }
 
@@ -629,16 +653,15 @@ impl Sim<'_> {
         } else {
             CHANNELS[self.rng.random_range(0..CHANNELS.len())]
         };
-        let coupon_id = coupon.map(|pos| format!("{}-c{}", self.id, self.held[pos].n));
-        self.out.orders.push(OrderRow {
-            order_id: format!("{}-o{}", self.id, self.orders),
-            member_id: self.id.clone(),
+        self.out.orders.push(OrderEvt {
+            member: self.member,
+            n: self.orders,
             at: t,
             amount,
             list_amount: list,
             discount: money(list - amount),
-            coupon_id,
-            channel: channel.to_string(),
+            coupon: coupon.map(|pos| self.held[pos].n),
+            channel,
             refunded,
         });
         if let Some(pos) = coupon {

@@ -7,7 +7,7 @@
 
 use rand::Rng;
 
-use super::dist::{uniform, weighted};
+use super::dist::uniform;
 
 pub const MINUTE: i64 = 60;
 pub const HOUR: i64 = 3_600;
@@ -114,241 +114,35 @@ const fn fission(
     }
 }
 
+// id, channel, opens at (UTC), days, welcome coupon face value and threshold, reach.
+#[rustfmt::skip]
 pub const CAMPAIGNS: &[Campaign] = &[
-    campaign(
-        "rc-2307-summer-tmall",
-        "tmall",
-        utc(2023, 7, 3, EVENING),
-        28,
-        20.0,
-        99.0,
-        1.0,
-    ),
-    campaign(
-        "rc-2307-launch-wxmini",
-        "wechat_mini",
-        utc(2023, 7, 15, MORNING),
-        21,
-        10.0,
-        0.0,
-        0.7,
-    ),
-    campaign(
-        "rc-2308-qixi-douyin",
-        "douyin",
-        utc(2023, 8, 10, EVENING),
-        14,
-        15.0,
-        79.0,
-        0.7,
-    ),
-    campaign(
-        "rc-2309-school-app",
-        "app",
-        utc(2023, 9, 1, MORNING),
-        30,
-        20.0,
-        129.0,
-        0.6,
-    ),
-    fission(
-        "fx-2309-invite-wxmini",
-        "wechat_mini",
-        utc(2023, 9, 15, EVENING),
-        21,
-        15.0,
-        59.0,
-        1.0,
-    ),
-    campaign(
-        "rc-2310-golden-week-jd",
-        "jd",
-        utc(2023, 10, 1, MORNING),
-        7,
-        30.0,
-        199.0,
-        0.7,
-    ),
-    campaign(
-        "rc-2310-double11-tmall",
-        "tmall",
-        utc(2023, 10, 24, EVENING),
-        20,
-        50.0,
-        299.0,
-        2.0,
-    ),
-    campaign(
-        "rc-2311-double11-jd",
-        "jd",
-        utc(2023, 11, 1, EVENING),
-        12,
-        40.0,
-        249.0,
-        1.2,
-    ),
-    campaign(
-        "rc-2312-double12-douyin",
-        "douyin",
-        utc(2023, 12, 5, EVENING),
-        10,
-        30.0,
-        159.0,
-        0.8,
-    ),
-    campaign(
-        "rc-2312-stores-pos",
-        "pos",
-        utc(2023, 12, 15, MORNING),
-        40,
-        10.0,
-        50.0,
-        0.7,
-    ),
-    campaign(
-        "rc-2401-newyear-app",
-        "app",
-        utc(2024, 1, 10, MORNING),
-        25,
-        30.0,
-        169.0,
-        0.7,
-    ),
-    fission(
-        "fx-2402-spring-invite-app",
-        "app",
-        utc(2024, 1, 28, EVENING),
-        25,
-        20.0,
-        69.0,
-        1.2,
-    ),
-    campaign(
-        "rc-2403-womensday-tmall",
-        "tmall",
-        utc(2024, 3, 1, EVENING),
-        10,
-        30.0,
-        199.0,
-        0.8,
-    ),
-    campaign(
-        "rc-2403-spring-wxmini",
-        "wechat_mini",
-        utc(2024, 3, 15, MORNING),
-        20,
-        10.0,
-        0.0,
-        0.6,
-    ),
-    campaign(
-        "rc-2404-live-douyin",
-        "douyin",
-        utc(2024, 4, 15, EVENING),
-        14,
-        25.0,
-        99.0,
-        0.9,
-    ),
-    campaign(
-        "rc-2405-520-app",
-        "app",
-        utc(2024, 5, 14, MORNING),
-        8,
-        20.0,
-        99.0,
-        0.5,
-    ),
-    campaign(
-        "rc-2405-618-tmall",
-        "tmall",
-        utc(2024, 5, 20, EVENING),
-        30,
-        50.0,
-        299.0,
-        1.8,
-    ),
-    campaign(
-        "rc-2405-618-jd",
-        "jd",
-        utc(2024, 5, 31, EVENING),
-        19,
-        40.0,
-        199.0,
-        1.2,
-    ),
-    fission(
-        "fx-2407-summer-invite-wxmini",
-        "wechat_mini",
-        utc(2024, 7, 1, EVENING),
-        30,
-        20.0,
-        39.0,
-        1.3,
-    ),
-    campaign(
-        "rc-2408-stores-pos",
-        "pos",
-        utc(2024, 8, 1, MORNING),
-        45,
-        10.0,
-        50.0,
-        0.7,
-    ),
-    campaign(
-        "rc-2408-summer-douyin",
-        "douyin",
-        utc(2024, 8, 20, EVENING),
-        14,
-        20.0,
-        89.0,
-        0.7,
-    ),
-    campaign(
-        "rc-2409-midautumn-wxmini",
-        "wechat_mini",
-        utc(2024, 9, 8, MORNING),
-        14,
-        15.0,
-        59.0,
-        0.6,
-    ),
-    campaign(
-        "rc-2410-double11-tmall",
-        "tmall",
-        utc(2024, 10, 14, EVENING),
-        28,
-        60.0,
-        299.0,
-        2.0,
-    ),
-    campaign(
-        "rc-2410-double11-jd",
-        "jd",
-        utc(2024, 10, 20, EVENING),
-        22,
-        50.0,
-        249.0,
-        1.2,
-    ),
-    campaign(
-        "rc-2411-winter-douyin",
-        "douyin",
-        utc(2024, 11, 20, EVENING),
-        14,
-        30.0,
-        129.0,
-        0.8,
-    ),
-    campaign(
-        "rc-2412-double12-app",
-        "app",
-        utc(2024, 12, 1, MORNING),
-        14,
-        20.0,
-        99.0,
-        0.6,
-    ),
+    campaign("rc-2307-summer-tmall", "tmall", utc(2023, 7, 3, EVENING), 28, 20.0, 99.0, 1.0),
+    campaign("rc-2307-launch-wxmini", "wechat_mini", utc(2023, 7, 15, MORNING), 21, 10.0, 0.0, 0.7),
+    campaign("rc-2308-qixi-douyin", "douyin", utc(2023, 8, 10, EVENING), 14, 15.0, 79.0, 0.7),
+    campaign("rc-2309-school-app", "app", utc(2023, 9, 1, MORNING), 30, 20.0, 129.0, 0.6),
+    fission("fx-2309-invite-wxmini", "wechat_mini", utc(2023, 9, 15, EVENING), 21, 15.0, 59.0, 1.0),
+    campaign("rc-2310-golden-week-jd", "jd", utc(2023, 10, 1, MORNING), 7, 30.0, 199.0, 0.7),
+    campaign("rc-2310-double11-tmall", "tmall", utc(2023, 10, 24, EVENING), 20, 50.0, 299.0, 2.0),
+    campaign("rc-2311-double11-jd", "jd", utc(2023, 11, 1, EVENING), 12, 40.0, 249.0, 1.2),
+    campaign("rc-2312-double12-douyin", "douyin", utc(2023, 12, 5, EVENING), 10, 30.0, 159.0, 0.8),
+    campaign("rc-2312-stores-pos", "pos", utc(2023, 12, 15, MORNING), 40, 10.0, 50.0, 0.7),
+    campaign("rc-2401-newyear-app", "app", utc(2024, 1, 10, MORNING), 25, 30.0, 169.0, 0.7),
+    fission("fx-2402-spring-invite-app", "app", utc(2024, 1, 28, EVENING), 25, 20.0, 69.0, 1.2),
+    campaign("rc-2403-womensday-tmall", "tmall", utc(2024, 3, 1, EVENING), 10, 30.0, 199.0, 0.8),
+    campaign("rc-2403-spring-wxmini", "wechat_mini", utc(2024, 3, 15, MORNING), 20, 10.0, 0.0, 0.6),
+    campaign("rc-2404-live-douyin", "douyin", utc(2024, 4, 15, EVENING), 14, 25.0, 99.0, 0.9),
+    campaign("rc-2405-520-app", "app", utc(2024, 5, 14, MORNING), 8, 20.0, 99.0, 0.5),
+    campaign("rc-2405-618-tmall", "tmall", utc(2024, 5, 20, EVENING), 30, 50.0, 299.0, 1.8),
+    campaign("rc-2405-618-jd", "jd", utc(2024, 5, 31, EVENING), 19, 40.0, 199.0, 1.2),
+    fission("fx-2407-summer-invite-wxmini", "wechat_mini", utc(2024, 7, 1, EVENING), 30, 20.0, 39.0, 1.3),
+    campaign("rc-2408-stores-pos", "pos", utc(2024, 8, 1, MORNING), 45, 10.0, 50.0, 0.7),
+    campaign("rc-2408-summer-douyin", "douyin", utc(2024, 8, 20, EVENING), 14, 20.0, 89.0, 0.7),
+    campaign("rc-2409-midautumn-wxmini", "wechat_mini", utc(2024, 9, 8, MORNING), 14, 15.0, 59.0, 0.6),
+    campaign("rc-2410-double11-tmall", "tmall", utc(2024, 10, 14, EVENING), 28, 60.0, 299.0, 2.0),
+    campaign("rc-2410-double11-jd", "jd", utc(2024, 10, 20, EVENING), 22, 50.0, 249.0, 1.2),
+    campaign("rc-2411-winter-douyin", "douyin", utc(2024, 11, 20, EVENING), 14, 30.0, 129.0, 0.8),
+    campaign("rc-2412-double12-app", "app", utc(2024, 12, 1, MORNING), 14, 20.0, 99.0, 0.6),
 ];
 
 /// A sale: members active at the time can claim its promo coupon, and prices are marked down
@@ -379,66 +173,20 @@ const fn sale(id: &'static str, start: i64, days: i64, face: f64, threshold: f64
     }
 }
 
+// id, starts at (UTC), days, promo coupon face value and threshold.
+#[rustfmt::skip]
 pub const SALES: &[Sale] = &[
     sale("promo-2308-qixi", utc(2023, 8, 20, EVENING), 4, 15.0, 99.0),
-    sale(
-        "promo-2311-double11",
-        utc(2023, 10, 31, EVENING),
-        12,
-        50.0,
-        299.0,
-    ),
-    sale(
-        "promo-2312-double12",
-        utc(2023, 12, 8, EVENING),
-        5,
-        30.0,
-        199.0,
-    ),
-    sale(
-        "promo-2402-newyear",
-        utc(2024, 1, 25, MORNING),
-        10,
-        30.0,
-        169.0,
-    ),
-    sale(
-        "promo-2403-womensday",
-        utc(2024, 3, 5, EVENING),
-        4,
-        20.0,
-        129.0,
-    ),
+    sale("promo-2311-double11", utc(2023, 10, 31, EVENING), 12, 50.0, 299.0),
+    sale("promo-2312-double12", utc(2023, 12, 8, EVENING), 5, 30.0, 199.0),
+    sale("promo-2402-newyear", utc(2024, 1, 25, MORNING), 10, 30.0, 169.0),
+    sale("promo-2403-womensday", utc(2024, 3, 5, EVENING), 4, 20.0, 129.0),
     sale("promo-2405-520", utc(2024, 5, 17, EVENING), 4, 20.0, 99.0),
     sale("promo-2406-618", utc(2024, 5, 31, EVENING), 19, 50.0, 299.0),
-    sale(
-        "promo-2408-summer",
-        utc(2024, 8, 15, MORNING),
-        5,
-        20.0,
-        129.0,
-    ),
-    sale(
-        "promo-2409-midautumn",
-        utc(2024, 9, 12, MORNING),
-        6,
-        20.0,
-        129.0,
-    ),
-    sale(
-        "promo-2411-double11",
-        utc(2024, 10, 21, EVENING),
-        22,
-        60.0,
-        299.0,
-    ),
-    sale(
-        "promo-2412-double12",
-        utc(2024, 12, 9, EVENING),
-        5,
-        30.0,
-        199.0,
-    ),
+    sale("promo-2408-summer", utc(2024, 8, 15, MORNING), 5, 20.0, 129.0),
+    sale("promo-2409-midautumn", utc(2024, 9, 12, MORNING), 6, 20.0, 129.0),
+    sale("promo-2411-double11", utc(2024, 10, 21, EVENING), 22, 60.0, 299.0),
+    sale("promo-2412-double12", utc(2024, 12, 9, EVENING), 5, 30.0, 199.0),
 ];
 
 /// The sale running at `t`, if any.
@@ -446,20 +194,43 @@ pub fn sale_at(t: i64) -> Option<&'static Sale> {
     SALES.iter().find(|s| s.start <= t && t < s.end())
 }
 
-/// Relative activity per hour of the day in China (UTC+8), 00:00 first.
-pub type DayShape = [f64; 24];
+/// When in the day (China, UTC+8) something happens: cumulative relative activity per hour,
+/// 00:00 first, so drawing an hour is one search.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DayShape {
+    cumulative: [f64; 24],
+}
+
+impl DayShape {
+    const fn new(weights: [f64; 24]) -> DayShape {
+        let mut cumulative = [0.0; 24];
+        let mut total = 0.0;
+        let mut i = 0;
+        while i < 24 {
+            total += weights[i];
+            cumulative[i] = total;
+            i += 1;
+        }
+        DayShape { cumulative }
+    }
+
+    fn hour<R: Rng + ?Sized>(&self, rng: &mut R) -> i64 {
+        let x = rng.random::<f64>() * self.cumulative[23];
+        self.cumulative.partition_point(|c| *c <= x).min(23) as i64
+    }
+}
 
 /// People: quiet at night, busy at lunch and in the evening.
-pub const PEOPLE: DayShape = [
+pub const PEOPLE: DayShape = DayShape::new([
     1.0, 0.6, 0.3, 0.2, 0.2, 0.3, 0.8, 1.5, 2.5, 3.0, 3.2, 3.5, 4.0, 3.8, 3.3, 3.2, 3.3, 3.5, 3.8,
     4.5, 5.5, 6.0, 5.0, 3.0,
-];
+]);
 
 /// Farms run scripts around the clock.
-pub const SCRIPTS: DayShape = [
+pub const SCRIPTS: DayShape = DayShape::new([
     2.5, 2.5, 2.5, 2.2, 2.0, 2.0, 2.0, 2.5, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0,
     3.5, 4.0, 4.0, 3.5, 3.0,
-];
+]);
 
 /// A moment on the China day containing `t`, at an hour drawn from `shape`, never before `t`'s
 /// day starts. Keeps `t`'s calendar day (in UTC+8) and replaces its time of day.
@@ -467,7 +238,7 @@ pub fn at_hour<R: Rng + ?Sized>(rng: &mut R, t: i64, shape: &DayShape) -> i64 {
     const OFFSET: i64 = 8 * HOUR;
     let local = t + OFFSET;
     let day_start = local - local.rem_euclid(DAY);
-    let hour = weighted(rng, shape) as i64;
+    let hour = shape.hour(rng);
     let secs = (uniform(rng, 0.0, HOUR as f64)) as i64;
     day_start + hour * HOUR + secs - OFFSET
 }

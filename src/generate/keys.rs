@@ -149,36 +149,37 @@ impl Speller {
         }
     }
 
-    pub fn member_id(n: u32) -> String {
-        format!("M{:08}", u64::from(n) + 1)
+    /// Writes member number `n`'s id (`M` and eight digits) into `out`.
+    pub fn member_id_into(out: &mut String, n: u32) {
+        out.clear();
+        let _ = write!(out, "M{:08}", u64::from(n) + 1);
     }
 
-    pub fn device(&self, key: u64) -> String {
-        format!(
+    pub fn device_into(&self, out: &mut String, key: u64) {
+        let _ = write!(
+            out,
             "dv{:016x}",
             mix64(self.salt ^ key.wrapping_mul(0x9e37_79b9))
-        )
+        );
     }
 
-    pub fn phone_hash(&self, key: u64) -> String {
+    pub fn phone_hash_into(&self, out: &mut String, key: u64) {
         let a = mix64(self.salt.rotate_left(17) ^ key);
         let b = mix64(a ^ 0xa5a5_a5a5);
-        let mut s = String::with_capacity(32);
-        let _ = write!(s, "{a:016x}{b:016x}");
-        s
+        let _ = write!(out, "{a:016x}{b:016x}");
     }
 
     /// A public-looking IPv4 address in the /24 `range`, host `host`.
-    pub fn ip(&self, range: u32, host: u8) -> String {
+    pub fn ip_into(&self, out: &mut String, range: u32, host: u8) {
         let h = mix64(self.salt.rotate_left(31) ^ u64::from(range));
-        // First octets that are not private, loopback, multicast or reserved.
+        // First octets that are not private, loopback, shared or link-local.
         let mut a = 1 + (h % 222) as u8;
         if matches!(a, 10 | 100 | 127 | 169 | 172 | 192) {
             a += 1;
         }
         let b = (h >> 8) as u8;
         let c = (h >> 16) as u8;
-        format!("{a}.{b}.{c}.{}", host.max(1))
+        let _ = write!(out, "{a}.{b}.{c}.{}", host.max(1));
     }
 }
 
@@ -197,16 +198,22 @@ mod tests {
 
     #[test]
     fn keys_are_spelt_stably_and_differ_by_seed() {
+        let spell = |f: &dyn Fn(&mut String)| {
+            let mut s = String::new();
+            f(&mut s);
+            s
+        };
         let a = Speller::new(1);
         let b = Speller::new(2);
-        assert_eq!(a.device(7), a.device(7));
-        assert_ne!(a.device(7), b.device(7));
-        assert_ne!(a.device(7), a.device(8));
-        assert_eq!(a.phone_hash(3).len(), 32);
-        let ip = a.ip(5, 9);
+        let device = |sp: &Speller, k| spell(&|s| sp.device_into(s, k));
+        assert_eq!(device(&a, 7), device(&a, 7));
+        assert_ne!(device(&a, 7), device(&b, 7));
+        assert_ne!(device(&a, 7), device(&a, 8));
+        assert_eq!(spell(&|s| a.phone_hash_into(s, 3)).len(), 32);
+        let ip = spell(&|s| a.ip_into(s, 5, 9));
         assert_eq!(ip.split('.').count(), 4, "{ip}");
         assert!(ip.ends_with(".9"));
-        assert_eq!(Speller::member_id(0), "M00000001");
+        assert_eq!(spell(&|s| Speller::member_id_into(s, 0)), "M00000001");
         assert_eq!(phone_prefix(carrier_prefix_count()), "170");
         assert!(VIRTUAL_PHONE_PREFIXES.contains(&phone_prefix(carrier_prefix_count() + 4)));
     }

@@ -22,6 +22,7 @@ mod dist;
 mod keys;
 mod knobs;
 mod plan;
+mod spell;
 mod truth;
 
 use std::path::{Path, PathBuf};
@@ -142,7 +143,7 @@ impl Summary {
 pub fn generate(
     config: &Config,
     out: &Path,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &dyn Fn(u64),
 ) -> Result<Summary, GenerateError> {
     refuse_conflicts(out)?;
     let knobs = config.knobs();
@@ -156,9 +157,9 @@ pub fn generate(
     let world = World {
         population: &population,
         knobs,
-        speller: keys::Speller::new(config.seed),
         seed: config.seed,
     };
+    let speller = keys::Speller::new(config.seed);
     let mut writer = DatasetWriter::create(out)?;
     let mut truth = TruthWriter::create(out)?;
     let n = population.members.len();
@@ -170,7 +171,7 @@ pub fn generate(
         let batch = std::mem::take(&mut pending);
         // Write the previous window while the next one is simulated.
         let (done, next) = rayon::join(
-            || write_rows(&mut writer, &mut truth, batch),
+            || write_rows(&mut writer, &mut truth, &population, &speller, &batch),
             || {
                 window
                     .into_par_iter()
@@ -182,7 +183,7 @@ pub fn generate(
         progress(written);
         pending = next;
     }
-    written += write_rows(&mut writer, &mut truth, pending)?;
+    written += write_rows(&mut writer, &mut truth, &population, &speller, &pending)?;
     progress(written);
     let rows = writer.finish()?;
     let truth_rows = truth.finish()?;
@@ -220,35 +221,44 @@ fn refuse_conflicts(out: &Path) -> Result<(), GenerateError> {
     Ok(())
 }
 
-/// Writes chunks in order; returns the members written.
+/// Writes chunks in order, each table on its own (the tables are independent files, so their
+/// encoding runs in parallel); returns the members written.
 fn write_rows(
     writer: &mut DatasetWriter,
     truth: &mut TruthWriter,
-    chunks: Vec<Rows>,
+    population: &plan::Population,
+    speller: &keys::Speller,
+    chunks: &[Rows],
 ) -> Result<u64, DataError> {
-    let mut members = 0;
-    for rows in chunks {
-        for r in &rows.members {
-            writer.members.push(r)?;
-        }
-        for r in &rows.coupons {
-            writer.coupons.push(r)?;
-        }
-        for r in &rows.orders {
-            writer.orders.push(r)?;
-        }
-        for r in &rows.points {
-            writer.points.push(r)?;
-        }
-        for r in &rows.labels {
-            writer.labels.push(r)?;
-        }
-        for (id, kind) in &rows.truth {
-            truth.push(id, *kind)?;
-        }
-        members += rows.members.len() as u64;
-    }
-    Ok(members)
+    let DatasetWriter {
+        members,
+        coupons,
+        orders,
+        points,
+        labels,
+    } = writer;
+    let each = |f: &mut dyn FnMut(&Rows) -> Result<(), DataError>| chunks.iter().try_for_each(f);
+    let ((a, b), (c, d)) = rayon::join(
+        || {
+            rayon::join(
+                || {
+                    each(&mut |r| {
+                        spell::members(members, truth, population, speller, r.members.clone())?;
+                        spell::labels(labels, &r.labels)
+                    })
+                },
+                || each(&mut |r| spell::coupons(coupons, &r.coupons)),
+            )
+        },
+        || {
+            rayon::join(
+                || each(&mut |r| spell::orders(orders, &r.orders)),
+                || each(&mut |r| spell::points(points, &r.points)),
+            )
+        },
+    );
+    a.and(b).and(c).and(d)?;
+    Ok(chunks.iter().map(|r| r.members.len() as u64).sum())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::calendar::{
-    at_hour, Campaign, CAMPAIGNS, DAY, HOUR, LAST_JOIN, MINUTE, PEOPLE, SCRIPTS, START,
+    at_hour, Campaign, DayShape, CAMPAIGNS, DAY, HOUR, LAST_JOIN, MINUTE, PEOPLE, SCRIPTS, START,
 };
 use super::dist::{chance, exp, lognormal, uniform, weighted};
 use super::keys::{carrier_prefix_count, virtual_prefix_count, MemberKind, REGIONS};
@@ -222,7 +222,7 @@ impl Planner {
 
     /// A campaign sign-up: in the opening minutes with probability `at_open`, otherwise spread
     /// over the campaign (more early than late), at an hour people or scripts are active.
-    fn join_in(&mut self, c: &Campaign, at_open: f64, minutes: f64, shape: &[f64; 24]) -> i64 {
+    fn join_in(&mut self, c: &Campaign, at_open: f64, minutes: f64, shape: &DayShape) -> i64 {
         if chance(&mut self.rng, at_open) {
             return c.start + (exp(&mut self.rng, minutes) * MINUTE as f64) as i64 + 1;
         }
@@ -435,7 +435,14 @@ impl Planner {
         // The mix is in accounts; a pick makes a whole gang, so weigh each kind by the
         // inverse of its mean gang size.
         let k = self.k;
-        let sizes = [1.2, k.farm_size * 1.13, k.farm_size * 1.13, k.farm_size * 1.7, k.farm_size * 2.26, 9.0];
+        let sizes = [
+            1.2,
+            k.farm_size * 1.13,
+            k.farm_size * 1.13,
+            k.farm_size * 1.7,
+            k.farm_size * 2.26,
+            9.0,
+        ];
         let picks: Vec<f64> = k.wool_mix.iter().zip(sizes).map(|(w, s)| w / s).collect();
         while self.members.len() < total {
             let left = total - self.members.len();

@@ -399,7 +399,11 @@ fn signals(h: &History) -> Vec<(&'static str, Vec<f64>)> {
         }
     }
     // Sign-up between 00:00 and 06:00 in China (UTC+8).
-    let night: Vec<f64> = m.joined_at.iter().map(|t| f64::from(u8::from((t + 8 * 3_600).rem_euclid(86_400) < 6 * 3_600))).collect();
+    let night: Vec<f64> = m
+        .joined_at
+        .iter()
+        .map(|t| f64::from(u8::from((t + 8 * 3_600).rem_euclid(86_400) < 6 * 3_600)))
+        .collect();
     let mut first_redeem = vec![NEVER; n];
     for i in 0..c.len() {
         if c.event[i] == CouponEvent::Redeem {
@@ -459,11 +463,14 @@ fn combined_auc(signals: &[(&str, Vec<f64>)], wool: &[bool]) -> f64 {
     auc(&s, &w)
 }
 
+/// Each signal's max(AUC, 1 − AUC) by name, and the combined score's AUC.
+type Separability = (Vec<(&'static str, f64)>, f64);
+
 fn separability(
     members: u64,
     seed: u64,
     difficulty: f64,
-) -> Result<(Vec<(&'static str, f64)>, f64), Box<dyn std::error::Error>> {
+) -> Result<Separability, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     run(members, seed, difficulty, dir.path())?;
     let h = load(dir.path())?;
@@ -655,7 +662,12 @@ struct KindStats {
 fn kind_stats(h: &History, truth: &Truth) -> std::collections::BTreeMap<String, KindStats> {
     use woolguard::data::schema::PointsReason;
     let kind: Vec<String> = (0..h.members.len() as u32)
-        .map(|m| truth.get(h.members.id(m)).map(|r| r.kind.clone()).unwrap_or_default())
+        .map(|m| {
+            truth
+                .get(h.members.id(m))
+                .map(|r| r.kind.clone())
+                .unwrap_or_default()
+        })
         .collect();
     let mut stats: std::collections::BTreeMap<String, KindStats> = Default::default();
     for k in &kind {
@@ -663,7 +675,9 @@ fn kind_stats(h: &History, truth: &Truth) -> std::collections::BTreeMap<String, 
     }
     let mut threshold: HashMap<u32, f64> = HashMap::new();
     for i in 0..h.coupons.len() {
-        let s = stats.entry(kind[h.coupons.member[i] as usize].clone()).or_default();
+        let s = stats
+            .entry(kind[h.coupons.member[i] as usize].clone())
+            .or_default();
         match h.coupons.event[i] {
             CouponEvent::Claim => {
                 s.claims += 1.0;
@@ -674,7 +688,9 @@ fn kind_stats(h: &History, truth: &Truth) -> std::collections::BTreeMap<String, 
         }
     }
     for i in 0..h.orders.len() {
-        let s = stats.entry(kind[h.orders.member[i] as usize].clone()).or_default();
+        let s = stats
+            .entry(kind[h.orders.member[i] as usize].clone())
+            .or_default();
         s.orders += 1.0;
         if h.orders.refunded[i] {
             s.refunds += 1.0;
@@ -693,7 +709,9 @@ fn kind_stats(h: &History, truth: &Truth) -> std::collections::BTreeMap<String, 
         }
     }
     for i in 0..h.points.len() {
-        let s = stats.entry(kind[h.points.member[i] as usize].clone()).or_default();
+        let s = stats
+            .entry(kind[h.points.member[i] as usize].clone())
+            .or_default();
         match h.points.reason[i] {
             PointsReason::RedeemCoupon => s.swaps += 1.0,
             PointsReason::Checkin => s.checkins += 1.0,
@@ -713,7 +731,21 @@ fn each_kind_behaves_as_described() -> TestResult {
     let h = load(dir.path())?;
     let truth = read_truth(dir.path())?;
     let stats = kind_stats(&h, &truth);
-    println!("{:<17} {:>6} {:>6} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7}", "kind", "n", "orders", "paid", "coupon", "full", "refund", "claims", "redeem", "hug", "swaps", "points");
+    println!(
+        "{:<17} {:>6} {:>6} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>7}",
+        "kind",
+        "n",
+        "orders",
+        "paid",
+        "coupon",
+        "full",
+        "refund",
+        "claims",
+        "redeem",
+        "hug",
+        "swaps",
+        "points"
+    );
     for (k, s) in &stats {
         let per = |x: f64| x / s.members;
         println!(
@@ -725,7 +757,11 @@ fn each_kind_behaves_as_described() -> TestResult {
     let get = |k: &str| stats.get(k).copied().ok_or(format!("no {k} members"));
     let per = |s: KindStats, x: fn(&KindStats) -> f64| x(&s) / s.members;
     let (loyal, deal, dormant) = (get("loyal")?, get("deal_seeker")?, get("dormant")?);
-    let (tree, farm, careful) = (get("invite_tree")?, get("device_farm")?, get("careful_gang")?);
+    let (tree, farm, careful) = (
+        get("invite_tree")?,
+        get("device_farm")?,
+        get("careful_gang")?,
+    );
     // Loyal members bring the sales; wool brings almost none.
     assert!(per(loyal, |s| s.paid) > 10.0 * per(farm, |s| s.paid));
     assert!(per(loyal, |s| s.paid) > 2.0 * per(deal, |s| s.paid));
