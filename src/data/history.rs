@@ -4,7 +4,7 @@
 //! by their position in `Members` (`MemberIdx`). Events keep the order they were read in; callers
 //! that need them by member and time use `History::by_member`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::schema::{CouponEvent, CouponKind, PointsReason};
 
@@ -18,7 +18,7 @@ pub const NONE: Sym = u32::MAX;
 /// Maps strings to dense symbols and back.
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
-    map: HashMap<Box<str>, Sym>,
+    map: FxHashMap<Box<str>, Sym>,
     names: Vec<Box<str>>,
 }
 

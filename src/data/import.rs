@@ -51,9 +51,10 @@
 //!   `from`, `where`, `group_by`; every other key must be a column of the table. A feed of an event
 //!   table gives all its required columns; optional columns left out are empty.
 //! - Members are merged by `member_id` across all members feeds, so a table the export lacks can
-//!   be derived: `joined_at` is the earliest time any feed gives (the first event of a customer),
-//!   and each other column comes from the earliest row that has a value. A members feed may leave
-//!   out `joined_at` or `channel` if another gives them. Every event's member must be among them.
+//!   be derived: `joined_at` is the earliest time any feed gives (the first event of a customer).
+//!   Each other column comes from a feed without `joined_at` (a customer file) when one gives it,
+//!   else from the earliest row that has a value. A members feed may leave out `joined_at` or
+//!   `channel` if another gives them. Every event's member must be among the members.
 //! - Values are expressions (see `expr`): a column name (in backticks if it has spaces or
 //!   punctuation), a constant (`'text'`, `12.5`, `true`, `null`, or a bare TOML number or
 //!   boolean), `+ - * /`, `&` or `+` with a quoted text to join text, comparisons `== != < <= > >=`,

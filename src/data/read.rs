@@ -6,7 +6,6 @@
 //! cell or row becomes a `Problem` naming file, column and row; nothing is skipped silently: a load
 //! with any problem fails, and `validate` reports them all.
 
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +19,7 @@ use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::error::{DataError, Location, ProblemKind, Problems};
@@ -67,35 +67,74 @@ pub fn read_dir(dir: &Path, cap: usize) -> Result<ReadOutcome, DataError> {
     let mut problems = Problems::with_cap(cap);
     let mut history = History::default();
     let mut tables = Vec::new();
-    for table in Table::ALL {
-        let files = table_files(dir, table)?;
-        if files.is_empty() && table.required() {
-            problems.push(
-                ProblemKind::MissingTable,
-                Location::file(&dir.join(format!("{}.parquet", table.name()))),
-                format!(
-                    "the {table} table is required: no {table}.parquet, {table}.csv or {table}/ folder"
-                ),
-            );
+    // Members first: every event table resolves its member ids against them.
+    tables.push(read_table(
+        dir,
+        Table::Members,
+        &mut history,
+        &mut problems,
+    )?);
+    // Points, the largest table and the only one that interns no keys, are read on a second
+    // thread into their own shell history; problems are merged in table order afterwards.
+    let mut shell = History::default();
+    shell.members.ids = history.members.ids.clone();
+    let mut point_problems = Problems::with_cap(cap);
+    let (events, points) = std::thread::scope(|scope| {
+        let points =
+            scope.spawn(|| read_table(dir, Table::Points, &mut shell, &mut point_problems));
+        let mut events = Vec::new();
+        for table in [Table::Coupons, Table::Orders] {
+            events.push(read_table(dir, table, &mut history, &mut problems));
         }
-        let mut report = TableReport {
-            table,
-            files: files.clone(),
-            rows: 0,
-            accepted: 0,
-        };
-        let mut sink = TableSink::new(table, &mut history);
-        for file in &files {
-            read_file(file, table, &mut sink, &mut report, &mut problems);
-        }
-        report.accepted = sink.accepted;
-        tables.push(report);
+        (events, points.join())
+    });
+    for report in events {
+        tables.push(report?);
     }
+    let points = points.map_err(|_| DataError::Contract {
+        table: Table::Points,
+        message: "the points reader stopped unexpectedly".into(),
+    })??;
+    history.points = std::mem::take(&mut shell.points);
+    problems.merge(point_problems);
+    tables.push(points);
+    tables.push(read_table(dir, Table::Labels, &mut history, &mut problems)?);
     Ok(ReadOutcome {
         history,
         tables,
         problems,
     })
+}
+
+/// Reads every file of one table into `history`, recording problems.
+fn read_table(
+    dir: &Path,
+    table: Table,
+    history: &mut History,
+    problems: &mut Problems,
+) -> Result<TableReport, DataError> {
+    let files = table_files(dir, table)?;
+    if files.is_empty() && table.required() {
+        problems.push(
+            ProblemKind::MissingTable,
+            Location::file(&dir.join(format!("{}.parquet", table.name()))),
+            format!(
+                "the {table} table is required: no {table}.parquet, {table}.csv or {table}/ folder"
+            ),
+        );
+    }
+    let mut report = TableReport {
+        table,
+        files: files.clone(),
+        rows: 0,
+        accepted: 0,
+    };
+    let mut sink = TableSink::new(table, history);
+    for file in &files {
+        read_file(file, table, &mut sink, &mut report, problems);
+    }
+    report.accepted = sink.accepted;
+    Ok(report)
 }
 
 /// The files holding `table` in `dir`, in name order.
@@ -647,7 +686,7 @@ struct TableSink<'h> {
     history: &'h mut History,
     accepted: u64,
     /// Where each id was first seen, to point a duplicate at its twin.
-    first_seen: HashMap<Sym, (usize, u64)>,
+    first_seen: FxHashMap<Sym, (usize, u64)>,
     files: Vec<PathBuf>,
 }
 
@@ -657,7 +696,7 @@ impl<'h> TableSink<'h> {
             table,
             history,
             accepted: 0,
-            first_seen: HashMap::new(),
+            first_seen: FxHashMap::default(),
             files: Vec::new(),
         }
     }

@@ -195,6 +195,10 @@ pub trait Vocabulary: Sized + Copy + 'static {
     const VALUES: &'static [(&'static str, Self)];
 
     fn parse(s: &str) -> Option<Self> {
+        // Exact spellings first: the common case, and cheaper than folding case.
+        if let Some((_, v)) = Self::VALUES.iter().find(|(name, _)| *name == s) {
+            return Some(*v);
+        }
         Self::VALUES
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(s.trim()))

@@ -8,8 +8,10 @@
 //! inside `out` and moved into place only when everything succeeded, so a failed import never
 //! leaves a half-written history behind.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 
 use super::expr::{Ctx, EvalError, Value};
@@ -18,6 +20,48 @@ use super::{FeedReport, ImportError, ImportOptions, ImportReport, Progress};
 use crate::data::error::Location;
 use crate::data::schema::{CouponEvent, CouponKind, PointsReason, Table, Vocabulary};
 use crate::data::write::{CouponRow, DatasetWriter, LabelRow, MemberRow, OrderRow, PointsRow};
+
+/// FxHash, as rustc uses it: ids are short strings hashed millions of times, and SipHash's
+/// defence against crafted keys buys nothing when a brand imports its own export.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Hidden work folder inside `out`; the reader never looks at it.
 const PARTIAL: &str = ".woolguard-import.partial";
@@ -124,7 +168,7 @@ fn write_all(
             .map(|f| mapping.sources[f.source].name.clone())
             .collect::<Vec<_>>()
             .join(", "),
-        order_ids: HashMap::new(),
+        order_ids: FastMap::default(),
     };
     scan_pass(mapping, &mut runs, false, &mut events, options)?;
 
@@ -141,7 +185,18 @@ fn scan_pass(
     options: &ImportOptions<'_>,
 ) -> Result<(), ImportError> {
     let in_pass = |f: &Feed| (f.table == Table::Members) == members_pass;
-    for (s, source) in mapping.sources.iter().enumerate() {
+    // Sources in the order their first feed appears in the mapping, so that "first seen" (the
+    // order of members, and which of two equal candidates wins) follows the file as written.
+    let mut order: Vec<usize> = Vec::new();
+    for feed in mapping.feeds.iter().filter(|f| in_pass(f)) {
+        if !order.contains(&feed.source) {
+            order.push(feed.source);
+        }
+    }
+    for s in order {
+        let Some(source) = mapping.sources.get(s) else {
+            continue;
+        };
         let mut mine: Vec<&mut FeedRun<'_>> = runs
             .iter_mut()
             .filter(|r| r.feed.source == s && in_pass(r.feed))
@@ -206,7 +261,7 @@ fn scan(
                 return Err(csv_err(Location::row(file, row), e));
             }
         }
-        if row % PROGRESS_EVERY == 0 {
+        if row.is_multiple_of(PROGRESS_EVERY) {
             if let Some(p) = options.progress {
                 p(Progress::Advance {
                     bytes: reader.position().byte(),
@@ -235,8 +290,8 @@ impl Origin<'_> {
     }
 }
 
+/// An open group; its key lives only in `FeedRun::index` (one copy per group, not two).
 struct GroupState {
-    key: String,
     first_row: u64,
     slots: Vec<Option<Value<'static>>>,
 }
@@ -245,7 +300,7 @@ struct GroupState {
 struct FeedRun<'m> {
     feed: &'m Feed,
     source: &'m Source,
-    index: HashMap<String, usize>,
+    index: FastMap<String, usize>,
     groups: Vec<GroupState>,
     report: FeedReport,
 }
@@ -255,7 +310,7 @@ impl<'m> FeedRun<'m> {
         FeedRun {
             feed,
             source,
-            index: HashMap::new(),
+            index: FastMap::default(),
             groups: Vec::new(),
             report: FeedReport {
                 table: feed.table,
@@ -337,11 +392,10 @@ impl<'m> FeedRun<'m> {
             Some(&g) => g,
             None => {
                 self.groups.push(GroupState {
-                    key: key.to_string(),
                     first_row: row,
                     slots: vec![None; group.slots.len()],
                 });
-                self.index.insert(key.into_owned(), self.groups.len() - 1);
+                self.index.insert(key.to_string(), self.groups.len() - 1);
                 self.groups.len() - 1
             }
         };
@@ -350,7 +404,7 @@ impl<'m> FeedRun<'m> {
             if let Err(e) = def.update(slot, &cx) {
                 let context = format!(
                     "{}: the group {} = '{}' from row {}",
-                    self.feed.label, group.text, state.key, state.first_row
+                    self.feed.label, group.text, key, state.first_row
                 );
                 let file = &self.source.file;
                 let location = match e.column.and_then(|c| self.source.header.get(c)) {
@@ -369,8 +423,13 @@ impl<'m> FeedRun<'m> {
     /// Emits the groups of a grouped feed, in the order their first rows came.
     fn finish(&mut self, sink: &mut dyn Sink) -> Result<(), ImportError> {
         let groups = std::mem::take(&mut self.groups);
-        self.index.clear();
-        for g in &groups {
+        let mut keys = vec![String::new(); groups.len()];
+        for (key, g) in self.index.drain() {
+            if let Some(k) = keys.get_mut(g) {
+                *k = key;
+            }
+        }
+        for (g, key) in groups.iter().zip(&keys) {
             let cx = Ctx {
                 record: None,
                 row: g.first_row,
@@ -378,7 +437,7 @@ impl<'m> FeedRun<'m> {
             };
             let origin = Origin::Group {
                 first_row: g.first_row,
-                key: &g.key,
+                key,
             };
             self.report.rows_out += 1;
             let values = self.evaluate(&cx, &origin)?;
@@ -477,14 +536,22 @@ impl Out<'_, '_> {
         self.error(c, "the value is empty, and the column is required".into())
     }
 
-    fn opt_text(&self, c: usize) -> Result<Option<String>, ImportError> {
+    fn opt_str(&self, c: usize) -> Result<Option<Cow<'_, str>>, ImportError> {
         match self.value(c) {
             None => Ok(None),
             Some(Value::Text(s)) if s.is_empty() => Ok(None),
-            Some(Value::Text(s)) => Ok(Some(s.to_string())),
-            Some(Value::Num(v)) => Ok(Some(super::expr::fmt_num(*v))),
+            Some(Value::Text(s)) => Ok(Some(Cow::Borrowed(s.as_ref()))),
+            Some(Value::Num(v)) => Ok(Some(Cow::Owned(super::expr::fmt_num(*v)))),
             Some(other) => Err(self.error(c, format!("{other} is not text"))),
         }
+    }
+
+    fn str(&self, c: usize) -> Result<Cow<'_, str>, ImportError> {
+        self.opt_str(c)?.ok_or_else(|| self.required(c))
+    }
+
+    fn opt_text(&self, c: usize) -> Result<Option<String>, ImportError> {
+        Ok(self.opt_str(c)?.map(Cow::into_owned))
     }
 
     fn text(&self, c: usize) -> Result<String, ImportError> {
@@ -557,8 +624,9 @@ impl Out<'_, '_> {
 struct MemberAcc {
     id: String,
     joined_at: Option<i64>,
-    /// The text columns after joined_at (channel, campaign_id, ...), each with the time of the
-    /// row that gave it: the earliest row that has a value wins.
+    /// The text columns after joined_at (channel, campaign_id, ...), each with the rank of the row
+    /// that gave it (its time, or i64::MIN from a feed without joined_at): the lowest rank wins,
+    /// the first seen among equals.
     fields: Vec<Option<(String, i64)>>,
     first_source: usize,
     first_row: u64,
@@ -567,7 +635,7 @@ struct MemberAcc {
 /// Members, merged by member_id in the order first seen.
 #[derive(Default)]
 struct MemberSet {
-    index: HashMap<String, usize>,
+    index: FastMap<String, usize>,
     members: Vec<MemberAcc>,
 }
 
@@ -590,45 +658,41 @@ impl Sink for MemberSet {
             values,
             origin,
         };
-        let id = out.text(MEMBER_ID)?;
-        let joined = if out.given(JOINED_AT) {
-            Some(out.time(JOINED_AT)?)
-        } else {
-            None
+        let id = out.str(MEMBER_ID)?;
+        // Members merge across feeds, so an empty joined_at or channel in one row only means this
+        // row does not tell it; `write` refuses a member that no row tells.
+        let joined = out.opt_time(JOINED_AT)?;
+        // A feed without joined_at is a customer file: what it says about a member outranks what
+        // events imply. Among timed rows the earliest wins (the member's first appearance); a
+        // timed feed's row without a time comes last.
+        let rank = match joined {
+            Some(t) => t,
+            None if out.given(JOINED_AT) => i64::MAX,
+            None => i64::MIN,
         };
-        // Text columns from a feed without a time only fill what no timed row gave.
-        let rank = joined.unwrap_or(i64::MAX);
-        let mut texts = Vec::with_capacity(MEMBER_TEXTS.len());
-        for c in MEMBER_TEXTS {
-            let v = out.opt_text(c)?;
-            if v.is_none() && out.given(c) && Table::Members.columns()[c].required {
-                return Err(out.required(c));
-            }
-            texts.push(v);
-        }
-        let source_index = feed.source;
-        let m = match self.index.get(&id) {
-            Some(&m) => &mut self.members[m],
+        // Most rows repeat a known member and change nothing: borrow, allocate only what is kept.
+        let m = match self.index.get(id.as_ref()) {
+            Some(&m) => m,
             None => {
                 self.members.push(MemberAcc {
-                    id: id.clone(),
+                    id: id.to_string(),
                     joined_at: None,
                     fields: vec![None; MEMBER_TEXTS.len()],
-                    first_source: source_index,
+                    first_source: feed.source,
                     first_row: origin.row(),
                 });
-                self.index.insert(id, self.members.len() - 1);
-                let last = self.members.len() - 1;
-                &mut self.members[last]
+                self.index.insert(id.into_owned(), self.members.len() - 1);
+                self.members.len() - 1
             }
         };
+        let m = &mut self.members[m];
         if let Some(t) = joined {
             m.joined_at = Some(m.joined_at.map_or(t, |j| j.min(t)));
         }
-        for (slot, v) in m.fields.iter_mut().zip(texts) {
-            if let Some(v) = v {
+        for (slot, c) in m.fields.iter_mut().zip(MEMBER_TEXTS) {
+            if let Some(v) = out.opt_str(c)? {
                 if slot.as_ref().is_none_or(|(_, r)| rank < *r) {
-                    *slot = Some((v, rank));
+                    *slot = Some((v.into_owned(), rank));
                 }
             }
         }
@@ -642,7 +706,7 @@ impl MemberSet {
         self,
         sources: &[Source],
         writer: &mut DatasetWriter,
-    ) -> Result<HashMap<String, usize>, ImportError> {
+    ) -> Result<FastMap<String, usize>, ImportError> {
         for m in &self.members {
             let missing = |what: &str| {
                 let file = sources
@@ -685,10 +749,10 @@ impl MemberSet {
 struct EventSink<'w> {
     writer: &'w mut DatasetWriter,
     sources: &'w [Source],
-    members: &'w HashMap<String, usize>,
+    members: &'w FastMap<String, usize>,
     member_sources: String,
     /// Where each order id was first written: (source index, row).
-    order_ids: HashMap<String, (usize, u64)>,
+    order_ids: FastMap<String, (usize, u64)>,
 }
 
 impl EventSink<'_> {
