@@ -59,7 +59,8 @@ fn add_events(h: &mut History, member: u32, at: i64) {
     c.threshold.push(1.0);
     c.kind.push(CouponKind::Welcome);
     let o = &mut h.orders;
-    o.order.push(h.keys.intern(&format!("future-order-{member}-{at}")));
+    o.order
+        .push(h.keys.intern(&format!("future-order-{member}-{at}")));
     o.member.push(member);
     o.at.push(at);
     o.amount.push(1.0);
@@ -150,8 +151,14 @@ fn recruitment_features_ignore_everyone_who_joined_later() {
         }
     }
     assert!(checked > 1_000, "{checked}");
-    assert!(nonzero_device > 10, "shared devices exist: {nonzero_device}");
+    assert!(
+        nonzero_device > 10,
+        "shared devices exist: {nonzero_device}"
+    );
     // The later copies do see the early members they copy.
     let copy = h.members.index_of("copy-0").unwrap_or(0) as usize;
-    assert!(after.row(copy)[13] >= 1.0, "the copy joins its original's group");
+    assert!(
+        after.row(copy)[13] >= 1.0,
+        "the copy joins its original's group"
+    );
 }
