@@ -4,7 +4,10 @@
 //! by their position in `Members` (`MemberIdx`). Events keep the order they were read in; callers
 //! that need them by member and time use `History::by_member`.
 
-use rustc_hash::FxHashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 
 use super::schema::{CouponEvent, CouponKind, PointsReason};
 
@@ -15,39 +18,66 @@ pub type MemberIdx = u32;
 /// "No value" for an optional `Sym` column.
 pub const NONE: Sym = u32::MAX;
 
-/// Maps strings to dense symbols and back.
+/// Maps strings to dense symbols and back. Every string is stored once, in one growing buffer,
+/// so interning a new id costs no allocation of its own (histories carry millions of unique
+/// coupon and order ids).
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
-    map: FxHashMap<Box<str>, Sym>,
-    names: Vec<Box<str>>,
+    table: HashTable<Sym>,
+    buf: String,
+    /// End of each symbol's text in `buf`.
+    ends: Vec<usize>,
+}
+
+fn text_of<'a>(buf: &'a str, ends: &[usize], sym: Sym) -> &'a str {
+    let i = sym as usize;
+    match ends.get(i) {
+        Some(&end) => {
+            let start = if i == 0 { 0 } else { ends[i - 1] };
+            &buf[start..end]
+        }
+        None => "",
+    }
+}
+
+fn hash_of(s: &str) -> u64 {
+    FxBuildHasher.hash_one(s)
 }
 
 impl Interner {
     pub fn intern(&mut self, s: &str) -> Sym {
-        if let Some(&sym) = self.map.get(s) {
+        let hash = hash_of(s);
+        let (buf, ends) = (&self.buf, &self.ends);
+        if let Some(&sym) = self.table.find(hash, |&k| text_of(buf, ends, k) == s) {
             return sym;
         }
-        let sym = self.names.len() as Sym;
-        self.names.push(s.into());
-        self.map.insert(s.into(), sym);
+        let sym = self.ends.len() as Sym;
+        self.buf.push_str(s);
+        self.ends.push(self.buf.len());
+        let (buf, ends) = (&self.buf, &self.ends);
+        self.table
+            .insert_unique(hash, sym, |&k| hash_of(text_of(buf, ends, k)));
         sym
     }
 
     /// Interns `s` only if it is new; returns `None` when it was already there.
     pub fn insert_new(&mut self, s: &str) -> Option<Sym> {
-        if self.map.contains_key(s) {
+        if self.get(s).is_some() {
             return None;
         }
         Some(self.intern(s))
     }
 
     pub fn get(&self, s: &str) -> Option<Sym> {
-        self.map.get(s).copied()
+        let (buf, ends) = (&self.buf, &self.ends);
+        self.table
+            .find(hash_of(s), |&k| text_of(buf, ends, k) == s)
+            .copied()
     }
 
     /// The string behind a symbol; `""` for `NONE` or a symbol from another interner.
     pub fn name(&self, sym: Sym) -> &str {
-        self.names.get(sym as usize).map(|s| &**s).unwrap_or("")
+        text_of(&self.buf, &self.ends, sym)
     }
 
     pub fn opt_name(&self, sym: Sym) -> Option<&str> {
@@ -55,11 +85,11 @@ impl Interner {
     }
 
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.ends.is_empty()
     }
 }
 

@@ -5,6 +5,8 @@
 pub mod baseline;
 pub mod calibrate;
 pub mod dataset;
+#[cfg(feature = "gbm")]
+pub mod gbm;
 pub mod label;
 pub mod metrics;
 pub mod policy;
