@@ -128,6 +128,9 @@ impl Members {
 
 #[derive(Debug, Default, Clone)]
 pub struct Coupons {
+    /// Coupon ids (orders' `coupon` symbols are from here too). Kept apart from the shared key
+    /// interner: there are millions of them and nothing else shares their names.
+    pub ids: Interner,
     pub member: Vec<MemberIdx>,
     pub coupon: Vec<Sym>,
     pub campaign: Vec<Sym>,
@@ -150,6 +153,8 @@ impl Coupons {
 
 #[derive(Debug, Default, Clone)]
 pub struct Orders {
+    /// Order ids; every accepted order has its own.
+    pub ids: Interner,
     pub order: Vec<Sym>,
     pub member: Vec<MemberIdx>,
     pub at: Vec<i64>,
@@ -207,8 +212,9 @@ impl Labels {
     }
 }
 
-/// A whole history: the five contract tables, with one interner for every text key other than
-/// member ids (channels, campaigns, devices, IPs, phone segments and hashes, coupon and order ids).
+/// A whole history: the five contract tables, with one interner for the text keys members share
+/// (channels, campaigns, inviters, devices, IPs, phone segments and hashes, label sources);
+/// member, coupon and order ids have interners of their own.
 #[derive(Debug, Default, Clone)]
 pub struct History {
     pub keys: Interner,

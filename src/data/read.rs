@@ -19,7 +19,6 @@ use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
-use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::error::{DataError, Location, ProblemKind, Problems};
@@ -685,8 +684,9 @@ struct TableSink<'h> {
     table: Table,
     history: &'h mut History,
     accepted: u64,
-    /// Where each id was first seen, to point a duplicate at its twin.
-    first_seen: FxHashMap<Sym, (usize, u64)>,
+    /// Where each id was first seen (file, row), by the id's dense symbol, to point a duplicate
+    /// at its twin.
+    first_seen: Vec<(usize, u64)>,
     files: Vec<PathBuf>,
 }
 
@@ -696,7 +696,7 @@ impl<'h> TableSink<'h> {
             table,
             history,
             accepted: 0,
-            first_seen: FxHashMap::default(),
+            first_seen: Vec::new(),
             files: Vec::new(),
         }
     }
@@ -732,7 +732,9 @@ impl<'h> TableSink<'h> {
         p: &mut Problems,
     ) -> Result<(), Bad> {
         let here = (self.files.len() - 1, cells.row(i));
-        if let Some(&(file, row)) = self.first_seen.get(&sym) {
+        // Symbols are dense and handed out in order of first sighting: one below the count of
+        // sightings is a twin.
+        if let Some(&(file, row)) = self.first_seen.get(sym as usize) {
             let twin = self
                 .files
                 .get(file)
@@ -741,7 +743,7 @@ impl<'h> TableSink<'h> {
             let msg = format!("'{id}' appears twice; first at {twin}, row {row}");
             return Err(cells.report(p, c, i, ProblemKind::DuplicateId, msg));
         }
-        self.first_seen.insert(sym, here);
+        self.first_seen.push(here);
         Ok(())
     }
 
@@ -787,7 +789,7 @@ impl<'h> TableSink<'h> {
         let keys = &mut self.history.keys;
         let c = &mut self.history.coupons;
         c.member.push(member);
-        c.coupon.push(keys.intern(coupon));
+        c.coupon.push(c.ids.intern(coupon));
         c.campaign.push(opt_sym(keys, cells.opt_text(2, i)));
         c.event.push(event);
         c.at.push(at);
@@ -816,7 +818,7 @@ impl<'h> TableSink<'h> {
             channel?,
             refunded?,
         );
-        let sym = self.history.keys.intern(order);
+        let sym = self.history.orders.ids.intern(order);
         self.first_sighting(cells, 0, i, sym, order, p)?;
         let keys = &mut self.history.keys;
         let o = &mut self.history.orders;
@@ -826,7 +828,8 @@ impl<'h> TableSink<'h> {
         o.amount.push(amount);
         o.list_amount.push(list_amount);
         o.discount.push(discount);
-        o.coupon.push(opt_sym(keys, cells.opt_text(6, i)));
+        o.coupon
+            .push(opt_sym(&mut self.history.coupons.ids, cells.opt_text(6, i)));
         o.channel.push(keys.intern(channel));
         o.refunded.push(refunded);
         Ok(())
