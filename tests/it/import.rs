@@ -307,23 +307,30 @@ fn hand_written_export_round_trips_with_hand_computed_values() {
     );
 
     let h = load(&out).unwrap_or_else(|e| panic!("{e}"));
-    let id = |s: &str| {
-        h.keys
+    let order_id = |s: &str| {
+        h.orders
+            .ids
             .get(s)
-            .unwrap_or_else(|| panic!("'{s}' not interned"))
+            .unwrap_or_else(|| panic!("order '{s}' not interned"))
+    };
+    let coupon_id = |s: &str| {
+        h.coupons
+            .ids
+            .get(s)
+            .unwrap_or_else(|| panic!("coupon '{s}' not interned"))
     };
 
     // Basket B1: 10.00 × 2 + 5.25 + 3.10 = 28.35 paid; discounts 1.50 + 2.00 + 0.40 = 3.90;
     // list 32.25; at the earliest line, 2024-03-01 09:59:58 UTC = 1709287198.
-    assert_eq!(h.orders.order[0], id("shop-B1"));
+    assert_eq!(h.orders.order[0], order_id("shop-B1"));
     assert_eq!(h.orders.amount[0], 28.35);
     assert_eq!(h.orders.discount[0], 3.9);
     assert_eq!(h.orders.list_amount[0], 32.25);
     assert_eq!(h.orders.at[0], 1_709_287_198);
-    assert_eq!(h.orders.coupon[0], id("coupon"));
+    assert_eq!(h.orders.coupon[0], coupon_id("coupon"));
     assert!(!h.orders.refunded[0]);
     // Basket B2 nets -4.00: a return, kept with its absolute amount and marked refunded.
-    assert_eq!(h.orders.order[1], id("shop-B2"));
+    assert_eq!(h.orders.order[1], order_id("shop-B2"));
     assert_eq!(h.orders.amount[1], 4.0);
     assert_eq!(h.orders.list_amount[1], 4.0);
     assert!(h.orders.refunded[1]);
