@@ -97,7 +97,8 @@ fn complete_journey_imports_with_exact_counts() {
     assert!((s.sales - 233_935.24).abs() < 0.01, "sales {}", s.sales);
 
     let basket = h
-        .keys
+        .orders
+        .ids
         .get("32053127496")
         .unwrap_or_else(|| panic!("basket id not interned"));
     let o = h
@@ -138,7 +139,8 @@ fn cdnow_imports_with_exact_counts() {
     assert!((s.sales - 2_500_315.63).abs() < 0.01, "sales {}", s.sales);
     // The first line: 00001,19970101,1,11.77.
     let first = h
-        .keys
+        .orders
+        .ids
         .get("00001-1")
         .unwrap_or_else(|| panic!("order 00001-1 missing"));
     assert_eq!(h.orders.order[0], first);
