@@ -122,7 +122,13 @@ pub fn logistic(
         .alpha(p.logistic_l2)
         .max_iterations(p.logistic_iterations)
         .fit(&Dataset::new(x, targets))?;
-    Ok(model.predict_probabilities(&s.apply(score, cols)?).to_vec())
+    // linfa names the more frequent class "positive"; wool is usually the rarer one.
+    let p1 = model.predict_probabilities(&s.apply(score, cols)?);
+    Ok(if model.labels().pos.class == 1 {
+        p1.to_vec()
+    } else {
+        p1.iter().map(|p| 1.0 - p).collect()
+    })
 }
 
 /// A value trees can split on: NaN (missing) sorts below every real value.
@@ -195,7 +201,8 @@ mod tests {
     use super::*;
     use crate::model::metrics::roc_auc;
 
-    /// y = 1 when x0 + x1 > 1 (with a tenth of the labels flipped), x2 is noise.
+    /// y = 1 when x0 + x1 > 1.4 (about a fifth of rows, with 3% of the labels flipped), x2 is
+    /// noise. The positive class is the rarer one, as wool is.
     fn data(n: usize, seed: u64) -> (Vec<f64>, Vec<u8>) {
         use rand::Rng;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -212,8 +219,8 @@ mod tests {
                     c
                 },
             ]);
-            let flip = rng.random::<f64>() < 0.1;
-            y.push(u8::from((a + b > 1.0) != flip));
+            let flip = rng.random::<f64>() < 0.03;
+            y.push(u8::from((a + b > 1.4) != flip));
         }
         (x, y)
     }

@@ -21,11 +21,24 @@ pub enum Target {
     Value,
 }
 
-/// The label rule as written in `training/*.toml` (`[label]`), unchecked.
+/// What counts as having taken a benefit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Taken {
+    /// Claimed (or redeemed) a coupon: a claim alone already counts.
+    Claimed,
+    /// Redeemed a coupon: the benefit was actually spent, a claim left to expire costs nothing.
+    Redeemed,
+}
+
+/// The label rule as written in `training/*.toml` (`[label]`), unchecked; a key left out keeps
+/// its default.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct LabelParams {
     pub target: Target,
+    /// When a member has taken a benefit (wool target).
+    pub taken: Taken,
     /// Days after joining in which behaviour is observed.
     pub window_days: u32,
     /// Net spend (paid, not refunded) under which a member gave back no value.
@@ -40,7 +53,8 @@ impl Default for LabelParams {
     fn default() -> Self {
         LabelParams {
             target: Target::Wool,
-            window_days: 60,
+            taken: Taken::Redeemed,
+            window_days: 120,
             spend_floor: 30.0,
             require_order_without_coupon: true,
             prefer_reviewed: true,
@@ -100,7 +114,12 @@ impl LabelRule {
         let inside = |t: i64| t >= joined && t < end;
         let took = ix.coupons.of(m).iter().any(|&r| {
             let r = r as usize;
-            inside(h.coupons.at[r]) && h.coupons.event[r] != CouponEvent::Expire
+            let event = h.coupons.event[r];
+            inside(h.coupons.at[r])
+                && match self.params.taken {
+                    Taken::Claimed => event != CouponEvent::Expire,
+                    Taken::Redeemed => event == CouponEvent::Redeem,
+                }
         });
         let o = &h.orders;
         let mut orders_in = Vec::new();
@@ -227,16 +246,32 @@ mod tests {
     fn wool_rule_by_hand() {
         let h = history();
         let ix = MemberIndex::build(&h);
-        let rule = LabelParams::default()
-            .check()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let rule = LabelParams {
+            taken: Taken::Claimed,
+            window_days: 60,
+            ..LabelParams::default()
+        }
+        .check()
+        .unwrap_or_else(|e| panic!("{e}"));
         let got = rule.labels(&h, &ix, 120 * DAY);
         let labels: Vec<Option<u8>> = got.iter().map(|(l, _)| *l).collect();
         // m0 took a coupon and spent 10 with it; m1 bought at full price; m2 is dormant;
-        // m3's only order in the window was refunded (the later 500 is outside it); m4's window
-        // is still open.
+        // m3 claimed, and its only order in the window was refunded (the later 500 is outside
+        // it); m4's window is still open.
         assert_eq!(labels, vec![Some(1), Some(0), Some(0), Some(1), None]);
         assert_eq!(got[4].1, LabelSource::Open);
+
+        // By default only a redeemed coupon is a benefit taken: m3's claim cost nothing, and the
+        // 120-day window also sees its 500 order.
+        let rule = LabelParams::default()
+            .check()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<Option<u8>> = rule
+            .labels(&h, &ix, 120 * DAY)
+            .iter()
+            .map(|(l, _)| *l)
+            .collect();
+        assert_eq!(got, vec![Some(1), Some(0), Some(0), Some(0), None]);
     }
 
     #[test]
