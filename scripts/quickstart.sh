@@ -1,16 +1,32 @@
 #!/usr/bin/env bash
-# The main job on the shipped sample data: check it, summarise it, then generate a fresh history
-# with the same generator and check that too.
+# The main job on the shipped sample data and the committed default model:
+#   validate the sample → retrain the default model from it (and check it is the committed one,
+#   byte for byte) → generate a fresh history the model has never seen → evaluate the default
+#   model on it → score every member → explain the riskiest one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release --quiet
 wg=target/release/woolguard
+work=target/quickstart
+mkdir -p "$work"
 
 echo "== validate data/sample"
 $wg validate data/sample
-echo "== stats data/sample"
-$wg stats data/sample
-echo "== generate 20,000 members into data/gen, then validate"
+echo "== train on data/sample with training/wool.toml (the committed default model)"
+$wg train --data data/sample --config training/wool.toml --out "$work/default"
+if cmp -s "$work/default" models/default; then
+  echo "retrained model is identical to models/default"
+else
+  echo "retrained model differs from models/default (regenerate it with scripts/train-default.sh)"
+fi
+echo "== generate 20,000 members the model has never seen into data/gen"
 $wg generate --members 20000 --seed 7 --out data/gen
-$wg validate data/gen
+echo "== evaluate models/default on data/gen"
+$wg evaluate --model models/default --data data/gen
+echo "== score every member of data/gen"
+$wg score --model models/default --data data/gen --out "$work/scores.parquet"
+$wg score --model models/default --data data/gen --out "$work/scores.csv"
+top=$(sort -t, -k3 -g -r <(tail -n +2 "$work/scores.csv") | head -n 1 | cut -d, -f1)
+echo "== explain the riskiest member, $top"
+$wg explain --model models/default --data data/gen --member "$top"

@@ -3,9 +3,13 @@
 # Both README commands (quick start and tests) and .ci/run call it.
 set -euo pipefail
 
+here="$(dirname "$0")"
+# CMake >= 3.28, clang and libclang for building LightGBM (the `gbm` feature, on by default).
+bash "$here/setup-lightgbm.sh"
+
 need_apt=()
-# Reserved for the packages later parts of the build need (e.g. clang and libclang-dev for the
-# LightGBM bindings); each is installed only when absent.
+# Further Debian packages a caller names (e.g. chromium for the report test); each is installed
+# only when absent.
 for pkg in "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

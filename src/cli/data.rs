@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use woolguard::data::summary::{self, Stats, Validation};
+use woolguard::data::History;
+
+use super::progress::spinner;
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
@@ -26,6 +29,14 @@ pub struct StatsArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Reads a history folder, with a spinner on a terminal.
+pub fn load_history(dir: &std::path::Path) -> anyhow::Result<History> {
+    let s = spinner(&format!("reading {}", dir.display()));
+    let h = woolguard::data::load(dir).with_context(|| format!("reading {}", dir.display()));
+    s.finish_and_clear();
+    h
 }
 
 pub fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
@@ -81,8 +92,7 @@ fn print_validation(out: &mut impl Write, r: &Validation) -> std::io::Result<()>
 }
 
 pub fn stats(args: StatsArgs) -> anyhow::Result<ExitCode> {
-    let history = woolguard::data::load(&args.dir)
-        .with_context(|| format!("reading {}", args.dir.display()))?;
+    let history = load_history(&args.dir)?;
     let s = summary::stats(&history);
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -4,6 +4,8 @@
 mod data;
 mod generate;
 mod import;
+#[cfg(feature = "gbm")]
+mod model;
 pub mod progress;
 
 use std::process::ExitCode;
@@ -29,6 +31,20 @@ pub enum Command {
     Validate(data::ValidateArgs),
     /// Summarise a history folder: row counts, time span, channel and campaign mix.
     Stats(data::StatsArgs),
+    /// Train the wool (or value) classifier: gradient-boosted trees beside a random forest and
+    /// logistic regression, calibrated, thresholded by the policy; writes the model artefact.
+    #[cfg(feature = "gbm")]
+    Train(model::TrainArgs),
+    /// Measure a model on a history: ROC-AUC, PR-AUC, lift, calibration, the thresholds, by
+    /// channel and campaign (and against the truth of a generated history).
+    #[cfg(feature = "gbm")]
+    Evaluate(model::EvaluateArgs),
+    /// Score every member of a history: probability, quality 0–100, decision, top reasons.
+    #[cfg(feature = "gbm")]
+    Score(model::ScoreArgs),
+    /// Why one member scored what it did: each feature's value and effect.
+    #[cfg(feature = "gbm")]
+    Explain(model::ExplainArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -37,5 +53,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args),
         Command::Validate(args) => data::validate(args),
         Command::Stats(args) => data::stats(args),
+        #[cfg(feature = "gbm")]
+        Command::Train(args) => model::train(args),
+        #[cfg(feature = "gbm")]
+        Command::Evaluate(args) => model::evaluate(args),
+        #[cfg(feature = "gbm")]
+        Command::Score(args) => model::score(args),
+        #[cfg(feature = "gbm")]
+        Command::Explain(args) => model::explain(args),
     }
 }

@@ -6,9 +6,8 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use serde::{Deserialize, Serialize};
 
 /// One table of the contract.
@@ -59,12 +58,7 @@ impl Table {
 
     /// The Arrow schema our writers produce for this table.
     pub fn arrow_schema(self) -> SchemaRef {
-        let fields: Vec<Field> = self
-            .columns()
-            .iter()
-            .map(|c| Field::new(c.name, c.kind.arrow_type(), !c.required))
-            .collect();
-        Arc::new(Schema::new(fields))
+        super::write::arrow_schema(self.columns())
     }
 }
 
@@ -124,7 +118,7 @@ pub struct Column {
     pub required: bool,
 }
 
-const fn req(name: &'static str, kind: Kind) -> Column {
+pub const fn req(name: &'static str, kind: Kind) -> Column {
     Column {
         name,
         kind,
@@ -132,7 +126,7 @@ const fn req(name: &'static str, kind: Kind) -> Column {
     }
 }
 
-const fn opt(name: &'static str, kind: Kind) -> Column {
+pub const fn opt(name: &'static str, kind: Kind) -> Column {
     Column {
         name,
         kind,

@@ -20,7 +20,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use super::error::DataError;
-use super::schema::{Kind, Table};
+use super::schema::{Column, Kind, Table};
 
 /// Rows buffered before a batch is written out.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -82,10 +82,20 @@ pub struct LabelRow {
     pub source: String,
 }
 
-/// A row of one contract table: appends its values in the table's column order.
-pub trait ContractRow {
-    const TABLE: Table;
+/// A row of one table we write (a contract table, or an output such as batch scores): its
+/// columns, and its values appended in that order.
+pub trait Row {
+    fn columns() -> &'static [Column];
     fn append(&self, out: &mut RowSink<'_>);
+}
+
+/// The Arrow schema our writers produce for these columns.
+pub fn arrow_schema(columns: &[Column]) -> arrow::datatypes::SchemaRef {
+    let fields: Vec<arrow::datatypes::Field> = columns
+        .iter()
+        .map(|c| arrow::datatypes::Field::new(c.name, c.kind.arrow_type(), !c.required))
+        .collect();
+    Arc::new(arrow::datatypes::Schema::new(fields))
 }
 
 enum ColBuilder {
@@ -167,8 +177,10 @@ impl RowSink<'_> {
     }
 }
 
-impl ContractRow for MemberRow {
-    const TABLE: Table = Table::Members;
+impl Row for MemberRow {
+    fn columns() -> &'static [Column] {
+        Table::Members.columns()
+    }
     fn append(&self, out: &mut RowSink<'_>) {
         out.text(&self.member_id);
         out.time(self.joined_at);
@@ -183,8 +195,10 @@ impl ContractRow for MemberRow {
     }
 }
 
-impl ContractRow for CouponRow {
-    const TABLE: Table = Table::Coupons;
+impl Row for CouponRow {
+    fn columns() -> &'static [Column] {
+        Table::Coupons.columns()
+    }
     fn append(&self, out: &mut RowSink<'_>) {
         out.text(&self.member_id);
         out.text(&self.coupon_id);
@@ -197,8 +211,10 @@ impl ContractRow for CouponRow {
     }
 }
 
-impl ContractRow for OrderRow {
-    const TABLE: Table = Table::Orders;
+impl Row for OrderRow {
+    fn columns() -> &'static [Column] {
+        Table::Orders.columns()
+    }
     fn append(&self, out: &mut RowSink<'_>) {
         out.text(&self.order_id);
         out.text(&self.member_id);
@@ -212,8 +228,10 @@ impl ContractRow for OrderRow {
     }
 }
 
-impl ContractRow for PointsRow {
-    const TABLE: Table = Table::Points;
+impl Row for PointsRow {
+    fn columns() -> &'static [Column] {
+        Table::Points.columns()
+    }
     fn append(&self, out: &mut RowSink<'_>) {
         out.text(&self.member_id);
         out.time(self.at);
@@ -222,8 +240,10 @@ impl ContractRow for PointsRow {
     }
 }
 
-impl ContractRow for LabelRow {
-    const TABLE: Table = Table::Labels;
+impl Row for LabelRow {
+    fn columns() -> &'static [Column] {
+        Table::Labels.columns()
+    }
     fn append(&self, out: &mut RowSink<'_>) {
         out.text(&self.member_id);
         out.int(self.label);
@@ -233,25 +253,19 @@ impl ContractRow for LabelRow {
 }
 
 /// Streams rows of one table into one Parquet file.
-pub struct TableWriter<R: ContractRow> {
+pub struct TableWriter<R: Row> {
     path: PathBuf,
     writer: ArrowWriter<File>,
+    schema: arrow::datatypes::SchemaRef,
     cols: Vec<ColBuilder>,
     buffered: usize,
     written: u64,
     _row: PhantomData<R>,
 }
 
-impl<R: ContractRow> TableWriter<R> {
+impl<R: Row> TableWriter<R> {
     pub fn create(path: &Path) -> Result<Self, DataError> {
-        Self::create_with_schema(path, R::TABLE.arrow_schema(), R::TABLE)
-    }
-
-    fn create_with_schema(
-        path: &Path,
-        schema: arrow::datatypes::SchemaRef,
-        table: Table,
-    ) -> Result<Self, DataError> {
+        let schema = arrow_schema(R::columns());
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(parent).map_err(|source| DataError::Io {
                 path: parent.to_path_buf(),
@@ -265,20 +279,20 @@ impl<R: ContractRow> TableWriter<R> {
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .build();
-        let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(|source| {
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|source| {
             DataError::Parquet {
                 path: path.to_path_buf(),
                 source,
             }
         })?;
-        let cols = table
-            .columns()
+        let cols = R::columns()
             .iter()
             .map(|c| ColBuilder::new(c.kind))
             .collect();
         Ok(TableWriter {
             path: path.to_path_buf(),
             writer,
+            schema,
             cols,
             buffered: 0,
             written: 0,
@@ -303,7 +317,7 @@ impl<R: ContractRow> TableWriter<R> {
             return Ok(());
         }
         let arrays: Vec<ArrayRef> = self.cols.iter_mut().map(ColBuilder::finish).collect();
-        let batch = RecordBatch::try_new(R::TABLE.arrow_schema(), arrays).map_err(|source| {
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|source| {
             DataError::Arrow {
                 path: self.path.clone(),
                 source,

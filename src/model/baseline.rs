@@ -20,7 +20,7 @@ use smartcore::tree::decision_tree_classifier::{
 
 /// Baseline settings from `training/*.toml` (`[baselines]`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct BaselineParams {
     pub logistic_l2: f64,
     pub logistic_iterations: u64,

@@ -13,7 +13,7 @@ const DAY: i64 = 86_400;
 
 /// `[features]` of `training/*.toml`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct FeatureParams {
     /// `recruitment`: score at sign-up; `member`: score as of `observe_days` after joining.
     pub moment: Moment,
@@ -126,6 +126,37 @@ pub fn split_by_time(joined_at: &[i64], p: &SplitParams) -> Split {
     }
 }
 
+/// Splits rows within each class by a seeded shuffle, in the same shares as [`split_by_time`]:
+/// for histories too short to hold out a later cohort.
+pub fn split_stratified(labels: &[u8], p: &SplitParams, seed: u64) -> Split {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut split = Split {
+        train: Vec::new(),
+        calibration: Vec::new(),
+        validation: Vec::new(),
+    };
+    for class in [0u8, 1] {
+        let mut rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
+        rows.shuffle(&mut rng);
+        let n = rows.len() as f64;
+        let a = ((n * p.train).round() as usize).min(rows.len());
+        let b = ((n * (p.train + p.calibration)).round() as usize).clamp(a, rows.len());
+        split.train.extend_from_slice(&rows[..a]);
+        split.calibration.extend_from_slice(&rows[a..b]);
+        split.validation.extend_from_slice(&rows[b..]);
+    }
+    for part in [
+        &mut split.train,
+        &mut split.calibration,
+        &mut split.validation,
+    ] {
+        part.sort_unstable();
+    }
+    split
+}
+
 /// The rows of `m` at `rows`, as one row-major block.
 pub fn take_rows(m: &Matrix, rows: &[usize]) -> Vec<f64> {
     let mut out = Vec::with_capacity(rows.len() * m.cols());
@@ -146,5 +177,22 @@ mod tests {
         assert_eq!(s.train, vec![1, 3, 4, 2, 0, 5, 6]);
         assert_eq!(s.calibration, vec![7, 8]);
         assert_eq!(s.validation, vec![9]);
+    }
+
+    #[test]
+    fn stratified_split_keeps_class_shares() {
+        let labels: Vec<u8> = (0..100).map(|i| u8::from(i % 10 == 0)).collect();
+        let s = split_stratified(&labels, &SplitParams::default(), 3);
+        let wool = |rows: &[usize]| rows.iter().filter(|&&i| labels[i] == 1).count();
+        // 10 wool: 7 train, 1.5 → 2 calibration (rounded at 8.5 → 9), 1 validation.
+        assert_eq!(
+            (wool(&s.train), wool(&s.calibration), wool(&s.validation)),
+            (7, 2, 1)
+        );
+        assert_eq!(
+            s.train.len() + s.calibration.len() + s.validation.len(),
+            100
+        );
+        assert_eq!(s, split_stratified(&labels, &SplitParams::default(), 3));
     }
 }

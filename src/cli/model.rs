@@ -1,0 +1,295 @@
+//! `train`, `evaluate`, `score`, `explain`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use woolguard::data::History;
+use woolguard::generate::{read_truth, TRUTH_FILE};
+use woolguard::model::artefact::Artefact;
+use woolguard::model::config::TrainConfig;
+use woolguard::model::evaluate::{header, row, Evaluation};
+use woolguard::model::score::{self, end_of};
+use woolguard::model::train::{train as fit, TrainReport};
+
+use super::data::load_history;
+use super::progress::spinner;
+
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// History folder to train on.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Training configuration (label rule, moment, split, hyper-parameters, policy).
+    #[arg(long, default_value = "training/wool.toml")]
+    pub config: PathBuf,
+    /// The artefact to write; its file name is the model version.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvaluateArgs {
+    #[arg(long)]
+    pub model: PathBuf,
+    /// History folder to measure on (ideally members the model has not seen).
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScoreArgs {
+    #[arg(long)]
+    pub model: PathBuf,
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output file: `.csv` writes CSV, anything else Parquet.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Score as of this UTC time (`2024-12-31` or `2024-12-31T12:00:00`); default: just after
+    /// the history's last event.
+    #[arg(long)]
+    pub as_of: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    #[arg(long)]
+    pub model: PathBuf,
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The member's id.
+    #[arg(long)]
+    pub member: String,
+    /// As for `score`.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Features listed (largest effect first).
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The truth of a generated history, one flag per member, when the folder has one.
+fn truth_of(dir: &Path, h: &History) -> anyhow::Result<Option<Vec<bool>>> {
+    if !dir.join(TRUTH_FILE).exists() {
+        return Ok(None);
+    }
+    let t = read_truth(dir)?;
+    Ok(Some(t.for_members(&h.members)?))
+}
+
+fn load_model(path: &Path) -> anyhow::Result<Artefact> {
+    Ok(Artefact::load(path)?)
+}
+
+/// `2024-12-31` or `2024-12-31T12:00:00` (UTC) → Unix seconds.
+fn parse_as_of(s: &str) -> anyhow::Result<i64> {
+    use chrono::{NaiveDate, NaiveDateTime};
+    if let Ok(t) = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S") {
+        return Ok(t.and_utc().timestamp());
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc().timestamp());
+        }
+    }
+    anyhow::bail!("--as-of '{s}': expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC)")
+}
+
+fn as_of(arg: &Option<String>, h: &History) -> anyhow::Result<i64> {
+    arg.as_deref().map_or(Ok(end_of(h)), parse_as_of)
+}
+
+pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
+    let checked = TrainConfig::load(&args.config)?;
+    let h = load_history(&args.data)?;
+    let truth = truth_of(&args.data, &h)?;
+    let version = args
+        .out
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(|n| n.trim_end_matches(".json").to_string())
+        .filter(|n| !n.is_empty())
+        .with_context(|| format!("--out {}: needs a file name", args.out.display()))?;
+    let s = spinner(&format!("training {version}"));
+    let trained = fit(&h, &checked, &version, truth.as_deref());
+    s.finish_and_clear();
+    let (artefact, timings) = trained?;
+    artefact.save(&args.out)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = serde_json::json!({
+            "version": artefact.version,
+            "path": args.out,
+            "thresholds": artefact.thresholds,
+            "report": artefact.report,
+            "data": artefact.data,
+            "seconds": timings.phases,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_train(&mut out, &artefact.report)?;
+    writeln!(
+        out,
+        "thresholds: review ≥ {:.4}, reject ≥ {:.4} ({:?})",
+        artefact.thresholds.review, artefact.thresholds.reject, checked.config.policy
+    )?;
+    let phases: Vec<String> = timings
+        .phases
+        .iter()
+        .map(|(n, s)| format!("{n} {s:.2}s"))
+        .collect();
+    writeln!(out, "time: {}", phases.join(", "))?;
+    writeln!(
+        out,
+        "wrote {} (version {}, data {})",
+        args.out.display(),
+        artefact.version,
+        artefact.data.fingerprint
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_train(out: &mut impl Write, r: &TrainReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "labelled {} members ({} positive, {} reviewed); split train {} / calibration {} / validation {}",
+        r.labelled, r.positives, r.reviewed, r.train_rows, r.calibration_rows, r.validation_rows
+    )?;
+    writeln!(out, "validation, against labels:")?;
+    writeln!(out, "  {}", header("family"))?;
+    for f in &r.families {
+        writeln!(out, "  {}", row(&f.family, &f.validation))?;
+    }
+    if r.families.iter().any(|f| f.against_truth.is_some()) {
+        writeln!(out, "validation, against the generator's truth:")?;
+        writeln!(out, "  {}", header("family"))?;
+        for f in &r.families {
+            if let Some(m) = &f.against_truth {
+                writeln!(out, "  {}", row(&f.family, m))?;
+            }
+        }
+    }
+    print_slices(out, &r.evaluation)
+}
+
+fn print_slices(out: &mut impl Write, e: &Evaluation) -> std::io::Result<()> {
+    writeln!(out, "by channel:")?;
+    writeln!(out, "  {}", header("channel"))?;
+    for s in &e.by_channel {
+        writeln!(out, "  {}", row(&s.name, &s.metrics))?;
+    }
+    writeln!(out, "by campaign:")?;
+    writeln!(out, "  {}", header("campaign"))?;
+    for s in &e.by_campaign {
+        writeln!(out, "  {}", row(&s.name, &s.metrics))?;
+    }
+    Ok(())
+}
+
+pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
+    let a = load_model(&args.model)?;
+    let h = load_history(&args.data)?;
+    let truth = truth_of(&args.data, &h)?;
+    let e = score::evaluate(&h, &a, truth.as_deref())?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&e)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "model {} on {} (thresholds: review ≥ {:.4}, reject ≥ {:.4})",
+        a.version,
+        args.data.display(),
+        a.thresholds.review,
+        a.thresholds.reject
+    )?;
+    writeln!(out, "  {}", header(""))?;
+    writeln!(out, "  {}", row("against labels", &e.overall))?;
+    if let Some(m) = &e.against_truth {
+        writeln!(out, "  {}", row("against truth", m))?;
+    }
+    print_slices(&mut out, &e)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn score(args: ScoreArgs) -> anyhow::Result<ExitCode> {
+    let a = load_model(&args.model)?;
+    let h = load_history(&args.data)?;
+    let t = as_of(&args.as_of, &h)?;
+    let s = spinner("scoring");
+    let summary = score::score_to_file(&h, &a, t, &args.out);
+    s.finish_and_clear();
+    let summary = summary?;
+    println!(
+        "scored {} members with {}: {} pass, {} review, {} reject → {}",
+        summary.members,
+        a.version,
+        summary.pass,
+        summary.review,
+        summary.reject,
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let a = load_model(&args.model)?;
+    let h = load_history(&args.data)?;
+    let t = as_of(&args.as_of, &h)?;
+    let mut e = score::explain(&h, &a, &args.member, t)?;
+    e.terms.truncate(args.top);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&e)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "member {}: {} probability {:.4}, quality {}, decision {} (model {})",
+        e.member_id,
+        match a.target {
+            woolguard::model::label::Target::Wool => "wool",
+            woolguard::model::label::Target::Value => "value",
+        },
+        e.scored.probability,
+        e.scored.quality,
+        e.scored.decision.name(),
+        a.version
+    )?;
+    for r in &e.scored.reasons {
+        writeln!(out, "  reason {}: {}", r.code, r.text)?;
+    }
+    writeln!(
+        out,
+        "  {:<28} {:>12} {:>10}  what it measures",
+        "feature", "value", "effect"
+    )?;
+    for term in &e.terms {
+        writeln!(
+            out,
+            "  {:<28} {:>12} {:>+10.4}  {}",
+            term.feature,
+            term.value
+                .map_or_else(|| "none".to_string(), |v| format!("{v:.2}")),
+            term.contribution,
+            term.description
+        )?;
+    }
+    writeln!(
+        out,
+        "  (raw score = {:.4} + the effects above and the rest)",
+        e.bias
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

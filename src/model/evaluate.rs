@@ -1,0 +1,175 @@
+//! Evaluation: how well scores rank and how honest their probabilities are on held-out members,
+//! overall and by recruitment channel and campaign, against labels and (on generated data)
+//! against the truth.
+
+use serde::{Deserialize, Serialize};
+
+use super::metrics::{at_threshold, ece, lift_at, pr_auc, roc_auc};
+use super::policy::Thresholds;
+
+/// Smallest slice (channel, campaign) reported on its own; smaller ones are too noisy to read.
+pub const MIN_SLICE: usize = 50;
+
+/// What a threshold does on a labelled set; shares are `None` where undefined (nothing flagged,
+/// no positives).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub threshold: f64,
+    pub flagged: usize,
+    pub precision: Option<f64>,
+    pub recall: Option<f64>,
+}
+
+fn finite(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+impl Point {
+    pub fn of(probs: &[f64], labels: &[u8], threshold: f64) -> Self {
+        let a = at_threshold(probs, labels, threshold);
+        Point {
+            threshold,
+            flagged: a.flagged,
+            precision: finite(a.precision),
+            recall: finite(a.recall),
+        }
+    }
+}
+
+/// Quality of calibrated probabilities on one labelled set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub members: usize,
+    pub positives: usize,
+    pub roc_auc: Option<f64>,
+    pub pr_auc: Option<f64>,
+    /// Positive rate in the top 1% / 5% of scores over the base rate.
+    pub lift_1: Option<f64>,
+    pub lift_5: Option<f64>,
+    /// Expected calibration error over 10 equal-width bins.
+    pub ece: Option<f64>,
+    pub review: Point,
+    pub reject: Point,
+}
+
+impl Metrics {
+    pub fn of(probs: &[f64], labels: &[u8], t: &Thresholds) -> Self {
+        Metrics {
+            members: labels.len(),
+            positives: labels.iter().filter(|&&l| l == 1).count(),
+            roc_auc: roc_auc(probs, labels),
+            pr_auc: pr_auc(probs, labels),
+            lift_1: lift_at(probs, labels, 0.01),
+            lift_5: lift_at(probs, labels, 0.05),
+            ece: (!labels.is_empty()).then(|| ece(probs, labels, 10)),
+            review: Point::of(probs, labels, t.review),
+            reject: Point::of(probs, labels, t.reject),
+        }
+    }
+}
+
+/// The metrics of one slice of members (a channel, a campaign).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Slice {
+    pub name: String,
+    pub metrics: Metrics,
+}
+
+/// A whole evaluation: overall and by slice, against labels, and against the truth where known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub overall: Metrics,
+    pub against_truth: Option<Metrics>,
+    pub by_channel: Vec<Slice>,
+    pub by_campaign: Vec<Slice>,
+}
+
+/// Metrics per distinct `key` value with at least `MIN_SLICE` members, largest first.
+pub fn by_key(keys: &[&str], probs: &[f64], labels: &[u8], t: &Thresholds) -> Vec<Slice> {
+    let mut groups: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, k) in keys.iter().enumerate() {
+        groups.entry(k).or_default().push(i);
+    }
+    let mut out: Vec<Slice> = groups
+        .into_iter()
+        .filter(|(_, rows)| rows.len() >= MIN_SLICE)
+        .map(|(name, rows)| {
+            let p: Vec<f64> = rows.iter().map(|&i| probs[i]).collect();
+            let l: Vec<u8> = rows.iter().map(|&i| labels[i]).collect();
+            Slice {
+                name: name.to_string(),
+                metrics: Metrics::of(&p, &l, t),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.metrics
+            .members
+            .cmp(&a.metrics.members)
+            .then(a.name.cmp(&b.name))
+    });
+    out
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
+}
+
+/// One line of a text table: the slice name, then the metrics.
+pub fn row(name: &str, m: &Metrics) -> String {
+    format!(
+        "{name:<22} {:>8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>8} {:>8}",
+        m.members,
+        m.positives,
+        opt(m.roc_auc),
+        opt(m.pr_auc),
+        opt(m.lift_1),
+        opt(m.lift_5),
+        opt(m.ece),
+        opt(m.reject.precision),
+        opt(m.review.recall),
+    )
+}
+
+/// The header matching [`row`].
+pub fn header(first: &str) -> String {
+    format!(
+        "{first:<22} {:>8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>8} {:>8}",
+        "members", "wool", "roc_auc", "pr_auc", "lift1%", "lift5%", "ece", "rej_prec", "rev_rec"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_by_hand() {
+        // Scores 0.9 0.8 0.3 0.2 with labels 1 0 1 0: ROC-AUC = 3 of 4 pairs ranked right.
+        let probs = [0.9, 0.8, 0.3, 0.2];
+        let labels = [1, 0, 1, 0];
+        let t = Thresholds {
+            review: 0.25,
+            reject: 0.85,
+        };
+        let m = Metrics::of(&probs, &labels, &t);
+        assert_eq!(m.members, 4);
+        assert_eq!(m.positives, 2);
+        assert_eq!(m.roc_auc, Some(0.75));
+        assert_eq!(m.reject.flagged, 1);
+        assert_eq!(m.reject.precision, Some(1.0));
+        assert_eq!(m.reject.recall, Some(0.5));
+        assert_eq!(m.review.flagged, 3);
+        assert_eq!(m.review.recall, Some(1.0));
+        let none = Point::of(&probs, &labels, 0.95);
+        assert_eq!(none.precision, None);
+
+        let keys = vec!["a"; 60];
+        let p = vec![0.5; 60];
+        let l: Vec<u8> = (0..60).map(|i| u8::from(i % 3 == 0)).collect();
+        let s = by_key(&keys, &p, &l, &t);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].metrics.positives, 20);
+        assert!(by_key(&keys[..49], &p[..49], &l[..49], &t).is_empty());
+    }
+}

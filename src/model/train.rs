@@ -1,0 +1,336 @@
+//! Training: from a history and a checked configuration to a model artefact, with the three
+//! families side by side.
+//!
+//! 1. Labelled members and their feature rows at the configured moment (`dataset::assemble`).
+//! 2. Split by join time (or stratified): train, calibration, validation.
+//! 3. The gradient-boosted trees (LightGBM, exported into our own trees) on the training rows,
+//!    classes balanced by weight; calibrated on the calibration rows; thresholds chosen there by
+//!    the policy; measured on the validation rows, overall and by channel and campaign.
+//! 4. The baselines (logistic regression, random forest) on the same rows, calibrated and
+//!    thresholded the same way, measured on the same validation rows.
+//!
+//! Nothing here is timed into the artefact: the same history and configuration give the same
+//! file, byte for byte.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::artefact::{feature_names, Artefact, DataPrint, FORMAT};
+use super::baseline::{forest, logistic, BaselineError, BaselineParams};
+use super::calibrate::Calibration;
+use super::config::{CalibrationMethod, Checked, SplitBy};
+use super::dataset::{
+    assemble, split_by_time, split_stratified, take_rows, Dataset, Split, SplitParams,
+};
+use super::evaluate::{by_key, Evaluation, Metrics};
+use super::gbm::{self, GbmError};
+use super::label::LabelSource;
+use super::policy::Thresholds;
+use crate::data::history::NONE;
+use crate::data::History;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("no labelled members: every member's outcome window is still open and no reviewed labels were given")]
+    NoLabels,
+    #[error("the {part} part of the split has only one class ({rows} rows); use more history or `split.by = \"stratified\"`")]
+    OneClass { part: &'static str, rows: usize },
+    #[error("gradient-boosted trees: {0}")]
+    Gbm(#[from] GbmError),
+    #[error("{0}")]
+    Baseline(#[from] BaselineError),
+}
+
+/// One family's result on the validation rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Family {
+    pub family: String,
+    pub thresholds: Thresholds,
+    pub validation: Metrics,
+    pub against_truth: Option<Metrics>,
+}
+
+/// What training saw and measured; stored in the artefact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    pub labelled: usize,
+    pub positives: usize,
+    pub reviewed: usize,
+    pub train_rows: usize,
+    pub calibration_rows: usize,
+    pub validation_rows: usize,
+    /// The main model first, then the baselines.
+    pub families: Vec<Family>,
+    /// The main model on the validation rows, by channel and campaign.
+    pub evaluation: Evaluation,
+}
+
+/// Seconds spent in each phase of one training run (printed, not stored).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Timings {
+    pub phases: Vec<(String, f64)>,
+}
+
+impl Timings {
+    fn time<T>(&mut self, name: &str, f: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = f();
+        self.phases
+            .push((name.to_string(), start.elapsed().as_secs_f64()));
+        out
+    }
+}
+
+fn labels_at(ds: &Dataset, rows: &[usize]) -> Vec<u8> {
+    rows.iter().map(|&i| ds.labels[i]).collect()
+}
+
+fn check_classes(ds: &Dataset, split: &Split) -> Result<(), TrainError> {
+    for (part, rows) in [
+        ("train", &split.train),
+        ("calibration", &split.calibration),
+        ("validation", &split.validation),
+    ] {
+        let pos = rows.iter().filter(|&&i| ds.labels[i] == 1).count();
+        if pos == 0 || pos == rows.len() {
+            return Err(TrainError::OneClass {
+                part,
+                rows: rows.len(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn calibrate(method: CalibrationMethod, scores: &[f64], labels: &[u8]) -> Calibration {
+    match method {
+        CalibrationMethod::Isotonic => Calibration::fit_isotonic(scores, labels),
+        CalibrationMethod::Platt => Calibration::fit_platt(scores, labels),
+    }
+}
+
+/// Truth (on generated data) of the rows, where known.
+fn truth_at(ds: &Dataset, rows: &[usize], truth: Option<&[bool]>) -> Option<Vec<u8>> {
+    let t = truth?;
+    rows.iter()
+        .map(|&i| t.get(ds.members[i] as usize).map(|&w| u8::from(w)))
+        .collect()
+}
+
+/// A family's calibrated probabilities on the calibration and validation rows → its report.
+fn family(
+    name: &str,
+    checked: &Checked,
+    cal: (&[f64], &[u8]),
+    val: (&[f64], &[u8]),
+    truth: Option<&[u8]>,
+) -> (Family, Calibration, Vec<f64>) {
+    let calibration = calibrate(checked.config.training.calibration, cal.0, cal.1);
+    let cal_p: Vec<f64> = cal.0.iter().map(|&s| calibration.apply(s)).collect();
+    let thresholds = checked.config.policy.choose(&cal_p, cal.1);
+    let val_p: Vec<f64> = val.0.iter().map(|&s| calibration.apply(s)).collect();
+    let f = Family {
+        family: name.to_string(),
+        thresholds,
+        validation: Metrics::of(&val_p, val.1, &thresholds),
+        against_truth: truth.map(|t| Metrics::of(&val_p, t, &thresholds)),
+    };
+    (f, calibration, val_p)
+}
+
+/// A hash over every table of the history: two histories with the same fingerprint hold the same
+/// rows.
+pub fn fingerprint(h: &History) -> DataPrint {
+    use std::hash::{Hash, Hasher};
+    let mut s = rustc_hash::FxHasher::default();
+    let m = &h.members;
+    m.len().hash(&mut s);
+    for i in 0..m.len() {
+        m.id(i as u32).hash(&mut s);
+        m.joined_at[i].hash(&mut s);
+        h.keys.opt_name(m.device[i]).hash(&mut s);
+        h.keys.opt_name(m.ip[i]).hash(&mut s);
+        h.keys.opt_name(m.phone_hash[i]).hash(&mut s);
+        h.keys.opt_name(m.inviter[i]).hash(&mut s);
+    }
+    let c = &h.coupons;
+    for i in 0..c.len() {
+        (
+            c.member[i],
+            c.at[i],
+            c.event[i] as u8,
+            c.face_value[i].to_bits(),
+        )
+            .hash(&mut s);
+    }
+    let o = &h.orders;
+    for i in 0..o.len() {
+        (o.member[i], o.at[i], o.amount[i].to_bits(), o.refunded[i]).hash(&mut s);
+        (o.coupon[i] == NONE).hash(&mut s);
+    }
+    let p = &h.points;
+    for i in 0..p.len() {
+        (p.member[i], p.at[i], p.delta[i]).hash(&mut s);
+    }
+    let l = &h.labels;
+    for i in 0..l.member.len() {
+        (l.member[i], l.label[i], l.at[i]).hash(&mut s);
+    }
+    DataPrint {
+        fingerprint: format!("{:016x}", s.finish()),
+        members: m.len(),
+        history_rows: h.history_rows(),
+        span: h.time_span(),
+    }
+}
+
+/// Trains every family on `history` and returns the main model's artefact (named `version`),
+/// with the phase timings. `truth` (generated data only) adds metrics against the truth.
+pub fn train(
+    history: &History,
+    checked: &Checked,
+    version: &str,
+    truth: Option<&[bool]>,
+) -> Result<(Artefact, Timings), TrainError> {
+    let config = &checked.config;
+    let mut timings = Timings::default();
+    let ds = timings.time("features", || {
+        assemble(
+            history,
+            &config.features,
+            &checked.rule,
+            config.merge.caps(),
+        )
+    });
+    if ds.labels.is_empty() {
+        return Err(TrainError::NoLabels);
+    }
+    let shares = SplitParams {
+        train: config.split.train,
+        calibration: config.split.calibration,
+    };
+    let split = match config.split.by {
+        SplitBy::Time => split_by_time(&ds.joined_at, &shares),
+        SplitBy::Stratified => split_stratified(&ds.labels, &shares, config.split.seed),
+    };
+    check_classes(&ds, &split)?;
+    let cols = ds.matrix.cols();
+    let x_train = take_rows(&ds.matrix, &split.train);
+    let x_cal = take_rows(&ds.matrix, &split.calibration);
+    let x_val = take_rows(&ds.matrix, &split.validation);
+    let y_train = labels_at(&ds, &split.train);
+    let y_cal = labels_at(&ds, &split.calibration);
+    let y_val = labels_at(&ds, &split.validation);
+    let truth_val = truth_at(&ds, &split.validation, truth);
+
+    // The main model.
+    let weights = config.training.balance_classes.then(|| {
+        let pos = y_train.iter().filter(|&&y| y == 1).count() as f64;
+        let neg = y_train.len() as f64 - pos;
+        let w = neg / pos.max(1.0);
+        y_train
+            .iter()
+            .map(|&y| if y == 1 { w } else { 1.0 })
+            .collect::<Vec<f64>>()
+    });
+    let y32: Vec<f32> = y_train.iter().map(|&y| f32::from(y)).collect();
+    let trees = timings.time("gbm", || {
+        gbm::train(
+            &x_train,
+            y_train.len(),
+            cols,
+            &y32,
+            weights.as_deref(),
+            &config.gbm,
+        )
+    })?;
+    let (main, calibration, val_p) = timings.time("calibration", || -> Result<_, TrainError> {
+        let cal_raw = trees.predict_raw_batch(&x_cal, cols)?;
+        let val_raw = trees.predict_raw_batch(&x_val, cols)?;
+        Ok(family(
+            "gbm",
+            checked,
+            (&cal_raw, &y_cal),
+            (&val_raw, &y_val),
+            truth_val.as_deref(),
+        ))
+    })?;
+
+    // The baselines, on the same rows.
+    let b = &config.baselines;
+    let mut families = vec![main.clone()];
+    type Fit = fn(&[f64], &[u8], &[f64], usize, &BaselineParams) -> Result<Vec<f64>, BaselineError>;
+    let baselines: [(&str, Fit); 2] = [("random_forest", forest), ("logistic", logistic)];
+    for (name, fit) in baselines {
+        let scored = timings.time(name, || -> Result<_, TrainError> {
+            let both = [x_cal.as_slice(), x_val.as_slice()].concat();
+            let p: Vec<f64> = fit(&x_train, &y_train, &both, cols, b)?;
+            Ok(p)
+        })?;
+        let (cal_s, val_s) = scored.split_at(y_cal.len());
+        let (f, _, _) = family(
+            name,
+            checked,
+            (cal_s, &y_cal),
+            (val_s, &y_val),
+            truth_val.as_deref(),
+        );
+        families.push(f);
+    }
+
+    let evaluation = timings.time("evaluation", || {
+        let keys = |col: &[u32]| -> Vec<&str> {
+            split
+                .validation
+                .iter()
+                .map(|&i| {
+                    history
+                        .keys
+                        .opt_name(col[ds.members[i] as usize])
+                        .unwrap_or("(none)")
+                })
+                .collect()
+        };
+        let t = &main.thresholds;
+        Evaluation {
+            overall: main.validation,
+            against_truth: main.against_truth,
+            by_channel: by_key(&keys(&history.members.channel), &val_p, &y_val, t),
+            by_campaign: by_key(&keys(&history.members.campaign), &val_p, &y_val, t),
+        }
+    });
+
+    let report = TrainReport {
+        labelled: ds.labels.len(),
+        positives: ds.labels.iter().filter(|&&l| l == 1).count(),
+        reviewed: ds
+            .sources
+            .iter()
+            .filter(|&&s| s == LabelSource::Reviewed)
+            .count(),
+        train_rows: split.train.len(),
+        calibration_rows: split.calibration.len(),
+        validation_rows: split.validation.len(),
+        families,
+        evaluation,
+    };
+    let artefact = Artefact {
+        format: FORMAT,
+        version: version.to_string(),
+        target: checked.rule.params().target,
+        moment: config.features.moment,
+        observe_days: config.features.observe_days,
+        features: feature_names(config.features.moment)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        gbm: trees,
+        calibration,
+        thresholds: main.thresholds,
+        report,
+        config: config.clone(),
+        data: fingerprint(history),
+    };
+    Ok((artefact, timings))
+}
