@@ -45,6 +45,16 @@ pub enum Command {
     /// Why one member scored what it did: each feature's value and effect.
     #[cfg(feature = "gbm")]
     Explain(model::ExplainArgs),
+    /// Two models side by side on the same recent members, with bootstrap intervals on the
+    /// differences.
+    #[cfg(feature = "gbm")]
+    Compare(model::CompareArgs),
+    /// Make a model the current one (kept under models/releases, logged in promotions.jsonl).
+    #[cfg(feature = "gbm")]
+    Promote(model::PromoteArgs),
+    /// Make the previous release current again.
+    #[cfg(feature = "gbm")]
+    Rollback(model::RollbackArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -61,5 +71,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Score(args) => model::score(args),
         #[cfg(feature = "gbm")]
         Command::Explain(args) => model::explain(args),
+        #[cfg(feature = "gbm")]
+        Command::Compare(args) => model::compare(args),
+        #[cfg(feature = "gbm")]
+        Command::Promote(args) => model::promote(args),
+        #[cfg(feature = "gbm")]
+        Command::Rollback(args) => model::rollback(args),
     }
 }

@@ -293,3 +293,94 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     )?;
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The current model, then the candidate.
+    #[arg(long, num_args = 2, value_names = ["CURRENT", "NEW"])]
+    pub models: Vec<PathBuf>,
+    /// Recent history both are measured on.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Seed of the bootstrap resampling.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PromoteArgs {
+    /// The model artefact to make current.
+    pub model: PathBuf,
+    /// The models folder holding `current`, `releases/` and `promotions.jsonl`.
+    #[arg(long, default_value = "models")]
+    pub models_dir: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    #[arg(long, default_value = "models")]
+    pub models_dir: PathBuf,
+}
+
+pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let [current, new] = args.models.as_slice() else {
+        anyhow::bail!("--models takes two model files: the current one, then the new one");
+    };
+    let a = load_model(current)?;
+    let b = load_model(new)?;
+    let h = load_history(&args.data)?;
+    let c = woolguard::model::compare::compare(&h, &a, &b, args.seed)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&c)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{} members of {} ({} positive), each model at its own thresholds",
+        c.members,
+        args.data.display(),
+        c.positives
+    )?;
+    writeln!(out, "  {}", header("model"))?;
+    writeln!(out, "  {}", row(&c.current, &c.current_metrics))?;
+    writeln!(out, "  {}", row(&c.new, &c.new_metrics))?;
+    let show = |name: &str, i: &woolguard::model::compare::Interval| {
+        let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:+.4}"));
+        format!(
+            "{name}: new − current {} (95% bootstrap interval {} .. {}, {} resamples)",
+            f(i.difference),
+            f(i.low),
+            f(i.high),
+            woolguard::model::compare::RESAMPLES
+        )
+    };
+    writeln!(out, "{}", show("ROC-AUC", &c.roc_auc))?;
+    writeln!(out, "{}", show("precision at reject", &c.reject_precision))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn promote(args: PromoteArgs) -> anyhow::Result<ExitCode> {
+    let e = woolguard::model::registry::promote(&args.models_dir, &args.model)?;
+    println!(
+        "release {}: {} is now {}/current (kept as {})",
+        e.release,
+        e.version,
+        args.models_dir.display(),
+        e.file
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
+    let e = woolguard::model::registry::rollback(&args.models_dir)?;
+    println!(
+        "rolled back: {} ({}) is {}/current again",
+        e.version,
+        e.file,
+        args.models_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

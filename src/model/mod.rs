@@ -6,6 +6,8 @@
 pub mod artefact;
 pub mod baseline;
 pub mod calibrate;
+#[cfg(feature = "gbm")]
+pub mod compare;
 pub mod config;
 pub mod dataset;
 pub mod evaluate;
@@ -14,6 +16,8 @@ pub mod gbm;
 pub mod label;
 pub mod metrics;
 pub mod policy;
+#[cfg(feature = "gbm")]
+pub mod registry;
 #[cfg(feature = "gbm")]
 pub mod score;
 #[cfg(feature = "gbm")]

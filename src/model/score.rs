@@ -206,12 +206,10 @@ impl ScoreSink {
     fn finish(self) -> Result<(), ScoreError> {
         match self {
             ScoreSink::Parquet(w) => w.finish().map(|_| ()).map_err(ScoreError::from),
-            ScoreSink::Csv { path, mut writer } => {
-                writer.flush().map_err(|e| ScoreError::Write {
-                    path,
-                    message: e.to_string(),
-                })
-            }
+            ScoreSink::Csv { path, mut writer } => writer.flush().map_err(|e| ScoreError::Write {
+                path,
+                message: e.to_string(),
+            }),
         }
     }
 }
@@ -295,8 +293,8 @@ pub fn evaluate(
     a: &Artefact,
     truth: Option<&[bool]>,
 ) -> Result<Evaluation, ScoreError> {
-    let checked: super::config::Checked = TrainConfig::check(a.config.clone())
-        .map_err(ScoreError::Config)?;
+    let checked: super::config::Checked =
+        TrainConfig::check(a.config.clone()).map_err(ScoreError::Config)?;
     let ds = assemble(
         h,
         &checked.config.features,
@@ -314,6 +312,7 @@ pub fn evaluate(
             .map(|&m| h.keys.opt_name(col[m as usize]).unwrap_or("(none)"))
             .collect()
     };
+    let truth = truth.filter(|_| a.target == super::label::Target::Wool);
     let against_truth = truth.and_then(|t| {
         let y: Option<Vec<u8>> = ds
             .members

@@ -25,7 +25,7 @@ use super::dataset::{
 };
 use super::evaluate::{by_key, Evaluation, Metrics};
 use super::gbm::{self, GbmError};
-use super::label::LabelSource;
+use super::label::{LabelSource, Target};
 use super::policy::Thresholds;
 use crate::data::history::NONE;
 use crate::data::History;
@@ -222,6 +222,8 @@ pub fn train(
     let y_train = labels_at(&ds, &split.train);
     let y_cal = labels_at(&ds, &split.calibration);
     let y_val = labels_at(&ds, &split.validation);
+    // The truth says who is wool: it measures wool models only.
+    let truth = truth.filter(|_| checked.rule.params().target == Target::Wool);
     let truth_val = truth_at(&ds, &split.validation, truth);
 
     // The main model.

@@ -79,18 +79,28 @@ fn gbm_on_a_time_split_has_signal_but_is_not_perfect() {
     assert_eq!(names, ["gbm", "random_forest", "logistic"]);
     for fam in &r.families {
         let labels = fam.validation.roc_auc.unwrap_or(0.0);
-        let truth = fam
-            .against_truth
-            .and_then(|m| m.roc_auc)
-            .unwrap_or(0.0);
-        println!("{}: validation ROC-AUC {labels:.3} (labels), {truth:.3} (truth)", fam.family);
-        assert!(truth < 0.99, "{}: {truth} — the generator is too easy", fam.family);
+        let truth = fam.against_truth.and_then(|m| m.roc_auc).unwrap_or(0.0);
+        println!(
+            "{}: validation ROC-AUC {labels:.3} (labels), {truth:.3} (truth)",
+            fam.family
+        );
+        assert!(
+            truth < 0.99,
+            "{}: {truth} — the generator is too easy",
+            fam.family
+        );
     }
     let gbm = &r.families[0];
     let auc = gbm.validation.roc_auc.unwrap_or(0.0);
     let auc_truth = gbm.against_truth.and_then(|m| m.roc_auc).unwrap_or(0.0);
-    assert!(auc >= 0.70, "GBM ROC-AUC against labels {auc} under the floor");
-    assert!(auc_truth >= 0.80, "GBM ROC-AUC against truth {auc_truth} under the floor");
+    assert!(
+        auc >= 0.70,
+        "GBM ROC-AUC against labels {auc} under the floor"
+    );
+    assert!(
+        auc_truth >= 0.80,
+        "GBM ROC-AUC against truth {auc_truth} under the floor"
+    );
     // The validation rows are the newest cohort: every one joined after every training row.
     assert_eq!(
         r.train_rows + r.calibration_rows + r.validation_rows,
@@ -120,11 +130,19 @@ fn training_is_deterministic_and_the_artefact_round_trips() {
     let loaded = Artefact::load(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(loaded, f.model);
     let (_, rows) = rows_as_of(&f.history, &f.model, end_of(&f.history));
-    let p1 = f.model.probabilities(&rows.values).unwrap_or_else(|e| panic!("{e}"));
-    let p2 = loaded.probabilities(&rows.values).unwrap_or_else(|e| panic!("{e}"));
+    let p1 = f
+        .model
+        .probabilities(&rows.values)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p2 = loaded
+        .probabilities(&rows.values)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(p1, p2);
     // The per-row path gives the batch path's probability, bit for bit.
-    let one = f.model.score_row(rows.row(7), 3).unwrap_or_else(|e| panic!("{e}"));
+    let one = f
+        .model
+        .score_row(rows.row(7), 3)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(one.probability, p1[7]);
     assert_eq!(one.quality, (100.0 * (1.0 - p1[7])).round() as u8);
 }
@@ -148,9 +166,14 @@ fn a_wrong_format_a_changed_feature_list_or_a_corrupt_file_is_refused() {
     );
 
     let renamed = edit(&text, |v| v["features"][0] = serde_json::json!("shoe_size"));
-    let err = Artefact::from_json(&renamed, "m").err().map(|e| e.to_string());
+    let err = Artefact::from_json(&renamed, "m")
+        .err()
+        .map(|e| e.to_string());
     let msg = err.unwrap_or_default();
-    assert!(msg.contains("shoe_size") && msg.contains("device_accounts"), "{msg}");
+    assert!(
+        msg.contains("shoe_size") && msg.contains("device_accounts"),
+        "{msg}"
+    );
 
     let cut = &text[..text.len() / 2];
     assert!(matches!(
@@ -175,10 +198,12 @@ fn batch_scores_every_member_to_parquet_and_csv() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let as_of = end_of(&f.history);
     let pq = dir.path().join("scores.parquet");
-    let summary =
-        score_to_file(&f.history, &f.model, as_of, &pq).unwrap_or_else(|e| panic!("{e}"));
+    let summary = score_to_file(&f.history, &f.model, as_of, &pq).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(summary.members, f.history.members.len());
-    assert_eq!(summary.pass + summary.review + summary.reject, summary.members);
+    assert_eq!(
+        summary.pass + summary.review + summary.reject,
+        summary.members
+    );
     assert!(summary.reject > 0 && summary.pass > summary.reject);
 
     let csv_path = dir.path().join("scores.csv");
@@ -200,7 +225,10 @@ fn batch_scores_every_member_to_parquet_and_csv() {
             "model_version"
         ]
     );
-    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap_or_else(|e| panic!("{e}"))).collect();
+    let rows: Vec<csv::StringRecord> = r
+        .records()
+        .map(|x| x.unwrap_or_else(|e| panic!("{e}")))
+        .collect();
     assert_eq!(rows.len(), f.history.members.len());
     // Rejected members carry reasons; every row names the model.
     let rejected: Vec<&csv::StringRecord> = rows.iter().filter(|x| &x[4] == "reject").collect();
@@ -215,8 +243,8 @@ fn batch_scores_every_member_to_parquet_and_csv() {
 
 fn parquet_rows(path: &Path) -> usize {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{e}"));
-    let reader = parquet::file::reader::SerializedFileReader::new(file)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let reader =
+        parquet::file::reader::SerializedFileReader::new(file).unwrap_or_else(|e| panic!("{e}"));
     use parquet::file::reader::FileReader;
     reader.metadata().file_metadata().num_rows() as usize
 }
