@@ -74,7 +74,9 @@ pub fn compare(
         )));
     }
     let checked = TrainConfig::check(current.config.clone()).map_err(ScoreError::Config)?;
-    let scores = |a: &Artefact| -> Result<(Vec<u32>, Vec<u8>, Vec<f64>), ScoreError> {
+    // (members, labels, probabilities) of one model.
+    type Scores = (Vec<u32>, Vec<u8>, Vec<f64>);
+    let scores = |a: &Artefact| -> Result<Scores, ScoreError> {
         let c = TrainConfig::check(a.config.clone()).map_err(ScoreError::Config)?;
         let ds = assemble(h, &c.config.features, &checked.rule, c.config.merge.caps());
         let p = a.probabilities(&ds.matrix.values)?;

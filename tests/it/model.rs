@@ -272,3 +272,44 @@ fn explain_adds_up_to_the_score_and_evaluate_matches_training() {
     assert!(matches!(f.model.decide(0.0), Decision::Pass));
     let _ = &f.dir;
 }
+
+#[test]
+fn compare_promote_and_rollback() {
+    use woolguard::model::compare::compare;
+    use woolguard::model::registry::{self, Action};
+    let f = fixture();
+    // A model against itself: no difference, and the bootstrap interval is exactly zero.
+    let c = compare(&f.history, &f.model, &f.model, 1).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.members, f.model.report.labelled);
+    assert_eq!(c.roc_auc.difference, Some(0.0));
+    assert_eq!((c.roc_auc.low, c.roc_auc.high), (Some(0.0), Some(0.0)));
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let models = dir.path();
+    let first = models.join("wool-a");
+    let mut second = f.model.clone();
+    second.version = "wool-b".to_string();
+    second.thresholds.reject = 0.99;
+    let second_path = models.join("wool-b");
+    f.model.save(&first).unwrap_or_else(|e| panic!("{e}"));
+    second.save(&second_path).unwrap_or_else(|e| panic!("{e}"));
+
+    assert!(registry::rollback(models).is_err(), "nothing promoted yet");
+    let e = registry::promote(models, &first).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((e.release, e.version.as_str()), (1, "wool-test"));
+    registry::promote(models, &second_path).unwrap_or_else(|e| panic!("{e}"));
+    let current = Artefact::load(&models.join("current")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(current.version, "wool-b");
+    let back = registry::rollback(models).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back.action, Action::Rollback);
+    let current = Artefact::load(&models.join("current")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(current, f.model);
+    assert!(registry::rollback(models).is_err(), "only one release left");
+    let log = registry::history(models).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(log.len(), 3);
+    // A corrupt artefact is refused and changes nothing.
+    let junk = models.join("junk");
+    std::fs::write(&junk, "{\"format\": 1").unwrap_or_else(|e| panic!("{e}"));
+    assert!(registry::promote(models, &junk).is_err());
+    assert_eq!(registry::history(models).map(|l| l.len()).unwrap_or(0), 3);
+}
