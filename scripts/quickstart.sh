@@ -27,6 +27,6 @@ $wg evaluate --model models/default --data data/gen
 echo "== score every member of data/gen"
 $wg score --model models/default --data data/gen --out "$work/scores.parquet"
 $wg score --model models/default --data data/gen --out "$work/scores.csv"
-top=$(sort -t, -k3 -g -r <(tail -n +2 "$work/scores.csv") | head -n 1 | cut -d, -f1)
+top=$(awk -F, 'NR > 1 && $3 > best { best = $3; id = $1 } END { print id }' "$work/scores.csv")
 echo "== explain the riskiest member, $top"
 $wg explain --model models/default --data data/gen --member "$top"

@@ -118,7 +118,7 @@ fn opt(v: Option<f64>) -> String {
 /// One line of a text table: the slice name, then the metrics.
 pub fn row(name: &str, m: &Metrics) -> String {
     format!(
-        "{name:<22} {:>8} {:>8} {:>7} {:>7} {:>6} {:>6} {:>6} {:>8} {:>8}",
+        "{name:<30} {:>8} {:>8} {:>7} {:>7} {:>6} {:>6} {:>6} {:>8} {:>8}",
         m.members,
         m.positives,
         opt(m.roc_auc),
@@ -134,7 +134,7 @@ pub fn row(name: &str, m: &Metrics) -> String {
 /// The header matching [`row`].
 pub fn header(first: &str) -> String {
     format!(
-        "{first:<22} {:>8} {:>8} {:>7} {:>7} {:>6} {:>6} {:>6} {:>8} {:>8}",
+        "{first:<30} {:>8} {:>8} {:>7} {:>7} {:>6} {:>6} {:>6} {:>8} {:>8}",
         "members",
         "positive",
         "roc_auc",
