@@ -23,7 +23,9 @@ pub const NONE: Sym = u32::MAX;
 /// coupon and order ids).
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
-    table: HashTable<Sym>,
+    /// Each symbol with its hash: growing the table re-buckets from the stored hash and never
+    /// reads the strings back (with millions of ids that read is a cache miss per entry).
+    table: HashTable<(Sym, u32)>,
     buf: String,
     /// End of each symbol's text in `buf`.
     ends: Vec<usize>,
@@ -40,24 +42,44 @@ fn text_of<'a>(buf: &'a str, ends: &[usize], sym: Sym) -> &'a str {
     }
 }
 
-fn hash_of(s: &str) -> u64 {
-    FxBuildHasher.hash_one(s)
+/// A 32-bit hash of `s`, kept beside its symbol.
+fn hash_of(s: &str) -> u32 {
+    let h = FxBuildHasher.hash_one(s);
+    (h ^ (h >> 32)) as u32
+}
+
+/// The table's hash for a stored 32-bit one: the same bits on both halves, so that hashbrown's
+/// bucket (low bits) and tag (top bits) both come from it.
+fn wide(h: u32) -> u64 {
+    (u64::from(h) << 32) | u64::from(h)
 }
 
 impl Interner {
+    /// Room for `n` more symbols of `bytes` more text without growing.
+    pub fn reserve(&mut self, n: usize, bytes: usize) {
+        self.table.reserve(n, |&(_, h)| wide(h));
+        self.ends.reserve(n);
+        self.buf.reserve(bytes);
+    }
+
     pub fn intern(&mut self, s: &str) -> Sym {
         let hash = hash_of(s);
         let (buf, ends) = (&self.buf, &self.ends);
-        if let Some(&sym) = self.table.find(hash, |&k| text_of(buf, ends, k) == s) {
-            return sym;
+        let entry = self.table.entry(
+            wide(hash),
+            |&(k, h)| h == hash && text_of(buf, ends, k) == s,
+            |&(_, h)| wide(h),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => e.get().0,
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                let sym = self.ends.len() as Sym;
+                self.buf.push_str(s);
+                self.ends.push(self.buf.len());
+                e.insert((sym, hash));
+                sym
+            }
         }
-        let sym = self.ends.len() as Sym;
-        self.buf.push_str(s);
-        self.ends.push(self.buf.len());
-        let (buf, ends) = (&self.buf, &self.ends);
-        self.table
-            .insert_unique(hash, sym, |&k| hash_of(text_of(buf, ends, k)));
-        sym
     }
 
     /// Interns `s` only if it is new; returns `None` when it was already there.
@@ -69,10 +91,13 @@ impl Interner {
     }
 
     pub fn get(&self, s: &str) -> Option<Sym> {
+        let hash = hash_of(s);
         let (buf, ends) = (&self.buf, &self.ends);
         self.table
-            .find(hash_of(s), |&k| text_of(buf, ends, k) == s)
-            .copied()
+            .find(wide(hash), |&(k, h)| {
+                h == hash && text_of(buf, ends, k) == s
+            })
+            .map(|&(k, _)| k)
     }
 
     /// The string behind a symbol; `""` for `NONE` or a symbol from another interner.

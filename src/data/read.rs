@@ -73,36 +73,54 @@ pub fn read_dir(dir: &Path, cap: usize) -> Result<ReadOutcome, DataError> {
         &mut history,
         &mut problems,
     )?);
-    // Points, the largest table and the only one that interns no keys, are read on a second
-    // thread into their own shell history; problems are merged in table order afterwards.
+    // Orders, the costliest table (a new id per row), are read on a second thread into their own
+    // shell history while coupons and then points are read here; problems are kept per table and
+    // merged in table order afterwards. The keys and coupon ids orders name are interned in the
+    // shell and re-interned here once coupons are done, in the shell's order of first sighting,
+    // so every symbol is the one a reading in table order would give.
     let mut shell = History::default();
     shell.members.ids = history.members.ids.clone();
+    let mut order_problems = Problems::with_cap(cap);
     let mut point_problems = Problems::with_cap(cap);
-    let (events, points) = std::thread::scope(|scope| {
-        let points =
-            scope.spawn(|| read_table(dir, Table::Points, &mut shell, &mut point_problems));
-        let mut events = Vec::new();
-        for table in [Table::Coupons, Table::Orders] {
-            events.push(read_table(dir, table, &mut history, &mut problems));
-        }
-        (events, points.join())
+    let (coupons, points, orders) = std::thread::scope(|scope| {
+        let orders =
+            scope.spawn(|| read_table(dir, Table::Orders, &mut shell, &mut order_problems));
+        let coupons = read_table(dir, Table::Coupons, &mut history, &mut problems);
+        let points = read_table(dir, Table::Points, &mut history, &mut point_problems);
+        (coupons, points, orders.join())
     });
-    for report in events {
-        tables.push(report?);
-    }
-    let points = points.map_err(|_| DataError::Contract {
-        table: Table::Points,
-        message: "the points reader stopped unexpectedly".into(),
-    })??;
-    history.points = std::mem::take(&mut shell.points);
+    tables.push(coupons?);
+    tables.push(orders.map_err(|_| DataError::Contract {
+        table: Table::Orders,
+        message: "the orders reader stopped unexpectedly".into(),
+    })??);
+    tables.push(points?);
+    adopt_orders(&mut history, shell);
+    problems.merge(order_problems);
     problems.merge(point_problems);
-    tables.push(points);
     tables.push(read_table(dir, Table::Labels, &mut history, &mut problems)?);
     Ok(ReadOutcome {
         history,
         tables,
         problems,
     })
+}
+
+/// Moves the orders read into `shell` into `history`, re-interning the keys and coupon ids they
+/// name in the shell's symbol order (its order of first sighting).
+fn adopt_orders(history: &mut History, shell: History) {
+    let mut orders = shell.orders;
+    let remap = |from: &Interner, to: &mut Interner| -> Vec<Sym> {
+        (0..from.len() as Sym)
+            .map(|s| to.intern(from.name(s)))
+            .collect()
+    };
+    let coupons = remap(&shell.coupons.ids, &mut history.coupons.ids);
+    let keys = remap(&shell.keys, &mut history.keys);
+    let look = |map: &[Sym], s: &mut Sym| *s = map.get(*s as usize).copied().unwrap_or(NONE);
+    orders.coupon.iter_mut().for_each(|s| look(&coupons, s));
+    orders.channel.iter_mut().for_each(|s| look(&keys, s));
+    history.orders = orders;
 }
 
 /// Reads every file of one table into `history`, recording problems.
@@ -129,11 +147,23 @@ fn read_table(
         accepted: 0,
     };
     let mut sink = TableSink::new(table, history);
+    sink.reserve(files.iter().filter_map(|f| parquet_rows(f)).sum());
     for file in &files {
         read_file(file, table, &mut sink, &mut report, problems);
     }
     report.accepted = sink.accepted;
     Ok(report)
+}
+
+/// Rows a Parquet file's footer announces; `None` for CSV or a footer that cannot be read (the
+/// read itself reports that). Only a size hint: nothing is trusted from it.
+fn parquet_rows(file: &Path) -> Option<usize> {
+    if format_of(file) != Some(Format::Parquet) {
+        return None;
+    }
+    let handle = File::open(file).ok()?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(handle).ok()?;
+    usize::try_from(builder.metadata().file_metadata().num_rows()).ok()
 }
 
 /// The files holding `table` in `dir`, in name order.
@@ -666,13 +696,29 @@ impl<'a> Cells<'a> {
         c: usize,
         i: usize,
         members: &Interner,
+        last: &mut LastMember,
     ) -> Result<MemberIdx, Bad> {
         let id = self.text(p, c, i)?;
-        members.get(id).ok_or_else(|| {
+        if let Some(m) = last.idx.filter(|_| last.id == id) {
+            return Ok(m);
+        }
+        let m = members.get(id).ok_or_else(|| {
             let msg = format!("member_id '{id}' is not in the members table");
             self.report(p, c, i, ProblemKind::UnknownMember, msg)
-        })
+        })?;
+        last.id.clear();
+        last.id.push_str(id);
+        last.idx = Some(m);
+        Ok(m)
     }
+}
+
+/// The last member id an event table resolved. Exports list a member's events together, so most
+/// rows repeat it, and comparing two short strings is cheaper than a lookup among millions.
+#[derive(Default)]
+struct LastMember {
+    id: String,
+    idx: Option<MemberIdx>,
 }
 
 fn opt_sym(keys: &mut Interner, v: Option<&str>) -> Sym {
@@ -688,6 +734,7 @@ struct TableSink<'h> {
     /// at its twin.
     first_seen: Vec<(usize, u64)>,
     files: Vec<PathBuf>,
+    last_member: LastMember,
 }
 
 impl<'h> TableSink<'h> {
@@ -698,6 +745,24 @@ impl<'h> TableSink<'h> {
             accepted: 0,
             first_seen: Vec::new(),
             files: Vec::new(),
+            last_member: LastMember::default(),
+        }
+    }
+
+    /// Makes room for about `rows` more rows, so that the id tables, which outgrow the caches,
+    /// are not rebuilt again and again as they fill.
+    fn reserve(&mut self, rows: usize) {
+        let h = &mut *self.history;
+        match self.table {
+            Table::Members => {
+                h.members.ids.reserve(rows, 0);
+                self.first_seen.reserve(rows);
+            }
+            Table::Orders => {
+                h.orders.ids.reserve(rows, 0);
+                self.first_seen.reserve(rows);
+            }
+            Table::Coupons | Table::Points | Table::Labels => {}
         }
     }
 
@@ -770,7 +835,7 @@ impl<'h> TableSink<'h> {
     }
 
     fn coupon_row(&mut self, cells: &Cells<'_>, i: usize, p: &mut Problems) -> Result<(), Bad> {
-        let member = cells.member(p, 0, i, &self.history.members.ids);
+        let member = cells.member(p, 0, i, &self.history.members.ids, &mut self.last_member);
         let coupon = cells.text(p, 1, i);
         let event = cells.vocab::<CouponEvent>(p, 3, i);
         let at = cells.time(p, 4, i);
@@ -801,7 +866,7 @@ impl<'h> TableSink<'h> {
 
     fn order_row(&mut self, cells: &Cells<'_>, i: usize, p: &mut Problems) -> Result<(), Bad> {
         let order = cells.text(p, 0, i);
-        let member = cells.member(p, 1, i, &self.history.members.ids);
+        let member = cells.member(p, 1, i, &self.history.members.ids, &mut self.last_member);
         let at = cells.time(p, 2, i);
         let amount = cells.money(p, 3, i);
         let list_amount = cells.money(p, 4, i);
@@ -836,7 +901,7 @@ impl<'h> TableSink<'h> {
     }
 
     fn points_row(&mut self, cells: &Cells<'_>, i: usize, p: &mut Problems) -> Result<(), Bad> {
-        let member = cells.member(p, 0, i, &self.history.members.ids);
+        let member = cells.member(p, 0, i, &self.history.members.ids, &mut self.last_member);
         let at = cells.time(p, 1, i);
         let delta = cells.int(p, 2, i);
         let reason = cells.vocab::<PointsReason>(p, 3, i);
@@ -850,7 +915,7 @@ impl<'h> TableSink<'h> {
     }
 
     fn label_row(&mut self, cells: &Cells<'_>, i: usize, p: &mut Problems) -> Result<(), Bad> {
-        let member = cells.member(p, 0, i, &self.history.members.ids);
+        let member = cells.member(p, 0, i, &self.history.members.ids, &mut self.last_member);
         let label = cells.int(p, 1, i);
         let at = cells.time(p, 2, i);
         let source = cells.text(p, 3, i);
