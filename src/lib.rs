@@ -2,3 +2,5 @@ pub mod data;
 pub mod features;
 pub mod generate;
 pub mod model;
+#[cfg(feature = "gbm")]
+pub mod serve;

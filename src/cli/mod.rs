@@ -7,6 +7,8 @@ mod import;
 #[cfg(feature = "gbm")]
 mod model;
 pub mod progress;
+#[cfg(feature = "gbm")]
+mod serve;
 
 use std::process::ExitCode;
 
@@ -55,6 +57,9 @@ pub enum Command {
     /// Make the previous release current again.
     #[cfg(feature = "gbm")]
     Rollback(model::RollbackArgs),
+    /// Serve the HTTP scorer: candidates at sign-up, members, audiences, lists, model swaps.
+    #[cfg(feature = "gbm")]
+    Serve(serve::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -77,5 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Promote(args) => model::promote(args),
         #[cfg(feature = "gbm")]
         Command::Rollback(args) => model::rollback(args),
+        #[cfg(feature = "gbm")]
+        Command::Serve(args) => serve::run_cli(args),
     }
 }

@@ -6,3 +6,4 @@ mod generate;
 mod import;
 mod model;
 mod read;
+mod serve;

@@ -1,0 +1,71 @@
+//! `serve`: the HTTP scorer.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use woolguard::serve::{run, ServeConfig, TenantConfig};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A TOML file with `bind`, `admin_key`, `max_body_bytes`, `max_ids`, `review_remedy` and
+    /// `[[tenants]]` (name, api_keys, data, model, signup_model). Flags override it.
+    #[arg(long, env = "WOOLGUARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[arg(long, env = "WOOLGUARD_BIND")]
+    pub bind: Option<String>,
+    /// One tenant from flags: its member-time model…
+    #[arg(long, env = "WOOLGUARD_MODEL")]
+    pub model: Option<PathBuf>,
+    /// …its sign-up (recruitment-time) model…
+    #[arg(long, env = "WOOLGUARD_SIGNUP_MODEL", default_value = "models/signup")]
+    pub signup_model: PathBuf,
+    /// …its history…
+    #[arg(long, env = "WOOLGUARD_DATA")]
+    pub data: Option<PathBuf>,
+    /// …and its API key.
+    #[arg(long, env = "WOOLGUARD_API_KEY")]
+    pub api_key: Option<String>,
+    #[arg(long, env = "WOOLGUARD_TENANT", default_value = "default")]
+    pub tenant: String,
+    /// The key for `POST /v1/models/reload`.
+    #[arg(long, env = "WOOLGUARD_ADMIN_KEY")]
+    pub admin_key: Option<String>,
+}
+
+pub fn run_cli(args: Args) -> anyhow::Result<ExitCode> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str::<ServeConfig>(&text)
+                .with_context(|| format!("serve config {}", path.display()))?
+        }
+        None => ServeConfig::default(),
+    };
+    if let Some(b) = args.bind {
+        config.bind = b;
+    }
+    if args.admin_key.is_some() {
+        config.admin_key = args.admin_key;
+    }
+    if let (Some(model), Some(data)) = (args.model, args.data) {
+        let key = args
+            .api_key
+            .context("--api-key (or WOOLGUARD_API_KEY) is needed with --model and --data")?;
+        config.tenants.push(TenantConfig {
+            name: args.tenant,
+            api_keys: vec![key],
+            data,
+            model,
+            signup_model: args.signup_model,
+        });
+    }
+    if config.tenants.is_empty() {
+        anyhow::bail!(
+            "no tenant: give --model, --data and --api-key, or --config with [[tenants]]"
+        );
+    }
+    actix_web::rt::System::new().block_on(run(config))?;
+    Ok(ExitCode::SUCCESS)
+}

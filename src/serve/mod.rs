@@ -1,0 +1,459 @@
+//! The scorer: an actix-web service scoring sign-up candidates and members, filtering campaign
+//! audiences, and swapping models without downtime (DESIGN.md §5–§7).
+//!
+//! Handlers are thin: they authenticate, parse, call [`tenant::Tenant`] and serialise. Every
+//! error goes through [`error::ApiError`]. A tenant is chosen by its API key, so one brand's key
+//! can never reach another brand's members, lists or models.
+
+pub mod error;
+pub mod metrics;
+pub mod tenant;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use error::{json_error, ApiError};
+use metrics::Metrics;
+use tenant::{AudiencePolicy, Candidate, ListKey, ListKind, Models, Tenant};
+
+/// One brand: its keys, its history and its models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub name: String,
+    pub api_keys: Vec<String>,
+    /// History folder the online state and member scores are built from.
+    pub data: PathBuf,
+    /// Member-time model (members, audiences).
+    pub model: PathBuf,
+    /// Recruitment-time model (candidates).
+    pub signup_model: PathBuf,
+}
+
+/// The service's configuration, from a TOML file and/or flags and `WOOLGUARD_*` variables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    pub bind: String,
+    #[serde(skip_serializing)]
+    pub admin_key: Option<String>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Most ids in one members or audience request.
+    pub max_ids: usize,
+    /// Offered instead of a plain no on review decisions, e.g. "welcome benefit after the first
+    /// order".
+    pub review_remedy: Option<String>,
+    #[serde(skip_serializing)]
+    pub tenants: Vec<TenantConfig>,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            bind: "127.0.0.1:8080".to_string(),
+            admin_key: None,
+            max_body_bytes: 64 * 1024 * 1024,
+            max_ids: 2_000_000,
+            review_remedy: Some("grant the welcome benefit after a first order".to_string()),
+            tenants: Vec::new(),
+        }
+    }
+}
+
+/// Everything the handlers share.
+pub struct AppState {
+    pub tenants: Vec<Arc<Tenant>>,
+    keys: HashMap<String, usize>,
+    pub admin_key: Option<String>,
+    pub max_ids: usize,
+    pub metrics: Metrics,
+    pub ready: std::sync::atomic::AtomicBool,
+}
+
+impl AppState {
+    /// Loads every tenant's history and models; any failure names the tenant and file.
+    pub fn load(config: &ServeConfig) -> anyhow::Result<Self> {
+        let mut tenants = Vec::new();
+        let mut keys = HashMap::new();
+        for (i, t) in config.tenants.iter().enumerate() {
+            let history = crate::data::load(&t.data)
+                .map_err(|e| anyhow::anyhow!("tenant {}: {e}", t.name))?;
+            let models = Models::load(&history, &t.model, &t.signup_model)
+                .map_err(|e| anyhow::anyhow!("tenant {}: {}", t.name, e.message))?;
+            tenants.push(Arc::new(Tenant::new(
+                &t.name,
+                history,
+                models,
+                config.review_remedy.clone(),
+            )));
+            for k in &t.api_keys {
+                if keys.insert(k.clone(), i).is_some() {
+                    anyhow::bail!("API key given to two tenants (second: {})", t.name);
+                }
+            }
+        }
+        Ok(Self::new(tenants, keys, config))
+    }
+
+    pub fn new(tenants: Vec<Arc<Tenant>>, keys: HashMap<String, usize>, c: &ServeConfig) -> Self {
+        AppState {
+            tenants,
+            keys,
+            admin_key: c.admin_key.clone(),
+            max_ids: c.max_ids,
+            metrics: Metrics::default(),
+            ready: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
+
+    fn tenant(&self, req: &HttpRequest) -> Result<&Arc<Tenant>, ApiError> {
+        let key = api_key(req, "x-api-key")
+            .ok_or_else(|| ApiError::unauthorized("send your API key in the x-api-key header"))?;
+        self.keys
+            .get(key)
+            .and_then(|&i| self.tenants.get(i))
+            .ok_or_else(|| ApiError::unauthorized("unknown API key"))
+    }
+
+    fn admin(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        match (&self.admin_key, api_key(req, "x-admin-key")) {
+            (Some(k), Some(given)) if k == given => Ok(()),
+            (None, _) => Err(ApiError::new(
+                403,
+                "admin_disabled",
+                "no admin key is configured",
+            )),
+            _ => Err(ApiError::unauthorized("admin key missing or wrong")),
+        }
+    }
+}
+
+fn api_key<'a>(req: &'a HttpRequest, header: &str) -> Option<&'a str> {
+    req.headers().get(header).and_then(|v| v.to_str().ok())
+}
+
+type Data = web::Data<AppState>;
+
+async fn score_candidate(
+    req: HttpRequest,
+    state: Data,
+    body: web::Json<Candidate>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = state.tenant(&req)?.clone();
+    let verdict = web::block(move || tenant.score_candidate(&body))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    state.metrics.decision(verdict.decision);
+    Ok(HttpResponse::Ok().json(verdict))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MembersRequest {
+    member_ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct MemberResult {
+    member_id: String,
+    #[serde(flatten)]
+    verdict: Option<tenant::Verdict>,
+    error: Option<ApiError>,
+}
+
+async fn score_members(
+    req: HttpRequest,
+    state: Data,
+    body: web::Json<MembersRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = state.tenant(&req)?;
+    check_ids(&state, body.member_ids.len())?;
+    let models = tenant.snapshot()?;
+    let results: Vec<MemberResult> = body
+        .member_ids
+        .iter()
+        .map(|id| match tenant.score_member(&models, id) {
+            Ok(v) => {
+                state.metrics.decision(v.decision);
+                MemberResult {
+                    member_id: id.clone(),
+                    verdict: Some(v),
+                    error: None,
+                }
+            }
+            Err(e) => MemberResult {
+                member_id: id.clone(),
+                verdict: None,
+                error: Some(e),
+            },
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "model_version": models.member.version,
+        "as_of": models.as_of,
+        "members": results,
+    })))
+}
+
+fn check_ids(state: &AppState, n: usize) -> Result<(), ApiError> {
+    if n > state.max_ids {
+        return Err(ApiError::new(
+            413,
+            "too_many_ids",
+            format!("{n} ids; at most {} per request", state.max_ids),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AudienceRequest {
+    member_ids: Vec<String>,
+    #[serde(default)]
+    policy: AudiencePolicy,
+}
+
+async fn filter_audience(
+    req: HttpRequest,
+    state: Data,
+    body: web::Json<AudienceRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = state.tenant(&req)?.clone();
+    check_ids(&state, body.member_ids.len())?;
+    let body = body.into_inner();
+    let audience = web::block(move || tenant.filter_audience(&body.member_ids, &body.policy))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    Ok(HttpResponse::Ok().json(audience))
+}
+
+fn model_info(t: &Tenant) -> Result<serde_json::Value, ApiError> {
+    let m = t.snapshot()?;
+    let one = |a: &crate::model::artefact::Artefact, path: &std::path::Path| {
+        serde_json::json!({
+            "version": a.version,
+            "path": path,
+            "target": a.target,
+            "moment": a.moment,
+            "thresholds": a.thresholds,
+            "features": a.features.len(),
+            "data_fingerprint": a.data.fingerprint,
+        })
+    };
+    Ok(serde_json::json!({
+        "tenant": t.name,
+        "member": one(&m.member, &m.member_path),
+        "signup": one(&m.signup, &m.signup_path),
+        "scores_as_of": m.as_of,
+    }))
+}
+
+async fn get_models(req: HttpRequest, state: Data) -> Result<HttpResponse, ApiError> {
+    let tenant = state.tenant(&req)?;
+    Ok(HttpResponse::Ok().json(model_info(tenant)?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReloadRequest {
+    tenant: String,
+    /// New paths; the current ones are re-read where absent.
+    model: Option<PathBuf>,
+    signup_model: Option<PathBuf>,
+}
+
+/// Loads and checks the new models off the request threads, then swaps them in one step; a
+/// refused model leaves the old ones serving.
+async fn reload_models(
+    req: HttpRequest,
+    state: Data,
+    body: web::Json<ReloadRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state.admin(&req)?;
+    let tenant = state
+        .tenants
+        .iter()
+        .find(|t| t.name == body.tenant)
+        .ok_or_else(|| {
+            ApiError::not_found("unknown_tenant", format!("no tenant '{}'", body.tenant))
+        })?
+        .clone();
+    let body = body.into_inner();
+    let t = tenant.clone();
+    web::block(move || -> Result<(), ApiError> {
+        let old = t.snapshot()?;
+        let member = body.model.unwrap_or_else(|| old.member_path.clone());
+        let signup = body.signup_model.unwrap_or_else(|| old.signup_path.clone());
+        let models = Models::load(&t.history, &member, &signup)?;
+        t.swap(models)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))??;
+    Ok(HttpResponse::Ok().json(model_info(&tenant)?))
+}
+
+async fn get_list(
+    req: HttpRequest,
+    state: Data,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = state.tenant(&req)?;
+    let (kind, key) = (ListKind::parse(&path.0)?, ListKey::parse(&path.1)?);
+    let lists = tenant
+        .lists
+        .read()
+        .map_err(|_| ApiError::internal("lists unavailable"))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "list": kind, "key": key, "values": lists.get(kind, key)
+    })))
+}
+
+async fn change_list(
+    req: HttpRequest,
+    state: Data,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = state.tenant(&req)?;
+    let (kind, key) = (ListKind::parse(&path.0)?, ListKey::parse(&path.1)?);
+    let value = &path.2;
+    let mut lists = tenant
+        .lists
+        .write()
+        .map_err(|_| ApiError::internal("lists unavailable"))?;
+    let changed = if req.method() == actix_web::http::Method::DELETE {
+        lists.delete(kind, key, value)
+    } else {
+        lists.put(kind, key, value)
+    };
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "list": kind, "key": key, "value": value, "changed": changed
+    })))
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(state: Data) -> HttpResponse {
+    if state.ready.load(std::sync::atomic::Ordering::Relaxed) {
+        HttpResponse::Ok()
+            .json(serde_json::json!({"status": "ready", "tenants": state.tenants.len()}))
+    } else {
+        ApiError::new(503, "not_ready", "shutting down").into_response()
+    }
+}
+
+trait IntoResponse {
+    fn into_response(self) -> HttpResponse;
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> HttpResponse {
+        actix_web::ResponseError::error_response(&self)
+    }
+}
+
+async fn prometheus(state: Data) -> HttpResponse {
+    let versions: Vec<(String, String)> = state
+        .tenants
+        .iter()
+        .filter_map(|t| {
+            t.snapshot()
+                .ok()
+                .map(|m| (t.name.clone(), m.member.version.clone()))
+        })
+        .collect();
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render(&versions))
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(
+        "no_route",
+        format!("{} {} does not exist", req.method(), req.path()),
+    ))
+}
+
+/// The routes, the JSON limits and the error mapping: the whole app, for the server and for
+/// in-process tests alike.
+pub fn configure(state: Data, max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg: &mut web::ServiceConfig| {
+        let json = web::JsonConfig::default()
+            .limit(max_body_bytes)
+            .error_handler(|err, _req| json_error(err).into());
+        let path = web::PathConfig::default()
+            .error_handler(|err, _req| ApiError::bad_request("bad_path", err.to_string()).into());
+        cfg.app_data(state)
+            .app_data(json)
+            .app_data(path)
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(prometheus))
+            .route("/v1/candidates/score", web::post().to(score_candidate))
+            .route("/v1/members/score", web::post().to(score_members))
+            .route("/v1/audiences/filter", web::post().to(filter_audience))
+            .route("/v1/models", web::get().to(get_models))
+            .route("/v1/models/reload", web::post().to(reload_models))
+            .route("/v1/lists/{list}/{key}", web::get().to(get_list))
+            .route("/v1/lists/{list}/{key}/{value}", web::put().to(change_list))
+            .route(
+                "/v1/lists/{list}/{key}/{value}",
+                web::delete().to(change_list),
+            )
+            .default_service(web::to(not_found));
+    }
+}
+
+/// Runs the server until SIGINT / SIGTERM; in-flight requests finish first. Prints the bound
+/// address (useful with port 0) as its first line on stdout.
+pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let state = web::Data::new(AppState::load(&config)?);
+    let max_body = config.max_body_bytes;
+    let app_state = state.clone();
+    let server = actix_web::HttpServer::new(move || {
+        let metrics_state = app_state.clone();
+        actix_web::App::new()
+            .wrap_fn(move |req, srv| {
+                use actix_web::dev::Service;
+                let m = metrics_state.clone();
+                let route = req
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".to_string());
+                let t = Instant::now();
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await;
+                    let status = res.as_ref().map_or(500, |r| r.status().as_u16());
+                    m.metrics.observe(&route, status, t.elapsed().as_secs_f64());
+                    res
+                }
+            })
+            .configure(configure(app_state.clone(), max_body))
+    })
+    .shutdown_timeout(30)
+    .bind(&config.bind)?;
+    for addr in server.addrs() {
+        println!("listening on {addr}");
+    }
+    eprintln!(
+        "woolguard serve: {} tenant(s) loaded in {:.1}s; config {}",
+        state.tenants.len(),
+        started.elapsed().as_secs_f64(),
+        serde_json::to_string(&config).unwrap_or_default()
+    );
+    server.run().await?;
+    state
+        .ready
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    eprintln!("woolguard serve: stopped");
+    Ok(())
+}

@@ -1,0 +1,511 @@
+//! One brand's scorer: its history, its models (swapped atomically as one snapshot), its online
+//! sign-up state and its allow / deny lists. Everything here is plain Rust the HTTP handlers
+//! call; nothing here knows about HTTP.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use crate::data::history::{History, MemberIdx, NONE};
+use crate::features::recruit::{self, RecruitState, Signup, FEATURES};
+use crate::features::Moment;
+use crate::model::artefact::{Artefact, Decision, Reason, Scored};
+use crate::model::score::{end_of, rows_as_of};
+
+/// What a list entry is keyed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListKey {
+    Member,
+    Device,
+    PhoneHash,
+    IpRange,
+}
+
+impl ListKey {
+    pub fn parse(s: &str) -> Result<Self, ApiError> {
+        match s {
+            "member" => Ok(ListKey::Member),
+            "device" => Ok(ListKey::Device),
+            "phone_hash" => Ok(ListKey::PhoneHash),
+            "ip_range" => Ok(ListKey::IpRange),
+            _ => Err(ApiError::not_found(
+                "unknown_list_key",
+                format!("'{s}': lists are keyed by member, device, phone_hash or ip_range"),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListKind {
+    Allow,
+    Deny,
+}
+
+impl ListKind {
+    pub fn parse(s: &str) -> Result<Self, ApiError> {
+        match s {
+            "allow" => Ok(ListKind::Allow),
+            "deny" => Ok(ListKind::Deny),
+            _ => Err(ApiError::not_found(
+                "unknown_list",
+                format!("'{s}': the lists are allow and deny"),
+            )),
+        }
+    }
+}
+
+/// Which list entry decided instead of the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListHit {
+    pub list: ListKind,
+    pub key: ListKey,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Lists {
+    entries: HashMap<(ListKind, ListKey), HashSet<String>>,
+}
+
+impl Lists {
+    pub fn put(&mut self, kind: ListKind, key: ListKey, value: &str) -> bool {
+        self.entries
+            .entry((kind, key))
+            .or_default()
+            .insert(value.to_string())
+    }
+
+    pub fn delete(&mut self, kind: ListKind, key: ListKey, value: &str) -> bool {
+        self.entries
+            .get_mut(&(kind, key))
+            .is_some_and(|s| s.remove(value))
+    }
+
+    pub fn get(&self, kind: ListKind, key: ListKey) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .entries
+            .get(&(kind, key))
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// The first entry matching any of `keys`: deny before allow.
+    pub fn check(&self, keys: &[(ListKey, Option<&str>)]) -> Option<ListHit> {
+        for kind in [ListKind::Deny, ListKind::Allow] {
+            for &(key, value) in keys {
+                let Some(v) = value else { continue };
+                if self
+                    .entries
+                    .get(&(kind, key))
+                    .is_some_and(|s| s.contains(v))
+                {
+                    return Some(ListHit {
+                        list: kind,
+                        key,
+                        value: v.to_string(),
+                    });
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The /24 range of an IPv4 address (the /48 of an IPv6 one), as list entries name it.
+pub fn ip_range(ip: &str) -> String {
+    if ip.contains(':') {
+        ip.splitn(4, ':').take(3).collect::<Vec<_>>().join(":")
+    } else {
+        ip.rsplit_once('.').map_or(ip, |(head, _)| head).to_string()
+    }
+}
+
+/// A tenant's models, loaded and checked together, with every member of the history scored by
+/// the member model as of the history's end. Swapped as a whole: a request sees one snapshot.
+#[derive(Debug)]
+pub struct Models {
+    pub member: Artefact,
+    pub signup: Artefact,
+    pub member_path: PathBuf,
+    pub signup_path: PathBuf,
+    pub as_of: i64,
+    /// Indexed by member; `None` for members the member model cannot score yet.
+    pub scores: Vec<Option<Scored>>,
+}
+
+impl Models {
+    /// Loads both artefacts, checks each is of the moment it serves and scores `history`.
+    pub fn load(
+        history: &History,
+        member_path: &Path,
+        signup_path: &Path,
+    ) -> Result<Self, ApiError> {
+        let load = |p: &Path| {
+            Artefact::load(p).map_err(|e| ApiError::bad_request("model_refused", e.to_string()))
+        };
+        let member = load(member_path)?;
+        let signup = load(signup_path)?;
+        if signup.moment != Moment::Recruitment {
+            return Err(ApiError::bad_request(
+                "model_refused",
+                format!(
+                    "{}: the sign-up model must be a recruitment-moment model",
+                    signup_path.display()
+                ),
+            ));
+        }
+        let as_of = end_of(history);
+        let (members, rows) = rows_as_of(history, &member, as_of);
+        let scored = member
+            .score_rows(&rows.values, 3)
+            .map_err(|e| ApiError::bad_request("model_refused", e.to_string()))?;
+        let mut scores = vec![None; history.members.len()];
+        for (m, s) in members.into_iter().zip(scored) {
+            scores[m as usize] = Some(s);
+        }
+        // A smoke prediction with the sign-up model: an empty candidate.
+        let empty = vec![f64::NAN; signup.features.len()];
+        signup
+            .score_row(&empty, 0)
+            .map_err(|e| ApiError::bad_request("model_refused", e.to_string()))?;
+        Ok(Models {
+            member,
+            signup,
+            member_path: member_path.to_path_buf(),
+            signup_path: signup_path.to_path_buf(),
+            as_of,
+            scores,
+        })
+    }
+}
+
+/// A sign-up as a caller sends it (DESIGN.md §3, members columns).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Candidate {
+    pub member_id: Option<String>,
+    /// Unix seconds; default now.
+    pub joined_at: Option<i64>,
+    pub channel: Option<String>,
+    pub campaign_id: Option<String>,
+    pub inviter_id: Option<String>,
+    pub device_id: Option<String>,
+    pub ip: Option<String>,
+    pub phone_prefix: Option<String>,
+    pub phone_hash: Option<String>,
+    pub region: Option<String>,
+    /// Also add the sign-up to the online state.
+    #[serde(default)]
+    pub record: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub probability: f64,
+    pub quality: u8,
+    pub decision: Decision,
+    pub reasons: Vec<Reason>,
+    pub model_version: String,
+    /// The list entry that decided instead of the model, if any.
+    pub list: Option<ListHit>,
+    /// What to offer instead of a plain no, for review decisions where configured.
+    pub remedy: Option<String>,
+}
+
+pub struct Tenant {
+    pub name: String,
+    pub history: History,
+    pub models: RwLock<Arc<Models>>,
+    pub online: Mutex<RecruitState>,
+    pub lists: RwLock<Lists>,
+    pub remedy: Option<String>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn poisoned() -> ApiError {
+    ApiError::internal("a previous request failed while holding the state")
+}
+
+impl Tenant {
+    /// A tenant serving `history`, its online state rebuilt from it.
+    pub fn new(name: &str, history: History, models: Models, remedy: Option<String>) -> Self {
+        let (_, online) = recruit::build(&history, models.signup.config.merge.caps());
+        Tenant {
+            name: name.to_string(),
+            history,
+            models: RwLock::new(Arc::new(models)),
+            online: Mutex::new(online),
+            lists: RwLock::new(Lists::default()),
+            remedy,
+        }
+    }
+
+    pub fn snapshot(&self) -> Result<Arc<Models>, ApiError> {
+        self.models
+            .read()
+            .map(|m| m.clone())
+            .map_err(|_| poisoned())
+    }
+
+    /// Replaces the models in one step; requests in flight finish on the snapshot they hold.
+    pub fn swap(&self, models: Models) -> Result<(), ApiError> {
+        let mut w = self.models.write().map_err(|_| poisoned())?;
+        *w = Arc::new(models);
+        Ok(())
+    }
+
+    fn verdict(&self, a: &Artefact, mut scored: Scored, list: Option<ListHit>) -> Verdict {
+        if let Some(hit) = &list {
+            let (p, d) = match hit.list {
+                ListKind::Deny => (1.0, Decision::Reject),
+                ListKind::Allow => (0.0, Decision::Pass),
+            };
+            scored = Scored {
+                probability: p,
+                quality: crate::model::artefact::quality(p),
+                decision: d,
+                reasons: Vec::new(),
+            };
+        }
+        let remedy = (scored.decision == Decision::Review)
+            .then(|| self.remedy.clone())
+            .flatten();
+        Verdict {
+            probability: scored.probability,
+            quality: scored.quality,
+            decision: scored.decision,
+            reasons: scored.reasons,
+            model_version: a.version.clone(),
+            list,
+            remedy,
+        }
+    }
+
+    /// Scores a candidate against the online state as of its `joined_at`, and records it when
+    /// asked to (so the next candidate on the same device sees it).
+    pub fn score_candidate(&self, c: &Candidate) -> Result<Verdict, ApiError> {
+        if c.record && c.member_id.as_deref().is_none_or(str::is_empty) {
+            return Err(ApiError::bad_request(
+                "missing_field",
+                "member_id is required when record is true",
+            ));
+        }
+        if let Some(id) = &c.member_id {
+            if c.record && self.history.members.index_of(id).is_some() {
+                return Err(ApiError::new(
+                    409,
+                    "member_exists",
+                    format!("member '{id}' is already a member"),
+                ));
+            }
+        }
+        let models = self.snapshot()?;
+        let a = &models.signup;
+        let row = self.candidate_features(c)?;
+        let range = c.ip.as_deref().map(ip_range);
+        let hit = self.lists.read().map_err(|_| poisoned())?.check(&[
+            (ListKey::Member, c.member_id.as_deref()),
+            (ListKey::Device, c.device_id.as_deref()),
+            (ListKey::PhoneHash, c.phone_hash.as_deref()),
+            (ListKey::IpRange, range.as_deref()),
+        ]);
+        let scored = a
+            .score_row(&row[..a.features.len().min(row.len())], 3)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(self.verdict(a, scored, hit))
+    }
+
+    /// The candidate's sign-up features from the online state as of its `joined_at` (the same
+    /// `RecruitState` code the offline sweep runs), recording the sign-up when asked to.
+    pub fn candidate_features(&self, c: &Candidate) -> Result<Vec<f64>, ApiError> {
+        let mut row = vec![f64::NAN; FEATURES.len()];
+        let mut st = self.online.lock().map_err(|_| poisoned())?;
+        let mut sym = |v: &Option<String>| {
+            v.as_deref()
+                .filter(|s| !s.is_empty())
+                .map_or(NONE, |s| st.keys.intern(s))
+        };
+        let s = Signup {
+            member: sym(&c.member_id),
+            joined_at: c.joined_at.unwrap_or_else(now),
+            campaign: sym(&c.campaign_id),
+            inviter: sym(&c.inviter_id),
+            device: sym(&c.device_id),
+            ip: sym(&c.ip),
+            phone_prefix: sym(&c.phone_prefix),
+            phone_hash: sym(&c.phone_hash),
+        };
+        st.features(&s, &mut row);
+        if c.record {
+            st.record(&s);
+        }
+        Ok(row)
+    }
+
+    /// The list keys of a history member.
+    fn member_keys(&self, m: MemberIdx) -> [(ListKey, Option<String>); 4] {
+        let h = &self.history;
+        let i = m as usize;
+        let name = |s: u32| h.keys.opt_name(s).map(str::to_string);
+        [
+            (ListKey::Member, Some(h.members.id(m).to_string())),
+            (ListKey::Device, name(h.members.device[i])),
+            (ListKey::PhoneHash, name(h.members.phone_hash[i])),
+            (
+                ListKey::IpRange,
+                name(h.members.ip[i]).map(|ip| ip_range(&ip)),
+            ),
+        ]
+    }
+
+    /// A history member's member-time score (as of the history's end), lists applied.
+    pub fn score_member(&self, models: &Models, id: &str) -> Result<Verdict, ApiError> {
+        let m = self.history.members.index_of(id).ok_or_else(|| {
+            ApiError::not_found("unknown_member", format!("member '{id}' is not known"))
+        })?;
+        let scored = models
+            .scores
+            .get(m as usize)
+            .cloned()
+            .flatten()
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    "not_scored",
+                    format!("member '{id}' joined after the scores' as-of time"),
+                )
+            })?;
+        let keys = self.member_keys(m);
+        let borrowed: Vec<(ListKey, Option<&str>)> =
+            keys.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+        let hit = self.lists.read().map_err(|_| poisoned())?.check(&borrowed);
+        Ok(self.verdict(&models.member, scored, hit))
+    }
+}
+
+/// How much of the wool an audience filter drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropLevel {
+    /// Drop reject decisions only.
+    #[default]
+    Reject,
+    /// Drop review decisions too.
+    Review,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudiencePolicy {
+    #[serde(default)]
+    pub drop: DropLevel,
+    /// Also drop members whose quality score is below this.
+    pub min_quality: Option<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Dropped {
+    pub member_id: String,
+    pub decision: Option<Decision>,
+    /// The main reason code: a feature, `DENY_LIST`, `LOW_QUALITY` or `UNKNOWN_MEMBER`.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AudienceSummary {
+    pub requested: usize,
+    pub kept: usize,
+    pub dropped: usize,
+    pub by_decision: std::collections::BTreeMap<String, usize>,
+    pub dropped_by_reason: std::collections::BTreeMap<String, usize>,
+    pub model_version: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Audience {
+    pub kept: Vec<String>,
+    pub dropped: Vec<Dropped>,
+    pub summary: AudienceSummary,
+}
+
+impl Tenant {
+    /// Splits an audience into kept and dropped members under `policy`, with the main reason
+    /// for each one dropped. Every id is accounted for: kept, or dropped with a reason.
+    pub fn filter_audience(
+        &self,
+        ids: &[String],
+        policy: &AudiencePolicy,
+    ) -> Result<Audience, ApiError> {
+        let models = self.snapshot()?;
+        let lists = self.lists.read().map_err(|_| poisoned())?;
+        let mut out = Audience::default();
+        out.summary.requested = ids.len();
+        out.summary.model_version = models.member.version.clone();
+        for id in ids {
+            let verdict = match self.history.members.index_of(id) {
+                None => None,
+                Some(m) => models.scores.get(m as usize).cloned().flatten().map(|s| {
+                    let keys = self.member_keys(m);
+                    let borrowed: Vec<(ListKey, Option<&str>)> =
+                        keys.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+                    (s, lists.check(&borrowed))
+                }),
+            };
+            let Some((scored, hit)) = verdict else {
+                out.dropped.push(Dropped {
+                    member_id: id.clone(),
+                    decision: None,
+                    reason: "UNKNOWN_MEMBER".to_string(),
+                });
+                *out.summary
+                    .dropped_by_reason
+                    .entry("UNKNOWN_MEMBER".to_string())
+                    .or_default() += 1;
+                continue;
+            };
+            let v = self.verdict(&models.member, scored, hit);
+            *out.summary
+                .by_decision
+                .entry(v.decision.name().to_string())
+                .or_default() += 1;
+            let by_decision = match policy.drop {
+                DropLevel::Reject => v.decision == Decision::Reject,
+                DropLevel::Review => v.decision >= Decision::Review,
+            };
+            let low = policy.min_quality.is_some_and(|q| v.quality < q);
+            if !(by_decision || low) {
+                out.kept.push(id.clone());
+                continue;
+            }
+            let reason = match (&v.list, v.reasons.first()) {
+                (Some(_), _) => "DENY_LIST".to_string(),
+                (None, Some(r)) if by_decision => r.code.clone(),
+                _ => "LOW_QUALITY".to_string(),
+            };
+            *out.summary
+                .dropped_by_reason
+                .entry(reason.clone())
+                .or_default() += 1;
+            out.dropped.push(Dropped {
+                member_id: id.clone(),
+                decision: Some(v.decision),
+                reason,
+            });
+        }
+        out.summary.kept = out.kept.len();
+        out.summary.dropped = out.dropped.len();
+        Ok(out)
+    }
+}
