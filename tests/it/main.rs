@@ -4,5 +4,7 @@ mod common;
 mod features;
 mod generate;
 mod import;
+mod members;
+#[cfg(feature = "gbm")]
 mod model;
 mod read;
