@@ -610,3 +610,70 @@ fn the_segment_command_writes_csv_and_parquet_and_reports_bad_input() -> TestRes
     assert!(err.contains("/nonexistent/rfm.toml"), "{err}");
     Ok(())
 }
+
+#[test]
+fn complete_journey_pareto_share_matches_the_raw_transactions() -> TestResult {
+    let Some(source) = common::realdata("completejourney") else {
+        eprintln!("skipped: complete_journey_pareto_share_matches_the_raw_transactions needs ../shared/realdata/completejourney");
+        return Ok(());
+    };
+    let out = tempfile::tempdir()?;
+    let options = ImportOptions {
+        source: Some(&source),
+        ..Default::default()
+    };
+    import(
+        &repo().join("data/mappings/completejourney.toml"),
+        out.path(),
+        &options,
+    )?;
+    let h = load(out.path())?;
+    let tiers = TierRules::default();
+    // After the last transaction (2018-01-01 03:47:38): every basket counts.
+    let s = segment(&h, &tiers, &RfmRules::default(), midnight(date(2018, 1, 2)));
+    let sum = summarise(&s, &tiers);
+
+    // From the CSV: a basket's paid amount is its lines' sales_value summed and rounded to the
+    // cent (as the mapping does); households spend the sum of their baskets.
+    let mut r = csv::Reader::from_path(source.join("transactions_sample.csv"))?;
+    let head = r.headers()?.clone();
+    let col = |name: &str| {
+        head.iter()
+            .position(|h| h == name)
+            .ok_or(format!("no {name}"))
+    };
+    let (hh, basket, value) = (col("household_id")?, col("basket_id")?, col("sales_value")?);
+    let mut baskets: HashMap<String, (String, f64)> = HashMap::new();
+    for rec in r.records() {
+        let rec = rec?;
+        let e = baskets
+            .entry(rec[basket].to_string())
+            .or_insert_with(|| (rec[hh].to_string(), 0.0));
+        e.1 += rec[value].parse::<f64>()?;
+    }
+    let mut spend: HashMap<String, i64> = HashMap::new();
+    for (household, v) in baskets.into_values() {
+        *spend.entry(household).or_default() += (v * 100.0).round() as i64;
+    }
+    assert_eq!(spend.len(), 2_377, "households with a basket");
+    let mut cents: Vec<i64> = spend.into_values().collect();
+    cents.resize(2_379, 0); // two households only ever received campaigns
+    cents.sort_unstable_by(|a, b| b.cmp(a));
+    let k = 2_379usize.div_ceil(5);
+    let top: i64 = cents[..k].iter().sum();
+    let all: i64 = cents.iter().sum();
+    assert_eq!((k, top, all), (476, 12_654_081, 23_393_524));
+
+    assert_eq!(sum.members, 2_379);
+    assert_eq!(sum.members_with_orders, 2_377);
+    assert_eq!(sum.pareto.top_members, 476);
+    assert_eq!(sum.pareto.top_sales, 126_540.81);
+    assert_eq!(sum.pareto.sales, 233_935.24);
+    let share = sum.pareto.top_sales_share.unwrap_or(f64::NAN);
+    assert!(
+        (share - top as f64 / all as f64).abs() < 1e-12,
+        "pareto share {share}"
+    );
+    assert!((share - 0.540_922).abs() < 1e-6, "pareto share {share}");
+    Ok(())
+}
