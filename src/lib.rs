@@ -1,6 +1,7 @@
 pub mod data;
 pub mod features;
 pub mod generate;
+pub mod members;
 pub mod model;
 #[cfg(feature = "gbm")]
 pub mod serve;

@@ -9,6 +9,7 @@ mod model;
 pub mod progress;
 #[cfg(feature = "gbm")]
 mod serve;
+mod segment;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,9 @@ pub enum Command {
     Validate(data::ValidateArgs),
     /// Summarise a history folder: row counts, time span, channel and campaign mix.
     Stats(data::StatsArgs),
+    /// Every member's tier and RFM segment as of a date, with segment and tier sizes and the
+    /// share of sales from the top 20% of members.
+    Segment(segment::Args),
     /// Train the wool (or value) classifier: gradient-boosted trees beside a random forest and
     /// logistic regression, calibrated, thresholded by the policy; writes the model artefact.
     #[cfg(feature = "gbm")]
@@ -68,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args),
         Command::Validate(args) => data::validate(args),
         Command::Stats(args) => data::stats(args),
+        Command::Segment(args) => segment::run(args),
         #[cfg(feature = "gbm")]
         Command::Train(args) => model::train(args),
         #[cfg(feature = "gbm")]

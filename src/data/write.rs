@@ -170,6 +170,12 @@ impl RowSink<'_> {
         }
     }
 
+    pub fn opt_int(&mut self, v: Option<i64>) {
+        if let ColBuilder::Int(b) = self.slot() {
+            b.append_option(v);
+        }
+    }
+
     pub fn boolean(&mut self, v: bool) {
         if let ColBuilder::Bool(b) = self.slot() {
             b.append_value(v);

@@ -4,6 +4,9 @@ mod common;
 mod features;
 mod generate;
 mod import;
+mod members;
+#[cfg(feature = "gbm")]
 mod model;
 mod read;
+#[cfg(feature = "gbm")]
 mod serve;
