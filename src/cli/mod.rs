@@ -7,9 +7,9 @@ mod import;
 #[cfg(feature = "gbm")]
 mod model;
 pub mod progress;
+mod segment;
 #[cfg(feature = "gbm")]
 mod serve;
-mod segment;
 
 use std::process::ExitCode;
 

@@ -28,6 +28,9 @@ pub struct Args {
     pub api_key: Option<String>,
     #[arg(long, env = "WOOLGUARD_TENANT", default_value = "default")]
     pub tenant: String,
+    /// Folder of the durable event stores (one per tenant); needed for `POST /v1/events`.
+    #[arg(long, env = "WOOLGUARD_STATE")]
+    pub state: Option<PathBuf>,
     /// The key for `POST /v1/models/reload`.
     #[arg(long, env = "WOOLGUARD_ADMIN_KEY")]
     pub admin_key: Option<String>,
@@ -45,6 +48,9 @@ pub fn run_cli(args: Args) -> anyhow::Result<ExitCode> {
     };
     if let Some(b) = args.bind {
         config.bind = b;
+    }
+    if args.state.is_some() {
+        config.state = args.state;
     }
     if args.admin_key.is_some() {
         config.admin_key = args.admin_key;

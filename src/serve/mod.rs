@@ -6,6 +6,7 @@
 //! can never reach another brand's members, lists or models.
 
 pub mod error;
+pub mod events;
 pub mod metrics;
 pub mod tenant;
 
@@ -46,6 +47,9 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Most ids in one members or audience request.
     pub max_ids: usize,
+    /// Folder of the durable event stores, one `<tenant>.redb` each; without it `POST
+    /// /v1/events` is refused.
+    pub state: Option<PathBuf>,
     /// Offered instead of a plain no on review decisions, e.g. "welcome benefit after the first
     /// order".
     pub review_remedy: Option<String>,
@@ -60,6 +64,7 @@ impl Default for ServeConfig {
             admin_key: None,
             max_body_bytes: 64 * 1024 * 1024,
             max_ids: 2_000_000,
+            state: None,
             review_remedy: Some("grant the welcome benefit after a first order".to_string()),
             tenants: Vec::new(),
         }
@@ -86,12 +91,15 @@ impl AppState {
                 .map_err(|e| anyhow::anyhow!("tenant {}: {e}", t.name))?;
             let models = Models::load(&history, &t.model, &t.signup_model)
                 .map_err(|e| anyhow::anyhow!("tenant {}: {}", t.name, e.message))?;
-            tenants.push(Arc::new(Tenant::new(
-                &t.name,
-                history,
-                models,
-                config.review_remedy.clone(),
-            )));
+            let mut tenant = Tenant::new(&t.name, history, models, config.review_remedy.clone());
+            if let Some(dir) = &config.state {
+                let store = events::RedbStore::open(&dir.join(format!("{}.redb", t.name)))
+                    .map_err(|e| anyhow::anyhow!("tenant {}: {}", t.name, e.message))?;
+                tenant = tenant
+                    .with_store(Box::new(store))
+                    .map_err(|e| anyhow::anyhow!("tenant {}: {}", t.name, e.message))?;
+            }
+            tenants.push(Arc::new(tenant));
             for k in &t.api_keys {
                 if keys.insert(k.clone(), i).is_some() {
                     anyhow::bail!("API key given to two tenants (second: {})", t.name);
@@ -337,6 +345,43 @@ async fn change_list(
     })))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsRequest {
+    events: Vec<events::Event>,
+}
+
+/// Acknowledged only once durable; idempotent by event id.
+async fn post_events(
+    req: HttpRequest,
+    state: Data,
+    body: web::Json<EventsRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = state.tenant(&req)?.clone();
+    check_ids(&state, body.events.len())?;
+    let body = body.into_inner();
+    let appended = web::block(move || tenant.ingest(&body.events))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    Ok(HttpResponse::Ok().json(appended))
+}
+
+async fn get_event(
+    req: HttpRequest,
+    state: Data,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = state.tenant(&req)?;
+    if tenant.has_event(&path)? {
+        Ok(HttpResponse::Ok().json(serde_json::json!({"event_id": *path, "stored": true})))
+    } else {
+        Err(ApiError::not_found(
+            "unknown_event",
+            format!("event '{}' is not stored", *path),
+        ))
+    }
+}
+
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
@@ -399,6 +444,8 @@ pub fn configure(state: Data, max_body_bytes: usize) -> impl FnOnce(&mut web::Se
             .route("/metrics", web::get().to(prometheus))
             .route("/v1/candidates/score", web::post().to(score_candidate))
             .route("/v1/members/score", web::post().to(score_members))
+            .route("/v1/events", web::post().to(post_events))
+            .route("/v1/events/{id}", web::get().to(get_event))
             .route("/v1/audiences/filter", web::post().to(filter_audience))
             .route("/v1/models", web::get().to(get_models))
             .route("/v1/models/reload", web::post().to(reload_models))

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
+use super::events::{Appended, Event, EventStore};
 use crate::data::history::{History, MemberIdx, NONE};
 use crate::features::recruit::{self, RecruitState, Signup, FEATURES};
 use crate::features::Moment;
@@ -222,6 +223,8 @@ pub struct Verdict {
 
 pub struct Tenant {
     pub name: String,
+    /// Where acknowledged events live; `None` serves without ingestion.
+    pub store: Option<Box<dyn EventStore>>,
     pub history: History,
     pub models: RwLock<Arc<Models>>,
     pub online: Mutex<RecruitState>,
@@ -245,6 +248,7 @@ impl Tenant {
         let (_, online) = recruit::build(&history, models.signup.config.merge.caps());
         Tenant {
             name: name.to_string(),
+            store: None,
             history,
             models: RwLock::new(Arc::new(models)),
             online: Mutex::new(online),
@@ -353,6 +357,92 @@ impl Tenant {
             st.record(&s);
         }
         Ok(row)
+    }
+
+    /// Attaches a durable event store and applies every event it holds, in acknowledgement
+    /// order, on top of the state built from the history.
+    pub fn with_store(mut self, store: Box<dyn EventStore>) -> Result<Self, ApiError> {
+        for e in store.replay()? {
+            self.apply(&e)?;
+        }
+        self.store = Some(store);
+        Ok(self)
+    }
+
+    /// Checks a batch, stores it durably, then applies the new events to the online state.
+    /// Nothing is acknowledged (nor applied) unless the whole batch was stored.
+    pub fn ingest(&self, events: &[Event]) -> Result<Appended, ApiError> {
+        for (i, e) in events.iter().enumerate() {
+            e.check(i)?;
+        }
+        let store = self.store.as_ref().ok_or_else(|| {
+            ApiError::new(
+                409,
+                "no_event_store",
+                "this scorer runs without a state folder (--state): events cannot be kept",
+            )
+        })?;
+        let (appended, fresh) = store.append(events)?;
+        for e in &fresh {
+            self.apply(e)?;
+        }
+        Ok(appended)
+    }
+
+    /// What an event changes in the online state: a sign-up is recorded (unless the member is
+    /// already in the history), a review reaches the group and inviter records. Coupon, order
+    /// and points events are kept for the member-time features of the next rebuild.
+    fn apply(&self, e: &Event) -> Result<(), ApiError> {
+        match e {
+            Event::Signup {
+                member_id,
+                at,
+                channel,
+                campaign_id,
+                inviter_id,
+                device_id,
+                ip,
+                phone_prefix,
+                phone_hash,
+                region,
+                ..
+            } => {
+                if self.history.members.index_of(member_id).is_some() {
+                    return Ok(());
+                }
+                let c = Candidate {
+                    member_id: Some(member_id.clone()),
+                    joined_at: Some(*at),
+                    channel: channel.clone(),
+                    campaign_id: campaign_id.clone(),
+                    inviter_id: inviter_id.clone(),
+                    device_id: device_id.clone(),
+                    ip: ip.clone(),
+                    phone_prefix: phone_prefix.clone(),
+                    phone_hash: phone_hash.clone(),
+                    region: region.clone(),
+                    record: true,
+                };
+                self.candidate_features(&c).map(|_| ())
+            }
+            Event::Label {
+                member_id, label, ..
+            } => {
+                let mut st = self.online.lock().map_err(|_| poisoned())?;
+                let m = st.keys.intern(member_id);
+                st.record_label(m, *label);
+                Ok(())
+            }
+            Event::Coupon { .. } | Event::Order { .. } | Event::Points { .. } => Ok(()),
+        }
+    }
+
+    /// Whether an event id has been stored.
+    pub fn has_event(&self, id: &str) -> Result<bool, ApiError> {
+        match &self.store {
+            Some(s) => s.contains(id),
+            None => Ok(false),
+        }
     }
 
     /// The list keys of a history member.

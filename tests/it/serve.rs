@@ -53,7 +53,22 @@ impl Server {
         headers: &[(&str, &str)],
         body: &str,
     ) -> (u16, String) {
-        let mut s = TcpStream::connect(&self.addr).unwrap_or_else(|e| panic!("{e}"));
+        let (status, body) = self.call_soft(method, path, headers, body);
+        assert_ne!(status, 0, "{method} {path}: no response");
+        (status, body)
+    }
+
+    /// As `call`, with status 0 when the server is gone.
+    fn call_soft(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
+        let Ok(mut s) = TcpStream::connect(&self.addr) else {
+            return (0, String::new());
+        };
         let mut req = format!(
             "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
             self.addr,
@@ -64,10 +79,13 @@ impl Server {
         }
         req.push_str("\r\n");
         req.push_str(body);
-        s.write_all(req.as_bytes())
-            .unwrap_or_else(|e| panic!("{e}"));
+        if s.write_all(req.as_bytes()).is_err() {
+            return (0, String::new());
+        }
         let mut raw = String::new();
-        s.read_to_string(&mut raw).unwrap_or_else(|e| panic!("{e}"));
+        if s.read_to_string(&mut raw).is_err() {
+            return (0, String::new());
+        }
         let status: u16 = raw
             .split_whitespace()
             .nth(1)
@@ -548,4 +566,106 @@ fn online_sign_ups_replayed_in_time_order_get_the_offline_features() {
         checked += 1;
     }
     assert!(checked > 4_900, "{checked} members compared");
+}
+
+fn config_with_state(dir: &Path) -> PathBuf {
+    let path = config(dir);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+    let state = dir.join("state");
+    let text = text.replacen(
+        "max_ids = 1000\n",
+        &format!("max_ids = 1000\nstate = \"{}\"\n", state.display()),
+        1,
+    );
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
+fn signup_batch(from: usize, n: usize) -> String {
+    let events: Vec<String> = (from..from + n)
+        .map(|i| {
+            format!(
+                r#"{{"type":"signup","event_id":"ev-{i}","member_id":"online-{i}","at":{},"device_id":"dev-kill","ip":"10.7.7.{}"}}"#,
+                1_735_689_600 + i,
+                i % 250
+            )
+        })
+        .collect();
+    format!(r#"{{"events":[{}]}}"#, events.join(","))
+}
+
+#[test]
+fn acknowledged_events_survive_kill_9_and_are_never_applied_twice() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = config_with_state(dir.path());
+    let a = [("x-api-key", "key-a")];
+    let acked: Vec<usize>;
+    {
+        let server = Server::start(&cfg);
+        // Batches of 10 sign-ups from a writer thread; the server is killed while it writes.
+        let addr = server.addr.clone();
+        let writer = std::thread::spawn(move || {
+            let s = Server {
+                child: Command::new("true")
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("{e}")),
+                addr,
+            };
+            let mut acked = Vec::new();
+            for b in 0..1_000 {
+                let body = signup_batch(b * 10, 10);
+                let (status, reply) =
+                    s.call_soft("POST", "/v1/events", &[("x-api-key", "key-a")], &body);
+                if status != 200 {
+                    break;
+                }
+                assert_eq!(
+                    json(&reply)["accepted"].as_array().map(Vec::len),
+                    Some(10),
+                    "{reply}"
+                );
+                acked.push(b);
+            }
+            acked
+        });
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let pid = server.child.id();
+        let killed = Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(killed.success());
+        acked = writer.join().unwrap_or_else(|_| panic!("writer panicked"));
+    }
+    assert!(
+        !acked.is_empty(),
+        "no batch was acknowledged before the kill"
+    );
+    let server = Server::start(&cfg);
+    for &b in &acked {
+        for i in b * 10..b * 10 + 10 {
+            let (status, body) = server.call("GET", &format!("/v1/events/ev-{i}"), &a, "");
+            assert_eq!(status, 200, "acknowledged event ev-{i} lost: {body}");
+        }
+    }
+    // Re-sending an acknowledged batch stores and applies nothing.
+    let (status, body) = server.call("POST", "/v1/events", &a, &signup_batch(acked[0] * 10, 10));
+    assert_eq!(status, 200);
+    let v = json(&body);
+    assert_eq!(v["accepted"].as_array().map(Vec::len), Some(0), "{body}");
+    assert_eq!(v["duplicates"].as_array().map(Vec::len), Some(10), "{body}");
+    // A bad event is refused with its position and field, and nothing of its batch is stored.
+    let bad = r#"{"events":[{"type":"signup","event_id":"ok-1","member_id":"x","at":1},{"type":"points","event_id":"p-1","member_id":"x","at":1,"delta":5,"reason":"lottery"}]}"#;
+    let (status, body) = server.call("POST", "/v1/events", &a, bad);
+    assert_eq!(
+        (status, json(&body)["code"].as_str()),
+        (400, Some("invalid_event")),
+        "{body}"
+    );
+    assert!(json(&body)["message"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("events[1].reason"));
+    let (status, _) = server.call("GET", "/v1/events/ok-1", &a, "");
+    assert_eq!(status, 404);
 }
