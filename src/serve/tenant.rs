@@ -318,7 +318,32 @@ impl Tenant {
         }
         let models = self.snapshot()?;
         let a = &models.signup;
-        let row = self.candidate_features(c)?;
+        let row = match (&self.store, c.record) {
+            // With a store, a recorded sign-up is an event like any other: scored first, then
+            // stored durably and applied, so it survives a restart (and a retry is not counted
+            // twice: its id is the member's).
+            (Some(_), true) => {
+                let row = self.candidate_features(&Candidate {
+                    record: false,
+                    ..c.clone()
+                })?;
+                self.ingest(&[Event::Signup {
+                    event_id: format!("signup:{}", c.member_id.as_deref().unwrap_or_default()),
+                    member_id: c.member_id.clone().unwrap_or_default(),
+                    at: c.joined_at.unwrap_or_else(now),
+                    channel: c.channel.clone(),
+                    campaign_id: c.campaign_id.clone(),
+                    inviter_id: c.inviter_id.clone(),
+                    device_id: c.device_id.clone(),
+                    ip: c.ip.clone(),
+                    phone_prefix: c.phone_prefix.clone(),
+                    phone_hash: c.phone_hash.clone(),
+                    region: c.region.clone(),
+                }])?;
+                row
+            }
+            _ => self.candidate_features(c)?,
+        };
         let range = c.ip.as_deref().map(ip_range);
         let hit = self.lists.read().map_err(|_| poisoned())?.check(&[
             (ListKey::Member, c.member_id.as_deref()),

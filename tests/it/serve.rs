@@ -669,3 +669,44 @@ fn acknowledged_events_survive_kill_9_and_are_never_applied_twice() {
     let (status, _) = server.call("GET", "/v1/events/ok-1", &a, "");
     assert_eq!(status, 404);
 }
+
+#[test]
+fn a_recorded_candidate_is_stored_and_counted_once_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = config_with_state(dir.path());
+    let a = [("x-api-key", "key-a")];
+    let cand = |id: &str, record: bool| {
+        format!(
+            r#"{{"member_id":"{id}","joined_at":1735689600,"device_id":"dev-r","record":{record}}}"#
+        )
+    };
+    {
+        let server = Server::start(&cfg);
+        let (status, body) = server.call("POST", "/v1/candidates/score", &a, &cand("r-1", true));
+        assert_eq!(status, 200, "{body}");
+        // A retry of the same sign-up is not stored twice.
+        server.call("POST", "/v1/candidates/score", &a, &cand("r-1", true));
+        let (status, _) = server.call("GET", "/v1/events/signup:r-1", &a, "");
+        assert_eq!(status, 200);
+    }
+    let server = Server::start(&cfg);
+    let (status, _) = server.call("GET", "/v1/events/signup:r-1", &a, "");
+    assert_eq!(status, 200, "the recorded sign-up survived the restart");
+    drop(server);
+    // The state a restarted scorer rebuilds counts the device's one account, once.
+    let store = woolguard::serve::events::RedbStore::open(&dir.path().join("state/brand-a.redb"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let tenant = sample_tenant()
+        .with_store(Box::new(store))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let row = tenant
+        .candidate_features(&Candidate {
+            member_id: Some("r-2".into()),
+            joined_at: Some(1_735_689_601),
+            device_id: Some("dev-r".into()),
+            ..Candidate::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(recruit::FEATURES[0].name, "device_accounts");
+    assert_eq!(row[0], 1.0);
+}
