@@ -7,20 +7,18 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Builder, RecordBatch, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Int64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
 use parquet::errors::ParquetError;
-use parquet::file::properties::WriterProperties;
 
 use super::keys::MemberKind;
 use crate::data::history::Members;
+use crate::data::schema::{req, Column, Kind};
+use crate::data::write::{Row, RowSink, TableWriter};
 use crate::data::{DataError, Table};
 
 /// The file name inside a generated history folder.
@@ -28,95 +26,49 @@ pub const TRUTH_FILE: &str = "truth.parquet";
 
 const BATCH_ROWS: usize = 64 * 1024;
 
-fn schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("member_id", DataType::Utf8, false),
-        Field::new("is_wool", DataType::Int64, false),
-        Field::new("kind", DataType::Utf8, false),
-    ]))
+const TRUTH_COLUMNS: &[Column] = &[
+    req("member_id", Kind::Text),
+    req("is_wool", Kind::Int),
+    req("kind", Kind::Text),
+];
+
+/// One row as written.
+struct TruthOut {
+    member_id: String,
+    kind: MemberKind,
 }
 
-/// Streams truth rows into `<dir>/truth.parquet`.
-pub struct TruthWriter {
-    path: PathBuf,
-    writer: ArrowWriter<File>,
-    ids: StringBuilder,
-    wool: Int64Builder,
-    kinds: StringBuilder,
-    buffered: usize,
-    written: u64,
+impl Row for TruthOut {
+    fn columns() -> &'static [Column] {
+        TRUTH_COLUMNS
+    }
+
+    fn append(&self, out: &mut RowSink<'_>) {
+        out.text(&self.member_id);
+        out.int(i64::from(self.kind.is_wool()));
+        out.text(self.kind.name());
+    }
 }
+
+/// Streams truth rows into `<dir>/truth.parquet`, through the same writer as the contract
+/// tables.
+pub struct TruthWriter(TableWriter<TruthOut>);
 
 impl TruthWriter {
     pub fn create(dir: &Path) -> Result<Self, DataError> {
-        let path = dir.join(TRUTH_FILE);
-        let file = File::create(&path).map_err(|source| DataError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .build();
-        let writer = ArrowWriter::try_new(file, schema(), Some(props)).map_err(|source| {
-            DataError::Parquet {
-                path: path.clone(),
-                source,
-            }
-        })?;
-        Ok(TruthWriter {
-            path,
-            writer,
-            ids: StringBuilder::new(),
-            wool: Int64Builder::new(),
-            kinds: StringBuilder::new(),
-            buffered: 0,
-            written: 0,
-        })
+        TableWriter::create(&dir.join(TRUTH_FILE)).map(TruthWriter)
     }
 
     pub fn push(&mut self, member_id: &str, kind: MemberKind) -> Result<(), DataError> {
-        self.ids.append_value(member_id);
-        self.wool.append_value(i64::from(kind.is_wool()));
-        self.kinds.append_value(kind.name());
-        self.buffered += 1;
-        if self.buffered >= BATCH_ROWS {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), DataError> {
-        if self.buffered == 0 {
-            return Ok(());
-        }
-        let arrays: Vec<ArrayRef> = vec![
-            Arc::new(self.ids.finish()),
-            Arc::new(self.wool.finish()),
-            Arc::new(self.kinds.finish()),
-        ];
-        let batch = RecordBatch::try_new(schema(), arrays).map_err(|source| DataError::Arrow {
-            path: self.path.clone(),
-            source,
-        })?;
-        self.writer
-            .write(&batch)
-            .map_err(|source| DataError::Parquet {
-                path: self.path.clone(),
-                source,
-            })?;
-        self.written += self.buffered as u64;
-        self.buffered = 0;
-        Ok(())
+        self.0.push(&TruthOut {
+            member_id: member_id.to_string(),
+            kind,
+        })
     }
 
     /// Flushes, closes the file and returns the rows written.
-    pub fn finish(mut self) -> Result<u64, DataError> {
-        self.flush()?;
-        self.writer.close().map_err(|source| DataError::Parquet {
-            path: self.path.clone(),
-            source,
-        })?;
-        Ok(self.written)
+    pub fn finish(self) -> Result<u64, DataError> {
+        self.0.finish()
     }
 }
 
