@@ -245,7 +245,7 @@ mod tests {
     #[test]
     fn writes_and_reads_back() -> Result<(), DataError> {
         let dir = tempfile::tempdir().map_err(|source| DataError::Io {
-            path: PathBuf::from("tempdir"),
+            path: std::path::PathBuf::from("tempdir"),
             source,
         })?;
         let mut w = TruthWriter::create(dir.path())?;
