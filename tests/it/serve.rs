@@ -710,3 +710,35 @@ fn a_recorded_candidate_is_stored_and_counted_once_after_a_restart() {
     assert_eq!(recruit::FEATURES[0].name, "device_accounts");
     assert_eq!(row[0], 1.0);
 }
+
+#[test]
+fn sigterm_stops_the_server_cleanly_and_keeps_the_store() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = config_with_state(dir.path());
+    let mut server = Server::start(&cfg);
+    let a = [("x-api-key", "key-a")];
+    let (status, _) = server.call("POST", "/v1/events", &a, &signup_batch(0, 5));
+    assert_eq!(status, 200);
+    let term = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(term.success());
+    let started = std::time::Instant::now();
+    let code = loop {
+        if let Some(s) = server.child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+            break s;
+        }
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "still running 20 s after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(code.success(), "exit status {code}");
+    // The store was closed cleanly: it opens and holds the five events.
+    let store = woolguard::serve::events::RedbStore::open(&dir.path().join("state/brand-a.redb"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    use woolguard::serve::events::EventStore;
+    assert_eq!(store.replay().map(|v| v.len()).unwrap_or(0), 5);
+}
