@@ -140,6 +140,15 @@ pub struct Models {
     pub as_of: i64,
     /// Indexed by member; `None` for members the member model cannot score yet.
     pub scores: Vec<Option<Scored>>,
+    /// Each member's tier and RFM segment as of the same moment (default rules).
+    pub standing: Vec<Option<Standing>>,
+}
+
+/// Where a member stands: tier and RFM segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Standing {
+    pub tier: String,
+    pub segment: &'static str,
 }
 
 impl Models {
@@ -172,6 +181,20 @@ impl Models {
         for (m, s) in members.into_iter().zip(scored) {
             scores[m as usize] = Some(s);
         }
+        let tiers = crate::members::tier::TierRules::default();
+        let seg = crate::members::segment::segment(
+            history,
+            &tiers,
+            &crate::members::rfm::RfmRules::default(),
+            as_of,
+        );
+        let mut standing = vec![None; history.members.len()];
+        for (i, &m) in seg.members.iter().enumerate() {
+            standing[m as usize] = Some(Standing {
+                tier: tiers.name(seg.tiers[i]).to_string(),
+                segment: seg.segments[i].map_or(crate::members::rfm::NO_ORDERS, |s| s.name()),
+            });
+        }
         // A smoke prediction with the sign-up model: an empty candidate.
         let empty = vec![f64::NAN; signup.features.len()];
         signup
@@ -184,6 +207,7 @@ impl Models {
             signup_path: signup_path.to_path_buf(),
             as_of,
             scores,
+            standing,
         })
     }
 }
@@ -219,6 +243,9 @@ pub struct Verdict {
     pub list: Option<ListHit>,
     /// What to offer instead of a plain no, for review decisions where configured.
     pub remedy: Option<String>,
+    /// A member's tier and segment (members only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standing: Option<Standing>,
 }
 
 pub struct Tenant {
@@ -295,6 +322,7 @@ impl Tenant {
             model_version: a.version.clone(),
             list,
             remedy,
+            standing: None,
         }
     }
 
@@ -506,7 +534,9 @@ impl Tenant {
         let borrowed: Vec<(ListKey, Option<&str>)> =
             keys.iter().map(|(k, v)| (*k, v.as_deref())).collect();
         let hit = self.lists.read().map_err(|_| poisoned())?.check(&borrowed);
-        Ok(self.verdict(&models.member, scored, hit))
+        let mut v = self.verdict(&models.member, scored, hit);
+        v.standing = models.standing.get(m as usize).cloned().flatten();
+        Ok(v)
     }
 }
 

@@ -232,6 +232,34 @@ fn the_real_binary_scores_filters_and_refuses_bad_requests_over_loopback() {
     assert_eq!(v["members"][0]["member_id"], "M00000001");
     assert!(v["members"][0]["probability"].is_number(), "{body}");
     assert_eq!(v["members"][1]["error"]["code"], "unknown_member");
+    // Tier and segment as the segment command computes them at the same moment.
+    let h = load(&root().join("data/sample")).unwrap_or_else(|e| panic!("{e}"));
+    let tiers = woolguard::members::tier::TierRules::default();
+    let seg = woolguard::members::segment::segment(
+        &h,
+        &tiers,
+        &woolguard::members::rfm::RfmRules::default(),
+        woolguard::model::score::end_of(&h),
+    );
+    let m = h
+        .members
+        .index_of("M00000001")
+        .unwrap_or_else(|| panic!("no M00000001"));
+    let i = seg
+        .members
+        .iter()
+        .position(|&x| x == m)
+        .unwrap_or_else(|| panic!("not segmented"));
+    let row = seg.row(&h, &tiers, i);
+    assert_eq!(
+        v["members"][0]["standing"]["tier"],
+        row.tier.as_str(),
+        "{body}"
+    );
+    assert_eq!(
+        v["members"][0]["standing"]["segment"], row.segment,
+        "{body}"
+    );
     let ids: Vec<String> = (1..=300).map(|i| format!("\"M{i:08}\"")).collect();
     let req = format!(
         r#"{{"member_ids":[{},"ghost"],"policy":{{"drop":"review"}}}}"#,
