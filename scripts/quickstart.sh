@@ -2,7 +2,8 @@
 # The main job on the shipped sample data and the committed default model:
 #   validate the sample → retrain the default model from it (and check it is the committed one,
 #   byte for byte) → generate a fresh history the model has never seen → evaluate the default
-#   model on it → score every member → explain the riskiest one.
+#   model on it → score every member → explain the riskiest one → tiers, RFM segments and the
+#   Pareto figure of the new history.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -30,3 +31,5 @@ $wg score --model models/default --data data/gen --out "$work/scores.csv"
 top=$(awk -F, 'NR > 1 && $3 > best { best = $3; id = $1 } END { print id }' "$work/scores.csv")
 echo "== explain the riskiest member, $top"
 $wg explain --model models/default --data data/gen --member "$top"
+echo "== tiers, RFM segments and the Pareto figure of data/gen as of 2025-01-01"
+$wg segment --data data/gen --as-of 2025-01-01 --out "$work/segments.parquet"
