@@ -69,7 +69,7 @@
 pub mod expr;
 pub mod mapping;
 mod run;
-pub mod timefmt;
+pub(crate) mod timefmt;
 
 use std::path::{Path, PathBuf};
 

@@ -16,7 +16,6 @@ use arrow::array::{
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use serde::Serialize;
@@ -475,23 +474,7 @@ fn view(array: &ArrayRef, kind: Kind) -> Result<ColView, String> {
 /// Parses the text forms of a UTC time we accept: RFC 3339 with an offset, or an ISO date-time or
 /// date without one (taken as UTC). Fractions of a second are dropped.
 pub fn parse_time(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.timestamp());
-    }
-    for fmt in [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
-            return Some(t.and_utc().timestamp());
-        }
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp())
+    super::import::timefmt::parse_iso(s.trim(), chrono::FixedOffset::east_opt(0)?)
 }
 
 fn parse_bool(s: &str) -> Option<bool> {

@@ -141,7 +141,9 @@ fn local_to_utc(t: NaiveDateTime, offset: FixedOffset) -> i64 {
     t.and_utc().timestamp() - i64::from(offset.local_minus_utc())
 }
 
-fn parse_iso(s: &str, offset: FixedOffset) -> Option<i64> {
+/// RFC 3339 with an offset, or an ISO date-time or date without one (taken at `offset`).
+/// Fractions of a second are dropped. The contract reader uses it at UTC.
+pub(crate) fn parse_iso(s: &str, offset: FixedOffset) -> Option<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp());
     }
