@@ -316,6 +316,15 @@ pub struct PromoteArgs {
     /// The models folder holding `current`, `releases/` and `promotions.jsonl`.
     #[arg(long, default_value = "models")]
     pub models_dir: PathBuf,
+    /// A running scorer to ask to reload, e.g. `http://127.0.0.1:8080` (plain HTTP).
+    #[arg(long, requires = "admin_key")]
+    pub scorer: Option<String>,
+    /// The scorer's admin key.
+    #[arg(long, env = "WOOLGUARD_ADMIN_KEY")]
+    pub admin_key: Option<String>,
+    /// The tenant whose member model is replaced.
+    #[arg(long, default_value = "default")]
+    pub tenant: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -371,7 +380,48 @@ pub fn promote(args: PromoteArgs) -> anyhow::Result<ExitCode> {
         args.models_dir.display(),
         e.file
     );
+    if let (Some(scorer), Some(key)) = (&args.scorer, &args.admin_key) {
+        let current = std::fs::canonicalize(args.models_dir.join("current"))?;
+        let body = serde_json::json!({"tenant": args.tenant, "model": current}).to_string();
+        let (status, reply) = post(scorer, "/v1/models/reload", key, &body)
+            .with_context(|| format!("asking {scorer} to reload"))?;
+        if status != 200 {
+            anyhow::bail!("{scorer} refused the reload ({status}): {reply}");
+        }
+        println!(
+            "{scorer} reloaded: tenant {} now serves {}",
+            args.tenant, e.version
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A plain-HTTP POST with the admin key: (status, body).
+fn post(base: &str, path: &str, admin_key: &str, body: &str) -> anyhow::Result<(u16, String)> {
+    use std::io::Read;
+    let host = base
+        .strip_prefix("http://")
+        .context("--scorer must start with http://")?
+        .trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(host)?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(120)))?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ncontent-type: application/json\r\nx-admin-key: {admin_key}\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw)?;
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .context("no HTTP status in the scorer's answer")?;
+    let reply = raw
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    Ok((status, reply))
 }
 
 pub fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {

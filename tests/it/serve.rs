@@ -770,3 +770,48 @@ fn sigterm_stops_the_server_cleanly_and_keeps_the_store() {
     use woolguard::serve::events::EventStore;
     assert_eq!(store.replay().map(|v| v.len()).unwrap_or(0), 5);
 }
+
+#[test]
+fn promote_asks_a_running_scorer_to_reload() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let server = Server::start(&config(dir.path()));
+    let mut m = woolguard::model::artefact::Artefact::load(&root().join("models/default"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    m.version = "wool-promoted".into();
+    let path = dir.path().join("wool-promoted");
+    m.save(&path).unwrap_or_else(|e| panic!("{e}"));
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).unwrap_or_else(|e| panic!("{e}"));
+    let promote = |key: &str| {
+        Command::new(env!("CARGO_BIN_EXE_woolguard"))
+            .arg("promote")
+            .arg(&path)
+            .arg("--models-dir")
+            .arg(&models)
+            .args([
+                "--scorer",
+                &format!("http://{}", server.addr),
+                "--admin-key",
+                key,
+            ])
+            .args(["--tenant", "brand-a"])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let refused = promote("wrong-key");
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "a wrong admin key must fail the command"
+    );
+    let (_, body) = server.call("GET", "/v1/models", &[("x-api-key", "key-a")], "");
+    assert_eq!(json(&body)["member"]["version"], "default");
+    let ok = promote("admin-secret");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let (_, body) = server.call("GET", "/v1/models", &[("x-api-key", "key-a")], "");
+    assert_eq!(json(&body)["member"]["version"], "wool-promoted", "{body}");
+}
