@@ -258,10 +258,7 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
         out,
         "member {}: {} probability {:.4}, quality {}, decision {} (model {})",
         e.member_id,
-        match a.target {
-            woolguard::model::label::Target::Wool => "wool",
-            woolguard::model::label::Target::Value => "value",
-        },
+        a.target.name(),
         e.scored.probability,
         e.scored.quality,
         e.scored.decision.name(),

@@ -41,6 +41,15 @@ pub fn registry() -> Vec<FeatureDef> {
         .collect()
 }
 
+/// What the feature named `name` measures, in words.
+pub fn description(name: &str) -> Option<&'static str> {
+    recruit::FEATURES
+        .iter()
+        .chain(member::FEATURES.iter())
+        .find(|f| f.name == name)
+        .map(|f| f.description)
+}
+
 /// A dense row-major feature matrix; missing values are NaN.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Matrix {

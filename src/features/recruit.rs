@@ -225,14 +225,7 @@ impl RecruitState {
         if let Some(&r) = self.ip_range.get(&ip) {
             return r;
         }
-        let text = self.keys.name(ip);
-        let range = if text.contains(':') {
-            text.splitn(4, ':').take(3).collect::<Vec<_>>().join(":")
-        } else {
-            text.rsplit_once('.')
-                .map_or(text, |(head, _)| head)
-                .to_string()
-        };
+        let range = ip_range(self.keys.name(ip));
         let r = self.keys.intern(&format!("range:{range}"));
         self.ip_range.insert(ip, r);
         r
@@ -455,6 +448,16 @@ impl RecruitState {
             KeyKind::Inviter => &mut self.inviter,
             KeyKind::Campaign => &mut self.campaign,
         }
+    }
+}
+
+/// The /24 range of an IPv4 address (the /48 of an IPv6 one): the key sign-ups share as an IP
+/// range, and the key IP-range lists are written in.
+pub fn ip_range(ip: &str) -> String {
+    if ip.contains(':') {
+        ip.splitn(4, ':').take(3).collect::<Vec<_>>().join(":")
+    } else {
+        ip.rsplit_once('.').map_or(ip, |(head, _)| head).to_string()
     }
 }
 

@@ -271,7 +271,6 @@ impl Artefact {
 
     /// The `top` features with the largest positive contributions, strongest first.
     pub fn reasons(&self, row: &[f64], contributions: &[f64], top: usize) -> Vec<Reason> {
-        let registry = features::registry();
         let mut order: Vec<usize> = (0..contributions.len())
             .filter(|&j| contributions[j] > 0.0)
             .collect();
@@ -285,10 +284,7 @@ impl Artefact {
             .take(top)
             .map(|j| {
                 let name = self.features[j].as_str();
-                let description = registry
-                    .iter()
-                    .find(|f| f.name == name)
-                    .map_or(name, |f| f.description);
+                let description = features::description(name).unwrap_or(name);
                 let v = row.get(j).copied().unwrap_or(f64::NAN);
                 Reason {
                     code: name.to_uppercase(),

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::metrics::{at_threshold, ece, lift_at, pr_auc, roc_auc};
 use super::policy::Thresholds;
+use crate::data::history::{History, MemberIdx};
 
 /// Smallest slice (channel, campaign) reported on its own; smaller ones are too noisy to read.
 pub const MIN_SLICE: usize = 50;
@@ -109,6 +110,34 @@ pub fn by_key(keys: &[&str], probs: &[f64], labels: &[u8], t: &Thresholds) -> Ve
             .then(a.name.cmp(&b.name))
     });
     out
+}
+
+/// Metrics by recruitment channel and by campaign, for rows scored for `members` (one per row).
+pub fn slices(
+    h: &History,
+    members: &[MemberIdx],
+    probs: &[f64],
+    labels: &[u8],
+    t: &Thresholds,
+) -> (Vec<Slice>, Vec<Slice>) {
+    let keys = |col: &[u32]| -> Vec<&str> {
+        members
+            .iter()
+            .map(|&m| h.keys.opt_name(col[m as usize]).unwrap_or("(none)"))
+            .collect()
+    };
+    (
+        by_key(&keys(&h.members.channel), probs, labels, t),
+        by_key(&keys(&h.members.campaign), probs, labels, t),
+    )
+}
+
+/// The truth of `members` as labels (1 = wool), or `None` where a member has no truth.
+pub fn truth_labels(truth: &[bool], members: &[MemberIdx]) -> Option<Vec<u8>> {
+    members
+        .iter()
+        .map(|&m| truth.get(m as usize).map(|&w| u8::from(w)))
+        .collect()
 }
 
 fn opt(v: Option<f64>) -> String {

@@ -31,6 +31,15 @@ pub enum Taken {
     Redeemed,
 }
 
+impl Target {
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Wool => "wool",
+            Target::Value => "value",
+        }
+    }
+}
+
 /// The label rule as written in `training/*.toml` (`[label]`), unchecked; a key left out keeps
 /// its default.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

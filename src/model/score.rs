@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::artefact::{Artefact, ArtefactError, Scored};
 use super::config::TrainConfig;
 use super::dataset::assemble;
-use super::evaluate::{by_key, Evaluation, Metrics};
+use super::evaluate::{slices, truth_labels, Evaluation, Metrics};
 use crate::data::history::{History, MemberIdx};
 use crate::data::schema::{opt, req, Column, Kind};
 use crate::data::write::{Row, RowSink, TableWriter};
@@ -104,10 +104,7 @@ impl ScoreRow {
         let code = |i: usize| s.reasons.get(i).map(|r| r.code.clone());
         ScoreRow {
             member_id: member_id.to_string(),
-            target: match a.target {
-                super::label::Target::Wool => "wool",
-                super::label::Target::Value => "value",
-            },
+            target: a.target.name(),
             probability: s.probability,
             quality: i64::from(s.quality),
             decision: s.decision.name(),
@@ -261,17 +258,13 @@ pub fn explain(
             version: a.version.clone(),
             source,
         })?;
-    let registry = features::registry();
     let mut terms: Vec<Term> = a
         .features
         .iter()
         .enumerate()
         .map(|(j, name)| Term {
             feature: name.clone(),
-            description: registry
-                .iter()
-                .find(|f| f.name == name)
-                .map_or("", |f| f.description),
+            description: features::description(name).unwrap_or(""),
             value: (!row[j].is_nan()).then_some(row[j]),
             contribution: c.values[j],
         })
@@ -306,25 +299,14 @@ pub fn evaluate(
     }
     let probs = a.probabilities(&ds.matrix.values)?;
     let t = &a.thresholds;
-    let keys = |col: &[u32]| -> Vec<&str> {
-        ds.members
-            .iter()
-            .map(|&m| h.keys.opt_name(col[m as usize]).unwrap_or("(none)"))
-            .collect()
-    };
-    let truth = truth.filter(|_| a.target == super::label::Target::Wool);
-    let against_truth = truth.and_then(|t| {
-        let y: Option<Vec<u8>> = ds
-            .members
-            .iter()
-            .map(|&m| t.get(m as usize).map(|&w| u8::from(w)))
-            .collect();
-        y
-    });
+    let against_truth = truth
+        .filter(|_| a.target == super::label::Target::Wool)
+        .and_then(|truth| truth_labels(truth, &ds.members));
+    let (by_channel, by_campaign) = slices(h, &ds.members, &probs, &ds.labels, t);
     Ok(Evaluation {
         overall: Metrics::of(&probs, &ds.labels, t),
         against_truth: against_truth.map(|y| Metrics::of(&probs, &y, t)),
-        by_channel: by_key(&keys(&h.members.channel), &probs, &ds.labels, t),
-        by_campaign: by_key(&keys(&h.members.campaign), &probs, &ds.labels, t),
+        by_channel,
+        by_campaign,
     })
 }

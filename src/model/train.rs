@@ -23,12 +23,12 @@ use super::config::{CalibrationMethod, Checked, SplitBy};
 use super::dataset::{
     assemble, split_by_time, split_stratified, take_rows, Dataset, Split, SplitParams,
 };
-use super::evaluate::{by_key, Evaluation, Metrics};
+use super::evaluate::{slices, truth_labels, Evaluation, Metrics};
 use super::gbm::{self, GbmError};
 use super::label::{LabelSource, Target};
 use super::policy::Thresholds;
 use crate::data::history::NONE;
-use crate::data::History;
+use crate::data::{History, MemberIdx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -108,14 +108,6 @@ fn calibrate(method: CalibrationMethod, scores: &[f64], labels: &[u8]) -> Calibr
         CalibrationMethod::Isotonic => Calibration::fit_isotonic(scores, labels),
         CalibrationMethod::Platt => Calibration::fit_platt(scores, labels),
     }
-}
-
-/// Truth (on generated data) of the rows, where known.
-fn truth_at(ds: &Dataset, rows: &[usize], truth: Option<&[bool]>) -> Option<Vec<u8>> {
-    let t = truth?;
-    rows.iter()
-        .map(|&i| t.get(ds.members[i] as usize).map(|&w| u8::from(w)))
-        .collect()
 }
 
 /// A family's calibrated probabilities on the calibration and validation rows → its report.
@@ -224,7 +216,8 @@ pub fn train(
     let y_val = labels_at(&ds, &split.validation);
     // The truth says who is wool: it measures wool models only.
     let truth = truth.filter(|_| checked.rule.params().target == Target::Wool);
-    let truth_val = truth_at(&ds, &split.validation, truth);
+    let val_members: Vec<MemberIdx> = split.validation.iter().map(|&i| ds.members[i]).collect();
+    let truth_val = truth.and_then(|t| truth_labels(t, &val_members));
 
     // The main model.
     let weights = config.training.balance_classes.then(|| {
@@ -282,24 +275,13 @@ pub fn train(
     }
 
     let evaluation = timings.time("evaluation", || {
-        let keys = |col: &[u32]| -> Vec<&str> {
-            split
-                .validation
-                .iter()
-                .map(|&i| {
-                    history
-                        .keys
-                        .opt_name(col[ds.members[i] as usize])
-                        .unwrap_or("(none)")
-                })
-                .collect()
-        };
-        let t = &main.thresholds;
+        let (by_channel, by_campaign) =
+            slices(history, &val_members, &val_p, &y_val, &main.thresholds);
         Evaluation {
             overall: main.validation,
             against_truth: main.against_truth,
-            by_channel: by_key(&keys(&history.members.channel), &val_p, &y_val, t),
-            by_campaign: by_key(&keys(&history.members.campaign), &val_p, &y_val, t),
+            by_channel,
+            by_campaign,
         }
     });
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::events::{Appended, Event, EventStore};
 use crate::data::history::{History, MemberIdx, NONE};
-use crate::features::recruit::{self, RecruitState, Signup, FEATURES};
+use crate::features::recruit::{self, ip_range, RecruitState, Signup, FEATURES};
 use crate::features::Moment;
 use crate::model::artefact::{Artefact, Decision, Reason, Scored};
 use crate::model::score::{end_of, rows_as_of};
@@ -117,15 +117,6 @@ impl Lists {
             }
         }
         None
-    }
-}
-
-/// The /24 range of an IPv4 address (the /48 of an IPv6 one), as list entries name it.
-pub fn ip_range(ip: &str) -> String {
-    if ip.contains(':') {
-        ip.splitn(4, ':').take(3).collect::<Vec<_>>().join(":")
-    } else {
-        ip.rsplit_once('.').map_or(ip, |(head, _)| head).to_string()
     }
 }
 
@@ -498,20 +489,18 @@ impl Tenant {
         }
     }
 
-    /// The list keys of a history member.
-    fn member_keys(&self, m: MemberIdx) -> [(ListKey, Option<String>); 4] {
+    /// The allow / deny entry that decides for a history member, by id, device, phone or IP
+    /// range.
+    fn member_hit(&self, lists: &Lists, m: MemberIdx) -> Option<ListHit> {
         let h = &self.history;
         let i = m as usize;
-        let name = |s: u32| h.keys.opt_name(s).map(str::to_string);
-        [
-            (ListKey::Member, Some(h.members.id(m).to_string())),
-            (ListKey::Device, name(h.members.device[i])),
-            (ListKey::PhoneHash, name(h.members.phone_hash[i])),
-            (
-                ListKey::IpRange,
-                name(h.members.ip[i]).map(|ip| ip_range(&ip)),
-            ),
-        ]
+        let range = h.keys.opt_name(h.members.ip[i]).map(ip_range);
+        lists.check(&[
+            (ListKey::Member, Some(h.members.id(m))),
+            (ListKey::Device, h.keys.opt_name(h.members.device[i])),
+            (ListKey::PhoneHash, h.keys.opt_name(h.members.phone_hash[i])),
+            (ListKey::IpRange, range.as_deref()),
+        ])
     }
 
     /// A history member's member-time score (as of the history's end), lists applied.
@@ -530,10 +519,7 @@ impl Tenant {
                     format!("member '{id}' joined after the scores' as-of time"),
                 )
             })?;
-        let keys = self.member_keys(m);
-        let borrowed: Vec<(ListKey, Option<&str>)> =
-            keys.iter().map(|(k, v)| (*k, v.as_deref())).collect();
-        let hit = self.lists.read().map_err(|_| poisoned())?.check(&borrowed);
+        let hit = self.member_hit(&*self.lists.read().map_err(|_| poisoned())?, m);
         let mut v = self.verdict(&models.member, scored, hit);
         v.standing = models.standing.get(m as usize).cloned().flatten();
         Ok(v)
@@ -601,12 +587,12 @@ impl Tenant {
         for id in ids {
             let verdict = match self.history.members.index_of(id) {
                 None => None,
-                Some(m) => models.scores.get(m as usize).cloned().flatten().map(|s| {
-                    let keys = self.member_keys(m);
-                    let borrowed: Vec<(ListKey, Option<&str>)> =
-                        keys.iter().map(|(k, v)| (*k, v.as_deref())).collect();
-                    (s, lists.check(&borrowed))
-                }),
+                Some(m) => models
+                    .scores
+                    .get(m as usize)
+                    .cloned()
+                    .flatten()
+                    .map(|s| (s, self.member_hit(&lists, m))),
             };
             let Some((scored, hit)) = verdict else {
                 out.dropped.push(Dropped {
