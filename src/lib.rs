@@ -3,5 +3,4 @@ pub mod features;
 pub mod generate;
 pub mod members;
 pub mod model;
-#[cfg(feature = "gbm")]
 pub mod serve;

@@ -4,11 +4,9 @@
 mod data;
 mod generate;
 mod import;
-#[cfg(feature = "gbm")]
 mod model;
 pub mod progress;
 mod segment;
-#[cfg(feature = "gbm")]
 mod serve;
 
 use std::process::ExitCode;
@@ -43,26 +41,19 @@ pub enum Command {
     Train(model::TrainArgs),
     /// Measure a model on a history: ROC-AUC, PR-AUC, lift, calibration, the thresholds, by
     /// channel and campaign (and against the truth of a generated history).
-    #[cfg(feature = "gbm")]
     Evaluate(model::EvaluateArgs),
     /// Score every member of a history: probability, quality 0–100, decision, top reasons.
-    #[cfg(feature = "gbm")]
     Score(model::ScoreArgs),
     /// Why one member scored what it did: each feature's value and effect.
-    #[cfg(feature = "gbm")]
     Explain(model::ExplainArgs),
     /// Two models side by side on the same recent members, with bootstrap intervals on the
     /// differences.
-    #[cfg(feature = "gbm")]
     Compare(model::CompareArgs),
     /// Make a model the current one (kept under models/releases, logged in promotions.jsonl).
-    #[cfg(feature = "gbm")]
     Promote(model::PromoteArgs),
     /// Make the previous release current again.
-    #[cfg(feature = "gbm")]
     Rollback(model::RollbackArgs),
     /// Serve the HTTP scorer: candidates at sign-up, members, audiences, lists, model swaps.
-    #[cfg(feature = "gbm")]
     Serve(serve::Args),
 }
 
@@ -75,19 +66,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Segment(args) => segment::run(args),
         #[cfg(feature = "gbm")]
         Command::Train(args) => model::train(args),
-        #[cfg(feature = "gbm")]
         Command::Evaluate(args) => model::evaluate(args),
-        #[cfg(feature = "gbm")]
         Command::Score(args) => model::score(args),
-        #[cfg(feature = "gbm")]
         Command::Explain(args) => model::explain(args),
-        #[cfg(feature = "gbm")]
         Command::Compare(args) => model::compare(args),
-        #[cfg(feature = "gbm")]
         Command::Promote(args) => model::promote(args),
-        #[cfg(feature = "gbm")]
         Command::Rollback(args) => model::rollback(args),
-        #[cfg(feature = "gbm")]
         Command::Serve(args) => serve::run_cli(args),
     }
 }

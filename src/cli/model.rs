@@ -8,14 +8,17 @@ use anyhow::Context;
 use woolguard::data::History;
 use woolguard::generate::{read_truth, TRUTH_FILE};
 use woolguard::model::artefact::Artefact;
+#[cfg(feature = "gbm")]
 use woolguard::model::config::TrainConfig;
 use woolguard::model::evaluate::{header, row, Evaluation};
 use woolguard::model::score::{self, end_of};
-use woolguard::model::train::{train as fit, TrainReport};
+#[cfg(feature = "gbm")]
+use woolguard::model::{report::TrainReport, train::train as fit};
 
 use super::data::load_history;
 use super::progress::spinner;
 
+#[cfg(feature = "gbm")]
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
     /// History folder to train on.
@@ -108,6 +111,7 @@ fn as_of(arg: &Option<String>, h: &History) -> anyhow::Result<i64> {
     arg.as_deref().map_or(Ok(end_of(h)), parse_as_of)
 }
 
+#[cfg(feature = "gbm")]
 pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let checked = TrainConfig::load(&args.config)?;
     let h = load_history(&args.data)?;
@@ -159,6 +163,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(feature = "gbm")]
 fn print_train(out: &mut impl Write, r: &TrainReport) -> std::io::Result<()> {
     writeln!(
         out,

@@ -16,7 +16,7 @@ use super::config::TrainConfig;
 use super::gbm::{Gbm, GbmError};
 use super::label::Target;
 use super::policy::Thresholds;
-use super::train::TrainReport;
+use super::report::TrainReport;
 use crate::features::{self, Moment};
 
 /// The artefact layout this build reads and writes.

@@ -63,6 +63,7 @@ pub enum GbmError {
     #[error("invalid training data: {0}")]
     InvalidData(String),
 
+    #[cfg(feature = "gbm")]
     #[error("LightGBM failed while {context}")]
     LightGbm {
         context: &'static str,
@@ -199,6 +200,7 @@ impl GbmParams {
     }
 
     /// LightGBM's parameter map. `num_iterations` is the key `lightgbm3` reads for its loop.
+    #[cfg(feature = "gbm")]
     fn to_lightgbm(&self) -> serde_json::Value {
         serde_json::json!({
             "objective": "binary",
@@ -226,6 +228,7 @@ impl GbmParams {
 // Training
 // -------------------------------------------------------------------------------------------
 
+#[cfg(feature = "gbm")]
 /// Trains a binary LightGBM booster and exports it into our own [`Gbm`].
 ///
 /// `x` is row-major, `n_rows × n_features`; NaN means missing. `y` holds labels 0 or 1. Weights,
@@ -250,6 +253,7 @@ pub fn train(
     Ok(gbm)
 }
 
+#[cfg(feature = "gbm")]
 /// The LightGBM side of [`train`]: the booster itself, for comparing LightGBM's own predictions
 /// with ours on the very same trees (tests, benchmarks). Services use [`train`].
 pub fn train_booster(
@@ -283,6 +287,7 @@ pub fn train_booster(
     })
 }
 
+#[cfg(feature = "gbm")]
 fn check_training_data(
     x: &[f64],
     n_rows: usize,
@@ -1343,6 +1348,7 @@ impl PartialEq for Gbm {
 
 impl Gbm {
     /// Exports a trained LightGBM booster into our form.
+    #[cfg(feature = "gbm")]
     pub fn from_lightgbm(booster: &lightgbm3::Booster) -> Result<Self, GbmError> {
         let text = booster.save_string().map_err(|e| GbmError::LightGbm {
             context: "saving the model to text",
@@ -1550,7 +1556,7 @@ fn parse_tree(at: usize, kv: &KeyValues) -> Result<Tree, GbmError> {
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "gbm"))]
 mod tests {
     use super::*;
     use std::sync::OnceLock;
