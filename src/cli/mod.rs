@@ -8,6 +8,7 @@ mod model;
 pub mod progress;
 mod segment;
 mod serve;
+mod state;
 
 use std::process::ExitCode;
 
@@ -53,6 +54,8 @@ pub enum Command {
     Promote(model::PromoteArgs),
     /// Make the previous release current again.
     Rollback(model::RollbackArgs),
+    /// The scorer's durable online state: `state init` bootstraps it from a history.
+    State(state::Args),
     /// Serve the HTTP scorer: candidates at sign-up, members, audiences, lists, model swaps.
     Serve(serve::Args),
 }
@@ -73,5 +76,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Promote(args) => model::promote(args),
         Command::Rollback(args) => model::rollback(args),
         Command::Serve(args) => serve::run_cli(args),
+        Command::State(args) => state::run(args),
     }
 }

@@ -11,7 +11,7 @@ pub mod metrics;
 pub mod tenant;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,8 +28,9 @@ use tenant::{AudiencePolicy, Candidate, ListKey, ListKind, Models, Tenant};
 pub struct TenantConfig {
     pub name: String,
     pub api_keys: Vec<String>,
-    /// History folder the online state and member scores are built from.
-    pub data: PathBuf,
+    /// History folder the online state and member scores are built from; without it, the
+    /// snapshot `woolguard state init` wrote into the state folder.
+    pub data: Option<PathBuf>,
     /// Member-time model (members, audiences).
     pub model: PathBuf,
     /// Recruitment-time model (candidates).
@@ -38,7 +39,7 @@ pub struct TenantConfig {
 
 /// The service's configuration, from a TOML file and/or flags and `WOOLGUARD_*` variables.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ServeConfig {
     pub bind: String,
     #[serde(skip_serializing)]
@@ -47,9 +48,12 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Most ids in one members or audience request.
     pub max_ids: usize,
-    /// Folder of the durable event stores, one `<tenant>.redb` each; without it `POST
-    /// /v1/events` is refused.
+    /// Folder of the tenants' durable state (see [`StateDir`]); without it `POST /v1/events`
+    /// is refused.
     pub state: Option<PathBuf>,
+    /// Seconds between folds of newly acknowledged events into the member scores (0: only on
+    /// `POST /v1/state/refresh`).
+    pub refresh_secs: u64,
     /// Offered instead of a plain no on review decisions, e.g. "welcome benefit after the first
     /// order".
     pub review_remedy: Option<String>,
@@ -65,10 +69,73 @@ impl Default for ServeConfig {
             max_body_bytes: 64 * 1024 * 1024,
             max_ids: 2_000_000,
             state: None,
+            refresh_secs: 60,
             review_remedy: Some("grant the welcome benefit after a first order".to_string()),
             tenants: Vec::new(),
         }
     }
+}
+
+/// Where one tenant's durable state lives under the state folder: `<state>/<tenant>/history/`
+/// (a contract folder: the snapshot `woolguard state init` writes) and
+/// `<state>/<tenant>/events.redb` (every event acknowledged since).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateDir {
+    pub history: PathBuf,
+    pub events: PathBuf,
+}
+
+impl StateDir {
+    pub fn of(state: &Path, tenant: &str) -> Self {
+        let dir = state.join(tenant);
+        StateDir {
+            history: dir.join("history"),
+            events: dir.join("events.redb"),
+        }
+    }
+}
+
+/// What `woolguard state init` wrote.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateInit {
+    pub tenant: String,
+    pub history: PathBuf,
+    pub events: PathBuf,
+    pub rows: crate::data::write::RowCounts,
+    pub fingerprint: String,
+}
+
+/// Bootstraps a tenant's online state from a history folder: checks the history (the contract
+/// reader refuses what the contract refuses), writes it as the state's snapshot and creates the
+/// empty event store. Refuses a tenant whose state already holds events or a snapshot, unless
+/// `replace`, since a snapshot taken over a log of events would apply them twice.
+pub fn init_state(
+    data: &Path,
+    state: &Path,
+    tenant: &str,
+    replace: bool,
+) -> anyhow::Result<StateInit> {
+    let dir = StateDir::of(state, tenant);
+    if !replace && (dir.history.exists() || dir.events.exists()) {
+        anyhow::bail!(
+            "{} already holds state for tenant '{tenant}'; pass --replace to start it over",
+            state.display()
+        );
+    }
+    let history = crate::data::load(data)?;
+    if dir.events.exists() {
+        std::fs::remove_file(&dir.events)
+            .map_err(|e| anyhow::anyhow!("removing {}: {e}", dir.events.display()))?;
+    }
+    let rows = crate::data::write::write_history(&history, &dir.history)?;
+    events::RedbStore::open(&dir.events).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    Ok(StateInit {
+        tenant: tenant.to_string(),
+        history: dir.history,
+        events: dir.events,
+        rows,
+        fingerprint: crate::model::report::fingerprint(&history).fingerprint,
+    })
 }
 
 /// Everything the handlers share.
@@ -87,17 +154,27 @@ impl AppState {
         let mut tenants = Vec::new();
         let mut keys = HashMap::new();
         for (i, t) in config.tenants.iter().enumerate() {
-            let history = crate::data::load(&t.data)
-                .map_err(|e| anyhow::anyhow!("tenant {}: {e}", t.name))?;
-            let models = Models::load(&history, &t.model, &t.signup_model)
-                .map_err(|e| anyhow::anyhow!("tenant {}: {}", t.name, e.message))?;
-            let mut tenant = Tenant::new(&t.name, history, models, config.review_remedy.clone());
-            if let Some(dir) = &config.state {
-                let store = events::RedbStore::open(&dir.join(format!("{}.redb", t.name)))
-                    .map_err(|e| anyhow::anyhow!("tenant {}: {}", t.name, e.message))?;
-                tenant = tenant
-                    .with_store(Box::new(store))
-                    .map_err(|e| anyhow::anyhow!("tenant {}: {}", t.name, e.message))?;
+            let fail = |e: ApiError| anyhow::anyhow!("tenant {}: {}", t.name, e.message);
+            let dir = config.state.as_deref().map(|s| StateDir::of(s, &t.name));
+            let data = match (&t.data, &dir) {
+                (Some(d), _) => d.clone(),
+                (None, Some(dir)) if dir.history.exists() => dir.history.clone(),
+                (None, _) => anyhow::bail!(
+                    "tenant {}: no history: give its data folder, or a state folder made by \
+                     `woolguard state init`",
+                    t.name
+                ),
+            };
+            let history =
+                crate::data::load(&data).map_err(|e| anyhow::anyhow!("tenant {}: {e}", t.name))?;
+            let models =
+                Models::load(Arc::new(history), &t.model, &t.signup_model).map_err(fail)?;
+            let mut tenant = Tenant::new(&t.name, models, config.review_remedy.clone());
+            if let Some(dir) = &dir {
+                let store = events::RedbStore::open(&dir.events).map_err(fail)?;
+                tenant = tenant.with_store(Box::new(store)).map_err(fail)?;
+                // Every stored event reaches the member scores before the first request.
+                tenant.refresh().map_err(fail)?;
             }
             tenants.push(Arc::new(tenant));
             for k in &t.api_keys {
@@ -127,6 +204,14 @@ impl AppState {
             .get(key)
             .and_then(|&i| self.tenants.get(i))
             .ok_or_else(|| ApiError::unauthorized("unknown API key"))
+    }
+
+    /// A tenant by name (admin calls).
+    fn named(&self, name: &str) -> Result<&Arc<Tenant>, ApiError> {
+        self.tenants
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| ApiError::not_found("unknown_tenant", format!("no tenant '{name}'")))
     }
 
     fn admin(&self, req: &HttpRequest) -> Result<(), ApiError> {
@@ -285,22 +370,15 @@ async fn reload_models(
     body: web::Json<ReloadRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state.admin(&req)?;
-    let tenant = state
-        .tenants
-        .iter()
-        .find(|t| t.name == body.tenant)
-        .ok_or_else(|| {
-            ApiError::not_found("unknown_tenant", format!("no tenant '{}'", body.tenant))
-        })?
-        .clone();
+    let tenant = state.named(&body.tenant)?.clone();
     let body = body.into_inner();
     let t = tenant.clone();
     web::block(move || -> Result<(), ApiError> {
         let old = t.snapshot()?;
         let member = body.model.unwrap_or_else(|| old.member_path.clone());
         let signup = body.signup_model.unwrap_or_else(|| old.signup_path.clone());
-        let models = Models::load(&t.history, &member, &signup)?;
-        t.swap(models)
+        t.rebuild(|old| Models::load(old.history.clone(), &member, &signup))
+            .map(|_| ())
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))??;
@@ -382,6 +460,26 @@ async fn get_event(
     }
 }
 
+/// Folds the events acknowledged since the snapshot into the member scores now (admin).
+async fn refresh_state(
+    req: HttpRequest,
+    state: Data,
+    body: web::Json<TenantRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state.admin(&req)?;
+    let tenant = state.named(&body.tenant)?.clone();
+    let done = web::block(move || tenant.refresh())
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    Ok(HttpResponse::Ok().json(done))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantRequest {
+    tenant: String,
+}
+
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
@@ -449,6 +547,7 @@ pub fn configure(state: Data, max_body_bytes: usize) -> impl FnOnce(&mut web::Se
             .route("/v1/audiences/filter", web::post().to(filter_audience))
             .route("/v1/models", web::get().to(get_models))
             .route("/v1/models/reload", web::post().to(reload_models))
+            .route("/v1/state/refresh", web::post().to(refresh_state))
             .route("/v1/lists/{list}/{key}", web::get().to(get_list))
             .route("/v1/lists/{list}/{key}/{value}", web::put().to(change_list))
             .route(
@@ -490,6 +589,29 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     .bind(&config.bind)?;
     for addr in server.addrs() {
         println!("listening on {addr}");
+    }
+    if config.state.is_some() && config.refresh_secs > 0 {
+        let refresher = state.clone();
+        let every = std::time::Duration::from_secs(config.refresh_secs);
+        actix_web::rt::spawn(async move {
+            loop {
+                actix_web::rt::time::sleep(every).await;
+                for t in refresher.tenants.iter().cloned() {
+                    if !t.has_new_events().unwrap_or(false) {
+                        continue;
+                    }
+                    let name = t.name.clone();
+                    match web::block(move || t.refresh()).await {
+                        Ok(Ok(r)) => eprintln!(
+                            "woolguard serve: tenant {name}: {} event(s) folded in {:.2}s, {} waiting",
+                            r.folded.applied, r.seconds, r.folded.waiting
+                        ),
+                        Ok(Err(e)) => eprintln!("woolguard serve: tenant {name}: refresh failed: {}", e.message),
+                        Err(e) => eprintln!("woolguard serve: tenant {name}: refresh failed: {e}"),
+                    }
+                }
+            }
+        });
     }
     eprintln!(
         "woolguard serve: {} tenant(s) loaded in {:.1}s; config {}",

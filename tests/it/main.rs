@@ -8,5 +8,4 @@ mod members;
 #[cfg(feature = "gbm")]
 mod model;
 mod read;
-#[cfg(feature = "gbm")]
 mod serve;
