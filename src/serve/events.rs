@@ -22,7 +22,7 @@ const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("events");
 const ORDER: TableDefinition<u64, &str> = TableDefinition::new("order");
 
 /// One event, in the contract's shape (DESIGN.md §3), with its own id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
     Signup {
@@ -153,7 +153,7 @@ impl Event {
 }
 
 /// What folding events into a history did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Folded {
     /// Events now in the history's tables.
     pub applied: usize,
@@ -316,7 +316,7 @@ fn member_of(e: &Event) -> &str {
 }
 
 /// What a batch did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Appended {
     /// Stored now, in batch order.
     pub accepted: Vec<String>,

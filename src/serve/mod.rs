@@ -5,6 +5,7 @@
 //! error goes through [`error::ApiError`]. A tenant is chosen by its API key, so one brand's key
 //! can never reach another brand's members, lists or models.
 
+pub mod audience;
 pub mod error;
 pub mod events;
 pub mod metrics;
@@ -15,12 +16,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use audience::{AudienceQuery, AudienceRequest};
 use error::{json_error, ApiError};
 use metrics::Metrics;
-use tenant::{AudiencePolicy, Candidate, ListKey, ListKind, Models, Tenant};
+use tenant::{Candidate, ListKey, ListKind, Models, Tenant};
 
 /// One brand: its keys, its history and its models.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,6 +146,7 @@ pub struct AppState {
     keys: HashMap<String, usize>,
     pub admin_key: Option<String>,
     pub max_ids: usize,
+    pub max_body_bytes: usize,
     pub metrics: Metrics,
     pub ready: std::sync::atomic::AtomicBool,
 }
@@ -192,6 +195,7 @@ impl AppState {
             keys,
             admin_key: c.admin_key.clone(),
             max_ids: c.max_ids,
+            max_body_bytes: c.max_body_bytes,
             metrics: Metrics::default(),
             ready: std::sync::atomic::AtomicBool::new(true),
         }
@@ -233,6 +237,9 @@ fn api_key<'a>(req: &'a HttpRequest, header: &str) -> Option<&'a str> {
 
 type Data = web::Data<AppState>;
 
+#[utoipa::path(post, path = "/v1/candidates/score", tag = "scoring", request_body = Candidate,
+    responses((status = 200, description = "the candidate's score, decision and reasons", body = tenant::Verdict), (status = 400, description = "malformed or invalid body", body = ApiError), (status = 401, description = "missing or unknown API key", body = ApiError)),
+    security(("api_key" = [])))]
 async fn score_candidate(
     req: HttpRequest,
     state: Data,
@@ -246,13 +253,21 @@ async fn score_candidate(
     Ok(HttpResponse::Ok().json(verdict))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MembersRequest {
     member_ids: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct MembersResponse {
+    model_version: String,
+    /// UTC seconds: the scores are as of this moment (the newest event folded in).
+    as_of: i64,
+    members: Vec<MemberResult>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct MemberResult {
     member_id: String,
     #[serde(flatten)]
@@ -260,6 +275,10 @@ struct MemberResult {
     error: Option<ApiError>,
 }
 
+#[utoipa::path(post, path = "/v1/members/score", tag = "scoring", request_body = MembersRequest,
+    responses((status = 200, description = "`model_version`, `as_of` (UTC seconds) and one result per id", body = MembersResponse), (status = 400, description = "malformed or invalid body", body = ApiError), (status = 401, description = "missing or unknown API key", body = ApiError),
+        (status = 413, description = "too many ids", body = ApiError)),
+    security(("api_key" = [])))]
 async fn score_members(
     req: HttpRequest,
     state: Data,
@@ -287,11 +306,11 @@ async fn score_members(
             },
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "model_version": models.member.version,
-        "as_of": models.as_of,
-        "members": results,
-    })))
+    Ok(HttpResponse::Ok().json(MembersResponse {
+        model_version: models.member.version.clone(),
+        as_of: models.as_of,
+        members: results,
+    }))
 }
 
 fn check_ids(state: &AppState, n: usize) -> Result<(), ApiError> {
@@ -305,23 +324,42 @@ fn check_ids(state: &AppState, n: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AudienceRequest {
-    member_ids: Vec<String>,
-    #[serde(default)]
-    policy: AudiencePolicy,
-}
-
+#[utoipa::path(post, path = "/v1/audiences/filter", tag = "audiences",
+    request_body(content(
+        (AudienceRequest = "application/json"),
+        (String = "application/x-ndjson"),
+        (Vec<u8> = "application/vnd.apache.parquet")),
+        description = "JSON: ids and policy; NDJSON: one member id per line (a JSON string, {\"member_id\": …} or bare), policy in the query; Parquet: a file with a member_id column, policy in the query"),
+    params(AudienceQuery),
+    responses((status = 200, description = "kept ids, dropped ids with their main reason, summary", body = tenant::Audience), (status = 400, description = "malformed or invalid body", body = ApiError), (status = 401, description = "missing or unknown API key", body = ApiError),
+        (status = 413, description = "too many ids or body too large", body = ApiError),
+        (status = 415, description = "unsupported content type", body = ApiError)),
+    security(("api_key" = [])))]
 async fn filter_audience(
     req: HttpRequest,
     state: Data,
-    body: web::Json<AudienceRequest>,
+    query: web::Query<AudienceQuery>,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = state.tenant(&req)?.clone();
-    check_ids(&state, body.member_ids.len())?;
-    let body = body.into_inner();
-    let audience = web::block(move || tenant.filter_audience(&body.member_ids, &body.policy))
+    let body = match body.to_bytes_limited(state.max_body_bytes).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => return Err(ApiError::bad_request("bad_body", e.to_string())),
+        Err(_) => {
+            return Err(ApiError::new(
+                413,
+                "body_too_large",
+                format!("body is over the {}-byte limit", state.max_body_bytes),
+            ))
+        }
+    };
+    let content_type = req.content_type().to_ascii_lowercase();
+    let query = query.into_inner();
+    let (ids, policy) = web::block(move || audience::parse(&content_type, body, query))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    check_ids(&state, ids.len())?;
+    let audience = web::block(move || tenant.filter_audience(&ids, &policy))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))??;
     Ok(HttpResponse::Ok().json(audience))
@@ -348,22 +386,32 @@ fn model_info(t: &Tenant) -> Result<serde_json::Value, ApiError> {
     }))
 }
 
+#[utoipa::path(get, path = "/v1/models", tag = "models",
+    responses((status = 200, description = "the tenant's member and sign-up models: version, path, target, moment, thresholds"),
+        (status = 401, description = "missing or unknown API key", body = ApiError)),
+    security(("api_key" = [])))]
 async fn get_models(req: HttpRequest, state: Data) -> Result<HttpResponse, ApiError> {
     let tenant = state.tenant(&req)?;
     Ok(HttpResponse::Ok().json(model_info(tenant)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReloadRequest {
     tenant: String,
     /// New paths; the current ones are re-read where absent.
+    #[schema(value_type = Option<String>)]
     model: Option<PathBuf>,
+    #[schema(value_type = Option<String>)]
     signup_model: Option<PathBuf>,
 }
 
 /// Loads and checks the new models off the request threads, then swaps them in one step; a
 /// refused model leaves the old ones serving.
+#[utoipa::path(post, path = "/v1/models/reload", tag = "models", request_body = ReloadRequest,
+    responses((status = 200, description = "the models now serving"), (status = 400, description = "the new model was refused; the old one keeps serving", body = ApiError),
+        (status = 401, description = "missing or wrong admin key", body = ApiError), (status = 404, description = "unknown tenant", body = ApiError)),
+    security(("admin_key" = [])))]
 async fn reload_models(
     req: HttpRequest,
     state: Data,
@@ -385,6 +433,10 @@ async fn reload_models(
     Ok(HttpResponse::Ok().json(model_info(&tenant)?))
 }
 
+#[utoipa::path(get, path = "/v1/lists/{list}/{key}", tag = "lists",
+    params(("list" = tenant::ListKind, Path, description = "allow or deny"), ("key" = tenant::ListKey, Path, description = "what the entries are keyed by")),
+    responses((status = 200, description = "the entries"), (status = 400, description = "malformed or invalid body", body = ApiError), (status = 401, description = "missing or unknown API key", body = ApiError)),
+    security(("api_key" = [])))]
 async fn get_list(
     req: HttpRequest,
     state: Data,
@@ -401,6 +453,10 @@ async fn get_list(
     })))
 }
 
+#[utoipa::path(put, path = "/v1/lists/{list}/{key}/{value}", tag = "lists",
+    params(("list" = tenant::ListKind, Path), ("key" = tenant::ListKey, Path), ("value" = String, Path, description = "member id, device id, phone hash or IP range")),
+    responses((status = 200, description = "whether the list changed"), (status = 400, description = "malformed or invalid body", body = ApiError), (status = 401, description = "missing or unknown API key", body = ApiError)),
+    security(("api_key" = [])))]
 async fn change_list(
     req: HttpRequest,
     state: Data,
@@ -423,13 +479,30 @@ async fn change_list(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[utoipa::path(delete, path = "/v1/lists/{list}/{key}/{value}", tag = "lists",
+    params(("list" = tenant::ListKind, Path), ("key" = tenant::ListKey, Path), ("value" = String, Path)),
+    responses((status = 200, description = "whether the list changed"), (status = 400, description = "bad list or key", body = ApiError), (status = 401, description = "missing or unknown API key", body = ApiError)),
+    security(("api_key" = [])))]
+async fn delete_list(
+    req: HttpRequest,
+    state: Data,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    change_list(req, state, path).await
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EventsRequest {
     events: Vec<events::Event>,
 }
 
 /// Acknowledged only once durable; idempotent by event id.
+#[utoipa::path(post, path = "/v1/events", tag = "events", request_body = EventsRequest,
+    responses((status = 200, description = "acknowledged: durable; duplicates by event id are not stored again", body = events::Appended), (status = 400, description = "malformed or invalid body", body = ApiError), (status = 401, description = "missing or unknown API key", body = ApiError),
+        (status = 409, description = "the scorer runs without a state folder", body = ApiError),
+        (status = 503, description = "the event store is unavailable; nothing was acknowledged", body = ApiError)),
+    security(("api_key" = [])))]
 async fn post_events(
     req: HttpRequest,
     state: Data,
@@ -444,6 +517,9 @@ async fn post_events(
     Ok(HttpResponse::Ok().json(appended))
 }
 
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", params(("id" = String, Path)),
+    responses((status = 200, description = "the event is stored"), (status = 404, description = "not stored", body = ApiError)),
+    security(("api_key" = [])))]
 async fn get_event(
     req: HttpRequest,
     state: Data,
@@ -461,6 +537,10 @@ async fn get_event(
 }
 
 /// Folds the events acknowledged since the snapshot into the member scores now (admin).
+#[utoipa::path(post, path = "/v1/state/refresh", tag = "events", request_body = TenantRequest,
+    responses((status = 200, description = "events folded into the member scores", body = tenant::Refreshed),
+        (status = 401, description = "missing or wrong admin key", body = ApiError), (status = 404, description = "unknown tenant", body = ApiError)),
+    security(("admin_key" = [])))]
 async fn refresh_state(
     req: HttpRequest,
     state: Data,
@@ -474,16 +554,18 @@ async fn refresh_state(
     Ok(HttpResponse::Ok().json(done))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TenantRequest {
     tenant: String,
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "the process is up")))]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "serving"), (status = 503, description = "shutting down", body = ApiError)))]
 async fn readyz(state: Data) -> HttpResponse {
     if state.ready.load(std::sync::atomic::Ordering::Relaxed) {
         HttpResponse::Ok()
@@ -503,6 +585,7 @@ impl IntoResponse for ApiError {
     }
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text: requests and latency by route and status, decisions, model versions", content_type = "text/plain")))]
 async fn prometheus(state: Data) -> HttpResponse {
     let versions: Vec<(String, String)> = state
         .tenants
@@ -516,6 +599,39 @@ async fn prometheus(state: Data) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render(&versions))
+}
+
+/// The API's OpenAPI 3.1 description, generated from the handlers and their types.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "woolguard scorer", description = "Scores sign-up candidates and members for the wool party, filters campaign audiences, takes events and swaps models."),
+    paths(score_candidate, score_members, filter_audience, post_events, get_event, refresh_state,
+        get_models, reload_models, get_list, change_list, delete_list, healthz, readyz, prometheus, openapi),
+    modifiers(&Keys)
+)]
+pub struct ApiDoc;
+
+struct Keys;
+
+impl utoipa::Modify for Keys {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let c = api.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
+        );
+        c.add_security_scheme(
+            "admin_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-admin-key"))),
+        );
+    }
+}
+
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "operations", responses((status = 200, description = "this API's OpenAPI description")))]
+async fn openapi() -> HttpResponse {
+    use utoipa::OpenApi;
+    HttpResponse::Ok().json(ApiDoc::openapi())
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -552,8 +668,9 @@ pub fn configure(state: Data, max_body_bytes: usize) -> impl FnOnce(&mut web::Se
             .route("/v1/lists/{list}/{key}/{value}", web::put().to(change_list))
             .route(
                 "/v1/lists/{list}/{key}/{value}",
-                web::delete().to(change_list),
+                web::delete().to(delete_list),
             )
+            .route("/v1/openapi.json", web::get().to(openapi))
             .default_service(web::to(not_found));
     }
 }

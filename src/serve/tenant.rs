@@ -18,7 +18,7 @@ use crate::model::artefact::{Artefact, Decision, Reason, Scored};
 use crate::model::score::{end_of, rows_as_of};
 
 /// What a list entry is keyed by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ListKey {
     Member,
@@ -42,7 +42,7 @@ impl ListKey {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ListKind {
     Allow,
@@ -63,7 +63,7 @@ impl ListKind {
 }
 
 /// Which list entry decided instead of the model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ListHit {
     pub list: ListKind,
     pub key: ListKey,
@@ -139,7 +139,7 @@ pub struct Models {
 }
 
 /// Where a member stands: tier and RFM segment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Standing {
     pub tier: String,
     pub segment: &'static str,
@@ -222,7 +222,7 @@ impl Models {
 }
 
 /// A sign-up as a caller sends it (DESIGN.md §3, members columns).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Candidate {
     pub member_id: Option<String>,
@@ -241,7 +241,7 @@ pub struct Candidate {
     pub record: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Verdict {
     pub probability: f64,
     pub quality: u8,
@@ -617,7 +617,7 @@ impl Tenant {
 }
 
 /// What a refresh did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Refreshed {
     /// Pending events taken.
     pub events: usize,
@@ -630,7 +630,7 @@ pub struct Refreshed {
 }
 
 /// How much of the wool an audience filter drops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DropLevel {
     /// Drop reject decisions only.
@@ -640,7 +640,7 @@ pub enum DropLevel {
     Review,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AudiencePolicy {
     #[serde(default)]
@@ -649,7 +649,7 @@ pub struct AudiencePolicy {
     pub min_quality: Option<u8>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Dropped {
     pub member_id: String,
     pub decision: Option<Decision>,
@@ -657,7 +657,7 @@ pub struct Dropped {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AudienceSummary {
     pub requested: usize,
     pub kept: usize,
@@ -667,7 +667,7 @@ pub struct AudienceSummary {
     pub model_version: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Audience {
     pub kept: Vec<String>,
     pub dropped: Vec<Dropped>,

@@ -66,11 +66,24 @@ impl Server {
         headers: &[(&str, &str)],
         body: &str,
     ) -> (u16, String) {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.call_raw(method, path, &all, body.as_bytes())
+    }
+
+    /// One request with exactly these headers and a body of any bytes.
+    fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
         let Ok(mut s) = TcpStream::connect(&self.addr) else {
             return (0, String::new());
         };
         let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: {}\r\n",
             self.addr,
             body.len()
         );
@@ -78,8 +91,9 @@ impl Server {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
         req.push_str("\r\n");
-        req.push_str(body);
-        if s.write_all(req.as_bytes()).is_err() {
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
+        if s.write_all(&bytes).is_err() {
             return (0, String::new());
         }
         let mut raw = String::new();
@@ -978,4 +992,128 @@ fn events_reach_member_scores_through_the_state_snapshot() {
         restarted["members"][0]["probability"],
         after["members"][0]["probability"]
     );
+}
+
+/// The same audience as JSON, NDJSON and Parquet gives the same answer; the spec lists every
+/// route the app serves.
+#[test]
+fn audiences_come_as_json_ndjson_or_parquet_and_the_spec_lists_every_route() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let server = Server::start(&config(dir.path()));
+    let a = [("x-api-key", "key-a")];
+    let sample = load(&root().join("data/sample")).unwrap_or_else(|e| panic!("{e}"));
+    let mut ids: Vec<String> = (0..200u32)
+        .map(|m| sample.members.id(m).to_string())
+        .collect();
+    ids.push("nobody".into());
+    let quoted: Vec<String> = ids.iter().map(|i| format!("\"{i}\"")).collect();
+    let json_body = format!(
+        r#"{{"member_ids":[{}],"policy":{{"drop":"review"}}}}"#,
+        quoted.join(",")
+    );
+    let (status, by_json) = server.call("POST", "/v1/audiences/filter", &a, &json_body);
+    assert_eq!(status, 200, "{by_json}");
+    let by_json = json(&by_json);
+    assert_eq!(by_json["summary"]["requested"].as_u64(), Some(201));
+    assert_eq!(
+        by_json["summary"]["dropped_by_reason"]["UNKNOWN_MEMBER"].as_u64(),
+        Some(1)
+    );
+
+    let nd = [
+        ("x-api-key", "key-a"),
+        ("content-type", "application/x-ndjson"),
+    ];
+    let (status, by_ndjson) = server.call_raw(
+        "POST",
+        "/v1/audiences/filter?drop=review",
+        &nd,
+        quoted.join("\n").as_bytes(),
+    );
+    assert_eq!(status, 200, "{by_ndjson}");
+    assert_eq!(json(&by_ndjson), by_json);
+
+    let batch = arrow::record_batch::RecordBatch::try_from_iter([(
+        "member_id",
+        std::sync::Arc::new(arrow::array::StringArray::from(ids.clone())) as arrow::array::ArrayRef,
+    )])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut file = Vec::new();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut file, batch.schema(), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.write(&batch).unwrap_or_else(|e| panic!("{e}"));
+    w.close().unwrap_or_else(|e| panic!("{e}"));
+    let pq = [
+        ("x-api-key", "key-a"),
+        ("content-type", "application/vnd.apache.parquet"),
+    ];
+    let (status, by_parquet) =
+        server.call_raw("POST", "/v1/audiences/filter?drop=review", &pq, &file);
+    assert_eq!(status, 200, "{by_parquet}");
+    assert_eq!(json(&by_parquet), by_json);
+
+    // Bad bodies name what is wrong.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [u8], u16, &'a str);
+    let cases: [Case; 4] = [
+        (&nd, b"\"M1\"\n{\"id\":1}\n", 400, "malformed_ndjson"),
+        (&pq, b"PAR1 not parquet", 400, "invalid_parquet"),
+        (
+            &[("x-api-key", "key-a"), ("content-type", "text/csv")],
+            b"M1\n",
+            415,
+            "unsupported_media_type",
+        ),
+        (&nd, b"\n", 200, ""),
+    ];
+    for (headers, body, want, code) in cases {
+        let (status, reply) = server.call_raw("POST", "/v1/audiences/filter", headers, body);
+        assert_eq!(status, want, "{reply}");
+        if !code.is_empty() {
+            assert_eq!(json(&reply)["code"].as_str(), Some(code), "{reply}");
+        }
+    }
+
+    let (status, spec) = server.call("GET", "/v1/openapi.json", &[], "");
+    assert_eq!(status, 200);
+    let spec = json(&spec);
+    assert!(spec["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.")));
+    let routes = [
+        ("/v1/candidates/score", "post"),
+        ("/v1/members/score", "post"),
+        ("/v1/audiences/filter", "post"),
+        ("/v1/events", "post"),
+        ("/v1/events/{id}", "get"),
+        ("/v1/state/refresh", "post"),
+        ("/v1/models", "get"),
+        ("/v1/models/reload", "post"),
+        ("/v1/lists/{list}/{key}", "get"),
+        ("/v1/lists/{list}/{key}/{value}", "put"),
+        ("/v1/lists/{list}/{key}/{value}", "delete"),
+        ("/v1/openapi.json", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ];
+    for (path, method) in routes {
+        assert!(
+            spec["paths"][path][method].is_object(),
+            "{method} {path} missing from the spec"
+        );
+    }
+    assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(14));
+    for schema in [
+        "Candidate",
+        "Verdict",
+        "Event",
+        "ApiError",
+        "Audience",
+        "Refreshed",
+    ] {
+        assert!(
+            spec["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing"
+        );
+    }
 }
