@@ -4,8 +4,9 @@
 
 Builds `n` candidates from the sample's own sign-ups (their device, phone hash, IP, inviter and
 campaign, mixed between members and moved to other times, some keys dropped), sends each to both
-servers and fails unless every probability agrees within 1e-9 and every decision is the same.
-Reasons are not compared: the peer's are TreeSHAP, woolguard's path attributions.
+servers and fails unless every probability agrees within 1e-9, every decision and quality is the
+same, and the reasons name the same features in the same order with values and contributions
+within 1e-9.
 """
 import argparse
 import json
@@ -38,7 +39,7 @@ def main():
     end = int(m["t"].max())
     rng = random.Random(7)
     fields = ["campaign_id", "inviter_id", "device_id", "ip", "phone_prefix", "phone_hash"]
-    worst, decisions, seen = 0.0, 0, set()
+    worst, seen = 0.0, set()
     for i in range(a.n):
         base = rng.choice(rows)
         c = {"member_id": f"check-{i}", "channel": base["channel"]}
@@ -55,12 +56,16 @@ def main():
         diff = abs(w["probability"] - p["probability"])
         worst = max(worst, diff)
         seen.add((round(w["probability"], 6), w["decision"]))
-        decisions += w["decision"] == p["decision"]
-        if diff > 1e-9 or w["decision"] != p["decision"]:
+        same_reasons = len(w["reasons"]) == len(p["reasons"]) and all(
+            x["code"] == y["code"] and x["text"] == y["text"]
+            and abs(x["contribution"] - y["contribution"]) <= 1e-9
+            for x, y in zip(w["reasons"], p["reasons"]))
+        if diff > 1e-9 or (w["decision"], w["quality"]) != (p["decision"], p["quality"]) \
+                or not same_reasons:
             print(f"check: candidate {json.dumps(c)}\n  woolguard {w}\n  peer {p}", file=sys.stderr)
             sys.exit(1)
-    print(f"check: {a.n} candidates, probabilities equal within {worst:.1e}, "
-          f"{decisions}/{a.n} decisions equal ({len(seen)} distinct probabilities, "
+    print(f"check: {a.n} candidates: probabilities within {worst:.1e}; decisions, qualities and "
+          f"reasons equal ({len(seen)} distinct probabilities, "
           f"{len({d for _, d in seen})} distinct decisions)")
 
 
