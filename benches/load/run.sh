@@ -2,7 +2,7 @@
 # Fixed-rate load benchmark of POST /v1/candidates/score: woolguard against the Python peer
 # (benches/peer/serve.py, FastAPI + LightGBM), same tool, same rates, same run.
 #
-#   bash benches/load/run.sh [--secs 15] [--rates 1000,2000,5000,10000,15000,20000]
+#   bash benches/load/run.sh [--secs 15] [--rates 500,1000,2000,5000,10000,15000,20000]
 #                            [--conns 64] [--peer-workers 2] [--check 400]
 #
 # Both servers score the sample data (data/sample) with models/signup on loopback. For each rate,
@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 secs=15
-rates=1000,2000,5000,10000,15000,20000
+rates=500,1000,2000,5000,10000,15000,20000
 conns=64
 peer_workers=2
 check=400
@@ -38,9 +38,9 @@ done
 bash scripts/setup.sh curl
 export PATH="$HOME/.cargo/bin:$PATH"
 if ! command -v oha >/dev/null 2>&1; then
-  echo "run.sh: installing oha (cargo install, about 10 minutes on one job)"
+  echo "run.sh: installing oha (cargo install: 15-25 minutes on one job, once)"
   tmp_target=$(mktemp -d)
-  CARGO_TARGET_DIR=$tmp_target cargo install --quiet --locked --no-default-features oha
+  CARGO_TARGET_DIR=$tmp_target cargo install --quiet --locked oha
   rm -rf "$tmp_target"
 fi
 if ! python3 -c 'import fastapi, uvicorn, uvloop, httptools, lightgbm, pandas, pyarrow' 2>/dev/null; then
@@ -84,9 +84,11 @@ python3 benches/peer/check.py data/sample http://127.0.0.1:$wg_port http://127.0
 load() { # name port file [oha args...]
   local name=$1 port=$2 file=$3
   shift 3
-  oha --no-tui --output-format json -m POST -H 'content-type: application/json' \
+  # -w: requests in flight at the deadline are waited for, not counted as errors.
+  oha --no-tui --output-format json -w -m POST -H 'content-type: application/json' \
     -H "x-api-key: $key" -D benches/load/candidate.json "$@" \
     "http://127.0.0.1:$port/v1/candidates/score" >"$out/$file.json"
+  echo "$file $(cut -d' ' -f1 /proc/loadavg)" >>"$out/loadavg.txt" # others' jobs share the cores
   sleep 2 # let a backlog drain before the next run
 }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min), $(nproc) cores"

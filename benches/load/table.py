@@ -2,6 +2,7 @@
 
     python3 benches/load/table.py DIR [--peer-workers 2] [--conns 64] [--p99-ms 5]
 
+Achieved is 2xx answers per second of the run (waiting for the requests in flight at the end).
 A rate counts as sustained when the server answered at least 95% of it, without errors, with
 p99 (coordinated omission corrected) within --p99-ms.
 """
@@ -19,10 +20,11 @@ def read(path):
         r = json.load(f)
     s, pct = r["summary"], r["latencyPercentiles"]
     codes = {int(k): v for k, v in (r.get("statusCodeDistribution") or {}).items()}
+    ok = sum(v for k, v in codes.items() if 200 <= k < 300)
     errors = sum(v for k, v in codes.items() if not 200 <= k < 300)
     errors += sum((r.get("errorDistribution") or {}).values())
     ms = lambda v: float("nan") if v is None else v * 1000
-    return {"rps": s["requestsPerSec"], "p50": ms(pct.get("p50")), "p99": ms(pct.get("p99")),
+    return {"rps": ok / s["total"], "p50": ms(pct.get("p50")), "p99": ms(pct.get("p99")),
             "errors": errors}
 
 
@@ -59,14 +61,21 @@ def main():
     print(f"\nhighest rate sustained with p99 <= {a.p99_ms:g} ms (>= 95% achieved, no errors): "
           f"woolguard {best['woolguard']:,}, peer {best['peer']:,} req/s"
           + (f" (ratio {best['woolguard'] / best['peer']:.1f}x)" if best["peer"] else
-             " (peer sustains none of the rates asked)"))
+             " (the peer sustains none of the rates asked)" if best["woolguard"] else
+             " (neither sustains any rate asked)"))
     if best["woolguard"] == max(rates):
         print("  woolguard sustained the highest rate asked: its limit is above it")
     sat = closed["woolguard"]["rps"] / closed["peer"]["rps"]
     print(f"throughput at saturation ({a.conns} connections, closed loop): woolguard "
           f"{closed['woolguard']['rps']:,.0f}, peer {closed['peer']['rps']:,.0f} req/s "
           f"(ratio {sat:.1f}x)")
-    print("oha shares the machine's 2 cores with the server it drives.")
+    loads = []
+    if os.path.exists(os.path.join(a.dir, "loadavg.txt")):
+        with open(os.path.join(a.dir, "loadavg.txt")) as f:
+            loads = [float(line.split()[1]) for line in f if line.strip()]
+    print("oha shares the machine's 2 cores with the server it drives"
+          + (f"; 1-minute load average after each run {min(loads):.2f}-{max(loads):.2f}"
+             " (others' jobs included)." if loads else "."))
 
 
 if __name__ == "__main__":
