@@ -63,12 +63,15 @@ stop() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 trap stop EXIT
+trap "exit 130" INT TERM # through the EXIT trap
 setsid "$bin" serve --model models/default --signup-model models/signup --data data/sample \
   --api-key $key --bind 127.0.0.1:$wg_port >"$out/woolguard.log" 2>&1 &
 pids+=($!)
+wg_group=$!
 setsid python3 benches/peer/serve.py --data data/sample --model models/signup --api-key $key \
   --bind 127.0.0.1:$peer_port --workers "$peer_workers" >"$out/peer.log" 2>&1 &
 pids+=($!)
+peer_group=$!
 for port in $wg_port $peer_port; do
   for _ in $(seq 1 300); do
     curl -sf http://127.0.0.1:$port/healthz >/dev/null 2>&1 && break
@@ -81,14 +84,28 @@ python3 benches/peer/check.py data/sample http://127.0.0.1:$wg_port http://127.0
   $key --n "$check"
 
 # --- the runs ------------------------------------------------------------------------------
+# CPU time (clock ticks) of every process in a process group: a server's own cost per request,
+# which other jobs on the machine slow down less than they slow its latency.
+cpu_ticks() {
+  local group=$1 total=0 line f
+  for f in /proc/[0-9]*/stat; do
+    read -r line <"$f" 2>/dev/null || continue
+    set -- ${line##*) } # after "pid (comm) ": state ppid pgrp ... utime (12) stime (13)
+    [ "$3" = "$group" ] && total=$((total + ${12} + ${13}))
+  done
+  echo $total
+}
 load() { # name port file [oha args...]
-  local name=$1 port=$2 file=$3
+  local name=$1 port=$2 file=$3 group=$wg_group before
   shift 3
+  [ "$name" = peer ] && group=$peer_group
+  before=$(cpu_ticks "$group")
   # -w: requests in flight at the deadline are waited for, not counted as errors.
   oha --no-tui --output-format json -w -m POST -H 'content-type: application/json' \
     -H "x-api-key: $key" -D benches/load/candidate.json "$@" \
     "http://127.0.0.1:$port/v1/candidates/score" >"$out/$file.json"
   echo "$file $(cut -d' ' -f1 /proc/loadavg)" >>"$out/loadavg.txt" # others' jobs share the cores
+  echo "$file $(($(cpu_ticks "$group") - before)) $(getconf CLK_TCK)" >>"$out/cpu.txt"
   sleep 2 # let a backlog drain before the next run
 }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min), $(nproc) cores"

@@ -15,6 +15,18 @@ import re
 NAMES = ("woolguard", "peer")
 
 
+def cpu(d):
+    """Server CPU seconds per run, from run.sh's cpu.txt (run, ticks, ticks a second)."""
+    out = {}
+    path = os.path.join(d, "cpu.txt")
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                run, ticks, hz = line.split()
+                out[run] = int(ticks) / int(hz)
+    return out
+
+
 def read(path):
     with open(path) as f:
         r = json.load(f)
@@ -24,7 +36,7 @@ def read(path):
     errors = sum(v for k, v in codes.items() if not 200 <= k < 300)
     errors += sum((r.get("errorDistribution") or {}).values())
     ms = lambda v: float("nan") if v is None else v * 1000
-    return {"rps": ok / s["total"], "p50": ms(pct.get("p50")), "p99": ms(pct.get("p99")),
+    return {"ok": ok, "rps": ok / s["total"], "p50": ms(pct.get("p50")), "p99": ms(pct.get("p99")),
             "errors": errors}
 
 
@@ -69,6 +81,16 @@ def main():
     print(f"throughput at saturation ({a.conns} connections, closed loop): woolguard "
           f"{closed['woolguard']['rps']:,.0f}, peer {closed['peer']['rps']:,.0f} req/s "
           f"(ratio {sat:.1f}x)")
+    secs = cpu(a.dir)
+    per = {}
+    for n in NAMES:
+        runs = [f"rate-{rate}-{n}" for rate in rates] + [f"closed-{n}"]
+        answered = sum(res[rate, n]["ok"] for rate in rates) + closed[n]["ok"]
+        if answered and all(r in secs for r in runs):
+            per[n] = sum(secs[r] for r in runs) / answered * 1e6
+    if len(per) == 2:
+        print(f"server CPU per answered request, over all runs: woolguard {per['woolguard']:.0f} us, "
+              f"peer {per['peer']:.0f} us (ratio {per['peer'] / per['woolguard']:.1f}x)")
     loads = []
     if os.path.exists(os.path.join(a.dir, "loadavg.txt")):
         with open(os.path.join(a.dir, "loadavg.txt")) as f:
