@@ -2,7 +2,7 @@
 # Fixed-rate load benchmark of POST /v1/candidates/score: woolguard against the Python peer
 # (benches/peer/serve.py, FastAPI + LightGBM), same tool, same rates, same run.
 #
-#   bash benches/load/run.sh [--secs 15] [--rates 500,1000,2000,5000,10000,15000,20000]
+#   bash benches/load/run.sh [--secs 15] [--rates 250,500,1000,2000,5000,10000,15000,20000]
 #                            [--conns 64] [--peer-workers 2] [--check 400]
 #
 # Both servers score the sample data (data/sample) with models/signup on loopback. For each rate,
@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 secs=15
-rates=500,1000,2000,5000,10000,15000,20000
+rates=250,500,1000,2000,5000,10000,15000,20000
 conns=64
 peer_workers=2
 check=400
