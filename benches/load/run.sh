@@ -89,7 +89,7 @@ python3 benches/peer/check.py data/sample http://127.0.0.1:$wg_port http://127.0
 cpu_ticks() {
   local group=$1 total=0 line f
   for f in /proc/[0-9]*/stat; do
-    read -r line <"$f" 2>/dev/null || continue
+    read -r line 2>/dev/null <"$f" || continue # a process may end meanwhile
     set -- ${line##*) } # after "pid (comm) ": state ppid pgrp ... utime (12) stime (13)
     [ "$3" = "$group" ] && total=$((total + ${12} + ${13}))
   done
