@@ -18,6 +18,9 @@ use crate::data::schema::{CouponEvent, CouponKind, PointsReason, Vocabulary};
 
 /// Event id → the event as JSON.
 const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("events");
+/// Allow / deny list entries (`kind/key/value`) that are present.
+const LISTS: TableDefinition<&str, u8> = TableDefinition::new("lists");
+
 /// Arrival order → event id, for replay in the order events were acknowledged.
 const ORDER: TableDefinition<u64, &str> = TableDefinition::new("order");
 
@@ -332,6 +335,10 @@ pub trait EventStore: Send + Sync {
     /// Every stored event, in acknowledgement order.
     fn replay(&self) -> Result<Vec<Event>, ApiError>;
     fn contains(&self, event_id: &str) -> Result<bool, ApiError>;
+    /// Adds (`present`) or removes an allow / deny list entry (`kind/key/value`), durably.
+    fn set_list_entry(&self, entry: &str, present: bool) -> Result<(), ApiError>;
+    /// Every list entry stored.
+    fn list_entries(&self) -> Result<Vec<String>, ApiError>;
 }
 
 /// The embedded store: one redb file per tenant.
@@ -353,6 +360,7 @@ impl RedbStore {
         let tx = db.begin_write().map_err(store_error)?;
         tx.open_table(EVENTS).map_err(store_error)?;
         tx.open_table(ORDER).map_err(store_error)?;
+        tx.open_table(LISTS).map_err(store_error)?;
         tx.commit().map_err(store_error)?;
         Ok(RedbStore { db })
     }
@@ -413,6 +421,30 @@ impl EventStore for RedbStore {
         let tx = self.db.begin_read().map_err(store_error)?;
         let table = tx.open_table(EVENTS).map_err(store_error)?;
         Ok(table.get(event_id).map_err(store_error)?.is_some())
+    }
+
+    fn set_list_entry(&self, entry: &str, present: bool) -> Result<(), ApiError> {
+        let tx = self.db.begin_write().map_err(store_error)?;
+        {
+            let mut table = tx.open_table(LISTS).map_err(store_error)?;
+            if present {
+                table.insert(entry, 1).map_err(store_error)?;
+            } else {
+                table.remove(entry).map_err(store_error)?;
+            }
+        }
+        tx.commit().map_err(store_error)
+    }
+
+    fn list_entries(&self) -> Result<Vec<String>, ApiError> {
+        let tx = self.db.begin_read().map_err(store_error)?;
+        let table = tx.open_table(LISTS).map_err(store_error)?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(store_error)? {
+            let (k, _) = row.map_err(store_error)?;
+            out.push(k.value().to_string());
+        }
+        Ok(out)
     }
 }
 

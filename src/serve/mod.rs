@@ -465,15 +465,8 @@ async fn change_list(
     let tenant = state.tenant(&req)?;
     let (kind, key) = (ListKind::parse(&path.0)?, ListKey::parse(&path.1)?);
     let value = &path.2;
-    let mut lists = tenant
-        .lists
-        .write()
-        .map_err(|_| ApiError::internal("lists unavailable"))?;
-    let changed = if req.method() == actix_web::http::Method::DELETE {
-        lists.delete(kind, key, value)
-    } else {
-        lists.put(kind, key, value)
-    };
+    let present = req.method() != actix_web::http::Method::DELETE;
+    let changed = tenant.change_list(kind, key, value, present)?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "list": kind, "key": key, "value": value, "changed": changed
     })))

@@ -28,6 +28,15 @@ pub enum ListKey {
 }
 
 impl ListKey {
+    pub fn name(self) -> &'static str {
+        match self {
+            ListKey::Member => "member",
+            ListKey::Device => "device",
+            ListKey::PhoneHash => "phone_hash",
+            ListKey::IpRange => "ip_range",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self, ApiError> {
         match s {
             "member" => Ok(ListKey::Member),
@@ -50,6 +59,13 @@ pub enum ListKind {
 }
 
 impl ListKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ListKind::Allow => "allow",
+            ListKind::Deny => "deny",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self, ApiError> {
         match s {
             "allow" => Ok(ListKind::Allow),
@@ -484,6 +500,20 @@ impl Tenant {
     ///
     /// The events are pending afterwards: [`Tenant::refresh`] folds them into the snapshot.
     pub fn with_store(mut self, store: Box<dyn EventStore>) -> Result<Self, ApiError> {
+        {
+            let lists = self.lists.get_mut().map_err(|_| poisoned())?;
+            for entry in store.list_entries()? {
+                let mut parts = entry.splitn(3, '/');
+                let (Some(kind), Some(key), Some(value)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(ApiError::internal(format!(
+                        "stored list entry '{entry}' is not kind/key/value"
+                    )));
+                };
+                lists.put(ListKind::parse(kind)?, ListKey::parse(key)?, value);
+            }
+        }
         let events = store.replay()?;
         for e in &events {
             self.apply(e)?;
@@ -566,6 +596,27 @@ impl Tenant {
             }
             Event::Coupon { .. } | Event::Order { .. } | Event::Points { .. } => Ok(()),
         }
+    }
+
+    /// Adds (`present`) or removes a list entry; with a store, durably before it takes effect.
+    /// Returns whether the list changed.
+    pub fn change_list(
+        &self,
+        kind: ListKind,
+        key: ListKey,
+        value: &str,
+        present: bool,
+    ) -> Result<bool, ApiError> {
+        let mut lists = self.lists.write().map_err(|_| poisoned())?;
+        if let Some(store) = &self.store {
+            let entry = format!("{}/{}/{value}", kind.name(), key.name());
+            store.set_list_entry(&entry, present)?;
+        }
+        Ok(if present {
+            lists.put(kind, key, value)
+        } else {
+            lists.delete(kind, key, value)
+        })
     }
 
     /// Whether an event id has been stored.

@@ -983,6 +983,12 @@ fn events_reach_member_scores_through_the_state_snapshot() {
             "{reply}"
         );
         assert!(score(&server, "late-1")["members"][0]["probability"].is_number());
+        // List changes are kept in the store too.
+        for (method, value) in [("PUT", "dev-x"), ("PUT", "dev-y"), ("DELETE", "dev-y")] {
+            let (status, _) =
+                server.call(method, &format!("/v1/lists/deny/device/{value}"), &a, "");
+            assert_eq!(status, 200);
+        }
     }
     // A restarted scorer folds every stored event before answering.
     let server = Server::start(&cfg);
@@ -992,6 +998,19 @@ fn events_reach_member_scores_through_the_state_snapshot() {
         restarted["members"][0]["probability"],
         after["members"][0]["probability"]
     );
+    let (_, lists) = server.call("GET", "/v1/lists/deny/device", &a, "");
+    assert_eq!(
+        json(&lists)["values"],
+        serde_json::json!(["dev-x"]),
+        "{lists}"
+    );
+    let (_, v) = server.call(
+        "POST",
+        "/v1/candidates/score",
+        &a,
+        r#"{"device_id":"dev-x"}"#,
+    );
+    assert_eq!(json(&v)["decision"].as_str(), Some("reject"), "{v}");
 }
 
 /// The same audience as JSON, NDJSON and Parquet gives the same answer; the spec lists every
