@@ -62,6 +62,9 @@ pub const JUMP_CHANNEL: &str = "douyin";
 pub const JUMP_FROM: i64 = utc(2024, 6, 1, 0);
 pub const JUMP_SHARE: f64 = 0.025;
 
+// The wave comes after the promotion.
+const _: () = assert!(PROMO_END < JUMP_FROM);
+
 /// Whether planned member `i` is caught by the silver trap: dormant or wool, joined before the
 /// promotion, and reached by it (a hash of the seed and the member, not the RNG stream).
 pub fn trapped(seed: u64, i: usize, m: &Planned) -> bool {
@@ -90,6 +93,5 @@ mod tests {
         }
         assert_eq!(Scenario::parse("Silver-Trap"), Some(Scenario::SilverTrap));
         assert_eq!(Scenario::parse("gold"), None);
-        assert!(PROMO_END < JUMP_FROM);
     }
 }

@@ -24,8 +24,6 @@ use crate::common;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-const DAY: i64 = 86_400;
-
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
