@@ -1,6 +1,7 @@
 //! Subcommands for analysts. Each wraps its own argument struct and calls one library function;
 //! nothing here computes what the library should.
 
+mod audience;
 mod data;
 mod generate;
 mod import;
@@ -35,6 +36,9 @@ pub enum Command {
     /// Every member's tier and RFM segment as of a date, with segment and tier sizes and the
     /// share of sales from the top 20% of members.
     Segment(segment::Args),
+    /// A campaign audience: the members a selection keeps (tier, segment, cluster, channel,
+    /// RFM, score), less those a model rejects or reviews, with what was removed and why.
+    Audience(audience::Args),
     /// Train the wool (or value) classifier: gradient-boosted trees beside a random forest and
     /// logistic regression, calibrated, thresholded by the policy; writes the model artefact.
     #[cfg(feature = "gbm")]
@@ -64,6 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => data::validate(args),
         Command::Stats(args) => data::stats(args),
         Command::Segment(args) => segment::run(args),
+        Command::Audience(args) => audience::run(args),
         #[cfg(feature = "gbm")]
         Command::Train(args) => model::train(args),
         Command::Evaluate(args) => model::evaluate(args),

@@ -1,5 +1,5 @@
-//! `segment`: every member's tier and RFM segment as of a date, written to a file, with the
-//! segment and tier sizes and the 20/80 figure printed.
+//! `segment`: every member's tier, RFM segment and behavioural cluster as of a date, written to
+//! a file, with the segment, tier and cluster sizes and the 20/80 figure printed.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,7 +35,7 @@ pub struct Args {
     pub json: bool,
 }
 
-fn parse_as_of(s: &str) -> Result<i64, String> {
+pub(super) fn parse_as_of(s: &str) -> Result<i64, String> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         if let Some(t) = d.and_hms_opt(0, 0, 0) {
             return Ok(t.and_utc().timestamp());
@@ -94,6 +94,24 @@ fn print_summary(out: &mut impl Write, s: &Summary, file: &std::path::Path) -> s
     )?;
     print_groups(out, "segment", &s.segments)?;
     print_groups(out, "tier", &s.tiers)?;
+    writeln!(
+        out,
+        "clusters (k = {}, {}):",
+        s.clustering.k, s.clustering.criterion
+    )?;
+    for c in &s.clusters {
+        let g = &c.group;
+        writeln!(
+            out,
+            "  {:>2} {:<44} {:>9} {:>6.1}% {:>14.2} {:>6.1}%",
+            c.id,
+            g.name,
+            g.members,
+            100.0 * g.share,
+            g.sales,
+            100.0 * g.sales_share
+        )?;
+    }
     let p = &s.pareto;
     match p.top_sales_share {
         Some(share) => writeln!(

@@ -4,6 +4,7 @@ mod common;
 mod features;
 mod generate;
 mod import;
+mod audience;
 mod members;
 #[cfg(feature = "gbm")]
 mod model;
