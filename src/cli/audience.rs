@@ -193,7 +193,11 @@ fn print_summary(
         "    by the selection    {}",
         tally(&l.removed_by_selection)
     )?;
-    writeln!(out, "    by the model        {}", tally(&l.removed_by_model))?;
+    writeln!(
+        out,
+        "    by the model        {}",
+        tally(&l.removed_by_model)
+    )?;
     writeln!(out, "  kept                  {}", tally(&l.kept))?;
     Ok(())
 }

@@ -50,7 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let tiers = tier::load(args.tiers.as_deref())?;
     let rules = rfm::load(args.rfm.as_deref())?;
     let history = load_history(&args.data)?;
+    let started = std::time::Instant::now();
     let s = segment::segment(&history, &tiers, &rules, args.as_of);
+    let seconds = started.elapsed().as_secs_f64();
     segment::write(&history, &s, &tiers, &args.out)
         .with_context(|| format!("writing {}", args.out.display()))?;
     let summary = segment::summarise(&s, &tiers);
@@ -59,6 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
     } else {
         print_summary(&mut out, &summary, &args.out)?;
+        writeln!(out, "tiers + RFM + clusters: {seconds:.2} s")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -65,7 +65,12 @@ pub fn vocabulary(h: &History, s: &Segmentation, tiers: &TierRules, model: bool)
     };
     Vocabulary {
         tiers: tiers.names.clone(),
-        clusters: s.clustering.clusters.iter().map(|c| c.name.clone()).collect(),
+        clusters: s
+            .clustering
+            .clusters
+            .iter()
+            .map(|c| c.name.clone())
+            .collect(),
         channels: named(&h.members.channel),
         campaigns: named(&h.members.campaign),
         model,
@@ -283,7 +288,9 @@ pub fn build(
         let m = s.members[i];
         let label = labels.get(&m).copied();
         if let Some(sc) = scores {
-            *decisions.entry(sc.decision[i].name().to_string()).or_default() += 1;
+            *decisions
+                .entry(sc.decision[i].name().to_string())
+                .or_default() += 1;
         }
         let r = if !selected[i] {
             Removal::Selection

@@ -195,7 +195,11 @@ pub fn summarise(s: &Segmentation, tiers: &TierRules) -> Summary {
         segments: groups(seg_names, seg_slot, s),
         tiers: groups(tiers.names.clone(), |i| s.tiers[i], s),
         clusters: groups(
-            s.clustering.clusters.iter().map(|c| c.name.clone()).collect(),
+            s.clustering
+                .clusters
+                .iter()
+                .map(|c| c.name.clone())
+                .collect(),
             |i| usize::from(s.clusters[i]),
             s,
         )
@@ -289,7 +293,10 @@ impl Segmentation {
             m: i64::from(s.m),
             segment: self.segments[i].map_or(NO_ORDERS, Segment::name),
             cluster: i64::from(self.clusters[i]) + 1,
-            cluster_name: self.clustering.name(usize::from(self.clusters[i])).to_string(),
+            cluster_name: self
+                .clustering
+                .name(usize::from(self.clusters[i]))
+                .to_string(),
         }
     }
 }
@@ -334,6 +341,9 @@ mod tests {
             h.orders.member.push(m);
             h.orders.at.push(t);
             h.orders.amount.push(amt);
+            h.orders.list_amount.push(amt);
+            h.orders.discount.push(0.0);
+            h.orders.coupon.push(crate::data::history::NONE);
             h.orders.refunded.push(false);
         }
         let tiers = TierRules::default();
@@ -354,5 +364,9 @@ mod tests {
         assert_eq!(sum.pareto.top_sales_share, Some(550.0 / 570.0));
         assert_eq!(sum.tiers[2].members, 1);
         assert_eq!(sum.segments.len(), 12);
+        // Two members: too few to split (k needs a silhouette sample of at least k + 1).
+        assert_eq!(s.clustering.k(), 1);
+        assert_eq!(s.clusters, vec![0, 0]);
+        assert_eq!((row.cluster, sum.clusters[0].group.members), (1, 2));
     }
 }

@@ -292,9 +292,16 @@ pub enum Expr {
     And(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
     /// `field op value`, the value resolved to the field's number.
-    Cmp { field: Field, op: Op, value: f64 },
+    Cmp {
+        field: Field,
+        op: Op,
+        value: f64,
+    },
     /// `field in [..]`.
-    In { field: Field, values: Vec<f64> },
+    In {
+        field: Field,
+        values: Vec<f64>,
+    },
 }
 
 impl Expr {
@@ -407,7 +414,10 @@ impl Parser<'_> {
             if t != Tok::RParen {
                 return err(
                     c,
-                    format!("expected \")\" to close the \"(\" at col {col}, found {}", describe(&t)),
+                    format!(
+                        "expected \")\" to close the \"(\" at col {col}, found {}",
+                        describe(&t)
+                    ),
                 );
             }
             return Ok(e);
@@ -420,7 +430,11 @@ impl Parser<'_> {
         let Tok::Word(name) = &tok else {
             return err(
                 col,
-                format!("expected a field, found {}; fields are {}", describe(&tok), field_list()),
+                format!(
+                    "expected a field, found {}; fields are {}",
+                    describe(&tok),
+                    field_list()
+                ),
             );
         };
         let Some(field) = Field::ALL
@@ -450,7 +464,10 @@ impl Parser<'_> {
             t if keyword(&t, "in") => {
                 let (t, c) = self.bump();
                 if t != Tok::LBracket {
-                    return err(c, format!("expected \"[\" after in, found {}", describe(&t)));
+                    return err(
+                        c,
+                        format!("expected \"[\" after in, found {}", describe(&t)),
+                    );
                 }
                 let mut values = vec![self.value(field)?];
                 loop {
@@ -459,7 +476,10 @@ impl Parser<'_> {
                         Tok::Comma => values.push(self.value(field)?),
                         Tok::RBracket => break,
                         t => {
-                            return err(c, format!("expected \",\" or \"]\", found {}", describe(&t)))
+                            return err(
+                                c,
+                                format!("expected \",\" or \"]\", found {}", describe(&t)),
+                            )
                         }
                     }
                 }
@@ -481,22 +501,37 @@ impl Parser<'_> {
         let (tok, col) = self.bump();
         let text = match &tok {
             Tok::Word(w) | Tok::Quoted(w) => w.clone(),
-            t => return err(col, format!("expected a value for {}, found {}", field.name(), describe(t))),
-        };
-        let v = self.vocab;
-        let named = |names: &mut dyn Iterator<Item = &str>, what: &str| -> Result<f64, SelectError> {
-            let all: Vec<&str> = names.collect();
-            match all.iter().position(|n| n.eq_ignore_ascii_case(&text)) {
-                Some(i) => Ok(i as f64),
-                None => err(
+            t => {
+                return err(
                     col,
-                    format!("unknown {what} \"{text}\"; {what}s are {}", some_of(all.into_iter())),
-                ),
+                    format!(
+                        "expected a value for {}, found {}",
+                        field.name(),
+                        describe(t)
+                    ),
+                )
             }
         };
+        let v = self.vocab;
+        let named =
+            |names: &mut dyn Iterator<Item = &str>, what: &str| -> Result<f64, SelectError> {
+                let all: Vec<&str> = names.collect();
+                match all.iter().position(|n| n.eq_ignore_ascii_case(&text)) {
+                    Some(i) => Ok(i as f64),
+                    None => err(
+                        col,
+                        format!(
+                            "unknown {what} \"{text}\"; {what}s are {}",
+                            some_of(all.into_iter())
+                        ),
+                    ),
+                }
+            };
         let number = |lo: f64, hi: f64, whole: bool| -> Result<f64, SelectError> {
             match text.parse::<f64>() {
-                Ok(x) if x.is_finite() && (lo..=hi).contains(&x) && (!whole || x.fract() == 0.0) => {
+                Ok(x)
+                    if x.is_finite() && (lo..=hi).contains(&x) && (!whole || x.fract() == 0.0) =>
+                {
                     Ok(x)
                 }
                 _ => err(
@@ -550,7 +585,10 @@ impl Parser<'_> {
                 "pass" => Ok(0.0),
                 "review" => Ok(1.0),
                 "reject" => Ok(2.0),
-                _ => err(col, format!("unknown decision \"{text}\"; decisions are pass, review, reject")),
+                _ => err(
+                    col,
+                    format!("unknown decision \"{text}\"; decisions are pass, review, reject"),
+                ),
             },
         }
     }
@@ -587,7 +625,10 @@ mod tests {
             tiers: ["one-star", "two-star", "silver", "platinum"]
                 .map(String::from)
                 .to_vec(),
-            clusters: vec!["frequent buyers".into(), "coupon-driven, rare buyers".into()],
+            clusters: vec![
+                "frequent buyers".into(),
+                "coupon-driven, rare buyers".into(),
+            ],
             channels: vec![("tmall".into(), 3), ("douyin".into(), 7)],
             campaigns: vec![("spring".into(), 9)],
             model: true,
@@ -617,11 +658,17 @@ mod tests {
         let bx = || Box::new(b.clone());
         assert_eq!(
             p("r = 5 or f >= 4 and m < 2"),
-            Expr::Or(Box::new(a.clone()), Box::new(Expr::And(bx(), Box::new(c.clone()))))
+            Expr::Or(
+                Box::new(a.clone()),
+                Box::new(Expr::And(bx(), Box::new(c.clone())))
+            )
         );
         assert_eq!(
             p("(r = 5 or f >= 4) and m < 2"),
-            Expr::And(Box::new(Expr::Or(Box::new(a.clone()), bx())), Box::new(c.clone()))
+            Expr::And(
+                Box::new(Expr::Or(Box::new(a.clone()), bx())),
+                Box::new(c.clone())
+            )
         );
         assert_eq!(
             p("not r = 5 and f >= 4"),
@@ -650,18 +697,28 @@ mod tests {
         );
         assert_eq!(p("channel != douyin"), cmp(Field::Channel, Op::Ne, 7.0));
         assert_eq!(p("decision <= review"), cmp(Field::Decision, Op::Le, 1.0));
-        assert_eq!(p("probability < 0.25"), cmp(Field::Probability, Op::Lt, 0.25));
+        assert_eq!(
+            p("probability < 0.25"),
+            cmp(Field::Probability, Op::Lt, 0.25)
+        );
     }
 
     #[test]
     fn errors_point_at_the_bad_token() {
         let x = e("tier >= silver and tir = gold");
         assert_eq!(x.col, 20);
-        assert!(x.message.starts_with("unknown field \"tir\"; fields are tier, segment"), "{x}");
+        assert!(
+            x.message
+                .starts_with("unknown field \"tir\"; fields are tier, segment"),
+            "{x}"
+        );
         assert_eq!(x.to_string().split(':').next(), Some("col 20"));
         let x = e("tier >= gold");
         assert_eq!(x.col, 9);
-        assert!(x.message.contains("unknown tier \"gold\"") && x.message.contains("silver"), "{x}");
+        assert!(
+            x.message.contains("unknown tier \"gold\"") && x.message.contains("silver"),
+            "{x}"
+        );
         assert_eq!(e("segment > loyal").col, 9);
         assert_eq!(e("segment in [champions loyal]").col, 23);
         assert_eq!(e("r = 6").col, 5);
@@ -710,7 +767,9 @@ mod tests {
         assert!(!yes("campaign = spring"));
         assert!(yes("campaign != spring"), "no campaign is not spring");
         assert!(!yes("recency_days < 30") && !yes("recency_days >= 30"));
-        assert!(yes("decision >= review and quality < 80 and probability > 0.25"));
+        assert!(yes(
+            "decision >= review and quality < 80 and probability > 0.25"
+        ));
         assert!(yes("monetary > 100 and frequency = 3 and m = 5"));
         assert!(!yes("r = 5 or f < 3"));
     }

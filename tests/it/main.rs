@@ -1,10 +1,10 @@
 //! One integration test binary (links once), a module per area.
 
+mod audience;
 mod common;
 mod features;
 mod generate;
 mod import;
-mod audience;
 mod members;
 #[cfg(feature = "gbm")]
 mod model;
