@@ -1,6 +1,7 @@
 //! Subcommands for analysts. Each wraps its own argument struct and calls one library function;
 //! nothing here computes what the library should.
 
+mod audience;
 mod data;
 mod diagnose;
 mod generate;
@@ -41,6 +42,9 @@ pub enum Command {
     /// repurchase, order value, sales, coupon use, points exchange), the four tracks per period,
     /// and flags for a middle tier or a channel that looks wrong.
     Diagnose(diagnose::Args),
+    /// A campaign audience: the members a selection keeps (tier, segment, cluster, channel,
+    /// RFM, score), less those a model rejects or reviews, with what was removed and why.
+    Audience(audience::Args),
     /// Train the wool (or value) classifier: gradient-boosted trees beside a random forest and
     /// logistic regression, calibrated, thresholded by the policy; writes the model artefact.
     #[cfg(feature = "gbm")]
@@ -73,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stats(args) => data::stats(args),
         Command::Segment(args) => segment::run(args),
         Command::Diagnose(args) => diagnose::run(args),
+        Command::Audience(args) => audience::run(args),
         #[cfg(feature = "gbm")]
         Command::Train(args) => model::train(args),
         Command::Evaluate(args) => model::evaluate(args),

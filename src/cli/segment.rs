@@ -1,5 +1,5 @@
-//! `segment`: every member's tier and RFM segment as of a date, written to a file, with the
-//! segment and tier sizes and the 20/80 figure printed.
+//! `segment`: every member's tier, RFM segment and behavioural cluster as of a date, written to
+//! a file, with the segment, tier and cluster sizes and the 20/80 figure printed.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -50,7 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let tiers = tier::load(args.tiers.as_deref())?;
     let rules = rfm::load(args.rfm.as_deref())?;
     let history = load_history(&args.data)?;
+    let started = std::time::Instant::now();
     let s = segment::segment(&history, &tiers, &rules, args.as_of);
+    let seconds = started.elapsed().as_secs_f64();
     segment::write(&history, &s, &tiers, &args.out)
         .with_context(|| format!("writing {}", args.out.display()))?;
     let summary = segment::summarise(&s, &tiers);
@@ -59,6 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
     } else {
         print_summary(&mut out, &summary, &args.out)?;
+        writeln!(out, "tiers + RFM + clusters: {seconds:.2} s")?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -94,6 +97,24 @@ fn print_summary(out: &mut impl Write, s: &Summary, file: &std::path::Path) -> s
     )?;
     print_groups(out, "segment", &s.segments)?;
     print_groups(out, "tier", &s.tiers)?;
+    writeln!(
+        out,
+        "clusters (k = {}, {}):",
+        s.clustering.k, s.clustering.criterion
+    )?;
+    for c in &s.clusters {
+        let g = &c.group;
+        writeln!(
+            out,
+            "  {:>2} {:<44} {:>9} {:>6.1}% {:>14.2} {:>6.1}%",
+            c.id,
+            g.name,
+            g.members,
+            100.0 * g.share,
+            g.sales,
+            100.0 * g.sales_share
+        )?;
+    }
     let p = &s.pareto;
     match p.top_sales_share {
         Some(share) => writeln!(

@@ -1,16 +1,24 @@
-//! Member value: which tier each member holds and which RFM segment they fall in, as of a date,
-//! from their history strictly before it (DESIGN.md §5), and the 20/80 figure of a programme.
+//! Member value: which tier each member holds, which RFM segment and which behavioural cluster
+//! they fall in, as of a date, from their history strictly before it (DESIGN.md §5), and the
+//! 20/80 figure of a programme; and campaign audiences built on them.
 //!
 //! `tier` and `rfm` each compute one member's value in one function and a whole history in
-//! parallel over it; `segment` puts the two together for the `segment` command. Nothing here
-//! reads an event at or after the as-of moment, and nothing here depends on a trained model.
+//! parallel over it; `cluster` fits k-means on a sample and assigns everyone; `segment` puts the
+//! three together for the `segment` command. `select` parses audience selections and `audience`
+//! applies one (and, optionally, a model's decisions). Nothing here reads an event at or after
+//! the as-of moment, and only `audience` uses a trained model, when given one.
 
+pub mod audience;
+pub mod cluster;
 pub mod diagnose;
 pub mod rfm;
 pub mod segment;
+pub mod select;
 pub mod tier;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::data::write::{Row, TableWriter};
 
 /// What can go wrong reading a member-value config or writing its output.
 #[derive(Debug, thiserror::Error)]
@@ -52,3 +60,41 @@ pub(crate) fn read_toml<T: serde::de::DeserializeOwned>(
 }
 
 const DAY: i64 = 86_400;
+
+/// Writes rows `0..n` (made by `row`) to `path`: CSV when it ends in `.csv`, else Parquet.
+/// Returns the rows written.
+pub(crate) fn write_table<R: Row + serde::Serialize>(
+    path: &Path,
+    n: usize,
+    row: impl Fn(usize) -> R,
+) -> Result<u64, MembersError> {
+    let is_csv = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    if !is_csv {
+        let mut w = TableWriter::<R>::create(path)?;
+        for i in 0..n {
+            w.push(&row(i))?;
+        }
+        return Ok(w.finish()?);
+    }
+    let csv_err = |source| MembersError::Csv {
+        path: PathBuf::from(path),
+        source,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| MembersError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let mut w = csv::Writer::from_path(path).map_err(csv_err)?;
+    for i in 0..n {
+        w.serialize(row(i)).map_err(csv_err)?;
+    }
+    w.flush().map_err(|source| MembersError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(n as u64)
+}

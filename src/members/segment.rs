@@ -1,24 +1,26 @@
-//! Tier and RFM segment of every member as of a moment, the programme's summary (segment and
-//! tier sizes, the 20/80 figure), and the per-member file (`.csv` → CSV, else Parquet).
+//! Tier, RFM segment and behavioural cluster of every member as of a moment, the programme's
+//! summary (segment, tier and cluster sizes, the 20/80 figure), and the per-member file (`.csv` →
+//! CSV, else Parquet).
 //!
 //! The population is every member who joined strictly before the as-of moment, with or without
 //! orders; members without orders are in the first tier and the `no_orders` segment, and count
 //! (with no sales) in the Pareto figure.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::cluster::{self, Clusters};
 use super::rfm::{self, Rfm, RfmRules, Scores, Segment, NO_ORDERS};
 use super::tier::TierRules;
-use super::MembersError;
+use super::{write_table, MembersError};
 use crate::data::history::{History, MemberIdx};
 use crate::data::schema::{opt, req, Column, Kind};
-use crate::data::write::{Row, RowSink, TableWriter};
+use crate::data::write::{Row, RowSink};
 use crate::features::member::MemberIndex;
 
-/// Every member's tier and RFM as of one moment; the vectors are parallel to `members`.
+/// Every member's tier, RFM and cluster as of one moment; the vectors are parallel to `members`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segmentation {
     /// UTC seconds.
@@ -28,18 +30,33 @@ pub struct Segmentation {
     pub rfm: Vec<Rfm>,
     pub scores: Vec<Scores>,
     pub segments: Vec<Option<Segment>>,
+    /// The clustering fitted as of this moment.
+    pub clustering: Clusters,
+    /// Each member's cluster: an index into `clustering.clusters` (0-based; its id is one more).
+    pub clusters: Vec<u16>,
 }
 
-/// Tiers and segments of every member who joined before `as_of`, from history strictly before it.
+/// Tiers, segments and clusters of every member who joined before `as_of`, from history strictly before it.
 pub fn segment(h: &History, tiers: &TierRules, rules: &RfmRules, as_of: i64) -> Segmentation {
     let members: Vec<MemberIdx> = (0..h.members.len() as MemberIdx)
         .into_par_iter()
         .filter(|&m| h.members.joined_at[m as usize] < as_of)
         .collect();
     let ix = MemberIndex::build(h);
-    let (tier, values) = rayon::join(
-        || tiers.tiers(h, &ix, &members, as_of),
-        || rfm::rfm_all(h, &ix, &members, as_of),
+    let ((tier, values), (clustering, clusters)) = rayon::join(
+        || {
+            rayon::join(
+                || tiers.tiers(h, &ix, &members, as_of),
+                || rfm::rfm_all(h, &ix, &members, as_of),
+            )
+        },
+        || {
+            let used = cluster::FEATURES_USED;
+            let rows = cluster::rows(h, &ix, &members, as_of, used);
+            let fitted = cluster::fit(&rows, used, &cluster::ClusterParams::default());
+            let of = fitted.assign_all(&rows);
+            (fitted, of)
+        },
     );
     let scores = rfm::scores(&values);
     let segments = scores.iter().map(|&s| rules.segment(s)).collect();
@@ -50,6 +67,8 @@ pub fn segment(h: &History, tiers: &TierRules, rules: &RfmRules, as_of: i64) -> 
         rfm: values,
         scores,
         segments,
+        clustering,
+        clusters,
     }
 }
 
@@ -103,7 +122,29 @@ pub struct Summary {
     pub segments: Vec<Group>,
     /// Every tier, lowest first.
     pub tiers: Vec<Group>,
+    /// Every cluster, by id (1 first).
+    pub clusters: Vec<ClusterGroup>,
+    /// How k was chosen, and the silhouette of each k tried.
+    pub clustering: ClusterChoice,
     pub pareto: Pareto,
+}
+
+/// One cluster's size and sales.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterGroup {
+    pub id: u16,
+    #[serde(flatten)]
+    pub group: Group,
+    /// The centroid in the features' own units, by feature name.
+    pub centroid: Vec<(&'static str, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterChoice {
+    pub k: usize,
+    pub criterion: String,
+    pub silhouette: Vec<(usize, f64)>,
+    pub features: Vec<&'static str>,
 }
 
 fn groups(names: Vec<String>, of: impl Fn(usize) -> usize, s: &Segmentation) -> Vec<Group> {
@@ -153,6 +194,35 @@ pub fn summarise(s: &Segmentation, tiers: &TierRules) -> Summary {
         members_with_orders: s.rfm.iter().filter(|v| v.frequency > 0).count(),
         segments: groups(seg_names, seg_slot, s),
         tiers: groups(tiers.names.clone(), |i| s.tiers[i], s),
+        clusters: groups(
+            s.clustering
+                .clusters
+                .iter()
+                .map(|c| c.name.clone())
+                .collect(),
+            |i| usize::from(s.clusters[i]),
+            s,
+        )
+        .into_iter()
+        .zip(&s.clustering.clusters)
+        .map(|(group, c)| ClusterGroup {
+            id: c.id,
+            group,
+            centroid: s
+                .clustering
+                .features
+                .iter()
+                .copied()
+                .zip(c.centroid.iter().copied())
+                .collect(),
+        })
+        .collect(),
+        clustering: ClusterChoice {
+            k: s.clustering.k(),
+            criterion: s.clustering.criterion.clone(),
+            silhouette: s.clustering.silhouette.clone(),
+            features: s.clustering.features.clone(),
+        },
         pareto: pareto(&cents),
     }
 }
@@ -169,6 +239,8 @@ pub struct SegmentRow {
     pub f: i64,
     pub m: i64,
     pub segment: &'static str,
+    pub cluster: i64,
+    pub cluster_name: String,
 }
 
 const SEGMENT_COLUMNS: &[Column] = &[
@@ -181,6 +253,8 @@ const SEGMENT_COLUMNS: &[Column] = &[
     req("f", Kind::Int),
     req("m", Kind::Int),
     req("segment", Kind::Text),
+    req("cluster", Kind::Int),
+    req("cluster_name", Kind::Text),
 ];
 
 impl Row for SegmentRow {
@@ -198,6 +272,8 @@ impl Row for SegmentRow {
         out.int(self.f);
         out.int(self.m);
         out.text(self.segment);
+        out.int(self.cluster);
+        out.text(&self.cluster_name);
     }
 }
 
@@ -216,6 +292,11 @@ impl Segmentation {
             f: i64::from(s.f),
             m: i64::from(s.m),
             segment: self.segments[i].map_or(NO_ORDERS, Segment::name),
+            cluster: i64::from(self.clusters[i]) + 1,
+            cluster_name: self
+                .clustering
+                .name(usize::from(self.clusters[i]))
+                .to_string(),
         }
     }
 }
@@ -228,35 +309,7 @@ pub fn write(
     tiers: &TierRules,
     path: &Path,
 ) -> Result<u64, MembersError> {
-    let is_csv = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    if !is_csv {
-        let mut w = TableWriter::<SegmentRow>::create(path)?;
-        for i in 0..s.members.len() {
-            w.push(&s.row(h, tiers, i))?;
-        }
-        return Ok(w.finish()?);
-    }
-    let csv_err = |source| MembersError::Csv {
-        path: PathBuf::from(path),
-        source,
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| MembersError::Io {
-            path: parent.to_path_buf(),
-            source,
-        })?;
-    }
-    let mut w = csv::Writer::from_path(path).map_err(csv_err)?;
-    for i in 0..s.members.len() {
-        w.serialize(s.row(h, tiers, i)).map_err(csv_err)?;
-    }
-    w.flush().map_err(|source| MembersError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(s.members.len() as u64)
+    write_table(path, s.members.len(), |i| s.row(h, tiers, i))
 }
 
 #[cfg(test)]
@@ -288,6 +341,9 @@ mod tests {
             h.orders.member.push(m);
             h.orders.at.push(t);
             h.orders.amount.push(amt);
+            h.orders.list_amount.push(amt);
+            h.orders.discount.push(0.0);
+            h.orders.coupon.push(crate::data::history::NONE);
             h.orders.refunded.push(false);
         }
         let tiers = TierRules::default();
@@ -308,5 +364,9 @@ mod tests {
         assert_eq!(sum.pareto.top_sales_share, Some(550.0 / 570.0));
         assert_eq!(sum.tiers[2].members, 1);
         assert_eq!(sum.segments.len(), 12);
+        // Two members: too few to split (k needs a silhouette sample of at least k + 1).
+        assert_eq!(s.clustering.k(), 1);
+        assert_eq!(s.clusters, vec![0, 0]);
+        assert_eq!((row.cluster, sum.clusters[0].group.members), (1, 2));
     }
 }

@@ -544,7 +544,9 @@ fn the_segment_command_writes_csv_and_parquet_and_reports_bad_input() -> TestRes
             "r",
             "f",
             "m",
-            "segment"
+            "segment",
+            "cluster",
+            "cluster_name"
         ]
     );
     let rows: Vec<csv::StringRecord> = r.records().collect::<Result<_, _>>()?;

@@ -1,0 +1,203 @@
+//! `audience`: the members a selection keeps, less those a model rejects (or reviews), written
+//! to a file, with a summary of what was removed and why.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use woolguard::members::audience::{self, AudienceSummary, Count, DropLevel, Tally};
+use woolguard::members::{rfm, segment, select, tier};
+use woolguard::model::artefact::Artefact;
+use woolguard::model::score::end_of;
+
+use super::data::load_history;
+use super::progress::spinner;
+use super::segment::parse_as_of;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Drop {
+    /// Drop members the model rejects.
+    Reject,
+    /// Drop members the model reviews or rejects.
+    Review,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// History folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// A member-time model artefact (e.g. models/default): adds decision, quality and
+    /// probability, and allows --drop and the score fields in --select.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// The moment to build the audience at: YYYY-MM-DD (00:00 UTC) or an RFC 3339 time; default
+    /// just after the history's last event.
+    #[arg(long, value_parser = parse_as_of)]
+    pub as_of: Option<i64>,
+    /// Which members to keep, e.g. "tier >= silver and segment in [champions, loyal]". Fields:
+    /// tier, segment, cluster, channel, campaign, r, f, m, recency_days, frequency, monetary,
+    /// and with --model decision, quality, probability; and, or, not, (), in [a, b].
+    #[arg(long)]
+    pub select: Option<String>,
+    /// Remove selected members the model decides to reject (or review: review and reject).
+    #[arg(long, value_enum, requires = "model")]
+    pub drop: Option<Drop>,
+    /// Output file: `.csv` writes CSV, anything else Parquet.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Tier rules (e.g. training/tiers.toml); the built-in defaults when absent.
+    #[arg(long)]
+    pub tiers: Option<PathBuf>,
+    /// RFM segment grid (e.g. training/rfm.toml); the built-in defaults when absent.
+    #[arg(long)]
+    pub rfm: Option<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let tiers = tier::load(args.tiers.as_deref())?;
+    let rules = rfm::load(args.rfm.as_deref())?;
+    let model = args
+        .model
+        .as_deref()
+        .map(|p| Artefact::load(p).with_context(|| format!("--model {}", p.display())))
+        .transpose()?;
+    let h = load_history(&args.data)?;
+    let as_of = args.as_of.unwrap_or_else(|| end_of(&h));
+    let sp = spinner("segmenting");
+    let s = segment::segment(&h, &tiers, &rules, as_of);
+    sp.finish_and_clear();
+    let vocab = audience::vocabulary(&h, &s, &tiers, model.is_some());
+    let expr = args
+        .select
+        .as_deref()
+        .map(|text| select::parse(text, &vocab).map(|e| (text, e)))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--select: {e}"))?;
+    let scores = match &model {
+        Some(a) => {
+            let sp = spinner(&format!("scoring with {}", a.version));
+            let sc = audience::score(&h, &s, a);
+            sp.finish_and_clear();
+            Some((a, sc?))
+        }
+        None => None,
+    };
+    let drop = args.drop.map(|d| match d {
+        Drop::Reject => DropLevel::Reject,
+        Drop::Review => DropLevel::Review,
+    });
+    let aud = audience::build(
+        &h,
+        &s,
+        &tiers,
+        expr.as_ref().map(|(t, e)| (*t, e)),
+        scores,
+        drop,
+    )?;
+    aud.write(&h, &s, &tiers, &args.out)
+        .with_context(|| format!("--out {}", args.out.display()))?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&aud.summary)?)?;
+    } else {
+        print_summary(&mut out, &aud.summary, &args.out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pct(part: usize, whole: usize) -> f64 {
+    if whole > 0 {
+        100.0 * part as f64 / whole as f64
+    } else {
+        0.0
+    }
+}
+
+fn print_counts(
+    out: &mut impl Write,
+    title: &str,
+    counts: &[Count],
+    whole: usize,
+) -> std::io::Result<()> {
+    writeln!(out, "{title}:")?;
+    for c in counts {
+        writeln!(
+            out,
+            "  {:<28} {:>9} {:>6.1}%",
+            c.name,
+            c.members,
+            pct(c.members, whole)
+        )?;
+    }
+    Ok(())
+}
+
+fn tally(t: &Tally) -> String {
+    match t.wool_share {
+        Some(share) => format!(
+            "{} labelled of {}, {} wool ({:.1}%)",
+            t.labelled,
+            t.members,
+            t.wool,
+            100.0 * share
+        ),
+        None => format!("none labelled of {}", t.members),
+    }
+}
+
+fn print_summary(
+    out: &mut impl Write,
+    s: &AudienceSummary,
+    file: &std::path::Path,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "as of {}: {} members; {} selected; kept {} ({:.1}%), removed {}; written to {}",
+        s.as_of,
+        s.members,
+        s.selected,
+        s.kept,
+        pct(s.kept, s.members),
+        s.removed,
+        file.display()
+    )?;
+    if let Some(v) = &s.model_version {
+        let d: Vec<String> = s
+            .decisions
+            .iter()
+            .map(|c| format!("{} {}", c.members, c.name))
+            .collect();
+        writeln!(out, "model {v}: {}", d.join(", "))?;
+    }
+    print_counts(out, "removed by reason", &s.removed_by_reason, s.removed)?;
+    if !s.removed_by_code.is_empty() {
+        print_counts(
+            out,
+            "removed by the model, by its top reason",
+            &s.removed_by_code,
+            s.removed,
+        )?;
+    }
+    print_counts(out, "removed by tier", &s.removed_by_tier, s.removed)?;
+    print_counts(out, "removed by channel", &s.removed_by_channel, s.removed)?;
+    let l = &s.labels;
+    writeln!(out, "reviewed labels:")?;
+    writeln!(out, "  removed               {}", tally(&l.removed))?;
+    writeln!(
+        out,
+        "    by the selection    {}",
+        tally(&l.removed_by_selection)
+    )?;
+    writeln!(
+        out,
+        "    by the model        {}",
+        tally(&l.removed_by_model)
+    )?;
+    writeln!(out, "  kept                  {}", tally(&l.kept))?;
+    Ok(())
+}
