@@ -14,9 +14,9 @@
 
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::artefact::{feature_names, Artefact, DataPrint, FORMAT};
+use super::artefact::{feature_names, Artefact, FORMAT};
 use super::baseline::{forest, logistic, BaselineError, BaselineParams};
 use super::calibrate::Calibration;
 use super::config::{CalibrationMethod, Checked, SplitBy};
@@ -26,7 +26,6 @@ use super::dataset::{
 use super::evaluate::{slices, truth_labels, Evaluation, Metrics};
 use super::gbm::{self, GbmError};
 use super::label::{LabelSource, Target};
-use super::policy::Thresholds;
 use super::report::{fingerprint, Family, TrainReport};
 use crate::data::{History, MemberIdx};
 
