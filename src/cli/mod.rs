@@ -6,6 +6,7 @@ mod generate;
 mod import;
 mod model;
 pub mod progress;
+mod report;
 mod segment;
 mod serve;
 
@@ -53,6 +54,9 @@ pub enum Command {
     Promote(model::PromoteArgs),
     /// Make the previous release current again.
     Rollback(model::RollbackArgs),
+    /// One self-contained HTML report: tiers, RFM grid, Pareto curve, and a model's ROC, PR and
+    /// reliability curves as of a date.
+    Report(report::Args),
     /// Serve the HTTP scorer: candidates at sign-up, members, audiences, lists, model swaps.
     Serve(serve::Args),
 }
@@ -72,6 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(args) => model::compare(args),
         Command::Promote(args) => model::promote(args),
         Command::Rollback(args) => model::rollback(args),
+        Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run_cli(args),
     }
 }

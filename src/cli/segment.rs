@@ -35,7 +35,7 @@ pub struct Args {
     pub json: bool,
 }
 
-fn parse_as_of(s: &str) -> Result<i64, String> {
+pub(super) fn parse_as_of(s: &str) -> Result<i64, String> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         if let Some(t) = d.and_hms_opt(0, 0, 0) {
             return Ok(t.and_utc().timestamp());
