@@ -2,6 +2,7 @@
 //! nothing here computes what the library should.
 
 mod data;
+mod diagnose;
 mod generate;
 mod import;
 mod model;
@@ -36,6 +37,10 @@ pub enum Command {
     /// Every member's tier and RFM segment as of a date, with segment and tier sizes and the
     /// share of sales from the top 20% of members.
     Segment(segment::Args),
+    /// Tiers, channels, campaigns and RFM segments side by side (wool share, first purchase,
+    /// repurchase, order value, sales, coupon use, points exchange), the four tracks per period,
+    /// and flags for a middle tier or a channel that looks wrong.
+    Diagnose(diagnose::Args),
     /// Train the wool (or value) classifier: gradient-boosted trees beside a random forest and
     /// logistic regression, calibrated, thresholded by the policy; writes the model artefact.
     #[cfg(feature = "gbm")]
@@ -68,6 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => data::validate(args),
         Command::Stats(args) => data::stats(args),
         Command::Segment(args) => segment::run(args),
+        Command::Diagnose(args) => diagnose::run(args),
         #[cfg(feature = "gbm")]
         Command::Train(args) => model::train(args),
         Command::Evaluate(args) => model::evaluate(args),

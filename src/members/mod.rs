@@ -5,6 +5,7 @@
 //! parallel over it; `segment` puts the two together for the `segment` command. Nothing here
 //! reads an event at or after the as-of moment, and nothing here depends on a trained model.
 
+pub mod diagnose;
 pub mod rfm;
 pub mod segment;
 pub mod tier;

@@ -1,0 +1,206 @@
+//! `diagnose`: tiers, channels, campaigns and RFM segments side by side, the four tracks per
+//! period, channel wool per period, and the flags (a middle tier behaving worst of all, a wool
+//! share that jumps), as text tables or as JSON.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use woolguard::members::diagnose::{self, Diagnosis, GroupStats};
+use woolguard::members::{rfm, tier};
+use woolguard::model::artefact::Artefact;
+use woolguard::model::score::end_of;
+
+use super::data::load_history;
+use super::segment::parse_as_of;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// History folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// A model artefact (e.g. models/default): adds the predicted wool share (decision reject)
+    /// of every group as of the moment.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// The moment to diagnose at: YYYY-MM-DD (00:00 UTC) or an RFC 3339 time; only history
+    /// strictly before it is read. Default: just after the history's last event.
+    #[arg(long, value_parser = parse_as_of)]
+    pub as_of: Option<i64>,
+    /// Diagnostic rules and flag thresholds (e.g. training/diagnose.toml); built-in defaults
+    /// when absent.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Tier rules (e.g. training/tiers.toml); the built-in defaults when absent.
+    #[arg(long)]
+    pub tiers: Option<PathBuf>,
+    /// RFM segment grid (e.g. training/rfm.toml); the built-in defaults when absent.
+    #[arg(long)]
+    pub rfm: Option<PathBuf>,
+    /// Print the whole diagnosis as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let rules = diagnose::load(args.config.as_deref())?;
+    let tiers = tier::load(args.tiers.as_deref())?;
+    let rfm_rules = rfm::load(args.rfm.as_deref())?;
+    let model = match &args.model {
+        Some(path) => {
+            Some(Artefact::load(path).with_context(|| format!("--model {}", path.display()))?)
+        }
+        None => None,
+    };
+    let history = load_history(&args.data)?;
+    let as_of = args.as_of.unwrap_or_else(|| end_of(&history));
+    let d = diagnose::diagnose(&history, &rules, &tiers, &rfm_rules, as_of, model.as_ref())
+        .with_context(|| format!("diagnosing {}", args.data.display()))?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
+    } else {
+        print(&mut out, &d)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_string(), |v| format!("{:.1}%", 100.0 * v))
+}
+
+fn print_groups(out: &mut impl Write, title: &str, groups: &[GroupStats]) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{title:<22} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>6}",
+        "members", "share", "wool", "pred", "1st", "rep", "buy", "exch", "c.use", "aov", "sales"
+    )?;
+    for g in groups {
+        let name: String = g.name.chars().take(20).collect();
+        writeln!(
+            out,
+            "  {name:<20} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>6}",
+            g.members,
+            pct(Some(g.share)),
+            pct(g.wool_share),
+            pct(g.predicted_wool_share),
+            pct(g.first_purchase_rate),
+            pct(g.repurchase_rate),
+            pct(Some(g.purchase_rate)),
+            pct(Some(g.exchange_rate)),
+            pct(g.coupon_use_rate),
+            g.average_order_value
+                .map_or_else(|| "-".to_string(), |v| format!("{v:.2}")),
+            pct(Some(g.sales_share)),
+        )?;
+    }
+    Ok(())
+}
+
+fn print(out: &mut impl Write, d: &Diagnosis) -> std::io::Result<()> {
+    let s = &d.settings;
+    writeln!(
+        out,
+        "as of {}: {} members{}",
+        d.as_of,
+        d.members,
+        d.model
+            .as_ref()
+            .map_or_else(String::new, |m| format!(", predicted wool by model {m}"))
+    )?;
+    writeln!(
+        out,
+        "wool = labelled wool share (reviews, else the {}-day outcome rule); pred = share the model \
+         rejects; 1st = bought within {} days of joining; rep = buyers with 2+ orders; buy, exch \
+         (points for a coupon), c.use (redeems / claims) over the last {} days; sales = share of \
+         sales",
+        s.label.window_days, s.first_purchase_days, s.activity_days
+    )?;
+    print_groups(out, "overall", std::slice::from_ref(&d.overall))?;
+    print_groups(out, "tier", &d.by_tier)?;
+    print_groups(out, "channel", &d.by_channel)?;
+    print_groups(out, "campaign", &d.by_campaign)?;
+    print_groups(out, "segment", &d.by_segment)?;
+    let p = &d.pareto;
+    match p.top_sales_share {
+        Some(share) => writeln!(
+            out,
+            "pareto: the top 20% of members by spend ({}) bring {:.1}% of sales ({:.2} of {:.2})",
+            p.top_members,
+            100.0 * share,
+            p.top_sales,
+            p.sales
+        )?,
+        None => writeln!(out, "pareto: no sales before the as-of moment")?,
+    }
+    writeln!(
+        out,
+        "tracks per {:<8} {:>9} {:>14} {:>11} {:>12}",
+        s.period.name(),
+        "recruited",
+        "first purchase",
+        "repurchase",
+        "propagation"
+    )?;
+    for t in &d.tracks {
+        writeln!(
+            out,
+            "  {:<19} {:>9} {:>13}{} {:>11} {:>12}",
+            t.period_start,
+            t.new_members,
+            t.first_purchase,
+            if t.first_purchase_complete { " " } else { "*" },
+            t.repurchase,
+            t.propagation
+        )?;
+    }
+    writeln!(
+        out,
+        "  (* first-purchase window still open at the as-of moment)"
+    )?;
+    print_channel_periods(out, d)?;
+    writeln!(out, "flag rules:")?;
+    for r in &s.rules {
+        writeln!(out, "  - {r}")?;
+    }
+    if d.flags.is_empty() {
+        writeln!(out, "flags: none")?;
+    } else {
+        writeln!(out, "flags:")?;
+        for f in &d.flags {
+            writeln!(out, "  [{}] {}", f.kind.name(), f.message)?;
+        }
+    }
+    Ok(())
+}
+
+/// Channels as columns, periods as rows: the labelled wool share (labelled members).
+fn print_channel_periods(out: &mut impl Write, d: &Diagnosis) -> std::io::Result<()> {
+    let channels: Vec<&str> = d.by_channel.iter().map(|g| g.name.as_str()).collect();
+    write!(
+        out,
+        "wool share by channel per {:<6}",
+        d.settings.period.name()
+    )?;
+    for c in &channels {
+        let c: String = c.chars().take(15).collect();
+        write!(out, " {c:>15}")?;
+    }
+    writeln!(out)?;
+    for t in &d.tracks {
+        write!(out, "  {:<30}", t.period_start)?;
+        for c in &channels {
+            let cell = d
+                .channel_wool_by_period
+                .iter()
+                .find(|r| r.channel == *c && r.period_start == t.period_start);
+            let text = cell.map_or_else(String::new, |r| {
+                format!("{} ({})", pct(r.wool_share), r.labelled)
+            });
+            write!(out, " {text:>15}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,1187 @@
+//! Member-value diagnostics (DESIGN.md §1 and §5): tiers, recruitment channels, campaigns and RFM
+//! segments side by side — size, wool share, first-purchase and repurchase rates, average order
+//! value, share of sales, coupon use and points-for-coupon exchange — the 20/80 figure, the four
+//! tracks of member operations per period (recruitment, first purchase, repurchase, propagation),
+//! the wool share of each channel per period, and flags for what should not be there: a middle
+//! tier that behaves worst of all (the beer brand's silver tier) and a channel or campaign whose
+//! wool share jumps.
+//!
+//! Definitions (every one reads only events strictly before the as-of moment):
+//! - the **population** is every member who joined before the as-of moment;
+//! - **orders** are orders not refunded; **buyers** have at least one;
+//! - **labelled wool**: the reviewed label (made before the as-of moment) where the rule prefers
+//!   reviews, else the model module's outcome rule (`model::label`) for members whose outcome
+//!   window closed before the as-of moment; members with an open window are unlabelled and the
+//!   wool share is wool / labelled;
+//! - **predicted wool** (with a model): the model's decision as of the moment is `reject`;
+//! - **first-purchase rate**: of members who joined at least `first_purchase_days` before the
+//!   moment, the share with an order within `first_purchase_days` of joining;
+//! - **repurchase rate**: of buyers, the share with two orders or more;
+//! - **purchase rate**, **exchange rate** (points swapped for a coupon, `redeem_coupon`) and
+//!   **coupon use rate** (coupon redemptions / coupon claims) look at the last `activity_days`
+//!   before the moment: what a group does now, not what it did to get there;
+//! - **average order value**: paid / orders; **share of sales**: the group's paid / everyone's.
+//!
+//! The flag rules and their thresholds live in `FlagParams` (`training/diagnose.toml`, `[flags]`)
+//! and are copied into every `Diagnosis`, so that a reader of the output sees the rule next to
+//! the numbers it fired on.
+//!
+//! Never reads an event at or after the as-of moment, and never reads the generator's truth.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::rfm::{RfmRules, Segment, NO_ORDERS};
+use super::segment::{pareto, segment, Pareto};
+use super::tier::{Invalid, TierRules};
+use super::{read_toml, MembersError, DAY};
+use crate::data::history::{History, MemberIdx, NONE};
+use crate::data::schema::{CouponEvent, PointsReason};
+use crate::features::member::MemberIndex;
+use crate::model::artefact::{Artefact, ArtefactError, Decision};
+use crate::model::label::{LabelParams, LabelRule, Target};
+use crate::model::score::rows_as_of;
+
+/// The length of a track period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    /// Monday to Sunday, UTC.
+    Week,
+    /// Calendar month, UTC.
+    Month,
+    /// Calendar quarter, UTC.
+    Quarter,
+}
+
+impl Period {
+    pub fn name(self) -> &'static str {
+        match self {
+            Period::Week => "week",
+            Period::Month => "month",
+            Period::Quarter => "quarter",
+        }
+    }
+
+    /// The start (00:00 UTC) of the period holding `t`.
+    pub fn start(self, t: i64) -> i64 {
+        let Some(dt) = DateTime::from_timestamp(t, 0) else {
+            return t;
+        };
+        let d = dt.date_naive();
+        let first = match self {
+            Period::Week => Some(d - Duration::days(i64::from(d.weekday().num_days_from_monday()))),
+            Period::Month => NaiveDate::from_ymd_opt(d.year(), d.month(), 1),
+            Period::Quarter => NaiveDate::from_ymd_opt(d.year(), d.month0() / 3 * 3 + 1, 1),
+        };
+        first
+            .and_then(|f| f.and_hms_opt(0, 0, 0))
+            .map_or(t, |f| f.and_utc().timestamp())
+    }
+
+    /// The start of the period after the one starting at `start`.
+    pub fn next(self, start: i64) -> i64 {
+        let Some(dt) = DateTime::from_timestamp(start, 0) else {
+            return start.saturating_add(7 * DAY);
+        };
+        let d = dt.date_naive();
+        let next = match self {
+            Period::Week => Some(d + Duration::days(7)),
+            Period::Month => d.checked_add_months(chrono::Months::new(1)),
+            Period::Quarter => d.checked_add_months(chrono::Months::new(3)),
+        };
+        next.and_then(|f| f.and_hms_opt(0, 0, 0))
+            .map_or(start.saturating_add(7 * DAY), |f| f.and_utc().timestamp())
+    }
+}
+
+/// The flag rules' thresholds, as written in `[flags]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlagParams {
+    /// (a) A tier takes part in the tier comparison only with at least this many members.
+    pub tier_min_members: usize,
+    /// (b, over time) The last `recent_periods` labelled periods are "recent", the labelled
+    /// periods before them "earlier". A period is labelled when at least half of the members
+    /// who joined in it have a label.
+    pub recent_periods: usize,
+    /// (b, over time) Labelled members a channel or campaign needs in the recent periods and
+    /// again in the earlier ones.
+    pub min_labelled: usize,
+    /// (b, over time) Recent wool share at least this many times the earlier one …
+    pub jump_ratio: f64,
+    /// (b, over time) … and at least this much higher (absolute).
+    pub jump_min_increase: f64,
+    /// (b, against others) Wool share at least this many times the whole population's …
+    pub others_ratio: f64,
+    /// (b, against others) … with at least this many labelled members.
+    pub others_min_labelled: usize,
+}
+
+impl Default for FlagParams {
+    fn default() -> Self {
+        FlagParams {
+            tier_min_members: 50,
+            recent_periods: 3,
+            min_labelled: 100,
+            jump_ratio: 2.0,
+            jump_min_increase: 0.10,
+            others_ratio: 2.0,
+            others_min_labelled: 200,
+        }
+    }
+}
+
+/// `training/diagnose.toml` as written; every key has a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiagnoseParams {
+    /// Length of a track period.
+    pub period: Period,
+    /// A new member makes a first purchase when they buy within this many days of joining.
+    pub first_purchase_days: i64,
+    /// Purchase, exchange and coupon use rates look at this many days before the moment.
+    pub activity_days: i64,
+    /// The labelled-wool rule: the model module's label rule (`[label]` of training/wool.toml).
+    pub label: LabelParams,
+    pub flags: FlagParams,
+}
+
+impl Default for DiagnoseParams {
+    fn default() -> Self {
+        DiagnoseParams {
+            period: Period::Month,
+            first_purchase_days: 30,
+            activity_days: 90,
+            label: LabelParams::default(),
+            flags: FlagParams::default(),
+        }
+    }
+}
+
+/// Checked diagnostic rules (`DiagnoseParams::check`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiagnoseRules {
+    pub params: DiagnoseParams,
+    pub label: LabelRule,
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> Invalid {
+    Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+impl DiagnoseParams {
+    pub fn check(self) -> Result<DiagnoseRules, Invalid> {
+        if !(1..=3_650).contains(&self.first_purchase_days) {
+            return Err(invalid(
+                "first_purchase_days",
+                format!("must be 1 to 3650 days, is {}", self.first_purchase_days),
+            ));
+        }
+        if !(1..=3_650).contains(&self.activity_days) {
+            return Err(invalid(
+                "activity_days",
+                format!("must be 1 to 3650 days, is {}", self.activity_days),
+            ));
+        }
+        if self.label.target != Target::Wool {
+            return Err(invalid("label.target", "must be \"wool\" for diagnostics"));
+        }
+        let label = self
+            .label
+            .check()
+            .map_err(|e| invalid("label", e.to_string()))?;
+        let f = &self.flags;
+        if f.recent_periods == 0 {
+            return Err(invalid("flags.recent_periods", "must be at least 1"));
+        }
+        for (key, v) in [
+            ("flags.jump_ratio", f.jump_ratio),
+            ("flags.others_ratio", f.others_ratio),
+        ] {
+            if !v.is_finite() || v < 1.0 {
+                return Err(invalid(key, format!("must be a number ≥ 1, is {v}")));
+            }
+        }
+        if !f.jump_min_increase.is_finite() || !(0.0..=1.0).contains(&f.jump_min_increase) {
+            return Err(invalid(
+                "flags.jump_min_increase",
+                format!("must be from 0 to 1, is {}", f.jump_min_increase),
+            ));
+        }
+        Ok(DiagnoseRules {
+            params: self,
+            label,
+        })
+    }
+}
+
+/// Reads and checks a diagnostics config; `None` gives the defaults.
+pub fn load(path: Option<&Path>) -> Result<DiagnoseRules, MembersError> {
+    let params: DiagnoseParams = match path {
+        Some(path) => read_toml(path)?,
+        None => DiagnoseParams::default(),
+    };
+    params.check().map_err(|e| MembersError::Config {
+        path: path.map_or_else(|| "(built-in defaults)".into(), Path::to_path_buf),
+        key: e.key,
+        message: e.message,
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiagnoseError {
+    #[error("scoring members with model {version}: {source}")]
+    Model {
+        version: String,
+        source: ArtefactError,
+    },
+}
+
+/// One group's figures (a tier, a channel, a campaign, a segment, or everyone).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupStats {
+    pub name: String,
+    pub members: usize,
+    /// Share of the population's members.
+    pub share: f64,
+    /// Members with a label (reviewed, or a closed outcome window).
+    pub labelled: usize,
+    pub wool: usize,
+    /// wool / labelled; `None` without labelled members.
+    pub wool_share: Option<f64>,
+    /// Members the model rejects; `None` without a model.
+    pub predicted_wool: Option<usize>,
+    pub predicted_wool_share: Option<f64>,
+    /// Members who joined at least `first_purchase_days` before the moment.
+    pub first_purchase_eligible: usize,
+    pub first_purchasers: usize,
+    pub first_purchase_rate: Option<f64>,
+    /// Members with at least one order.
+    pub buyers: usize,
+    /// Buyers with two orders or more.
+    pub repeat_buyers: usize,
+    pub repurchase_rate: Option<f64>,
+    /// Members with an order in the activity window, and their share of the group.
+    pub active_buyers: usize,
+    pub purchase_rate: f64,
+    /// Members who swapped points for a coupon in the activity window, and their share.
+    pub exchangers: usize,
+    pub exchange_rate: f64,
+    /// Coupon claims and redemptions in the activity window; use rate = redeems / claims.
+    pub coupon_claims: usize,
+    pub coupon_redeems: usize,
+    pub coupon_use_rate: Option<f64>,
+    pub orders: usize,
+    pub sales: f64,
+    pub average_order_value: Option<f64>,
+    /// Share of the population's sales.
+    pub sales_share: f64,
+}
+
+/// The four tracks of member operations in one period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackRow {
+    /// First day of the period, YYYY-MM-DD.
+    pub period_start: String,
+    /// Recruitment: members who joined in the period.
+    pub new_members: usize,
+    /// First purchase: of those, members who bought within `first_purchase_days` of joining.
+    pub first_purchase: usize,
+    /// Whether every new member's first-purchase window closed before the moment (otherwise
+    /// `first_purchase` can still grow).
+    pub first_purchase_complete: bool,
+    /// Repurchase: members who placed their second or later order in the period.
+    pub repurchase: usize,
+    /// Propagation: new members who joined through an inviter and have bought since.
+    pub propagation: usize,
+}
+
+/// One channel's wool in one period, by join period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelPeriod {
+    pub channel: String,
+    pub period_start: String,
+    /// Members of the channel who joined in the period.
+    pub members: usize,
+    pub labelled: usize,
+    pub wool: usize,
+    pub wool_share: Option<f64>,
+    pub predicted_wool: Option<usize>,
+    pub predicted_wool_share: Option<f64>,
+}
+
+/// What a flag is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagKind {
+    /// (a) A middle tier with the lowest purchase, exchange and coupon use rates of all tiers.
+    MiddleTier,
+    /// (b) A channel or campaign whose recent wool share jumps against its own earlier periods.
+    WoolJump,
+    /// (b) A channel or campaign whose wool share is far above the whole population's.
+    WoolAboveOthers,
+}
+
+impl FlagKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FlagKind::MiddleTier => "middle_tier",
+            FlagKind::WoolJump => "wool_jump",
+            FlagKind::WoolAboveOthers => "wool_above_others",
+        }
+    }
+}
+
+/// Something that should not be there, with the numbers behind it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Flag {
+    pub kind: FlagKind,
+    /// `tier:<name>`, `channel:<name>` or `campaign:<id>`.
+    pub subject: String,
+    pub message: String,
+    pub numbers: BTreeMap<String, f64>,
+}
+
+/// The settings a diagnosis ran with, copied into the output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Settings {
+    pub period: Period,
+    pub first_purchase_days: i64,
+    pub activity_days: i64,
+    pub label: LabelParams,
+    pub flags: FlagParams,
+    /// The flag rules in words.
+    pub rules: Vec<String>,
+}
+
+/// What `woolguard diagnose` reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnosis {
+    /// The as-of moment, RFC 3339.
+    pub as_of: String,
+    pub members: usize,
+    /// The model version behind the predicted wool figures, if any.
+    pub model: Option<String>,
+    pub settings: Settings,
+    /// Everyone, as one group.
+    pub overall: GroupStats,
+    /// Every tier, lowest first.
+    pub by_tier: Vec<GroupStats>,
+    /// Every channel, by name.
+    pub by_channel: Vec<GroupStats>,
+    /// Every campaign by id, then `(none)` for members who joined through none.
+    pub by_campaign: Vec<GroupStats>,
+    /// The eleven RFM segments in their fixed order, then `no_orders`.
+    pub by_segment: Vec<GroupStats>,
+    pub pareto: Pareto,
+    /// One row per period, from the first join to the as-of moment.
+    pub tracks: Vec<TrackRow>,
+    /// Channel by channel, period by period (join periods).
+    pub channel_wool_by_period: Vec<ChannelPeriod>,
+    pub flags: Vec<Flag>,
+}
+
+/// Name of the group of members without a channel or campaign.
+pub const NO_GROUP: &str = "(none)";
+
+/// The flag rules in words, with their thresholds.
+pub fn rule_text(p: &DiagnoseParams) -> Vec<String> {
+    let f = &p.flags;
+    vec![
+        format!(
+            "middle_tier: a tier other than the lowest and the highest, with at least {} members, \
+             whose purchase rate, exchange rate and coupon use rate (last {} days) are each \
+             strictly the lowest of all tiers with at least {} members",
+            f.tier_min_members, p.activity_days, f.tier_min_members
+        ),
+        format!(
+            "wool_jump: a channel or campaign whose labelled wool share over the last {} \
+             labelled {}s is at least {}x and at least {:.0} points above its share over the \
+             labelled {}s before them, with at least {} labelled members in each",
+            f.recent_periods,
+            p.period.name(),
+            f.jump_ratio,
+            100.0 * f.jump_min_increase,
+            p.period.name(),
+            f.min_labelled
+        ),
+        format!(
+            "wool_above_others: a channel or campaign whose labelled wool share is at least {}x \
+             the whole population's, with at least {} labelled members",
+            f.others_ratio, f.others_min_labelled
+        ),
+    ]
+}
+
+/// One member's facts as of the moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub label: Option<u8>,
+    pub predicted: Option<bool>,
+    pub first_purchase_eligible: bool,
+    pub first_purchaser: bool,
+    pub orders: u32,
+    pub cents: i64,
+    pub active: bool,
+    pub exchanged: bool,
+    pub claims: u32,
+    pub redeems: u32,
+    /// Periods (indices) in which the member placed a second or later order.
+    pub repurchase_periods: Vec<u32>,
+}
+
+/// The periods from the one holding `first` to the one holding `as_of - 1`.
+pub fn periods(period: Period, first: i64, as_of: i64) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut s = period.start(first);
+    while s < as_of {
+        out.push(s);
+        let n = period.next(s);
+        if n <= s {
+            break;
+        }
+        s = n;
+    }
+    out
+}
+
+fn period_index(starts: &[i64], t: i64) -> Option<usize> {
+    let i = starts.partition_point(|&s| s <= t);
+    i.checked_sub(1)
+}
+
+/// Member `m`'s facts as of `as_of`. `reviewed` is the member's latest review before the moment.
+#[allow(clippy::too_many_arguments)]
+pub fn facts_of(
+    h: &History,
+    ix: &MemberIndex,
+    rules: &DiagnoseRules,
+    starts: &[i64],
+    m: MemberIdx,
+    reviewed: Option<u8>,
+    as_of: i64,
+) -> Facts {
+    let p = &rules.params;
+    let joined = h.members.joined_at[m as usize];
+    let recent = as_of.saturating_sub(p.activity_days * DAY);
+    let fp_end = joined.saturating_add(p.first_purchase_days * DAY);
+    let mut f = Facts {
+        first_purchase_eligible: fp_end <= as_of,
+        ..Facts::default()
+    };
+    let prefer = rules.label.params().prefer_reviewed;
+    f.label = match reviewed.filter(|_| prefer) {
+        Some(l) => Some(l),
+        None => (joined.saturating_add(rules.label.window()) <= as_of)
+            .then(|| rules.label.outcome(h, ix, m)),
+    };
+    let o = &h.orders;
+    for &r in ix.orders.of(m) {
+        let r = r as usize;
+        let t = o.at[r];
+        if t >= as_of {
+            break;
+        }
+        if o.refunded[r] {
+            continue;
+        }
+        f.orders += 1;
+        f.cents = f.cents.saturating_add(super::rfm::cents(o.amount[r]));
+        if t >= joined && t < fp_end {
+            f.first_purchaser = true;
+        }
+        if t >= recent {
+            f.active = true;
+        }
+        if f.orders >= 2 {
+            if let Some(i) = period_index(starts, t) {
+                let i = i as u32;
+                if f.repurchase_periods.last() != Some(&i) {
+                    f.repurchase_periods.push(i);
+                }
+            }
+        }
+    }
+    let c = &h.coupons;
+    for &r in ix.coupons.of(m) {
+        let r = r as usize;
+        let t = c.at[r];
+        if t >= as_of {
+            break;
+        }
+        if t < recent {
+            continue;
+        }
+        match c.event[r] {
+            CouponEvent::Claim => f.claims += 1,
+            CouponEvent::Redeem => f.redeems += 1,
+            CouponEvent::Expire => {}
+        }
+    }
+    let pts = &h.points;
+    for &r in ix.points.of(m) {
+        let r = r as usize;
+        let t = pts.at[r];
+        if t >= as_of {
+            break;
+        }
+        if t >= recent && pts.reason[r] == PointsReason::RedeemCoupon {
+            f.exchanged = true;
+        }
+    }
+    f
+}
+
+/// Sums over a group's members.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Acc {
+    members: usize,
+    labelled: usize,
+    wool: usize,
+    predicted: usize,
+    fp_eligible: usize,
+    fp: usize,
+    buyers: usize,
+    repeaters: usize,
+    active: usize,
+    exchangers: usize,
+    claims: usize,
+    redeems: usize,
+    orders: usize,
+    cents: i64,
+}
+
+impl Acc {
+    fn add(&mut self, f: &Facts) {
+        self.members += 1;
+        if let Some(l) = f.label {
+            self.labelled += 1;
+            self.wool += usize::from(l == 1);
+        }
+        self.predicted += usize::from(f.predicted == Some(true));
+        self.fp_eligible += usize::from(f.first_purchase_eligible);
+        self.fp += usize::from(f.first_purchase_eligible && f.first_purchaser);
+        self.buyers += usize::from(f.orders > 0);
+        self.repeaters += usize::from(f.orders > 1);
+        self.active += usize::from(f.active);
+        self.exchangers += usize::from(f.exchanged);
+        self.claims += f.claims as usize;
+        self.redeems += f.redeems as usize;
+        self.orders += f.orders as usize;
+        self.cents = self.cents.saturating_add(f.cents);
+    }
+
+    fn merge(mut self, o: &Acc) -> Acc {
+        self.members += o.members;
+        self.labelled += o.labelled;
+        self.wool += o.wool;
+        self.predicted += o.predicted;
+        self.fp_eligible += o.fp_eligible;
+        self.fp += o.fp;
+        self.buyers += o.buyers;
+        self.repeaters += o.repeaters;
+        self.active += o.active;
+        self.exchangers += o.exchangers;
+        self.claims += o.claims;
+        self.redeems += o.redeems;
+        self.orders += o.orders;
+        self.cents = self.cents.saturating_add(o.cents);
+        self
+    }
+}
+
+fn ratio(a: usize, b: usize) -> Option<f64> {
+    (b > 0).then(|| a as f64 / b as f64)
+}
+
+fn stats(name: String, a: &Acc, total: &Acc, with_model: bool) -> GroupStats {
+    GroupStats {
+        name,
+        members: a.members,
+        share: ratio(a.members, total.members).unwrap_or(0.0),
+        labelled: a.labelled,
+        wool: a.wool,
+        wool_share: ratio(a.wool, a.labelled),
+        predicted_wool: with_model.then_some(a.predicted),
+        predicted_wool_share: if with_model {
+            ratio(a.predicted, a.members)
+        } else {
+            None
+        },
+        first_purchase_eligible: a.fp_eligible,
+        first_purchasers: a.fp,
+        first_purchase_rate: ratio(a.fp, a.fp_eligible),
+        buyers: a.buyers,
+        repeat_buyers: a.repeaters,
+        repurchase_rate: ratio(a.repeaters, a.buyers),
+        active_buyers: a.active,
+        purchase_rate: ratio(a.active, a.members).unwrap_or(0.0),
+        exchangers: a.exchangers,
+        exchange_rate: ratio(a.exchangers, a.members).unwrap_or(0.0),
+        coupon_claims: a.claims,
+        coupon_redeems: a.redeems,
+        coupon_use_rate: ratio(a.redeems, a.claims),
+        orders: a.orders,
+        sales: a.cents as f64 / 100.0,
+        average_order_value: (a.orders > 0).then(|| a.cents as f64 / 100.0 / a.orders as f64),
+        sales_share: if total.cents > 0 {
+            a.cents as f64 / total.cents as f64
+        } else {
+            0.0
+        },
+    }
+}
+
+/// Sums `facts` into `n` groups by `key` (one key per member, `< n`), in parallel.
+fn accumulate(facts: &[Facts], key: &[usize], n: usize) -> Vec<Acc> {
+    facts
+        .par_iter()
+        .zip(key.par_iter())
+        .with_min_len(4_096)
+        .fold(
+            || vec![Acc::default(); n],
+            |mut acc, (f, &k)| {
+                if let Some(a) = acc.get_mut(k) {
+                    a.add(f);
+                }
+                acc
+            },
+        )
+        .reduce(
+            || vec![Acc::default(); n],
+            |a, b| a.iter().zip(&b).map(|(x, y)| x.merge(y)).collect(),
+        )
+}
+
+/// Dense group numbers for a symbol column: the distinct symbols sorted by name, `NONE` last.
+fn dense(h: &History, syms: &[u32]) -> (Vec<String>, Vec<usize>) {
+    let mut distinct: Vec<u32> = syms.to_vec();
+    distinct.par_sort_unstable();
+    distinct.dedup();
+    let name = |s: u32| {
+        if s == NONE {
+            NO_GROUP.to_string()
+        } else {
+            h.keys.name(s).to_string()
+        }
+    };
+    distinct.sort_by(|&a, &b| (a == NONE, name(a)).cmp(&(b == NONE, name(b))));
+    let names: Vec<String> = distinct.iter().map(|&s| name(s)).collect();
+    let keys = syms
+        .par_iter()
+        .map(|s| {
+            distinct
+                .binary_search_by(|d| cmp_sym(h, *d, *s))
+                .unwrap_or(0)
+        })
+        .collect();
+    (names, keys)
+}
+
+fn cmp_sym(h: &History, a: u32, b: u32) -> std::cmp::Ordering {
+    let key = |s: u32| (s == NONE, if s == NONE { "" } else { h.keys.name(s) });
+    key(a).cmp(&key(b))
+}
+
+fn day_string(t: i64) -> String {
+    DateTime::from_timestamp(t, 0)
+        .map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d").to_string())
+}
+
+/// The model's decision as of `as_of` for every member of the history: `Some(true)` when it
+/// rejects, `None` for members it does not score (joined at or after the moment).
+pub fn predict(h: &History, a: &Artefact, as_of: i64) -> Result<Vec<Option<bool>>, ArtefactError> {
+    const CHUNK: usize = 16 * 1024;
+    let (members, matrix) = rows_as_of(h, a, as_of);
+    let cols = matrix.cols().max(1);
+    let mut out = vec![None; h.members.len()];
+    let chunks: Vec<&[f64]> = matrix.values.chunks(CHUNK * cols).collect();
+    let decided: Vec<Vec<Decision>> = chunks
+        .par_iter()
+        .map(|rows| {
+            a.probabilities(rows)
+                .map(|p| p.into_iter().map(|p| a.decide(p)).collect())
+        })
+        .collect::<Result<_, _>>()?;
+    for (i, d) in decided.into_iter().flatten().enumerate() {
+        if let Some(&m) = members.get(i) {
+            out[m as usize] = Some(d == Decision::Reject);
+        }
+    }
+    Ok(out)
+}
+
+/// Diagnoses every member who joined before `as_of` on the history strictly before it; with a
+/// model, also the predicted wool of each.
+pub fn diagnose(
+    h: &History,
+    rules: &DiagnoseRules,
+    tiers: &TierRules,
+    rfm: &RfmRules,
+    as_of: i64,
+    model: Option<&Artefact>,
+) -> Result<Diagnosis, DiagnoseError> {
+    let p = &rules.params;
+    let predicted = match model {
+        Some(a) => Some(predict(h, a, as_of).map_err(|source| DiagnoseError::Model {
+            version: a.version.clone(),
+            source,
+        })?),
+        None => None,
+    };
+    let seg = segment(h, tiers, rfm, as_of);
+    let members = &seg.members;
+    let ix = MemberIndex::build(h);
+    let first_join = members
+        .iter()
+        .map(|&m| h.members.joined_at[m as usize])
+        .min()
+        .unwrap_or(as_of);
+    let starts = periods(p.period, first_join, as_of);
+
+    // The latest review before the moment, per member.
+    let mut reviewed: Vec<Option<(i64, u8)>> = vec![None; h.members.len()];
+    for ((&m, &l), &t) in h
+        .labels
+        .member
+        .iter()
+        .zip(&h.labels.label)
+        .zip(&h.labels.at)
+    {
+        if t < as_of {
+            if let Some(slot) = reviewed.get_mut(m as usize) {
+                if slot.is_none_or(|(t0, _)| t >= t0) {
+                    *slot = Some((t, l));
+                }
+            }
+        }
+    }
+
+    let facts: Vec<Facts> = members
+        .par_iter()
+        .with_min_len(1_024)
+        .map(|&m| {
+            let mut f = facts_of(
+                h,
+                &ix,
+                rules,
+                &starts,
+                m,
+                reviewed[m as usize].map(|r| r.1),
+                as_of,
+            );
+            f.predicted = predicted.as_ref().and_then(|p| p[m as usize]);
+            f
+        })
+        .collect();
+    let with_model = predicted.is_some();
+
+    let all = accumulate(&facts, &vec![0; facts.len()], 1)
+        .pop()
+        .unwrap_or_default();
+    let groups = |names: Vec<String>, key: &[usize]| -> Vec<GroupStats> {
+        let accs = accumulate(&facts, key, names.len());
+        names
+            .into_iter()
+            .zip(&accs)
+            .map(|(n, a)| stats(n, a, &all, with_model))
+            .collect()
+    };
+
+    let by_tier = groups(tiers.names.clone(), &seg.tiers);
+    let col = |c: &[u32]| -> Vec<u32> { members.iter().map(|&m| c[m as usize]).collect() };
+    let channel_syms = col(&h.members.channel);
+    let (channel_names, channel_key) = dense(h, &channel_syms);
+    let by_channel = groups(channel_names.clone(), &channel_key);
+    let (campaign_names, campaign_key) = dense(h, &col(&h.members.campaign));
+    let by_campaign = groups(campaign_names.clone(), &campaign_key);
+    let mut seg_names: Vec<String> = Segment::ALL.iter().map(|x| x.name().to_string()).collect();
+    seg_names.push(NO_ORDERS.to_string());
+    let seg_key: Vec<usize> = seg
+        .segments
+        .iter()
+        .map(|s| {
+            s.map_or(Segment::ALL.len(), |g| {
+                Segment::ALL.iter().position(|x| *x == g).unwrap_or(0)
+            })
+        })
+        .collect();
+    let by_segment = groups(seg_names, &seg_key);
+
+    let cents: Vec<i64> = facts.iter().map(|f| f.cents).collect();
+    let pareto = pareto(&cents);
+
+    // Tracks, by join period (and order period for repurchase).
+    let np = starts.len();
+    let join_period: Vec<usize> = members
+        .iter()
+        .map(|&m| period_index(&starts, h.members.joined_at[m as usize]).unwrap_or(0))
+        .collect();
+    let tracks = tracks(h, members, &facts, &join_period, &starts, p, as_of);
+
+    // Channel × join period.
+    let nc = channel_names.len();
+    let cp_key: Vec<usize> = channel_key
+        .iter()
+        .zip(&join_period)
+        .map(|(&c, &q)| c * np + q)
+        .collect();
+    let cp = accumulate(&facts, &cp_key, nc * np);
+    let mut channel_wool_by_period = Vec::with_capacity(nc * np);
+    for (c, name) in channel_names.iter().enumerate() {
+        for (q, &s) in starts.iter().enumerate() {
+            let a = &cp[c * np + q];
+            channel_wool_by_period.push(ChannelPeriod {
+                channel: name.clone(),
+                period_start: day_string(s),
+                members: a.members,
+                labelled: a.labelled,
+                wool: a.wool,
+                wool_share: ratio(a.wool, a.labelled),
+                predicted_wool: with_model.then_some(a.predicted),
+                predicted_wool_share: if with_model {
+                    ratio(a.predicted, a.members)
+                } else {
+                    None
+                },
+            });
+        }
+    }
+
+    // Which periods are labelled: at least half of their new members have a label.
+    let per_period = accumulate(&facts, &join_period, np);
+    let labelled_periods: Vec<usize> = (0..np)
+        .filter(|&q| {
+            per_period[q].members > 0 && 2 * per_period[q].labelled >= per_period[q].members
+        })
+        .collect();
+
+    let mut flags = tier_flags(&by_tier, p);
+    let campaign_period_key: Vec<usize> = campaign_key
+        .iter()
+        .zip(&join_period)
+        .map(|(&c, &q)| c * np + q)
+        .collect();
+    let campaign_periods = accumulate(&facts, &campaign_period_key, campaign_names.len() * np);
+    for (what, names, by, grid) in [
+        ("channel", &channel_names, &by_channel, &cp),
+        ("campaign", &campaign_names, &by_campaign, &campaign_periods),
+    ] {
+        flags.extend(jump_flags(
+            what,
+            names,
+            grid,
+            np,
+            &labelled_periods,
+            &starts,
+            p,
+        ));
+        flags.extend(above_flags(what, by, &all, p));
+    }
+
+    Ok(Diagnosis {
+        as_of: DateTime::from_timestamp(as_of, 0)
+            .map_or_else(|| as_of.to_string(), |t| t.to_rfc3339()),
+        members: members.len(),
+        model: model.map(|a| a.version.clone()),
+        settings: Settings {
+            period: p.period,
+            first_purchase_days: p.first_purchase_days,
+            activity_days: p.activity_days,
+            label: *rules.label.params(),
+            flags: p.flags,
+            rules: rule_text(p),
+        },
+        overall: stats("all".to_string(), &all, &all, with_model),
+        by_tier,
+        by_channel,
+        by_campaign,
+        by_segment,
+        pareto,
+        tracks,
+        channel_wool_by_period,
+        flags,
+    })
+}
+
+fn tracks(
+    h: &History,
+    members: &[MemberIdx],
+    facts: &[Facts],
+    join_period: &[usize],
+    starts: &[i64],
+    p: &DiagnoseParams,
+    as_of: i64,
+) -> Vec<TrackRow> {
+    let np = starts.len();
+    #[derive(Clone, Copy, Default)]
+    struct T {
+        new: usize,
+        fp: usize,
+        rep: usize,
+        prop: usize,
+    }
+    let counts = (0..members.len())
+        .into_par_iter()
+        .with_min_len(4_096)
+        .fold(
+            || vec![T::default(); np],
+            |mut acc, i| {
+                let f = &facts[i];
+                if let Some(t) = acc.get_mut(join_period[i]) {
+                    t.new += 1;
+                    t.fp += usize::from(f.first_purchaser);
+                    let invited = h.members.inviter[members[i] as usize] != NONE;
+                    t.prop += usize::from(invited && f.orders > 0);
+                }
+                for &q in &f.repurchase_periods {
+                    if let Some(t) = acc.get_mut(q as usize) {
+                        t.rep += 1;
+                    }
+                }
+                acc
+            },
+        )
+        .reduce(
+            || vec![T::default(); np],
+            |a, b| {
+                a.iter()
+                    .zip(&b)
+                    .map(|(x, y)| T {
+                        new: x.new + y.new,
+                        fp: x.fp + y.fp,
+                        rep: x.rep + y.rep,
+                        prop: x.prop + y.prop,
+                    })
+                    .collect()
+            },
+        );
+    starts
+        .iter()
+        .zip(counts)
+        .enumerate()
+        .map(|(q, (&s, t))| {
+            let end = starts.get(q + 1).copied().unwrap_or(as_of);
+            TrackRow {
+                period_start: day_string(s),
+                new_members: t.new,
+                first_purchase: t.fp,
+                first_purchase_complete: end.saturating_add(p.first_purchase_days * DAY) <= as_of,
+                repurchase: t.rep,
+                propagation: t.prop,
+            }
+        })
+        .collect()
+}
+
+/// (a): a middle tier with strictly the lowest purchase, exchange and coupon use rates.
+pub fn tier_flags(by_tier: &[GroupStats], p: &DiagnoseParams) -> Vec<Flag> {
+    let min = p.flags.tier_min_members;
+    let n = by_tier.len();
+    let eligible: Vec<usize> = (0..n).filter(|&i| by_tier[i].members >= min).collect();
+    let mut out = Vec::new();
+    for &i in &eligible {
+        if i == 0 || i + 1 >= n {
+            continue;
+        }
+        let t = &by_tier[i];
+        let Some(use_i) = t.coupon_use_rate else {
+            continue;
+        };
+        let others: Vec<&GroupStats> = eligible
+            .iter()
+            .filter(|&&j| j != i)
+            .map(|&j| &by_tier[j])
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        let lowest = |f: &dyn Fn(&GroupStats) -> f64| {
+            others.iter().map(|g| f(g)).fold(f64::INFINITY, f64::min)
+        };
+        let next_purchase = lowest(&|g| g.purchase_rate);
+        let next_exchange = lowest(&|g| g.exchange_rate);
+        let next_use = lowest(&|g| g.coupon_use_rate.unwrap_or(f64::INFINITY));
+        if t.purchase_rate < next_purchase && t.exchange_rate < next_exchange && use_i < next_use {
+            let numbers = BTreeMap::from([
+                ("members".to_string(), t.members as f64),
+                ("purchase_rate".to_string(), t.purchase_rate),
+                ("exchange_rate".to_string(), t.exchange_rate),
+                ("coupon_use_rate".to_string(), use_i),
+                ("next_lowest_purchase_rate".to_string(), next_purchase),
+                ("next_lowest_exchange_rate".to_string(), next_exchange),
+                ("next_lowest_coupon_use_rate".to_string(), next_use),
+            ]);
+            out.push(Flag {
+                kind: FlagKind::MiddleTier,
+                subject: format!("tier:{}", t.name),
+                message: format!(
+                    "middle tier '{}' ({} members) buys, exchanges points and uses coupons the \
+                     least of all tiers in the last {} days: purchase {:.1}% (next lowest {:.1}%), \
+                     exchange {:.1}% (next {:.1}%), coupon use {:.1}% (next {:.1}%)",
+                    t.name,
+                    t.members,
+                    p.activity_days,
+                    100.0 * t.purchase_rate,
+                    100.0 * next_purchase,
+                    100.0 * t.exchange_rate,
+                    100.0 * next_exchange,
+                    100.0 * use_i,
+                    100.0 * next_use
+                ),
+                numbers,
+            });
+        }
+    }
+    out
+}
+
+/// (b, over time): recent labelled periods against earlier ones, per group.
+fn jump_flags(
+    what: &str,
+    names: &[String],
+    grid: &[Acc],
+    np: usize,
+    labelled_periods: &[usize],
+    starts: &[i64],
+    p: &DiagnoseParams,
+) -> Vec<Flag> {
+    let f = &p.flags;
+    let k = f.recent_periods.min(labelled_periods.len());
+    let (earlier, recent) = labelled_periods.split_at(labelled_periods.len() - k);
+    if earlier.is_empty() || recent.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (g, name) in names.iter().enumerate() {
+        let sum = |qs: &[usize]| {
+            qs.iter().fold((0usize, 0usize), |(l, w), &q| {
+                let a = &grid[g * np + q];
+                (l + a.labelled, w + a.wool)
+            })
+        };
+        let (le, we) = sum(earlier);
+        let (lr, wr) = sum(recent);
+        if le < f.min_labelled || lr < f.min_labelled {
+            continue;
+        }
+        let se = we as f64 / le as f64;
+        let sr = wr as f64 / lr as f64;
+        if sr >= f.jump_ratio * se && sr - se >= f.jump_min_increase {
+            let from = day_string(starts[recent[0]]);
+            let numbers = BTreeMap::from([
+                ("recent_share".to_string(), sr),
+                ("earlier_share".to_string(), se),
+                ("recent_labelled".to_string(), lr as f64),
+                ("earlier_labelled".to_string(), le as f64),
+                ("recent_wool".to_string(), wr as f64),
+                ("earlier_wool".to_string(), we as f64),
+            ]);
+            out.push(Flag {
+                kind: FlagKind::WoolJump,
+                subject: format!("{what}:{name}"),
+                message: format!(
+                    "{what} '{name}': wool share of members who joined from {from} is {:.1}% \
+                     ({wr} of {lr} labelled), against {:.1}% before ({we} of {le})",
+                    100.0 * sr,
+                    100.0 * se
+                ),
+                numbers,
+            });
+        }
+    }
+    out
+}
+
+/// (b, against others): a group's wool share far above everyone's.
+fn above_flags(what: &str, by: &[GroupStats], all: &Acc, p: &DiagnoseParams) -> Vec<Flag> {
+    let f = &p.flags;
+    let Some(overall) = ratio(all.wool, all.labelled) else {
+        return Vec::new();
+    };
+    by.iter()
+        .filter(|g| g.labelled >= f.others_min_labelled)
+        .filter_map(|g| {
+            let s = g.wool_share?;
+            (s >= f.others_ratio * overall && s > 0.0).then(|| Flag {
+                kind: FlagKind::WoolAboveOthers,
+                subject: format!("{what}:{}", g.name),
+                message: format!(
+                    "{what} '{}': wool share {:.1}% ({} of {} labelled) against {:.1}% overall",
+                    g.name,
+                    100.0 * s,
+                    g.wool,
+                    g.labelled,
+                    100.0 * overall
+                ),
+                numbers: BTreeMap::from([
+                    ("share".to_string(), s),
+                    ("overall_share".to_string(), overall),
+                    ("labelled".to_string(), g.labelled as f64),
+                    ("wool".to_string(), g.wool as f64),
+                ]),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(y: i32, m: u32, d: u32) -> i64 {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp())
+            .unwrap_or_else(|| panic!("bad date {y}-{m}-{d}"))
+    }
+
+    #[test]
+    fn periods_start_on_calendar_boundaries() {
+        let t = at(2024, 5, 17) + 3_600;
+        assert_eq!(Period::Month.start(t), at(2024, 5, 1));
+        assert_eq!(Period::Quarter.start(t), at(2024, 4, 1));
+        // 2024-05-17 is a Friday; its week starts Monday 13th.
+        assert_eq!(Period::Week.start(t), at(2024, 5, 13));
+        assert_eq!(Period::Month.next(at(2024, 12, 1)), at(2025, 1, 1));
+        assert_eq!(
+            periods(Period::Month, at(2024, 1, 20), at(2024, 3, 1)),
+            vec![at(2024, 1, 1), at(2024, 2, 1)]
+        );
+        assert_eq!(period_index(&[10, 20], 5), None);
+        assert_eq!(period_index(&[10, 20], 20), Some(1));
+    }
+
+    #[test]
+    fn defaults_check_and_bad_values_name_their_key() {
+        assert!(DiagnoseParams::default().check().is_ok());
+        let key = |p: DiagnoseParams| p.check().err().map(|e| e.key);
+        assert_eq!(
+            key(DiagnoseParams {
+                first_purchase_days: 0,
+                ..DiagnoseParams::default()
+            }),
+            Some("first_purchase_days")
+        );
+        let mut p = DiagnoseParams::default();
+        p.flags.jump_ratio = 0.5;
+        assert_eq!(key(p), Some("flags.jump_ratio"));
+        let e = toml::from_str::<DiagnoseParams>("perod = \"month\"").err();
+        assert!(e.is_some_and(|e| e.to_string().contains("perod")));
+    }
+
+    #[test]
+    fn diagnosis_is_send_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Diagnosis>();
+        assert_send_sync::<DiagnoseError>();
+    }
+}
