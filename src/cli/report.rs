@@ -1,11 +1,12 @@
-//! `report`: one self-contained HTML page of member value (tiers, RFM grid, Pareto curve) and,
-//! with a model, its ROC, precision–recall and reliability curves as of a date.
+//! `report`: one self-contained HTML page of member value as of a date — headline numbers and
+//! flags, tiers, channels over time, RFM grid, Pareto curve, the four tracks — and, with a model,
+//! its ROC, precision–recall and reliability curves.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use woolguard::members::{rfm, tier};
+use woolguard::members::{diagnose, rfm, tier};
 use woolguard::model::artefact::Artefact;
 use woolguard::model::score::end_of;
 use woolguard::report::{self, Inputs};
@@ -29,6 +30,10 @@ pub struct Args {
     /// The HTML file to write.
     #[arg(long)]
     pub out: PathBuf,
+    /// Diagnostic rules and flag thresholds (e.g. training/diagnose.toml), as for `diagnose`;
+    /// built-in defaults when absent.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Tier rules (e.g. training/tiers.toml); the built-in defaults when absent.
     #[arg(long)]
     pub tiers: Option<PathBuf>,
@@ -38,12 +43,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let diagnose = diagnose::load(args.config.as_deref())?;
     let tiers = tier::load(args.tiers.as_deref())?;
     let rules = rfm::load(args.rfm.as_deref())?;
     let model = args
         .model
         .as_deref()
-        .map(Artefact::load)
+        .map(|p| Artefact::load(p).with_context(|| format!("--model {}", p.display())))
         .transpose()?;
     let history = load_history(&args.data)?;
     let as_of = args.as_of.unwrap_or_else(|| end_of(&history));
@@ -52,6 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         source: args.data.display().to_string(),
         tiers: &tiers,
         rfm: &rules,
+        diagnose: &diagnose,
         as_of,
         model: model.as_ref(),
     };

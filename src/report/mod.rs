@@ -1,10 +1,13 @@
 //! The member-value report (`woolguard report`): one self-contained HTML page with the headline
-//! numbers, the RFM grid, the Pareto curve and, where a model is given, its ROC, precision–recall
-//! and reliability curves on the members as of a date.
+//! numbers and diagnostic flags, tier sizes and wool share, wool share by channel over time, the
+//! RFM grid, the Pareto curve, the four tracks per period and, where a model is given, its ROC,
+//! precision–recall and reliability curves on the members as of a date.
 //!
-//! [`build`] gathers every figure from the library's own computations (`members::segment` for
-//! tiers, RFM and the 20/80 figure; `model` for labels, features, probabilities and metrics) and
-//! reduces them to aggregates: a report over a million members holds a few hundred numbers.
+//! [`build`] gathers every figure from the library's own computations — `members::diagnose` for
+//! every per-group and per-period number and the flags, `members::segment` for the RFM scores
+//! behind the grid and the Pareto curve, `model` for labels, features, probabilities and
+//! metrics — and reduces them to aggregates: a report over a million members holds a few hundred
+//! numbers. It never computes a group or period figure of its own.
 //! [`page::render`] turns those into HTML with inline CSS, inline SVG from [`svg`] and a few lines
 //! of inline script for tooltips. The page never loads anything from the network.
 
@@ -15,8 +18,9 @@ use serde::Serialize;
 
 use crate::data::history::{History, MemberIdx};
 use crate::features::{self, Moment};
+use crate::members::diagnose::{self, DiagnoseError, DiagnoseRules, Diagnosis};
 use crate::members::rfm::{RfmRules, Segment};
-use crate::members::segment::{self, Segmentation, Summary};
+use crate::members::segment::{self, Segmentation};
 use crate::members::tier::TierRules;
 use crate::model::artefact::Artefact;
 use crate::model::config::TrainConfig;
@@ -34,6 +38,8 @@ pub const CURVE_POINTS: usize = 200;
 pub enum ReportError {
     #[error(transparent)]
     Score(#[from] ScoreError),
+    #[error(transparent)]
+    Diagnose(#[from] DiagnoseError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: std::path::PathBuf,
@@ -228,7 +234,8 @@ pub struct Report {
     pub source: String,
     /// UTC seconds.
     pub as_of: i64,
-    pub summary: Summary,
+    /// Every group and period figure, and the flags.
+    pub diagnosis: Diagnosis,
     pub grid: RfmGrid,
     pub pareto: Vec<(f64, f64)>,
     pub model: Option<ModelSection>,
@@ -240,14 +247,22 @@ pub struct Inputs<'a> {
     pub source: String,
     pub tiers: &'a TierRules,
     pub rfm: &'a RfmRules,
+    pub diagnose: &'a DiagnoseRules,
     pub as_of: i64,
     pub model: Option<&'a Artefact>,
 }
 
 /// Gathers every figure of the report.
 pub fn build(i: &Inputs<'_>) -> Result<Report, ReportError> {
+    let diagnosis = diagnose::diagnose(
+        i.history,
+        i.diagnose,
+        i.tiers,
+        i.rfm,
+        i.as_of,
+        i.model,
+    )?;
     let seg = segment::segment(i.history, i.tiers, i.rfm, i.as_of);
-    let summary = segment::summarise(&seg, i.tiers);
     let grid = rfm_grid(&seg, i.rfm);
     let cents: Vec<i64> = seg.rfm.iter().map(|v| v.monetary_cents).collect();
     let pareto = pareto_curve(&cents, CURVE_POINTS);
@@ -259,7 +274,7 @@ pub fn build(i: &Inputs<'_>) -> Result<Report, ReportError> {
     Ok(Report {
         source: i.source.clone(),
         as_of: i.as_of,
-        summary,
+        diagnosis,
         grid,
         pareto,
         model,

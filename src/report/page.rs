@@ -7,16 +7,27 @@ use std::fmt::Write;
 
 use super::svg::{self, esc, Axes, Curve, Format, Frame, Marker, Series};
 use super::{ModelSection, Report, RfmGrid};
-use crate::members::segment::Group;
+use crate::members::diagnose::{self, Diagnosis, GroupStats};
 
 /// The id of every chart the page can hold, in page order (the model's only with a model).
 pub const CHARTS: &[&str] = &[
     "tier-members",
-    "tier-sales",
+    "tier-wool",
+    "channel-wool",
+    "channel-predicted",
     "rfm-members",
     "rfm-sales",
     "pareto",
-    "segment-members",
+    "segment-shares",
+    "tracks",
+    "model-roc",
+    "model-pr",
+    "model-calibration",
+];
+
+/// The charts that need a model.
+pub const MODEL_CHARTS: &[&str] = &[
+    "channel-predicted",
     "model-roc",
     "model-pr",
     "model-calibration",
@@ -117,60 +128,125 @@ fn money(v: f64) -> String {
     svg::count(v)
 }
 
+fn opt_pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_string(), svg::percent)
+}
+
 fn headline(out: &mut String, r: &Report) {
-    let s = &r.summary;
+    let d = &r.diagnosis;
+    let all = &d.overall;
     out.push_str(r#"<section id="headline"><h2>Headline</h2><div class="headline">"#);
-    kpi(out, &svg::count(s.members as f64), "members joined before the date");
-    let with_orders = if s.members > 0 {
-        s.members_with_orders as f64 / s.members as f64
-    } else {
-        0.0
-    };
-    kpi(out, &svg::percent(with_orders), "members with an order");
-    kpi(out, &money(s.pareto.sales), "sales before the date");
-    match s.pareto.top_sales_share {
+    kpi(out, &svg::count(d.members as f64), "members joined before the date");
+    kpi(out, &money(all.sales), "sales before the date");
+    match d.pareto.top_sales_share {
         Some(share) => kpi(out, &svg::percent(share), "of sales from the top 20% of members"),
         None => kpi(out, "–", "no sales before the date"),
     }
+    kpi(
+        out,
+        &opt_pct(all.wool_share),
+        &format!("wool share of {} labelled members", svg::count(all.labelled as f64)),
+    );
+    if let Some(p) = all.predicted_wool_share {
+        kpi(out, &svg::percent(p), "rejected by the model as of the date");
+    }
+    kpi(out, &opt_pct(all.first_purchase_rate), "first-purchase rate");
+    kpi(out, &opt_pct(all.repurchase_rate), "repurchase rate (of buyers)");
+    kpi(
+        out,
+        &all.average_order_value.map_or_else(|| "–".to_string(), |v| format!("{v:.2}")),
+        "average order value",
+    );
     if let Some(m) = r.model.as_ref().and_then(|m| m.metrics.as_ref()) {
         kpi(
             out,
             &m.roc_auc.map_or_else(|| "–".to_string(), |v| format!("{v:.3}")),
             "model ROC-AUC as of the date",
         );
-        if m.members > 0 {
-            kpi(
-                out,
-                &svg::percent(m.positives as f64 / m.members as f64),
-                "labelled members who are positive (label rule)",
-            );
-        }
     }
+    kpi(out, &d.flags.len().to_string(), "diagnostic flags");
     out.push_str("</div></section>");
 }
 
-fn group_table(out: &mut String, title: &str, groups: &[Group]) {
+fn flags(out: &mut String, d: &Diagnosis) {
+    out.push_str(r#"<section id="flags"><h2>Diagnostic flags</h2>"#);
+    if d.flags.is_empty() {
+        out.push_str(r#"<p class="note">No flag fired.</p>"#);
+    } else {
+        out.push_str(r#"<ul class="flags">"#);
+        for f in &d.flags {
+            let _ = write!(
+                out,
+                r#"<li><span class="flag-warn">{}</span> <code>{}</code>: {}</li>"#,
+                esc(f.kind.name()),
+                esc(&f.subject),
+                esc(&f.message)
+            );
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str(r#"<details><summary class="note">The rules</summary><ul>"#);
+    for rule in &d.settings.rules {
+        let _ = write!(out, "<li>{}</li>", esc(rule));
+    }
+    out.push_str("</ul></details></section>");
+}
+
+fn group_table(out: &mut String, title: &str, groups: &[GroupStats], with_model: bool) {
     let _ = write!(
         out,
-        "<table><thead><tr><th>{}</th><th>members</th><th>share</th><th>sales</th><th>sales share</th></tr></thead><tbody>",
-        esc(title)
+        "<table><thead><tr><th>{}</th><th>members</th><th>share</th><th>wool</th>{}<th>first purchase</th><th>repurchase</th><th>purchase</th><th>points exchange</th><th>coupon use</th><th>avg order</th><th>sales share</th></tr></thead><tbody>",
+        esc(title),
+        if with_model { "<th>model rejects</th>" } else { "" }
     );
     for g in groups {
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
             esc(&g.name),
             g.members,
             svg::percent(g.share),
-            g.sales,
+            opt_pct(g.wool_share),
+        );
+        if with_model {
+            let _ = write!(out, "<td>{}</td>", opt_pct(g.predicted_wool_share));
+        }
+        let _ = write!(
+            out,
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            opt_pct(g.first_purchase_rate),
+            opt_pct(g.repurchase_rate),
+            svg::percent(g.purchase_rate),
+            svg::percent(g.exchange_rate),
+            opt_pct(g.coupon_use_rate),
+            g.average_order_value
+                .map_or_else(|| "–".to_string(), |v| format!("{v:.2}")),
             svg::percent(g.sales_share)
         );
     }
     out.push_str("</tbody></table>");
 }
 
-fn tiers(out: &mut String, r: &Report) {
-    let t = &r.summary.tiers;
+/// Share series of groups: members, sales, labelled wool and (with a model) rejected.
+fn share_series(groups: &[GroupStats], with_model: bool) -> Vec<Series> {
+    let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+    let mut s = vec![
+        Series::new("share of members", groups.iter().map(|g| g.share).collect()),
+        Series::new("share of sales", groups.iter().map(|g| g.sales_share).collect()),
+        Series::new("wool share", groups.iter().map(|g| nan(g.wool_share)).collect()),
+    ];
+    if with_model {
+        s.push(Series::new(
+            "model rejects",
+            groups.iter().map(|g| nan(g.predicted_wool_share)).collect(),
+        ));
+    }
+    s
+}
+
+fn tiers(out: &mut String, d: &Diagnosis) {
+    let t = &d.by_tier;
+    let with_model = d.model.is_some();
     let names: Vec<String> = t.iter().map(|g| g.name.clone()).collect();
     let frame = Frame::default();
     out.push_str(r#"<section id="tiers"><h2>Tiers</h2><div class="charts">"#);
@@ -192,21 +268,134 @@ fn tiers(out: &mut String, r: &Report) {
     figure(
         out,
         &svg::bars(
-            "tier-sales",
-            "Share of members and of sales per tier",
+            "tier-wool",
+            "Share of members, share of sales and wool share per tier",
             &frame,
             &names,
-            &[
-                Series::new("share of members", t.iter().map(|g| g.share).collect()),
-                Series::new("share of sales", t.iter().map(|g| g.sales_share).collect()),
-            ],
+            &share_series(t, with_model),
             &Axes::new("tier", "share", Format::Percent),
         ),
-        "A tier holding many members and few sales is where the wool party hides.",
+        "Wool share: wool among the tier's labelled members. A tier with many members, few sales and a high wool share is where the wool party hides.",
     );
     out.push_str("</div>");
-    group_table(out, "tier", t);
+    group_table(out, "tier", t, with_model);
     out.push_str("</section>");
+}
+
+/// Channels drawn over time, largest first; the rest are in the table.
+const MAX_CHANNEL_LINES: usize = 8;
+
+fn channels(out: &mut String, d: &Diagnosis) {
+    let with_model = d.model.is_some();
+    let mut chans: Vec<&GroupStats> = d.by_channel.iter().collect();
+    chans.sort_by(|a, b| b.members.cmp(&a.members).then(a.name.cmp(&b.name)));
+    chans.truncate(MAX_CHANNEL_LINES);
+    let mut periods: Vec<String> = Vec::new();
+    for cp in &d.channel_wool_by_period {
+        if !periods.contains(&cp.period_start) {
+            periods.push(cp.period_start.clone());
+        }
+    }
+    let series_of = |pick: &dyn Fn(&diagnose::ChannelPeriod) -> Option<f64>| -> Vec<Series> {
+        chans
+            .iter()
+            .map(|c| {
+                let values = periods
+                    .iter()
+                    .map(|p| {
+                        d.channel_wool_by_period
+                            .iter()
+                            .find(|cp| cp.channel == c.name && &cp.period_start == p)
+                            .and_then(pick)
+                            .unwrap_or(f64::NAN)
+                    })
+                    .collect();
+                Series::new(&c.name, values)
+            })
+            .collect()
+    };
+    let frame = Frame {
+        width: 1140.0,
+        height: 320.0,
+        top: 40.0,
+        ..Frame::default()
+    };
+    out.push_str(r#"<section id="channels"><h2>Recruitment channels</h2><div class="charts">"#);
+    figure(
+        out,
+        &svg::lines(
+            "channel-wool",
+            "Wool share by channel and join period",
+            &frame,
+            &periods,
+            &series_of(&|cp| cp.wool_share),
+            &Axes::new("join period", "wool share", Format::Percent),
+        ),
+        "Wool among each channel's labelled members, by the period they joined; recent periods have no labels until the label rule's outcome window closes.",
+    );
+    if with_model {
+        figure(
+            out,
+            &svg::lines(
+                "channel-predicted",
+                "Share rejected by the model, by channel and join period",
+                &frame,
+                &periods,
+                &series_of(&|cp| cp.predicted_wool_share),
+                &Axes::new("join period", "rejected", Format::Percent),
+            ),
+            "The model's reject decisions as of the date: they cover recent periods the labels cannot yet.",
+        );
+    }
+    out.push_str("</div>");
+    group_table(out, "channel", &d.by_channel, with_model);
+    out.push_str("</section>");
+}
+
+fn tracks(out: &mut String, d: &Diagnosis) {
+    let t = &d.tracks;
+    let periods: Vec<String> = t.iter().map(|r| r.period_start.clone()).collect();
+    let open: Vec<&str> = t
+        .iter()
+        .filter(|r| !r.first_purchase_complete)
+        .map(|r| r.period_start.as_str())
+        .collect();
+    let frame = Frame {
+        width: 1140.0,
+        height: 320.0,
+        top: 40.0,
+        ..Frame::default()
+    };
+    out.push_str(r#"<section id="tracks-section"><h2>The four tracks</h2><div class="charts">"#);
+    figure(
+        out,
+        &svg::lines(
+            "tracks",
+            "Recruitment, first purchase, repurchase and propagation per period",
+            &frame,
+            &periods,
+            &[
+                Series::new("recruitment", t.iter().map(|r| r.new_members as f64).collect()),
+                Series::new("first purchase", t.iter().map(|r| r.first_purchase as f64).collect()),
+                Series::new("repurchase", t.iter().map(|r| r.repurchase as f64).collect()),
+                Series::new("propagation", t.iter().map(|r| r.propagation as f64).collect()),
+            ],
+            &Axes::new(d.settings.period.name(), "members", Format::Count),
+        ),
+        &format!(
+            "Recruitment: members who joined in the period; first purchase: of them, those who bought within {} days; repurchase: members who placed a second or later order in the period; propagation: invited new members who have bought.{}",
+            d.settings.first_purchase_days,
+            if open.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " First purchase can still grow for the periods from {} on.",
+                    open[0]
+                )
+            }
+        ),
+    );
+    out.push_str("</div></section>");
 }
 
 fn rfm(out: &mut String, g: &RfmGrid) {
@@ -307,7 +496,7 @@ fn rfm(out: &mut String, g: &RfmGrid) {
 
 fn pareto(out: &mut String, r: &Report) {
     out.push_str(r#"<section id="pareto-section"><h2>Pareto: who brings the sales</h2><div class="charts">"#);
-    let p = &r.summary.pareto;
+    let p = &r.diagnosis.pareto;
     let at20 = p
         .top_sales_share
         .map_or_else(|| "no sales".to_string(), svg::percent);
@@ -331,27 +520,25 @@ fn pareto(out: &mut String, r: &Report) {
         ),
         "Members ranked by sales before the date, highest first; the 20/80 rule puts the curve near 80% at the 20% mark.",
     );
-    let segs = &r.summary.segments;
+    let segs = &r.diagnosis.by_segment;
+    let with_model = r.diagnosis.model.is_some();
     figure(
         out,
         &svg::bars(
-            "segment-members",
+            "segment-shares",
             "Share of members and of sales per RFM segment",
             &Frame {
                 bottom: 70.0,
                 ..Frame::default()
             },
             &segs.iter().map(|g| g.name.replace('_', " ")).collect::<Vec<_>>(),
-            &[
-                Series::new("share of members", segs.iter().map(|g| g.share).collect()),
-                Series::new("share of sales", segs.iter().map(|g| g.sales_share).collect()),
-            ],
+            &share_series(segs, with_model),
             &Axes::new("", "share", Format::Percent),
         ),
         "RFM segments in their fixed order, then members without orders.",
     );
     out.push_str("</div>");
-    group_table(out, "segment", segs);
+    group_table(out, "segment", segs, with_model);
     out.push_str("</section>");
 }
 
@@ -465,13 +652,16 @@ pub fn render(r: &Report) -> String {
         r#"<header><h1>Member value report</h1><div class="meta">History <code>{}</code> as of {} · {} members · woolguard {}</div></header><main>"#,
         esc(&r.source),
         esc(&date_time(r.as_of)),
-        r.summary.members,
+        r.diagnosis.members,
         env!("CARGO_PKG_VERSION")
     );
     headline(&mut out, r);
-    tiers(&mut out, r);
+    flags(&mut out, &r.diagnosis);
+    tiers(&mut out, &r.diagnosis);
+    channels(&mut out, &r.diagnosis);
     rfm(&mut out, &r.grid);
     pareto(&mut out, r);
+    tracks(&mut out, &r.diagnosis);
     if let Some(m) = &r.model {
         model(&mut out, m);
     }

@@ -8,5 +8,6 @@ mod members;
 #[cfg(feature = "gbm")]
 mod model;
 mod read;
+mod report;
 #[cfg(feature = "gbm")]
 mod serve;
