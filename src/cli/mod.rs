@@ -10,6 +10,7 @@ pub mod progress;
 mod report;
 mod segment;
 mod serve;
+mod state;
 
 use std::process::ExitCode;
 
@@ -59,9 +60,11 @@ pub enum Command {
     Promote(model::PromoteArgs),
     /// Make the previous release current again.
     Rollback(model::RollbackArgs),
-    /// One self-contained HTML report: tiers, RFM grid, Pareto curve, and a model's ROC, PR and
-    /// reliability curves as of a date.
+    /// One self-contained HTML report: headline numbers and flags, tiers, channels over time,
+    /// RFM grid, Pareto curve, the four tracks, and a model's ROC, PR and reliability curves.
     Report(report::Args),
+    /// The scorer's durable online state: `state init` bootstraps it from a history.
+    State(state::Args),
     /// Serve the HTTP scorer: candidates at sign-up, members, audiences, lists, model swaps.
     Serve(serve::Args),
 }
@@ -84,5 +87,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rollback(args) => model::rollback(args),
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run_cli(args),
+        Command::State(args) => state::run(args),
     }
 }

@@ -20,7 +20,7 @@ pub struct Args {
     /// …its sign-up (recruitment-time) model…
     #[arg(long, env = "WOOLGUARD_SIGNUP_MODEL", default_value = "models/signup")]
     pub signup_model: PathBuf,
-    /// …its history…
+    /// …its history (without it: the snapshot `woolguard state init` wrote under --state)…
     #[arg(long, env = "WOOLGUARD_DATA")]
     pub data: Option<PathBuf>,
     /// …and its API key.
@@ -28,9 +28,13 @@ pub struct Args {
     pub api_key: Option<String>,
     #[arg(long, env = "WOOLGUARD_TENANT", default_value = "default")]
     pub tenant: String,
-    /// Folder of the durable event stores (one per tenant); needed for `POST /v1/events`.
+    /// Folder of the tenants' durable state (history snapshot and event store, see `woolguard
+    /// state init`); needed for `POST /v1/events`.
     #[arg(long, env = "WOOLGUARD_STATE")]
     pub state: Option<PathBuf>,
+    /// Seconds between folds of new events into the member scores (0: only on request).
+    #[arg(long, env = "WOOLGUARD_REFRESH_SECS")]
+    pub refresh_secs: Option<u64>,
     /// The key for `POST /v1/models/reload`.
     #[arg(long, env = "WOOLGUARD_ADMIN_KEY")]
     pub admin_key: Option<String>,
@@ -52,13 +56,22 @@ pub fn run_cli(args: Args) -> anyhow::Result<ExitCode> {
     if args.state.is_some() {
         config.state = args.state;
     }
+    if let Some(r) = args.refresh_secs {
+        config.refresh_secs = r;
+    }
     if args.admin_key.is_some() {
         config.admin_key = args.admin_key;
     }
-    if let (Some(model), Some(data)) = (args.model, args.data) {
+    if let Some(model) = args.model {
         let key = args
             .api_key
-            .context("--api-key (or WOOLGUARD_API_KEY) is needed with --model and --data")?;
+            .context("--api-key (or WOOLGUARD_API_KEY) is needed with --model")?;
+        let data = args.data;
+        if data.is_none() && config.state.is_none() {
+            anyhow::bail!(
+                "--model needs a history: --data, or --state made by `woolguard state init`"
+            );
+        }
         config.tenants.push(TenantConfig {
             name: args.tenant,
             api_keys: vec![key],
@@ -69,7 +82,7 @@ pub fn run_cli(args: Args) -> anyhow::Result<ExitCode> {
     }
     if config.tenants.is_empty() {
         anyhow::bail!(
-            "no tenant: give --model, --data and --api-key, or --config with [[tenants]]"
+            "no tenant: give --model, --api-key and --data (or --state), or --config with [[tenants]]"
         );
     }
     actix_web::rt::System::new().block_on(run(config))?;

@@ -20,7 +20,8 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use super::error::DataError;
-use super::schema::{Column, Kind, Table};
+use super::history::{History, MemberIdx, Sym};
+use super::schema::{Column, Kind, Table, Vocabulary};
 
 /// Rows buffered before a batch is written out.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -391,4 +392,76 @@ impl DatasetWriter {
             labels: self.labels.finish()?,
         })
     }
+}
+
+/// Writes a whole history back to a contract folder (`<dir>/<table>.parquet`), row for row: the
+/// reader gives back the same history. Used to keep a scorer's state as a snapshot.
+pub fn write_history(h: &History, dir: &Path) -> Result<RowCounts, DataError> {
+    std::fs::create_dir_all(dir).map_err(|e| DataError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    let mut w = DatasetWriter::create(dir)?;
+    let key = |s: Sym| h.keys.opt_name(s).map(str::to_string);
+    let m = &h.members;
+    for i in 0..m.len() {
+        w.members.push(&MemberRow {
+            member_id: m.id(i as MemberIdx).to_string(),
+            joined_at: m.joined_at[i],
+            channel: key(m.channel[i]).unwrap_or_default(),
+            campaign_id: key(m.campaign[i]),
+            inviter_id: key(m.inviter[i]),
+            device_id: key(m.device[i]),
+            ip: key(m.ip[i]),
+            phone_prefix: key(m.phone_prefix[i]),
+            phone_hash: key(m.phone_hash[i]),
+            region: key(m.region[i]),
+        })?;
+    }
+    let c = &h.coupons;
+    for i in 0..c.len() {
+        w.coupons.push(&CouponRow {
+            member_id: m.id(c.member[i]).to_string(),
+            coupon_id: c.ids.name(c.coupon[i]).to_string(),
+            campaign_id: key(c.campaign[i]),
+            event: c.event[i].name().to_string(),
+            at: c.at[i],
+            face_value: c.face_value[i],
+            threshold: c.threshold[i],
+            kind: c.kind[i].name().to_string(),
+        })?;
+    }
+    let o = &h.orders;
+    for i in 0..o.len() {
+        w.orders.push(&OrderRow {
+            order_id: o.ids.name(o.order[i]).to_string(),
+            member_id: m.id(o.member[i]).to_string(),
+            at: o.at[i],
+            amount: o.amount[i],
+            list_amount: o.list_amount[i],
+            discount: o.discount[i],
+            coupon_id: h.coupons.ids.opt_name(o.coupon[i]).map(str::to_string),
+            channel: key(o.channel[i]).unwrap_or_default(),
+            refunded: o.refunded[i],
+        })?;
+    }
+    let p = &h.points;
+    for i in 0..p.len() {
+        w.points.push(&PointsRow {
+            member_id: m.id(p.member[i]).to_string(),
+            at: p.at[i],
+            delta: p.delta[i],
+            reason: p.reason[i].name().to_string(),
+        })?;
+    }
+    let l = &h.labels;
+    for i in 0..l.len() {
+        w.labels.push(&LabelRow {
+            member_id: m.id(l.member[i]).to_string(),
+            label: i64::from(l.label[i]),
+            at: l.at[i],
+            source: key(l.source[i]).unwrap_or_default(),
+        })?;
+    }
+    w.finish()
 }

@@ -80,34 +80,66 @@ impl Matrix {
 
 /// Feature rows for `members`: the recruitment-time features, followed, when `cutoffs` is given,
 /// by the member-time features as of each member's cutoff. Training, evaluation and batch
-/// scoring all build their matrices here.
+/// scoring all build their matrices here (through [`Builder`]).
 pub fn build(
     history: &crate::data::History,
     caps: recruit::MergeCaps,
     members: &[crate::data::MemberIdx],
     cutoffs: Option<&[i64]>,
 ) -> Matrix {
-    let (recruitment, _) = recruit::build(history, caps);
-    let member = cutoffs.map(|c| {
-        let ix = member::MemberIndex::build(history);
-        member::build(history, &ix, members, c)
-    });
-    let rw = recruitment.cols();
-    let mw = member.as_ref().map_or(0, Matrix::cols);
-    let mut values = Vec::with_capacity(members.len() * (rw + mw));
-    for (i, &m) in members.iter().enumerate() {
-        values.extend_from_slice(recruitment.row(m as usize));
-        if let Some(mm) = &member {
-            values.extend_from_slice(mm.row(i));
+    Builder::new(history, caps, cutoffs.is_some()).rows(members, cutoffs)
+}
+
+/// What every feature row of a history shares: the recruitment sweep over all members (group
+/// features need everyone) and, for member-time rows, the index of each member's events. Rows
+/// are then built for any slice of members, so a batch can be scored chunk by chunk without
+/// holding every member's row at once.
+pub struct Builder<'h> {
+    history: &'h crate::data::History,
+    recruitment: Matrix,
+    index: Option<member::MemberIndex>,
+}
+
+impl<'h> Builder<'h> {
+    pub fn new(
+        history: &'h crate::data::History,
+        caps: recruit::MergeCaps,
+        member_time: bool,
+    ) -> Self {
+        let (recruitment, _) = recruit::build(history, caps);
+        let index = member_time.then(|| member::MemberIndex::build(history));
+        Builder {
+            history,
+            recruitment,
+            index,
         }
     }
-    let mut names = recruitment.names.clone();
-    if let Some(mm) = &member {
-        names.extend(mm.names.iter().copied());
-    }
-    Matrix {
-        names,
-        rows: members.len(),
-        values,
+
+    /// Rows for `members`; member-time features too when `cutoffs` (one per member) is given
+    /// and the builder was made for them.
+    pub fn rows(&self, members: &[crate::data::MemberIdx], cutoffs: Option<&[i64]>) -> Matrix {
+        let member = match (cutoffs, &self.index) {
+            (Some(c), Some(ix)) => Some(member::build(self.history, ix, members, c)),
+            _ => None,
+        };
+        let recruitment = &self.recruitment;
+        let rw = recruitment.cols();
+        let mw = member.as_ref().map_or(0, Matrix::cols);
+        let mut values = Vec::with_capacity(members.len() * (rw + mw));
+        for (i, &m) in members.iter().enumerate() {
+            values.extend_from_slice(recruitment.row(m as usize));
+            if let Some(mm) = &member {
+                values.extend_from_slice(mm.row(i));
+            }
+        }
+        let mut names = recruitment.names.clone();
+        if let Some(mm) = &member {
+            names.extend(mm.names.iter().copied());
+        }
+        Matrix {
+            names,
+            rows: members.len(),
+            values,
+        }
     }
 }

@@ -74,7 +74,19 @@ pub enum ArtefactError {
 }
 
 /// pass / review / reject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Pass,
@@ -93,7 +105,7 @@ impl Decision {
 }
 
 /// A feature that pushed the score up, in words.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Reason {
     /// The feature's name in capitals, e.g. `DEVICE_ACCOUNTS`.
     pub code: String,

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use super::baseline::BaselineParams;
 use super::dataset::{FeatureParams, SplitParams};
-#[cfg(feature = "gbm")]
 use super::gbm::GbmParams;
 use super::label::{LabelParams, LabelRule};
 use super::policy::PolicyParams;
@@ -117,7 +116,6 @@ pub struct TrainConfig {
     pub split: Split,
     pub merge: Merge,
     pub training: Fitting,
-    #[cfg(feature = "gbm")]
     pub gbm: GbmParams,
     pub baselines: BaselineParams,
     pub policy: PolicyParams,
@@ -132,7 +130,6 @@ impl Default for TrainConfig {
             split: Split::default(),
             merge: Merge::default(),
             training: Fitting::default(),
-            #[cfg(feature = "gbm")]
             gbm: GbmParams::default(),
             baselines: BaselineParams::default(),
             policy: PolicyParams::default(),
@@ -211,7 +208,6 @@ impl TrainConfig {
         if [m.device, m.phone, m.ip24, m.inviter].contains(&0) {
             return Err("merge caps must be at least 1".to_string());
         }
-        #[cfg(feature = "gbm")]
         self.gbm.check().map_err(|e| format!("gbm: {e}"))?;
         let b = &self.baselines;
         if !(b.logistic_l2.is_finite() && b.logistic_l2 >= 0.0) || b.logistic_iterations == 0 {

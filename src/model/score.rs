@@ -39,12 +39,18 @@ pub enum ScoreError {
 /// A member-time model scores every member who joined before `as_of` on their events before it;
 /// a recruitment-time model scores every member as at their own sign-up.
 pub fn rows_as_of(h: &History, a: &Artefact, as_of: i64) -> (Vec<MemberIdx>, Matrix) {
-    let members: Vec<MemberIdx> = (0..h.members.len() as MemberIdx)
-        .filter(|&m| a.moment == Moment::Recruitment || h.members.joined_at[m as usize] < as_of)
-        .collect();
+    let members = members_as_of(h, a, as_of);
     let cutoffs = (a.moment == Moment::Member).then(|| vec![as_of; members.len()]);
     let matrix = features::build(h, a.config.merge.caps(), &members, cutoffs.as_deref());
     (members, matrix)
+}
+
+/// The members a model scores as of `as_of`: everyone for a recruitment-time model, those who
+/// joined before it for a member-time one.
+fn members_as_of(h: &History, a: &Artefact, as_of: i64) -> Vec<MemberIdx> {
+    (0..h.members.len() as MemberIdx)
+        .filter(|&m| a.moment == Moment::Recruitment || h.members.joined_at[m as usize] < as_of)
+        .collect()
 }
 
 /// The moment just after the history's last event: "now" for a history export.
@@ -140,14 +146,17 @@ pub fn score_to_file(
     out: &Path,
 ) -> Result<ScoreSummary, ScoreError> {
     const CHUNK: usize = 64 * 1024;
-    let (members, matrix) = rows_as_of(h, a, as_of);
-    let cols = matrix.cols();
+    // Rows are built chunk by chunk: only the recruitment sweep and one chunk's rows are held.
+    let members = members_as_of(h, a, as_of);
+    let builder = features::Builder::new(h, a.config.merge.caps(), a.moment == Moment::Member);
+    let cutoffs = vec![as_of; CHUNK.min(members.len())];
     let mut sink = ScoreSink::create(out)?;
     let mut summary = ScoreSummary::default();
-    for (c, rows) in matrix.values.chunks(CHUNK * cols.max(1)).enumerate() {
-        let scored = a.score_rows(rows, 3)?;
-        for (i, s) in scored.iter().enumerate() {
-            let m = members[c * CHUNK + i];
+    for chunk in members.chunks(CHUNK) {
+        let cut = (a.moment == Moment::Member).then(|| &cutoffs[..chunk.len()]);
+        let matrix = builder.rows(chunk, cut);
+        let scored = a.score_rows(&matrix.values, 3)?;
+        for (&m, s) in chunk.iter().zip(&scored) {
             sink.push(&ScoreRow::new(h.members.id(m), a, s))?;
             summary.members += 1;
             match s.decision {

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ApiError {
     #[serde(skip)]
     pub status: u16,
@@ -75,8 +75,17 @@ pub fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
             "unsupported_media_type",
             "send the body as application/json",
         ),
-        E::Deserialize(e) if e.is_data() => ApiError::bad_request("invalid_field", e.to_string()),
-        E::Deserialize(e) => ApiError::bad_request("malformed_json", e.to_string()),
+        E::Deserialize(e) => serde_error(e),
         other => ApiError::bad_request("malformed_json", other.to_string()),
+    }
+}
+
+/// A body serde could not read: a value of the wrong type or a missing field (`invalid_field`,
+/// naming it), or not JSON at all (`malformed_json`).
+pub fn serde_error(e: serde_json::Error) -> ApiError {
+    if e.is_data() {
+        ApiError::bad_request("invalid_field", e.to_string())
+    } else {
+        ApiError::bad_request("malformed_json", e.to_string())
     }
 }

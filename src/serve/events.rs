@@ -13,6 +13,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
+use crate::data::history::{History, NONE};
 use crate::data::schema::{CouponEvent, CouponKind, PointsReason, Vocabulary};
 
 /// Event id → the event as JSON.
@@ -21,7 +22,7 @@ const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("events");
 const ORDER: TableDefinition<u64, &str> = TableDefinition::new("order");
 
 /// One event, in the contract's shape (DESIGN.md §3), with its own id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
     Signup {
@@ -151,8 +152,171 @@ impl Event {
     }
 }
 
+/// What folding events into a history did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Folded {
+    /// Events now in the history's tables.
+    pub applied: usize,
+    /// Sign-ups of members the history already had, and orders whose id it already had.
+    pub already_there: usize,
+    /// Events of members that have not signed up yet: handed back, to be folded once they do.
+    pub waiting: usize,
+}
+
+/// Appends events to a history's tables, the way the contract reader would have read them
+/// (sign-ups first, then the rest in the order given): a sign-up adds its member, and coupon, order, points and review events add
+/// their rows. Events of members not in the history (nor signed up earlier in `events`) are
+/// returned, as copies, for a later fold: nothing acknowledged is ever dropped. The events must
+/// have passed [`Event::check`].
+pub fn fold(h: &mut History, events: &[Event]) -> (Folded, Vec<Event>) {
+    let mut report = Folded::default();
+    let mut waiting = Vec::new();
+    // Sign-ups first: a member's events may have been acknowledged before its sign-up.
+    let signups = events.iter().filter(|e| matches!(e, Event::Signup { .. }));
+    let others = events.iter().filter(|e| !matches!(e, Event::Signup { .. }));
+    for e in signups.chain(others) {
+        if let Event::Signup {
+            member_id,
+            at,
+            channel,
+            campaign_id,
+            inviter_id,
+            device_id,
+            ip,
+            phone_prefix,
+            phone_hash,
+            region,
+            ..
+        } = e
+        {
+            if h.members.index_of(member_id).is_some() {
+                report.already_there += 1;
+                continue;
+            }
+            let keys = &mut h.keys;
+            let mut key = |v: &Option<String>| {
+                v.as_deref()
+                    .filter(|s| !s.is_empty())
+                    .map_or(NONE, |s| keys.intern(s))
+            };
+            let m = &mut h.members;
+            m.ids.intern(member_id);
+            m.joined_at.push(*at);
+            m.channel.push(key(channel));
+            m.campaign.push(key(campaign_id));
+            m.inviter.push(key(inviter_id));
+            m.device.push(key(device_id));
+            m.ip.push(key(ip));
+            m.phone_prefix.push(key(phone_prefix));
+            m.phone_hash.push(key(phone_hash));
+            m.region.push(key(region));
+            report.applied += 1;
+            continue;
+        }
+        let Some(member) = h.members.index_of(member_of(e)) else {
+            report.waiting += 1;
+            waiting.push(e.clone());
+            continue;
+        };
+        match e {
+            Event::Signup { .. } => {}
+            Event::Coupon {
+                at,
+                coupon_id,
+                event,
+                kind,
+                face_value,
+                threshold,
+                campaign_id,
+                ..
+            } => {
+                // Checked by `Event::check`; an unknown spelling cannot reach here.
+                let (Some(event), Some(kind)) =
+                    (CouponEvent::parse(event), CouponKind::parse(kind))
+                else {
+                    continue;
+                };
+                let campaign = campaign_id.as_deref().map_or(NONE, |s| h.keys.intern(s));
+                let c = &mut h.coupons;
+                c.member.push(member);
+                c.coupon.push(c.ids.intern(coupon_id));
+                c.campaign.push(campaign);
+                c.event.push(event);
+                c.at.push(*at);
+                c.face_value.push(*face_value);
+                c.threshold.push(*threshold);
+                c.kind.push(kind);
+            }
+            Event::Order {
+                at,
+                order_id,
+                amount,
+                list_amount,
+                discount,
+                coupon_id,
+                channel,
+                refunded,
+                ..
+            } => {
+                let Some(order) = h.orders.ids.insert_new(order_id) else {
+                    report.already_there += 1;
+                    continue;
+                };
+                let coupon = coupon_id
+                    .as_deref()
+                    .map_or(NONE, |s| h.coupons.ids.intern(s));
+                let channel = channel.as_deref().map_or(NONE, |s| h.keys.intern(s));
+                let o = &mut h.orders;
+                o.order.push(order);
+                o.member.push(member);
+                o.at.push(*at);
+                o.amount.push(*amount);
+                o.list_amount.push(*list_amount);
+                o.discount.push(*discount);
+                o.coupon.push(coupon);
+                o.channel.push(channel);
+                o.refunded.push(*refunded);
+            }
+            Event::Points {
+                at, delta, reason, ..
+            } => {
+                let Some(reason) = PointsReason::parse(reason) else {
+                    continue;
+                };
+                let p = &mut h.points;
+                p.member.push(member);
+                p.at.push(*at);
+                p.delta.push(*delta);
+                p.reason.push(reason);
+            }
+            Event::Label {
+                at, label, source, ..
+            } => {
+                let source = h.keys.intern(source.as_deref().unwrap_or("online"));
+                let l = &mut h.labels;
+                l.member.push(member);
+                l.label.push(*label);
+                l.at.push(*at);
+                l.source.push(source);
+            }
+        }
+        report.applied += 1;
+    }
+    (report, waiting)
+}
+
+fn member_of(e: &Event) -> &str {
+    match e {
+        Event::Signup { member_id, .. }
+        | Event::Coupon { member_id, .. }
+        | Event::Order { member_id, .. }
+        | Event::Points { member_id, .. }
+        | Event::Label { member_id, .. } => member_id,
+    }
+}
+
 /// What a batch did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Appended {
     /// Stored now, in batch order.
     pub accepted: Vec<String>,

@@ -1,5 +1,6 @@
-//! One brand's scorer: its history, its models (swapped atomically as one snapshot), its online
-//! sign-up state and its allow / deny lists. Everything here is plain Rust the HTTP handlers
+//! One brand's scorer: its snapshot (history, models and every member's score and standing,
+//! swapped atomically as one), its online sign-up state, the events acknowledged since the
+//! snapshot, and its allow / deny lists. Everything here is plain Rust the HTTP handlers
 //! call; nothing here knows about HTTP.
 
 use std::collections::{HashMap, HashSet};
@@ -9,7 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::events::{Appended, Event, EventStore};
+use super::events::{fold, Appended, Event, EventStore, Folded};
 use crate::data::history::{History, MemberIdx, NONE};
 use crate::features::recruit::{self, ip_range, RecruitState, Signup, FEATURES};
 use crate::features::Moment;
@@ -17,7 +18,7 @@ use crate::model::artefact::{Artefact, Decision, Reason, Scored};
 use crate::model::score::{end_of, rows_as_of};
 
 /// What a list entry is keyed by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ListKey {
     Member,
@@ -41,7 +42,7 @@ impl ListKey {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ListKind {
     Allow,
@@ -62,7 +63,7 @@ impl ListKind {
 }
 
 /// Which list entry decided instead of the model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ListHit {
     pub list: ListKind,
     pub key: ListKey,
@@ -120,10 +121,12 @@ impl Lists {
     }
 }
 
-/// A tenant's models, loaded and checked together, with every member of the history scored by
-/// the member model as of the history's end. Swapped as a whole: a request sees one snapshot.
+/// A tenant's snapshot: the history as last folded, both models loaded and checked together,
+/// and every member of that history scored by the member model as of the history's end.
+/// Swapped as a whole: a request sees one snapshot.
 #[derive(Debug)]
 pub struct Models {
+    pub history: Arc<History>,
     pub member: Artefact,
     pub signup: Artefact,
     pub member_path: PathBuf,
@@ -136,7 +139,7 @@ pub struct Models {
 }
 
 /// Where a member stands: tier and RFM segment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Standing {
     pub tier: String,
     pub segment: &'static str,
@@ -145,15 +148,29 @@ pub struct Standing {
 impl Models {
     /// Loads both artefacts, checks each is of the moment it serves and scores `history`.
     pub fn load(
-        history: &History,
+        history: Arc<History>,
         member_path: &Path,
         signup_path: &Path,
     ) -> Result<Self, ApiError> {
         let load = |p: &Path| {
             Artefact::load(p).map_err(|e| ApiError::bad_request("model_refused", e.to_string()))
         };
-        let member = load(member_path)?;
-        let signup = load(signup_path)?;
+        let paths = (member_path.to_path_buf(), signup_path.to_path_buf());
+        Self::build(history, load(member_path)?, load(signup_path)?, paths)
+    }
+
+    /// The same models over another history (after events were folded into it).
+    pub fn rebuild(&self, history: Arc<History>) -> Result<Self, ApiError> {
+        let paths = (self.member_path.clone(), self.signup_path.clone());
+        Self::build(history, self.member.clone(), self.signup.clone(), paths)
+    }
+
+    fn build(
+        history: Arc<History>,
+        member: Artefact,
+        signup: Artefact,
+        (member_path, signup_path): (PathBuf, PathBuf),
+    ) -> Result<Self, ApiError> {
         if signup.moment != Moment::Recruitment {
             return Err(ApiError::bad_request(
                 "model_refused",
@@ -163,8 +180,8 @@ impl Models {
                 ),
             ));
         }
-        let as_of = end_of(history);
-        let (members, rows) = rows_as_of(history, &member, as_of);
+        let as_of = end_of(&history);
+        let (members, rows) = rows_as_of(&history, &member, as_of);
         let scored = member
             .score_rows(&rows.values, 3)
             .map_err(|e| ApiError::bad_request("model_refused", e.to_string()))?;
@@ -174,7 +191,7 @@ impl Models {
         }
         let tiers = crate::members::tier::TierRules::default();
         let seg = crate::members::segment::segment(
-            history,
+            &history,
             &tiers,
             &crate::members::rfm::RfmRules::default(),
             as_of,
@@ -192,10 +209,11 @@ impl Models {
             .score_row(&empty, 0)
             .map_err(|e| ApiError::bad_request("model_refused", e.to_string()))?;
         Ok(Models {
+            history,
             member,
             signup,
-            member_path: member_path.to_path_buf(),
-            signup_path: signup_path.to_path_buf(),
+            member_path,
+            signup_path,
             as_of,
             scores,
             standing,
@@ -204,7 +222,7 @@ impl Models {
 }
 
 /// A sign-up as a caller sends it (DESIGN.md §3, members columns).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Candidate {
     pub member_id: Option<String>,
@@ -223,7 +241,7 @@ pub struct Candidate {
     pub record: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Verdict {
     pub probability: f64,
     pub quality: u8,
@@ -243,8 +261,14 @@ pub struct Tenant {
     pub name: String,
     /// Where acknowledged events live; `None` serves without ingestion.
     pub store: Option<Box<dyn EventStore>>,
-    pub history: History,
     pub models: RwLock<Arc<Models>>,
+    /// Acknowledged events not yet in the snapshot's history, in acknowledgement order.
+    pending: Mutex<Vec<Event>>,
+    /// Pending events that were waiting for their member's sign-up at the last refresh.
+    waiting: std::sync::atomic::AtomicUsize,
+    /// Held while a new snapshot is built, so that a refresh and a model reload never both
+    /// start from the same snapshot and one's swap undoes the other's.
+    rebuilding: Mutex<()>,
     pub online: Mutex<RecruitState>,
     pub lists: RwLock<Lists>,
     pub remedy: Option<String>,
@@ -261,13 +285,15 @@ fn poisoned() -> ApiError {
 }
 
 impl Tenant {
-    /// A tenant serving `history`, its online state rebuilt from it.
-    pub fn new(name: &str, history: History, models: Models, remedy: Option<String>) -> Self {
-        let (_, online) = recruit::build(&history, models.signup.config.merge.caps());
+    /// A tenant serving its snapshot's history, the online state rebuilt from it.
+    pub fn new(name: &str, models: Models, remedy: Option<String>) -> Self {
+        let (_, online) = recruit::build(&models.history, models.signup.config.merge.caps());
         Tenant {
             name: name.to_string(),
             store: None,
-            history,
+            pending: Mutex::new(Vec::new()),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            rebuilding: Mutex::new(()),
             models: RwLock::new(Arc::new(models)),
             online: Mutex::new(online),
             lists: RwLock::new(Lists::default()),
@@ -282,11 +308,61 @@ impl Tenant {
             .map_err(|_| poisoned())
     }
 
-    /// Replaces the models in one step; requests in flight finish on the snapshot they hold.
-    pub fn swap(&self, models: Models) -> Result<(), ApiError> {
-        let mut w = self.models.write().map_err(|_| poisoned())?;
-        *w = Arc::new(models);
-        Ok(())
+    /// Builds a new snapshot from the current one and swaps it in one step; requests in flight
+    /// finish on the snapshot they hold. One rebuild runs at a time.
+    pub fn rebuild(
+        &self,
+        make: impl FnOnce(&Models) -> Result<Models, ApiError>,
+    ) -> Result<Arc<Models>, ApiError> {
+        let _one = self.rebuilding.lock().map_err(|_| poisoned())?;
+        let new = Arc::new(make(&*self.snapshot()?)?);
+        *self.models.write().map_err(|_| poisoned())? = new.clone();
+        Ok(new)
+    }
+
+    /// Folds the events acknowledged since the snapshot into its history and rescores every
+    /// member as of the new end, so member scores, audiences and standing see them. Events of
+    /// members who have not signed up yet stay pending. On failure nothing is lost: the events
+    /// go back to pending.
+    pub fn refresh(&self) -> Result<Refreshed, ApiError> {
+        let started = std::time::Instant::now();
+        let events = std::mem::take(&mut *self.pending.lock().map_err(|_| poisoned())?);
+        let mut outcome = (Folded::default(), Vec::new());
+        let result = self.rebuild(|old| {
+            let mut history = (*old.history).clone();
+            outcome = fold(&mut history, &events);
+            old.rebuild(Arc::new(history))
+        });
+        let n = events.len();
+        let (folded, waiting) = outcome;
+        // Back ahead of anything acknowledged meanwhile: the events of members not signed up
+        // yet, or, when the new snapshot failed, every event taken.
+        let back = if result.is_ok() { waiting } else { events };
+        self.waiting
+            .store(back.len(), std::sync::atomic::Ordering::Relaxed);
+        self.pending
+            .lock()
+            .map_err(|_| poisoned())?
+            .splice(0..0, back);
+        let models = result?;
+        Ok(Refreshed {
+            events: n,
+            folded,
+            members: models.history.members.len(),
+            scores_as_of: models.as_of,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// How many acknowledged events the snapshot does not hold yet.
+    pub fn pending(&self) -> Result<usize, ApiError> {
+        Ok(self.pending.lock().map_err(|_| poisoned())?.len())
+    }
+
+    /// Whether events arrived since the last refresh (not counting those still waiting for
+    /// their member's sign-up, which only a new sign-up can settle).
+    pub fn has_new_events(&self) -> Result<bool, ApiError> {
+        Ok(self.pending()? > self.waiting.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     fn verdict(&self, a: &Artefact, mut scored: Scored, list: Option<ListHit>) -> Verdict {
@@ -327,7 +403,7 @@ impl Tenant {
             ));
         }
         if let Some(id) = &c.member_id {
-            if c.record && self.history.members.index_of(id).is_some() {
+            if c.record && self.snapshot()?.history.members.index_of(id).is_some() {
                 return Err(ApiError::new(
                     409,
                     "member_exists",
@@ -405,10 +481,14 @@ impl Tenant {
 
     /// Attaches a durable event store and applies every event it holds, in acknowledgement
     /// order, on top of the state built from the history.
+    ///
+    /// The events are pending afterwards: [`Tenant::refresh`] folds them into the snapshot.
     pub fn with_store(mut self, store: Box<dyn EventStore>) -> Result<Self, ApiError> {
-        for e in store.replay()? {
-            self.apply(&e)?;
+        let events = store.replay()?;
+        for e in &events {
+            self.apply(e)?;
         }
+        *self.pending.get_mut().map_err(|_| poisoned())? = events;
         self.store = Some(store);
         Ok(self)
     }
@@ -430,12 +510,13 @@ impl Tenant {
         for e in &fresh {
             self.apply(e)?;
         }
+        self.pending.lock().map_err(|_| poisoned())?.extend(fresh);
         Ok(appended)
     }
 
-    /// What an event changes in the online state: a sign-up is recorded (unless the member is
-    /// already in the history), a review reaches the group and inviter records. Coupon, order
-    /// and points events are kept for the member-time features of the next rebuild.
+    /// What an event changes in the online state at once: a sign-up is recorded (unless the
+    /// member is already in the history), a review reaches the group and inviter records. Every
+    /// event (these too) reaches the member-time scores at the next [`Tenant::refresh`].
     fn apply(&self, e: &Event) -> Result<(), ApiError> {
         match e {
             Event::Signup {
@@ -451,7 +532,13 @@ impl Tenant {
                 region,
                 ..
             } => {
-                if self.history.members.index_of(member_id).is_some() {
+                if self
+                    .snapshot()?
+                    .history
+                    .members
+                    .index_of(member_id)
+                    .is_some()
+                {
                     return Ok(());
                 }
                 let c = Candidate {
@@ -491,8 +578,7 @@ impl Tenant {
 
     /// The allow / deny entry that decides for a history member, by id, device, phone or IP
     /// range.
-    fn member_hit(&self, lists: &Lists, m: MemberIdx) -> Option<ListHit> {
-        let h = &self.history;
+    fn member_hit(h: &History, lists: &Lists, m: MemberIdx) -> Option<ListHit> {
         let i = m as usize;
         let range = h.keys.opt_name(h.members.ip[i]).map(ip_range);
         lists.check(&[
@@ -505,7 +591,7 @@ impl Tenant {
 
     /// A history member's member-time score (as of the history's end), lists applied.
     pub fn score_member(&self, models: &Models, id: &str) -> Result<Verdict, ApiError> {
-        let m = self.history.members.index_of(id).ok_or_else(|| {
+        let m = models.history.members.index_of(id).ok_or_else(|| {
             ApiError::not_found("unknown_member", format!("member '{id}' is not known"))
         })?;
         let scored = models
@@ -519,15 +605,32 @@ impl Tenant {
                     format!("member '{id}' joined after the scores' as-of time"),
                 )
             })?;
-        let hit = self.member_hit(&*self.lists.read().map_err(|_| poisoned())?, m);
+        let hit = Self::member_hit(
+            &models.history,
+            &*self.lists.read().map_err(|_| poisoned())?,
+            m,
+        );
         let mut v = self.verdict(&models.member, scored, hit);
         v.standing = models.standing.get(m as usize).cloned().flatten();
         Ok(v)
     }
 }
 
+/// What a refresh did.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Refreshed {
+    /// Pending events taken.
+    pub events: usize,
+    pub folded: Folded,
+    /// Members in the new snapshot.
+    pub members: usize,
+    /// UTC seconds: the member scores are as of this moment.
+    pub scores_as_of: i64,
+    pub seconds: f64,
+}
+
 /// How much of the wool an audience filter drops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DropLevel {
     /// Drop reject decisions only.
@@ -537,7 +640,7 @@ pub enum DropLevel {
     Review,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AudiencePolicy {
     #[serde(default)]
@@ -546,7 +649,7 @@ pub struct AudiencePolicy {
     pub min_quality: Option<u8>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Dropped {
     pub member_id: String,
     pub decision: Option<Decision>,
@@ -554,7 +657,7 @@ pub struct Dropped {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AudienceSummary {
     pub requested: usize,
     pub kept: usize,
@@ -564,7 +667,7 @@ pub struct AudienceSummary {
     pub model_version: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Audience {
     pub kept: Vec<String>,
     pub dropped: Vec<Dropped>,
@@ -585,14 +688,14 @@ impl Tenant {
         out.summary.requested = ids.len();
         out.summary.model_version = models.member.version.clone();
         for id in ids {
-            let verdict = match self.history.members.index_of(id) {
+            let verdict = match models.history.members.index_of(id) {
                 None => None,
                 Some(m) => models
                     .scores
                     .get(m as usize)
                     .cloned()
                     .flatten()
-                    .map(|s| (s, self.member_hit(&lists, m))),
+                    .map(|s| (s, Self::member_hit(&models.history, &lists, m))),
             };
             let Some((scored, hit)) = verdict else {
                 out.dropped.push(Dropped {

@@ -9,5 +9,4 @@ mod members;
 mod model;
 mod read;
 mod report;
-#[cfg(feature = "gbm")]
 mod serve;

@@ -66,11 +66,24 @@ impl Server {
         headers: &[(&str, &str)],
         body: &str,
     ) -> (u16, String) {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.call_raw(method, path, &all, body.as_bytes())
+    }
+
+    /// One request with exactly these headers and a body of any bytes.
+    fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
         let Ok(mut s) = TcpStream::connect(&self.addr) else {
             return (0, String::new());
         };
         let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: {}\r\n",
             self.addr,
             body.len()
         );
@@ -78,8 +91,9 @@ impl Server {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
         req.push_str("\r\n");
-        req.push_str(body);
-        if s.write_all(req.as_bytes()).is_err() {
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
+        if s.write_all(&bytes).is_err() {
             return (0, String::new());
         }
         let mut raw = String::new();
@@ -445,12 +459,12 @@ fn the_real_binary_scores_filters_and_refuses_bad_requests_over_loopback() {
 fn sample_tenant() -> Tenant {
     let h = load(&root().join("data/sample")).unwrap_or_else(|e| panic!("{e}"));
     let models = Models::load(
-        &h,
+        Arc::new(h),
         &root().join("models/default"),
         &root().join("models/signup"),
     )
     .unwrap_or_else(|e| panic!("{}", e.message));
-    Tenant::new("t", h, models, None)
+    Tenant::new("t", models, None)
 }
 
 #[test]
@@ -476,7 +490,8 @@ fn a_model_swap_under_load_fails_no_request_and_each_score_matches_its_version()
     let raw = other
         .gbm
         .predict_raw(&{
-            let h = &tenant.history;
+            let snapshot = tenant.snapshot().unwrap_or_else(|e| panic!("{e}"));
+            let h = &snapshot.history;
             let mut st = recruit::build(h, other.config.merge.caps()).1;
             let s = recruit::Signup {
                 member: st.keys.intern("cand"),
@@ -512,13 +527,15 @@ fn a_model_swap_under_load_fails_no_request_and_each_score_matches_its_version()
         .collect();
     let paths = [root().join("models/signup"), other_path.clone()];
     for i in 0..6 {
-        let m = Models::load(
-            &tenant.history,
-            &root().join("models/default"),
-            &paths[i % 2],
-        )
-        .unwrap_or_else(|e| panic!("{}", e.message));
-        tenant.swap(m).unwrap_or_else(|e| panic!("{e}"));
+        tenant
+            .rebuild(|old| {
+                Models::load(
+                    old.history.clone(),
+                    &root().join("models/default"),
+                    &paths[i % 2],
+                )
+            })
+            .unwrap_or_else(|e| panic!("{}", e.message));
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut versions = std::collections::BTreeSet::new();
@@ -546,12 +563,12 @@ fn online_sign_ups_replayed_in_time_order_get_the_offline_features() {
     // A scorer that has seen no one, replayed every sign-up in time order with record = true.
     let empty = woolguard::data::History::default();
     let models = Models::load(
-        &empty,
+        Arc::new(empty),
         &root().join("models/default"),
         &root().join("models/signup"),
     )
     .unwrap_or_else(|e| panic!("{}", e.message));
-    let online = Tenant::new("replay", empty, models, None);
+    let online = Tenant::new("replay", models, None);
     let mut order: Vec<u32> = (0..h.members.len() as u32).collect();
     order.sort_by_key(|&m| (h.members.joined_at[m as usize], m));
     let name = |s: u32| h.keys.opt_name(s).map(str::to_string);
@@ -722,8 +739,9 @@ fn a_recorded_candidate_is_stored_and_counted_once_after_a_restart() {
     assert_eq!(status, 200, "the recorded sign-up survived the restart");
     drop(server);
     // The state a restarted scorer rebuilds counts the device's one account, once.
-    let store = woolguard::serve::events::RedbStore::open(&dir.path().join("state/brand-a.redb"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let store =
+        woolguard::serve::events::RedbStore::open(&dir.path().join("state/brand-a/events.redb"))
+            .unwrap_or_else(|e| panic!("{e}"));
     let tenant = sample_tenant()
         .with_store(Box::new(store))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -765,8 +783,9 @@ fn sigterm_stops_the_server_cleanly_and_keeps_the_store() {
     };
     assert!(code.success(), "exit status {code}");
     // The store was closed cleanly: it opens and holds the five events.
-    let store = woolguard::serve::events::RedbStore::open(&dir.path().join("state/brand-a.redb"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let store =
+        woolguard::serve::events::RedbStore::open(&dir.path().join("state/brand-a/events.redb"))
+            .unwrap_or_else(|e| panic!("{e}"));
     use woolguard::serve::events::EventStore;
     assert_eq!(store.replay().map(|v| v.len()).unwrap_or(0), 5);
 }
@@ -814,4 +833,287 @@ fn promote_asks_a_running_scorer_to_reload() {
     );
     let (_, body) = server.call("GET", "/v1/models", &[("x-api-key", "key-a")], "");
     assert_eq!(json(&body)["member"]["version"], "wool-promoted", "{body}");
+}
+
+/// `state init` then `serve --state` without `--data`: coupon, order and points events reach a
+/// member's member-time score at the refresh, a new member's events wait for the sign-up, and
+/// a restarted scorer folds every stored event before its first answer.
+#[test]
+fn events_reach_member_scores_through_the_state_snapshot() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = dir.path().join("state");
+    let woolguard = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_woolguard"))
+            .args(args)
+            .current_dir(root())
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let st = state.to_string_lossy().to_string();
+    let init = [
+        "state",
+        "init",
+        "--data",
+        "data/sample",
+        "--state",
+        &st,
+        "--tenant",
+        "brand-a",
+        "--json",
+    ];
+    let out = woolguard(&init);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done = json(&String::from_utf8_lossy(&out.stdout));
+    let sample = load(&root().join("data/sample")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        done["rows"]["members"].as_u64(),
+        Some(sample.members.len() as u64)
+    );
+    assert_eq!(
+        done["rows"]["orders"].as_u64(),
+        Some(sample.orders.len() as u64)
+    );
+    // The snapshot reads back as the same history.
+    let back = load(&state.join("brand-a/history")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        woolguard::model::report::fingerprint(&back),
+        woolguard::model::report::fingerprint(&sample)
+    );
+    // A second init would apply a snapshot over its own events: refused.
+    let again = woolguard(&init);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--replace"));
+
+    let cfg = dir.path().join("serve.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "bind = \"127.0.0.1:0\"\nadmin_key = \"adm\"\nstate = \"{st}\"\nrefresh_secs = 0\n\n[[tenants]]\nname = \"brand-a\"\napi_keys = [\"key-a\"]\nmodel = \"models/default\"\nsignup_model = \"models/signup\"\n"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let a = [("x-api-key", "key-a")];
+    let admin = [("x-admin-key", "adm")];
+    let member = sample.members.id(0).to_string();
+    let score = |s: &Server, id: &str| {
+        let (status, body) = s.call(
+            "POST",
+            "/v1/members/score",
+            &a,
+            &format!(r#"{{"member_ids":["{id}"]}}"#),
+        );
+        assert_eq!(status, 200, "{body}");
+        json(&body)
+    };
+    let end = woolguard::model::score::end_of(&sample);
+    // Scores are as of just after the newest event.
+    let last = sample.time_span().map_or(0, |(_, hi)| hi);
+    let after_last = |t: i64| t + (end - last);
+    let (before, after);
+    {
+        let server = Server::start(&cfg);
+        before = score(&server, &member);
+        assert_eq!(before["as_of"].as_i64(), Some(end));
+        // Twenty coupon-only orders after the history's end, and a brand-new member's order.
+        let mut events = Vec::new();
+        for i in 0..20 {
+            let at = end + 3_600 * (i + 1);
+            events.push(format!(
+                r#"{{"type":"coupon","event_id":"c-{i}","member_id":"{member}","at":{at},"coupon_id":"cp-new-{i}","event":"redeem","kind":"promo","face_value":20,"threshold":0}}"#
+            ));
+            events.push(format!(
+                r#"{{"type":"order","event_id":"o-{i}","member_id":"{member}","at":{at},"order_id":"ord-new-{i}","amount":1,"list_amount":21,"discount":20,"coupon_id":"cp-new-{i}"}}"#
+            ));
+        }
+        events.push(format!(
+            r#"{{"type":"order","event_id":"o-late","member_id":"late-1","at":{},"order_id":"ord-late","amount":30,"list_amount":30,"discount":0}}"#,
+            end + 100_000
+        ));
+        let body = format!(r#"{{"events":[{}]}}"#, events.join(","));
+        let (status, reply) = server.call("POST", "/v1/events", &a, &body);
+        assert_eq!(status, 200, "{reply}");
+        // Not in the scores before the refresh…
+        assert_eq!(score(&server, &member)["as_of"].as_i64(), Some(end));
+        let (status, reply) = server.call(
+            "POST",
+            "/v1/state/refresh",
+            &admin,
+            r#"{"tenant":"brand-a"}"#,
+        );
+        assert_eq!(status, 200, "{reply}");
+        let r = json(&reply);
+        assert_eq!(r["events"].as_u64(), Some(41), "{reply}");
+        assert_eq!(r["folded"]["applied"].as_u64(), Some(40), "{reply}");
+        assert_eq!(r["folded"]["waiting"].as_u64(), Some(1), "{reply}");
+        // …and in them after: scored as of the last event, from the new orders.
+        after = score(&server, &member);
+        assert_eq!(after["as_of"].as_i64(), Some(after_last(end + 3_600 * 20)));
+        assert_ne!(
+            after["members"][0]["probability"], before["members"][0]["probability"],
+            "twenty coupon-only orders left the score unchanged"
+        );
+        // The waiting order is folded once its member signs up.
+        let (s, _) = score(&server, "late-1")["members"][0]["error"]["code"]
+            .as_str()
+            .map_or((0, ()), |c| (u8::from(c == "unknown_member"), ()));
+        assert_eq!(s, 1);
+        let signup = format!(
+            r#"{{"events":[{{"type":"signup","event_id":"s-late","member_id":"late-1","at":{},"channel":"app"}}]}}"#,
+            end + 50_000
+        );
+        assert_eq!(server.call("POST", "/v1/events", &a, &signup).0, 200);
+        let (_, reply) = server.call(
+            "POST",
+            "/v1/state/refresh",
+            &admin,
+            r#"{"tenant":"brand-a"}"#,
+        );
+        assert_eq!(
+            json(&reply)["folded"]["applied"].as_u64(),
+            Some(2),
+            "{reply}"
+        );
+        assert_eq!(
+            json(&reply)["folded"]["waiting"].as_u64(),
+            Some(0),
+            "{reply}"
+        );
+        assert!(score(&server, "late-1")["members"][0]["probability"].is_number());
+    }
+    // A restarted scorer folds every stored event before answering.
+    let server = Server::start(&cfg);
+    let restarted = score(&server, &member);
+    assert_eq!(restarted["as_of"].as_i64(), Some(after_last(end + 100_000)));
+    assert_eq!(
+        restarted["members"][0]["probability"],
+        after["members"][0]["probability"]
+    );
+}
+
+/// The same audience as JSON, NDJSON and Parquet gives the same answer; the spec lists every
+/// route the app serves.
+#[test]
+fn audiences_come_as_json_ndjson_or_parquet_and_the_spec_lists_every_route() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let server = Server::start(&config(dir.path()));
+    let a = [("x-api-key", "key-a")];
+    let sample = load(&root().join("data/sample")).unwrap_or_else(|e| panic!("{e}"));
+    let mut ids: Vec<String> = (0..200u32)
+        .map(|m| sample.members.id(m).to_string())
+        .collect();
+    ids.push("nobody".into());
+    let quoted: Vec<String> = ids.iter().map(|i| format!("\"{i}\"")).collect();
+    let json_body = format!(
+        r#"{{"member_ids":[{}],"policy":{{"drop":"review"}}}}"#,
+        quoted.join(",")
+    );
+    let (status, by_json) = server.call("POST", "/v1/audiences/filter", &a, &json_body);
+    assert_eq!(status, 200, "{by_json}");
+    let by_json = json(&by_json);
+    assert_eq!(by_json["summary"]["requested"].as_u64(), Some(201));
+    assert_eq!(
+        by_json["summary"]["dropped_by_reason"]["UNKNOWN_MEMBER"].as_u64(),
+        Some(1)
+    );
+
+    let nd = [
+        ("x-api-key", "key-a"),
+        ("content-type", "application/x-ndjson"),
+    ];
+    let (status, by_ndjson) = server.call_raw(
+        "POST",
+        "/v1/audiences/filter?drop=review",
+        &nd,
+        quoted.join("\n").as_bytes(),
+    );
+    assert_eq!(status, 200, "{by_ndjson}");
+    assert_eq!(json(&by_ndjson), by_json);
+
+    let batch = arrow::record_batch::RecordBatch::try_from_iter([(
+        "member_id",
+        std::sync::Arc::new(arrow::array::StringArray::from(ids.clone())) as arrow::array::ArrayRef,
+    )])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut file = Vec::new();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut file, batch.schema(), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.write(&batch).unwrap_or_else(|e| panic!("{e}"));
+    w.close().unwrap_or_else(|e| panic!("{e}"));
+    let pq = [
+        ("x-api-key", "key-a"),
+        ("content-type", "application/vnd.apache.parquet"),
+    ];
+    let (status, by_parquet) =
+        server.call_raw("POST", "/v1/audiences/filter?drop=review", &pq, &file);
+    assert_eq!(status, 200, "{by_parquet}");
+    assert_eq!(json(&by_parquet), by_json);
+
+    // Bad bodies name what is wrong.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [u8], u16, &'a str);
+    let cases: [Case; 4] = [
+        (&nd, b"\"M1\"\n{\"id\":1}\n", 400, "malformed_ndjson"),
+        (&pq, b"PAR1 not parquet", 400, "invalid_parquet"),
+        (
+            &[("x-api-key", "key-a"), ("content-type", "text/csv")],
+            b"M1\n",
+            415,
+            "unsupported_media_type",
+        ),
+        (&nd, b"\n", 200, ""),
+    ];
+    for (headers, body, want, code) in cases {
+        let (status, reply) = server.call_raw("POST", "/v1/audiences/filter", headers, body);
+        assert_eq!(status, want, "{reply}");
+        if !code.is_empty() {
+            assert_eq!(json(&reply)["code"].as_str(), Some(code), "{reply}");
+        }
+    }
+
+    let (status, spec) = server.call("GET", "/v1/openapi.json", &[], "");
+    assert_eq!(status, 200);
+    let spec = json(&spec);
+    assert!(spec["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.")));
+    let routes = [
+        ("/v1/candidates/score", "post"),
+        ("/v1/members/score", "post"),
+        ("/v1/audiences/filter", "post"),
+        ("/v1/events", "post"),
+        ("/v1/events/{id}", "get"),
+        ("/v1/state/refresh", "post"),
+        ("/v1/models", "get"),
+        ("/v1/models/reload", "post"),
+        ("/v1/lists/{list}/{key}", "get"),
+        ("/v1/lists/{list}/{key}/{value}", "put"),
+        ("/v1/lists/{list}/{key}/{value}", "delete"),
+        ("/v1/openapi.json", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ];
+    for (path, method) in routes {
+        assert!(
+            spec["paths"][path][method].is_object(),
+            "{method} {path} missing from the spec"
+        );
+    }
+    assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(14));
+    for schema in [
+        "Candidate",
+        "Verdict",
+        "Event",
+        "ApiError",
+        "Audience",
+        "Refreshed",
+    ] {
+        assert!(
+            spec["components"]["schemas"][schema].is_object(),
+            "schema {schema} missing"
+        );
+    }
 }

@@ -1,0 +1,207 @@
+//! Audience bodies: a JSON request, NDJSON (one member id per line) or a Parquet file with a
+//! `member_id` column. Every id in the body comes out, in order; a line or value that is not an
+//! id is an error naming it, never skipped.
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::Deserialize;
+
+use super::error::{serde_error, ApiError};
+use super::tenant::{AudiencePolicy, DropLevel};
+
+/// The policy of an NDJSON or Parquet audience, from the query string.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AudienceQuery {
+    /// `reject` (default) or `review` (drops review decisions too).
+    pub drop: Option<DropLevel>,
+    /// Also drop members whose quality is below this.
+    pub min_quality: Option<u8>,
+}
+
+/// A JSON audience: ids and policy in the body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AudienceRequest {
+    pub member_ids: Vec<String>,
+    #[serde(default)]
+    pub policy: AudiencePolicy,
+}
+
+pub const NDJSON: &str = "application/x-ndjson";
+pub const PARQUET: &str = "application/vnd.apache.parquet";
+
+/// The ids and policy of an audience body of the given content type.
+pub fn parse(
+    content_type: &str,
+    body: actix_web::web::Bytes,
+    query: AudienceQuery,
+) -> Result<(Vec<String>, AudiencePolicy), ApiError> {
+    let from_query = || AudiencePolicy {
+        drop: query.drop.unwrap_or_default(),
+        min_quality: query.min_quality,
+    };
+    match content_type {
+        "application/json" | "" => {
+            if query.drop.is_some() || query.min_quality.is_some() {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    "a JSON audience carries its policy in the body, not the query",
+                ));
+            }
+            let r: AudienceRequest = serde_json::from_slice(&body).map_err(serde_error)?;
+            Ok((r.member_ids, r.policy))
+        }
+        NDJSON => Ok((ndjson_ids(&body)?, from_query())),
+        PARQUET | "application/octet-stream" => Ok((parquet_ids(body)?, from_query())),
+        other => Err(ApiError::new(
+            415,
+            "unsupported_media_type",
+            format!("content type '{other}': send application/json, {NDJSON} or {PARQUET}"),
+        )),
+    }
+}
+
+/// One id per line: a JSON string, an object with `member_id`, or the bare id. Blank lines are
+/// skipped.
+pub fn ndjson_ids(body: &[u8]) -> Result<Vec<String>, ApiError> {
+    let text = std::str::from_utf8(body).map_err(|e| {
+        ApiError::bad_request(
+            "malformed_ndjson",
+            format!("byte {}: not UTF-8", e.valid_up_to()),
+        )
+    })?;
+    #[derive(Deserialize)]
+    struct Line {
+        member_id: String,
+    }
+    let bad = |n: usize, why: String| {
+        ApiError::bad_request("malformed_ndjson", format!("line {n}: {why}"))
+    };
+    let mut ids = Vec::with_capacity(text.len() / 12);
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        let id = match line.as_bytes().first() {
+            None => continue,
+            Some(b'"') => {
+                serde_json::from_str::<String>(line).map_err(|e| bad(i + 1, e.to_string()))?
+            }
+            Some(b'{') => {
+                serde_json::from_str::<Line>(line)
+                    .map_err(|e| bad(i + 1, e.to_string()))?
+                    .member_id
+            }
+            Some(_) => line.to_string(),
+        };
+        if id.is_empty() {
+            return Err(bad(i + 1, "empty member id".into()));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// The `member_id` column of a Parquet file (text; nulls refused with their row).
+pub fn parquet_ids(body: actix_web::web::Bytes) -> Result<Vec<String>, ApiError> {
+    let bad = |why: String| ApiError::bad_request("invalid_parquet", why);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(body).map_err(|e| bad(e.to_string()))?;
+    let schema = builder.parquet_schema();
+    let Some(col) = (0..schema.num_columns()).find(|&i| schema.column(i).name() == "member_id")
+    else {
+        return Err(ApiError::bad_request(
+            "missing_column",
+            "the Parquet audience has no member_id column",
+        ));
+    };
+    let mask = parquet::arrow::ProjectionMask::leaves(schema, [col]);
+    let reader = builder
+        .with_projection(mask)
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+    let mut ids = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(e.to_string()))?;
+        let a = batch.column(0);
+        let row0 = ids.len();
+        let null_at = |i: usize| {
+            ApiError::bad_request(
+                "invalid_field",
+                format!("member_id: row {}: null", row0 + i),
+            )
+        };
+        match a.data_type() {
+            DataType::Utf8 => {
+                for (i, v) in a.as_string::<i32>().iter().enumerate() {
+                    ids.push(v.ok_or_else(|| null_at(i))?.to_string());
+                }
+            }
+            DataType::LargeUtf8 => {
+                for (i, v) in a.as_string::<i64>().iter().enumerate() {
+                    ids.push(v.ok_or_else(|| null_at(i))?.to_string());
+                }
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    "invalid_field",
+                    format!("member_id: the column is {other}, expected text"),
+                ))
+            }
+        }
+        debug_assert!(a.len() + row0 == ids.len());
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ndjson_takes_strings_objects_and_bare_ids_and_names_a_bad_line() {
+        let body = b"\"M1\"\n{\"member_id\":\"M2\"}\n\n  M3  \n";
+        assert_eq!(
+            ndjson_ids(body).ok(),
+            Some(vec!["M1".into(), "M2".into(), "M3".into()])
+        );
+        let e = ndjson_ids(b"\"M1\"\n{\"id\":5}\n")
+            .err()
+            .map(|e| (e.code, e.message));
+        let (code, message) = e.unwrap_or_default();
+        assert_eq!(code, "malformed_ndjson");
+        assert!(message.starts_with("line 2:"), "{message}");
+        let e = ndjson_ids(b"\"\"\n")
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
+        assert_eq!(e, "line 1: empty member id");
+    }
+
+    #[test]
+    fn a_json_audience_keeps_its_policy_in_the_body() {
+        let body = actix_web::web::Bytes::from_static(
+            br#"{"member_ids":["a","b"],"policy":{"drop":"review"}}"#,
+        );
+        let (ids, policy) = parse("application/json", body.clone(), AudienceQuery::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ids, vec!["a", "b"]);
+        assert_eq!(policy.drop, DropLevel::Review);
+        let q = AudienceQuery {
+            drop: Some(DropLevel::Reject),
+            min_quality: None,
+        };
+        assert_eq!(
+            parse("application/json", body.clone(), q)
+                .err()
+                .map(|e| e.code),
+            Some("invalid_field")
+        );
+        assert_eq!(
+            parse("text/csv", body, AudienceQuery::default())
+                .err()
+                .map(|e| e.status),
+            Some(415)
+        );
+    }
+}
