@@ -62,32 +62,38 @@ fn chromium() -> Option<PathBuf> {
     found
 }
 
-/// Runs `cmd` to its end or kills it after `limit`.
-fn run_with_limit(mut cmd: Command, limit: Duration) -> Output {
+/// Runs `cmd` to its end, its output into files beside `profile` (a pipe would fill up with
+/// the DOM and stall the browser), or kills it after `limit`. Returns (stdout, stderr).
+fn run_with_limit(mut cmd: Command, dir: &Path, limit: Duration) -> (String, String) {
+    let (out_path, err_path) = (dir.join("stdout.txt"), dir.join("stderr.txt"));
+    let file = |p: &Path| std::fs::File::create(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::from(file(&out_path)))
+        .stderr(Stdio::from(file(&err_path)))
         .spawn()
         .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
     let start = Instant::now();
-    loop {
+    let status = loop {
         match child.try_wait() {
-            Ok(Some(_)) => break,
+            Ok(Some(status)) => break status,
             Ok(None) if start.elapsed() > limit => {
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!("{cmd:?} did not finish within {limit:?}");
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(100)),
             Err(e) => panic!("waiting for {cmd:?}: {e}"),
         }
-    }
-    child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("reading {cmd:?}: {e}"))
+    };
+    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+    let (stdout, stderr) = (read(&out_path), read(&err_path));
+    assert!(status.success(), "{cmd:?} failed ({status}): {stderr}");
+    (stdout, stderr)
 }
 
 /// The DOM of `page` after Chromium loaded it and ran its scripts, with Chromium's log.
-fn dump_dom(browser: &Path, page: &Path, profile: &Path) -> (String, String) {
+fn dump_dom(browser: &Path, page: &Path, dir: &Path) -> (String, String) {
+    let profile = dir.join("chromium-profile");
     let mut cmd = Command::new(browser);
     cmd.args([
         "--headless",
@@ -104,15 +110,7 @@ fn dump_dom(browser: &Path, page: &Path, profile: &Path) -> (String, String) {
     .arg(format!("--user-data-dir={}", profile.display()))
     .arg("--dump-dom")
     .arg(format!("file://{}", page.display()));
-    let out = run_with_limit(cmd, Duration::from_secs(120));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "chromium failed ({}): {stderr}",
-        out.status
-    );
-    (stdout, stderr)
+    run_with_limit(cmd, dir, Duration::from_secs(120))
 }
 
 /// The text of the chart `id` (from its `<svg` to its `</svg>`), if present.
@@ -160,8 +158,7 @@ fn the_report_renders_every_chart_in_a_browser_without_errors() -> TestResult {
     let Some(browser) = chromium() else {
         return Ok(());
     };
-    let profile = dir.path().join("chromium-profile");
-    let (dom, log) = dump_dom(&browser, &page, &profile);
+    let (dom, log) = dump_dom(&browser, &page, dir.path());
     assert!(
         !dom.contains("id=\"js-errors\""),
         "script errors in the page: {dom}"
