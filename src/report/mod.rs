@@ -216,9 +216,7 @@ pub fn model_section(h: &History, a: &Artefact, as_of: i64) -> Result<ModelSecti
         cut
     };
     let matrix = features::build(h, checked.config.merge.caps(), &members, cut.as_deref());
-    let probs = a
-        .probabilities(&matrix.values)
-        .map_err(ScoreError::from)?;
+    let probs = a.probabilities(&matrix.values).map_err(ScoreError::from)?;
     let (roc, pr) = roc_pr(&probs, &labels);
     section.metrics = Some(Metrics::of(&probs, &labels, &a.thresholds));
     section.roc = roc;
@@ -254,14 +252,7 @@ pub struct Inputs<'a> {
 
 /// Gathers every figure of the report.
 pub fn build(i: &Inputs<'_>) -> Result<Report, ReportError> {
-    let diagnosis = diagnose::diagnose(
-        i.history,
-        i.diagnose,
-        i.tiers,
-        i.rfm,
-        i.as_of,
-        i.model,
-    )?;
+    let diagnosis = diagnose::diagnose(i.history, i.diagnose, i.tiers, i.rfm, i.as_of, i.model)?;
     let seg = segment::segment(i.history, i.tiers, i.rfm, i.as_of);
     let grid = rfm_grid(&seg, i.rfm);
     let cents: Vec<i64> = seg.rfm.iter().map(|v| v.monetary_cents).collect();
@@ -307,7 +298,14 @@ mod tests {
         let c = pareto_curve(&[1_000, 5_000, 0, 3_000, 1_000], 5);
         assert_eq!(
             c,
-            vec![(0.0, 0.0), (0.2, 0.5), (0.4, 0.8), (0.6, 0.9), (0.8, 1.0), (1.0, 1.0)]
+            vec![
+                (0.0, 0.0),
+                (0.2, 0.5),
+                (0.4, 0.8),
+                (0.6, 0.9),
+                (0.8, 1.0),
+                (1.0, 1.0)
+            ]
         );
         assert!(pareto_curve(&[0, 0], 5).is_empty());
     }
@@ -338,7 +336,10 @@ mod tests {
         ];
         assert_eq!(roc.len(), want.len());
         for (a, b) in roc.iter().zip(want) {
-            assert!((a.0 - b.0).abs() < 1e-12 && (a.1 - b.1).abs() < 1e-12, "{a:?} vs {b:?}");
+            assert!(
+                (a.0 - b.0).abs() < 1e-12 && (a.1 - b.1).abs() < 1e-12,
+                "{a:?} vs {b:?}"
+            );
         }
         assert_eq!(pr[0], (0.5, 1.0));
         assert_eq!(pr[2], (1.0, 2.0 / 3.0));

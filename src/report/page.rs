@@ -58,7 +58,7 @@ svg .marker{stroke:var(--warn);stroke-dasharray:3 3}
 svg .tick{fill:var(--muted)}
 svg .label{fill:var(--fg);font-weight:600}
 svg .legend{fill:var(--fg)}
-svg .cell{fill:#1d2430;font-size:11px}
+svg .cell{fill:#1d2430;font-size:10px}
 svg .cell.dark{fill:#fff}
 svg [data-tip]:hover{opacity:.8}
 table{border-collapse:collapse;font-size:13px}
@@ -103,8 +103,10 @@ const TOOLTIP: &str = r#"
 
 /// A moment as `2024-12-31 00:00 UTC`.
 pub fn date_time(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+    chrono::DateTime::from_timestamp(t, 0).map_or_else(
+        || t.to_string(),
+        |d| d.format("%Y-%m-%d %H:%M UTC").to_string(),
+    )
 }
 
 fn figure(out: &mut String, svg: &str, caption: &str) {
@@ -136,31 +138,56 @@ fn headline(out: &mut String, r: &Report) {
     let d = &r.diagnosis;
     let all = &d.overall;
     out.push_str(r#"<section id="headline"><h2>Headline</h2><div class="headline">"#);
-    kpi(out, &svg::count(d.members as f64), "members joined before the date");
+    kpi(
+        out,
+        &svg::count(d.members as f64),
+        "members joined before the date",
+    );
     kpi(out, &money(all.sales), "sales before the date");
     match d.pareto.top_sales_share {
-        Some(share) => kpi(out, &svg::percent(share), "of sales from the top 20% of members"),
+        Some(share) => kpi(
+            out,
+            &svg::percent(share),
+            "of sales from the top 20% of members",
+        ),
         None => kpi(out, "–", "no sales before the date"),
     }
     kpi(
         out,
         &opt_pct(all.wool_share),
-        &format!("wool share of {} labelled members", svg::count(all.labelled as f64)),
+        &format!(
+            "wool share of {} labelled members",
+            svg::count(all.labelled as f64)
+        ),
     );
     if let Some(p) = all.predicted_wool_share {
-        kpi(out, &svg::percent(p), "rejected by the model as of the date");
+        kpi(
+            out,
+            &svg::percent(p),
+            "rejected by the model as of the date",
+        );
     }
-    kpi(out, &opt_pct(all.first_purchase_rate), "first-purchase rate");
-    kpi(out, &opt_pct(all.repurchase_rate), "repurchase rate (of buyers)");
     kpi(
         out,
-        &all.average_order_value.map_or_else(|| "–".to_string(), |v| format!("{v:.2}")),
+        &opt_pct(all.first_purchase_rate),
+        "first-purchase rate",
+    );
+    kpi(
+        out,
+        &opt_pct(all.repurchase_rate),
+        "repurchase rate (of buyers)",
+    );
+    kpi(
+        out,
+        &all.average_order_value
+            .map_or_else(|| "–".to_string(), |v| format!("{v:.2}")),
         "average order value",
     );
     if let Some(m) = r.model.as_ref().and_then(|m| m.metrics.as_ref()) {
         kpi(
             out,
-            &m.roc_auc.map_or_else(|| "–".to_string(), |v| format!("{v:.3}")),
+            &m.roc_auc
+                .map_or_else(|| "–".to_string(), |v| format!("{v:.3}")),
             "model ROC-AUC as of the date",
         );
     }
@@ -232,8 +259,14 @@ fn share_series(groups: &[GroupStats], with_model: bool) -> Vec<Series> {
     let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
     let mut s = vec![
         Series::new("share of members", groups.iter().map(|g| g.share).collect()),
-        Series::new("share of sales", groups.iter().map(|g| g.sales_share).collect()),
-        Series::new("wool share", groups.iter().map(|g| nan(g.wool_share)).collect()),
+        Series::new(
+            "share of sales",
+            groups.iter().map(|g| g.sales_share).collect(),
+        ),
+        Series::new(
+            "wool share",
+            groups.iter().map(|g| nan(g.wool_share)).collect(),
+        ),
     ];
     if with_model {
         s.push(Series::new(
@@ -425,9 +458,13 @@ fn rfm(out: &mut String, g: &RfmGrid) {
         .collect();
     let frame = Frame {
         left: 44.0,
-        ..Frame::with_plot(440.0, 250.0)
+        ..Frame::with_plot(510.0, 260.0)
     };
-    let axes = Axes::new("FM score (frequency and monetary)", "R score (recency)", Format::Count);
+    let axes = Axes::new(
+        "FM score (frequency and monetary)",
+        "R score (recency)",
+        Format::Count,
+    );
     out.push_str(r#"<section id="rfm"><h2>RFM grid</h2><div class="charts">"#);
     figure(
         out,
@@ -447,9 +484,9 @@ fn rfm(out: &mut String, g: &RfmGrid) {
                     (0..5)
                         .map(|f| {
                             format!(
-                                "{} · {}",
+                                "{}\n{}",
                                 svg::count(g.members[r][f] as f64),
-                                g.segments[r][f]
+                                g.segments[r][f].name().replace('_', " ")
                             )
                         })
                         .collect()
@@ -495,7 +532,9 @@ fn rfm(out: &mut String, g: &RfmGrid) {
 }
 
 fn pareto(out: &mut String, r: &Report) {
-    out.push_str(r#"<section id="pareto-section"><h2>Pareto: who brings the sales</h2><div class="charts">"#);
+    out.push_str(
+        r#"<section id="pareto-section"><h2>Pareto: who brings the sales</h2><div class="charts">"#,
+    );
     let p = &r.diagnosis.pareto;
     let at20 = p
         .top_sales_share
@@ -531,7 +570,10 @@ fn pareto(out: &mut String, r: &Report) {
                 bottom: 70.0,
                 ..Frame::default()
             },
-            &segs.iter().map(|g| g.name.replace('_', " ")).collect::<Vec<_>>(),
+            &segs
+                .iter()
+                .map(|g| g.name.replace('_', " "))
+                .collect::<Vec<_>>(),
             &share_series(segs, with_model),
             &Axes::new("", "share", Format::Percent),
         ),
@@ -578,7 +620,10 @@ fn model(out: &mut String, m: &ModelSection) {
             "ROC curve",
             &small,
             &[
-                Curve::new(&format!("ROC (AUC {})", opt(metrics.roc_auc)), m.roc.clone()),
+                Curve::new(
+                    &format!("ROC (AUC {})", opt(metrics.roc_auc)),
+                    m.roc.clone(),
+                ),
                 Curve::new("chance", vec![(0.0, 0.0), (1.0, 1.0)]).dashed(),
             ],
             (0.0, 1.0),
@@ -623,7 +668,11 @@ fn model(out: &mut String, m: &ModelSection) {
             ],
             (0.0, 1.0),
             Format::Percent,
-            &Axes::new("mean predicted probability", "observed rate", Format::Percent),
+            &Axes::new(
+                "mean predicted probability",
+                "observed rate",
+                Format::Percent,
+            ),
             &[],
         ),
         &format!(

@@ -277,7 +277,12 @@ fn y_scale(frame: &Frame, axes: &Axes, values: impl Iterator<Item = f64>) -> (Sc
 
 /// Bars of `series` over `categories`: one group per category, one bar per series in it.
 /// Bars grow from 0 (or the bottom of the domain when it is above 0).
-pub fn bar_layout(frame: &Frame, categories: usize, series: &[Series], y: &Scale) -> Vec<Vec<Rect>> {
+pub fn bar_layout(
+    frame: &Frame,
+    categories: usize,
+    series: &[Series],
+    y: &Scale,
+) -> Vec<Vec<Rect>> {
     let band = (frame.x1() - frame.x0()) / categories.max(1) as f64;
     let group = band * 0.8;
     let k = series.len().max(1) as f64;
@@ -325,10 +330,6 @@ impl Svg {
         Svg { buf }
     }
 
-    fn raw(&mut self, s: &str) {
-        self.buf.push_str(s);
-    }
-
     fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, class: &str) {
         let _ = write!(
             self.buf,
@@ -367,7 +368,13 @@ impl Svg {
         for &t in ticks {
             let py = y.map(t);
             self.line(frame.x0(), py, frame.x1(), py, "grid");
-            self.text(frame.x0() - 6.0, py + 4.0, "end", "tick", &axes.y_format.show(t));
+            self.text(
+                frame.x0() - 6.0,
+                py + 4.0,
+                "end",
+                "tick",
+                &axes.y_format.show(t),
+            );
         }
         self.line(frame.x0(), frame.y0(), frame.x1(), frame.y0(), "axis");
         self.line(frame.x0(), frame.y0(), frame.x0(), frame.y1(), "axis");
@@ -456,7 +463,12 @@ pub fn bars(
         for (c, r) in rects.iter().enumerate() {
             let v = series[s].values.get(c).copied().unwrap_or(0.0);
             let tip = if series.len() > 1 {
-                format!("{} · {}: {}", categories[c], series[s].name, axes.y_format.show(v))
+                format!(
+                    "{} · {}: {}",
+                    categories[c],
+                    series[s].name,
+                    axes.y_format.show(v)
+                )
             } else {
                 format!("{}: {}", categories[c], axes.y_format.show(v))
             };
@@ -640,7 +652,11 @@ pub fn curves(
             esc(&c.name)
         );
         if c.dots {
-            for &(px, py) in c.points.iter().filter(|p| p.0.is_finite() && p.1.is_finite()) {
+            for &(px, py) in c
+                .points
+                .iter()
+                .filter(|p| p.0.is_finite() && p.1.is_finite())
+            {
                 let _ = write!(
                     svg.buf,
                     r#"<circle cx="{}" cy="{}" r="3.5" fill="{colour}" data-tip="{}"/>"#,
@@ -664,7 +680,11 @@ pub fn curves(
 
 /// A colour from white-blue (0) to dark blue (1).
 pub fn heat_colour(t: f64) -> String {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
     format!(
         "#{:02x}{:02x}{:02x}",
@@ -675,7 +695,8 @@ pub fn heat_colour(t: f64) -> String {
 }
 
 /// A heat map: `values[row][col]` coloured against the largest value, each cell showing
-/// `labels[row][col]` and tipping `tips[row][col]`. Rows are drawn top to bottom.
+/// `labels[row][col]` (lines split at `\n`) and tipping `tips[row][col]`. Rows are drawn top to
+/// bottom.
 #[allow(clippy::too_many_arguments)]
 pub fn heat_map(
     id: &str,
@@ -698,13 +719,20 @@ pub fn heat_map(
     let ch = (frame.y0() - frame.y1()) / row_names.len().max(1) as f64;
     let mut svg = Svg::open(id, title, frame);
     let get = |m: &[Vec<String>], r: usize, c: usize| {
-        m.get(r).and_then(|row| row.get(c)).cloned().unwrap_or_default()
+        m.get(r)
+            .and_then(|row| row.get(c))
+            .cloned()
+            .unwrap_or_default()
     };
     for (r, rname) in row_names.iter().enumerate() {
         let py = frame.y1() + ch * r as f64;
         svg.text(frame.x0() - 6.0, py + ch / 2.0 + 4.0, "end", "tick", rname);
         for c in 0..col_names.len() {
-            let v = values.get(r).and_then(|row| row.get(c)).copied().unwrap_or(0.0);
+            let v = values
+                .get(r)
+                .and_then(|row| row.get(c))
+                .copied()
+                .unwrap_or(0.0);
             let t = if max > 0.0 { v / max } else { 0.0 };
             let rect = Rect {
                 x: frame.x0() + cw * c as f64,
@@ -714,13 +742,19 @@ pub fn heat_map(
             };
             svg.rect(&rect, &heat_colour(t), &get(tips, r, c));
             let class = if t > 0.5 { "cell dark" } else { "cell" };
-            svg.text(
-                rect.x + cw / 2.0,
-                py + ch / 2.0 + 4.0,
-                "middle",
-                class,
-                &get(labels, r, c),
-            );
+            // A label of several lines (`\n`) is centred as a block, 13 px a line.
+            let label = get(labels, r, c);
+            let lines: Vec<&str> = label.split('\n').collect();
+            let first = py + ch / 2.0 + 4.0 - 6.5 * (lines.len() as f64 - 1.0);
+            for (k, line) in lines.iter().enumerate() {
+                svg.text(
+                    rect.x + cw / 2.0,
+                    first + 13.0 * k as f64,
+                    "middle",
+                    class,
+                    line,
+                );
+            }
         }
     }
     svg.x_categories(frame, col_names, |i| frame.x0() + cw * (i as f64 + 0.5));
@@ -743,7 +777,6 @@ pub fn heat_map(
             &axes.x_label,
         );
     }
-    svg.raw("");
     svg.close()
 }
 
@@ -788,7 +821,10 @@ mod tests {
     #[test]
     fn ticks_are_round_and_cover_the_data() {
         assert_eq!(ticks(0.0, 10.0, 5), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
-        assert_eq!(ticks(0.0, 1.0, 5), vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]);
+        assert_eq!(
+            ticks(0.0, 1.0, 5),
+            vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]
+        );
         // 0..7.3 in about 5 steps: raw 1.46 → step 2, last tick 8 ≥ 7.3.
         assert_eq!(ticks(0.0, 7.3, 5), vec![0.0, 2.0, 4.0, 6.0, 8.0]);
         assert_eq!(ticks(0.0, 0.0, 5).last(), Some(&1.0));
@@ -818,7 +854,10 @@ mod tests {
         assert_eq!(r[0][1].h, 200.0);
         assert_eq!(r[0][1].x, 276.0);
         let svg = bars("b", "t", &f, &["a".into(), "b".into()], &s, &axes);
-        assert!(svg.contains(r#"<rect x="76" y="128" width="160" height="100""#), "{svg}");
+        assert!(
+            svg.contains(r#"<rect x="76" y="128" width="160" height="100""#),
+            "{svg}"
+        );
     }
 
     #[test]
@@ -890,11 +929,17 @@ mod tests {
             &["r2".into(), "r1".into()],
             &["c1".into(), "c2".into()],
             &[vec![0.0, 1.0], vec![2.0, 4.0]],
-            &[vec!["0".into(), "1".into()], vec!["2".into(), "4 <b>".into()]],
+            &[
+                vec!["0".into(), "1".into()],
+                vec!["2".into(), "4 <b>".into()],
+            ],
             &[vec![], vec![]],
             &Axes::new("FM", "R", Format::Count),
         );
-        assert!(svg.contains(r##"<rect x="256" y="128" width="200" height="100" fill="#08306b""##), "{svg}");
+        assert!(
+            svg.contains(r##"<rect x="256" y="128" width="200" height="100" fill="#08306b""##),
+            "{svg}"
+        );
         assert!(svg.contains(r##"<rect x="56" y="28" width="200" height="100" fill="#f7fbff""##));
         assert!(svg.contains("4 &lt;b&gt;"));
         assert_eq!(svg.matches("<rect").count(), 4);

@@ -46,7 +46,11 @@ fn chromium() -> Option<PathBuf> {
         .iter()
         .flat_map(|name| {
             std::env::var_os("PATH")
-                .map(|p| std::env::split_paths(&p).map(|d| d.join(name)).collect::<Vec<_>>())
+                .map(|p| {
+                    std::env::split_paths(&p)
+                        .map(|d| d.join(name))
+                        .collect::<Vec<_>>()
+                })
                 .unwrap_or_default()
         })
         .chain([PathBuf::from("/usr/bin/chromium")])
@@ -66,7 +70,8 @@ fn chromium() -> Option<PathBuf> {
 /// the DOM and stall the browser), or kills it after `limit`. Returns (stdout, stderr).
 fn run_with_limit(mut cmd: Command, dir: &Path, limit: Duration) -> (String, String) {
     let (out_path, err_path) = (dir.join("stdout.txt"), dir.join("stderr.txt"));
-    let file = |p: &Path| std::fs::File::create(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let file =
+        |p: &Path| std::fs::File::create(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let mut child = cmd
         .stdout(Stdio::from(file(&out_path)))
         .stderr(Stdio::from(file(&err_path)))
@@ -85,7 +90,8 @@ fn run_with_limit(mut cmd: Command, dir: &Path, limit: Duration) -> (String, Str
             Err(e) => panic!("waiting for {cmd:?}: {e}"),
         }
     };
-    let read = |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
+    let read =
+        |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
     let (stdout, stderr) = (read(&out_path), read(&err_path));
     assert!(status.success(), "{cmd:?} failed ({status}): {stderr}");
     (stdout, stderr)
@@ -142,10 +148,17 @@ fn the_report_renders_every_chart_in_a_browser_without_errors() -> TestResult {
         String::from_utf8_lossy(&out.stderr)
     );
     let html = std::fs::read_to_string(&page)?;
-    assert!(html.len() < 1024 * 1024, "{} bytes for 3,000 members", html.len());
+    assert!(
+        html.len() < 1024 * 1024,
+        "{} bytes for 3,000 members",
+        html.len()
+    );
     // Self-contained: no resource from anywhere else (the SVG namespace is a name, not a fetch).
     for bad in ["src=\"http", "href=\"http", "@import", "url(http", "<link"] {
-        assert!(!html.contains(bad), "the page loads an outside resource: {bad}");
+        assert!(
+            !html.contains(bad),
+            "the page loads an outside resource: {bad}"
+        );
     }
     for id in CHARTS {
         let svg = chart(&html, id).ok_or_else(|| format!("chart {id} is missing"))?;
@@ -164,7 +177,10 @@ fn the_report_renders_every_chart_in_a_browser_without_errors() -> TestResult {
         "script errors in the page: {dom}"
     );
     for marker in ["Uncaught", ":CONSOLE(", "console.error"] {
-        assert!(!log.contains(marker), "console output in chromium's log: {log}");
+        assert!(
+            !log.contains(marker),
+            "console output in chromium's log: {log}"
+        );
     }
     // The page's own script ran and counted every chart in the DOM it built.
     let rendered = format!("data-charts-rendered=\"{}\"", CHARTS.len());
@@ -173,7 +189,10 @@ fn the_report_renders_every_chart_in_a_browser_without_errors() -> TestResult {
         "expected {rendered} in the rendered DOM (did the script run?)"
     );
     for id in CHARTS {
-        assert!(dom.contains(&format!("id=\"{id}\"")), "chart {id} is not in the rendered DOM");
+        assert!(
+            dom.contains(&format!("id=\"{id}\"")),
+            "chart {id} is not in the rendered DOM"
+        );
     }
     assert_eq!(
         dom.matches("<svg").count(),
@@ -207,14 +226,20 @@ fn without_a_model_the_report_has_no_model_charts_and_stays_aggregate() -> TestR
     // The grid and the curve come from the same members as the diagnosis.
     let grid: usize = report.grid.members.iter().flatten().sum();
     assert_eq!(grid + report.grid.no_orders, report.diagnosis.members);
-    assert_eq!(report.grid.no_orders, report.diagnosis.members - report.diagnosis.overall.buyers);
+    assert_eq!(
+        report.grid.no_orders,
+        report.diagnosis.members - report.diagnosis.overall.buyers
+    );
     let at20 = report
         .pareto
         .iter()
         .find(|p| p.0 >= 0.2)
         .ok_or("no 20% point")?;
     let top = report.diagnosis.pareto.top_sales_share.ok_or("no sales")?;
-    assert!((at20.1 - top).abs() < 0.01, "curve {at20:?} vs figure {top}");
+    assert!(
+        (at20.1 - top).abs() < 0.01,
+        "curve {at20:?} vs figure {top}"
+    );
     let html = render(&report);
     for id in CHARTS {
         let present = chart(&html, id).is_some();
