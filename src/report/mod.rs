@@ -31,6 +31,9 @@ use crate::model::score::ScoreError;
 
 pub use page::render;
 
+/// The points of a curve, (x, y).
+pub type Points = Vec<(f64, f64)>;
+
 /// Points kept on a drawn curve (ROC, PR, Pareto): enough to look smooth, few enough to stay small.
 pub const CURVE_POINTS: usize = 200;
 
@@ -148,7 +151,7 @@ pub fn thin<T: Copy>(points: &[T], keep: usize) -> Vec<T> {
 
 /// ROC points (false-positive rate, true-positive rate) from (0, 0) to (1, 1), and PR points
 /// (recall, precision), from the model's own threshold sweep (`model::metrics::curve`).
-pub fn roc_pr(probs: &[f64], labels: &[u8]) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+pub fn roc_pr(probs: &[f64], labels: &[u8]) -> (Points, Points) {
     let pos = labels.iter().filter(|&&l| l == 1).count();
     let neg = labels.len() - pos;
     if pos == 0 || neg == 0 {

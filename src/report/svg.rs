@@ -588,6 +588,7 @@ pub struct Marker {
 
 /// Curves on numeric axes over fixed domains (`x_range`, `axes.y_range` or 0–1), e.g. ROC,
 /// precision–recall, reliability and Pareto curves.
+#[allow(clippy::too_many_arguments)]
 pub fn curves(
     id: &str,
     title: &str,
