@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use woolguard::data::schema::Table;
-use woolguard::generate::{self, Params, TRUTH_FILE};
+use woolguard::generate::{self, Params, Scenario, TRUTH_FILE};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -18,9 +18,21 @@ pub struct Args {
     /// How hard the wool party is to tell apart, 0.0 (easy) … 1.0 (hard).
     #[arg(long, default_value_t = 0.5)]
     pub difficulty: f64,
+    /// A planted pattern for testing diagnostics: `silver-trap` (a middle tier filled by a
+    /// points promotion with members who then stop buying, and a wool wave on one channel in the
+    /// latest months). Without it the output is the ordinary programme, unchanged.
+    #[arg(long, value_parser = parse_scenario, default_value = "none")]
+    pub scenario: Scenario,
     /// Output folder; its generated files are overwritten.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+fn parse_scenario(s: &str) -> Result<Scenario, String> {
+    Scenario::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = Scenario::ALL.iter().map(|x| x.name()).collect();
+        format!("'{s}' is not a scenario: one of {}", names.join(", "))
+    })
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -29,7 +41,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         difficulty: args.difficulty,
     }
-    .check()?;
+    .check()?
+    .with_scenario(args.scenario);
     let bar = super::progress::bar(args.members, "members");
     let started = std::time::Instant::now();
     let summary = generate::generate(&config, &args.out, &|n| bar.set_position(n))

@@ -20,6 +20,7 @@ use super::dist::{chance, exp, jitter, lognormal, mix64, poisson, uniform};
 use super::keys::MemberKind;
 use super::knobs::Knobs;
 use super::plan::{Population, NO_CAMPAIGN, NO_MEMBER};
+use super::scenario::{self, Scenario};
 use crate::data::schema::{CouponEvent, CouponKind, PointsReason, CHANNELS};
 
 /// A coupon event, in numbers; `spell` turns it into a contract row. Keeping events free of
@@ -82,6 +83,7 @@ pub struct World<'a> {
     pub population: &'a Population,
     pub knobs: Knobs,
     pub seed: u64,
+    pub scenario: Scenario,
 }
 
 impl World<'_> {
@@ -126,6 +128,7 @@ impl World<'_> {
             spent: 0,
             tier: 0,
             invites: 0,
+            trapped: self.scenario == Scenario::SilverTrap && scenario::trapped(self.seed, i, m),
         };
         sim.plan_member(self, i);
         sim.run();
@@ -307,6 +310,8 @@ enum Act {
     Share,
     Invitee,
     ExpirePoints,
+    /// A full-price order in the silver trap's points promotion.
+    Promo,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -338,6 +343,8 @@ struct Sim<'a> {
     spent: i64,
     tier: usize,
     invites: u32,
+    /// Caught by the silver-trap scenario's points promotion (`scenario`).
+    trapped: bool,
 }
 
 fn money(x: f64) -> f64 {
@@ -346,7 +353,11 @@ fn money(x: f64) -> f64 {
 
 impl Sim<'_> {
     fn at(&mut self, t: i64, act: Act) {
-        if t < END {
+        // After the promotion a trapped member only collects what is handed out.
+        let stopped = self.trapped
+            && t >= scenario::PROMO_END
+            && !matches!(act, Act::Claim(_) | Act::ExpirePoints);
+        if t < END && !stopped {
             self.heap.push(Reverse((t, self.acts.len() as u32)));
             self.acts.push(act);
         }
@@ -479,6 +490,56 @@ impl Sim<'_> {
         if t0 < YEAR_2024 {
             self.at(POINTS_EXPIRY, Act::ExpirePoints);
         }
+        if self.trapped {
+            self.plan_trap();
+        }
+    }
+
+    /// The silver trap: two promotion orders, then every later sale's coupon collected.
+    fn plan_trap(&mut self) {
+        let span = (scenario::PROMO_END - scenario::PROMO_START) as f64;
+        for _ in 0..2 {
+            let t = scenario::PROMO_START + uniform(self.rng, 0.0, span) as i64;
+            let t =
+                at_hour(self.rng, t, &PEOPLE).clamp(scenario::PROMO_START, scenario::PROMO_END - 1);
+            self.at(t, Act::Promo);
+        }
+        for s in scenario::sales_after_promo() {
+            if chance(self.rng, 0.8) {
+                let t = s.start + (uniform(self.rng, 0.0, 2.0) * DAY as f64) as i64;
+                self.at(
+                    t,
+                    Act::Claim(Grant {
+                        kind: CouponKind::Promo,
+                        campaign: Some(s.id),
+                        face: s.face,
+                        threshold: s.threshold,
+                        valid_days: s.days,
+                        use_p: 0.0,
+                        use_at: 0,
+                    }),
+                );
+            }
+        }
+    }
+
+    /// A full-price order of the points promotion: no coupon, no markdown.
+    fn promo_order(&mut self, t: i64) {
+        let (lo, hi) = scenario::PROMO_BASKET;
+        let list = money(uniform(self.rng, lo, hi).floor() + 0.9);
+        self.orders += 1;
+        self.out.orders.push(OrderEvt {
+            member: self.member,
+            n: self.orders,
+            at: t,
+            amount: list,
+            list_amount: list,
+            discount: 0.0,
+            coupon: None,
+            channel: self.channel,
+            refunded: false,
+        });
+        self.earn(t, list.floor() as i64, PointsReason::Purchase);
     }
 
     fn run(&mut self) {
@@ -495,6 +556,7 @@ impl Sim<'_> {
                     }
                 }
                 Act::Order => self.order(t, None),
+                Act::Promo => self.promo_order(t),
                 Act::Checkin => self.earn(t, CHECKIN_POINTS, PointsReason::Checkin),
                 Act::Share => self.earn(t, SHARE_POINTS, PointsReason::Share),
                 Act::Invitee => {
@@ -576,6 +638,9 @@ impl Sim<'_> {
         };
         self.coupon_row(&h, CouponEvent::Claim, t);
         self.held.push(h);
+        if self.trapped && t >= scenario::PROMO_START {
+            return;
+        }
         if chance(self.rng, g.use_p) {
             let at = if g.use_at > t {
                 g.use_at
@@ -697,6 +762,9 @@ impl Sim<'_> {
                     use_at: 0,
                 }),
             );
+        }
+        if self.trapped && t >= scenario::PROMO_START {
+            return;
         }
         if self.balance >= SWAP_COST && chance(self.rng, self.p.swap) {
             let at = t + (exp(self.rng, 30.0) * MINUTE as f64) as i64 + 1;

@@ -22,6 +22,7 @@ mod dist;
 mod keys;
 mod knobs;
 mod plan;
+mod scenario;
 mod spell;
 mod truth;
 
@@ -36,6 +37,7 @@ use behave::{Rows, World};
 pub use calendar::{END, START};
 pub use keys::MemberKind;
 pub use knobs::Knobs;
+pub use scenario::Scenario;
 use truth::TruthWriter;
 pub use truth::{read_truth, Truth, TruthRow, TRUTH_FILE};
 
@@ -78,6 +80,7 @@ impl Params {
             members: self.members as usize,
             seed: self.seed,
             difficulty: self.difficulty,
+            scenario: Scenario::None,
         })
     }
 }
@@ -88,9 +91,19 @@ pub struct Config {
     members: usize,
     seed: u64,
     difficulty: f64,
+    scenario: Scenario,
 }
 
 impl Config {
+    /// The same run with a planted pattern (`Scenario::None` by default).
+    pub fn with_scenario(self, scenario: Scenario) -> Config {
+        Config { scenario, ..self }
+    }
+
+    pub fn scenario(&self) -> Scenario {
+        self.scenario
+    }
+
     pub fn members(&self) -> usize {
         self.members
     }
@@ -147,7 +160,7 @@ pub fn generate(
 ) -> Result<Summary, GenerateError> {
     refuse_conflicts(out)?;
     let knobs = config.knobs();
-    let population = plan::plan(config.seed, config.members, &knobs);
+    let population = plan::plan_with(config.seed, config.members, &knobs, config.scenario);
     let mut kinds = vec![0u64; MemberKind::ALL.len()];
     for m in &population.members {
         if let Some(i) = MemberKind::ALL.iter().position(|k| *k == m.kind) {
@@ -158,6 +171,7 @@ pub fn generate(
         population: &population,
         knobs,
         seed: config.seed,
+        scenario: config.scenario,
     };
     let speller = keys::Speller::new(config.seed);
     let mut writer = DatasetWriter::create(out)?;

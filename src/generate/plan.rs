@@ -14,6 +14,7 @@ use super::calendar::{
 use super::dist::{chance, exp, lognormal, uniform, weighted};
 use super::keys::{carrier_prefix_count, virtual_prefix_count, MemberKind, REGIONS};
 use super::knobs::Knobs;
+use super::scenario::{self, Scenario};
 use crate::data::schema::CHANNELS;
 
 pub const NO_CAMPAIGN: u16 = u16::MAX;
@@ -64,12 +65,25 @@ impl Population {
 }
 
 /// Plans `n` members for `seed` and the given knobs.
+#[cfg(test)]
 pub fn plan(seed: u64, n: usize, knobs: &Knobs) -> Population {
+    plan_with(seed, n, knobs, Scenario::None)
+}
+
+/// Plans `n` members, with the members a scenario adds taken out of the `n` (none for
+/// `Scenario::None`, which draws exactly what `plan` always drew).
+pub fn plan_with(seed: u64, n: usize, knobs: &Knobs, scenario: Scenario) -> Population {
     let mut p = Planner::new(seed, n, *knobs);
+    let jump = match scenario {
+        Scenario::None => 0,
+        Scenario::SilverTrap => ((n as f64) * scenario::JUMP_SHARE).round() as usize,
+    }
+    .min(n);
     let wool = ((n as f64) * knobs.wool_share).round() as usize;
-    let genuine = n - wool.min(n);
+    let genuine = (n - jump).saturating_sub(wool.min(n));
     p.plan_genuine(genuine);
-    p.plan_wool(n);
+    p.plan_wool(n - jump);
+    p.plan_jump(n);
     p.hide_platform_keys();
     p.finish()
 }
@@ -454,6 +468,25 @@ impl Planner {
                 4 => self.invite_tree(left),
                 _ => self.careful_gang(left),
             }
+        }
+    }
+
+    /// The scenario's wool wave on one channel: lone accounts joining from `JUMP_FROM` on, until
+    /// `total` members are planned (nothing, and no draw, when they already are).
+    fn plan_jump(&mut self, total: usize) {
+        let channel = Self::channel_index(scenario::JUMP_CHANNEL);
+        while self.members.len() < total {
+            let t = uniform(&mut self.rng, scenario::JUMP_FROM as f64, LAST_JOIN as f64) as i64;
+            let t = at_hour(&mut self.rng, t, &PEOPLE).clamp(scenario::JUMP_FROM, LAST_JOIN);
+            let campaign = (0..CAMPAIGNS.len())
+                .find(|&i| {
+                    let c = &CAMPAIGNS[i];
+                    c.channel == scenario::JUMP_CHANNEL && c.start <= t && t < c.end()
+                })
+                .map_or(NO_CAMPAIGN, |i| i as u16);
+            let mut m = self.wool_account(MemberKind::LoneOpportunist, campaign, t, 0);
+            m.channel = channel;
+            self.push(m);
         }
     }
 

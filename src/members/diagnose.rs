@@ -673,7 +673,7 @@ fn dense(h: &History, syms: &[u32]) -> (Vec<String>, Vec<usize>) {
             h.keys.name(s).to_string()
         }
     };
-    distinct.sort_by(|&a, &b| (a == NONE, name(a)).cmp(&(b == NONE, name(b))));
+    distinct.sort_by_key(|&s| (s == NONE, name(s)));
     let names: Vec<String> = distinct.iter().map(|&s| name(s)).collect();
     let keys = syms
         .par_iter()
