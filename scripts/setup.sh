@@ -8,8 +8,12 @@ here="$(dirname "$0")"
 bash "$here/setup-lightgbm.sh"
 
 need_apt=()
-# Further Debian packages a caller names (e.g. chromium for the report test); each is installed
-# only when absent.
+# Debian's chromium for the report's headless-browser test (tests/it/report.rs), which fails
+# under CI without it; only when no chromium binary is on PATH.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  need_apt+=(chromium)
+fi
+# Further Debian packages a caller names; each is installed only when absent.
 for pkg in "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done

@@ -3,4 +3,5 @@ pub mod features;
 pub mod generate;
 pub mod members;
 pub mod model;
+pub mod report;
 pub mod serve;

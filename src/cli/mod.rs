@@ -8,6 +8,7 @@ mod generate;
 mod import;
 mod model;
 pub mod progress;
+mod report;
 mod segment;
 mod serve;
 mod state;
@@ -63,6 +64,9 @@ pub enum Command {
     Promote(model::PromoteArgs),
     /// Make the previous release current again.
     Rollback(model::RollbackArgs),
+    /// One self-contained HTML report: headline numbers and flags, tiers, channels over time,
+    /// RFM grid, Pareto curve, the four tracks, and a model's ROC, PR and reliability curves.
+    Report(report::Args),
     /// The scorer's durable online state: `state init` bootstraps it from a history.
     State(state::Args),
     /// Serve the HTTP scorer: candidates at sign-up, members, audiences, lists, model swaps.
@@ -86,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compare(args) => model::compare(args),
         Command::Promote(args) => model::promote(args),
         Command::Rollback(args) => model::rollback(args),
+        Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run_cli(args),
         Command::State(args) => state::run(args),
     }

@@ -10,4 +10,5 @@ mod members;
 #[cfg(feature = "gbm")]
 mod model;
 mod read;
+mod report;
 mod serve;

@@ -1,0 +1,76 @@
+//! `report`: one self-contained HTML page of member value as of a date — headline numbers and
+//! flags, tiers, channels over time, RFM grid, Pareto curve, the four tracks — and, with a model,
+//! its ROC, precision–recall and reliability curves.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use woolguard::members::{diagnose, rfm, tier};
+use woolguard::model::artefact::Artefact;
+use woolguard::model::score::end_of;
+use woolguard::report::{self, Inputs};
+
+use super::data::load_history;
+use super::progress::spinner;
+use super::segment::parse_as_of;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// History folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// A model artefact to measure on the members as of the date (ROC, PR, reliability).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// The moment of the report: YYYY-MM-DD (00:00 UTC) or an RFC 3339 time; only history
+    /// strictly before it is read. Default: just after the history's last event.
+    #[arg(long, value_parser = parse_as_of)]
+    pub as_of: Option<i64>,
+    /// The HTML file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Diagnostic rules and flag thresholds (e.g. training/diagnose.toml), as for `diagnose`;
+    /// built-in defaults when absent.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Tier rules (e.g. training/tiers.toml); the built-in defaults when absent.
+    #[arg(long)]
+    pub tiers: Option<PathBuf>,
+    /// RFM segment grid (e.g. training/rfm.toml); the built-in defaults when absent.
+    #[arg(long)]
+    pub rfm: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let diagnose = diagnose::load(args.config.as_deref())?;
+    let tiers = tier::load(args.tiers.as_deref())?;
+    let rules = rfm::load(args.rfm.as_deref())?;
+    let model = args
+        .model
+        .as_deref()
+        .map(|p| Artefact::load(p).with_context(|| format!("--model {}", p.display())))
+        .transpose()?;
+    let history = load_history(&args.data)?;
+    let as_of = args.as_of.unwrap_or_else(|| end_of(&history));
+    let inputs = Inputs {
+        history: &history,
+        source: args.data.display().to_string(),
+        tiers: &tiers,
+        rfm: &rules,
+        diagnose: &diagnose,
+        as_of,
+        model: model.as_ref(),
+    };
+    let s = spinner("building the report");
+    let written = report::write(&inputs, &args.out);
+    s.finish_and_clear();
+    let bytes = written.with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "report as of {} ({} KiB) → {}",
+        report::page::date_time(as_of),
+        bytes.div_ceil(1024),
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
