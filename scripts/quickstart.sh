@@ -33,3 +33,11 @@ echo "== explain the riskiest member, $top"
 $wg explain --model models/default --data data/gen --member "$top"
 echo "== tiers, RFM segments and the Pareto figure of data/gen as of 2025-01-01"
 $wg segment --data data/gen --as-of 2025-01-01 --out "$work/segments.parquet"
+echo "== diagnostics by tier, channel, campaign and segment, with flags"
+$wg diagnose --data data/gen --model models/default
+echo "== an audience: silver and above, champions or loyal, the wool dropped"
+$wg audience --data data/gen --model models/default \
+  --select "tier >= silver and segment in [champions, loyal]" --drop reject --out "$work/audience.parquet"
+echo "== the HTML report"
+$wg report --data data/gen --model models/default --out "$work/report.html"
+echo "report: $work/report.html"
