@@ -87,8 +87,8 @@ fn print_groups(out: &mut impl Write, title: &str, groups: &[GroupStats]) -> std
             pct(g.predicted_wool_share),
             pct(g.first_purchase_rate),
             pct(g.repurchase_rate),
-            pct(Some(g.purchase_rate)),
-            pct(Some(g.exchange_rate)),
+            pct(g.purchase_rate),
+            pct(g.exchange_rate),
             pct(g.coupon_use_rate),
             g.average_order_value
                 .map_or_else(|| "-".to_string(), |v| format!("{v:.2}")),
@@ -112,10 +112,11 @@ fn print(out: &mut impl Write, d: &Diagnosis) -> std::io::Result<()> {
     writeln!(
         out,
         "wool = labelled wool share (reviews, else the {}-day outcome rule); pred = share the model \
-         rejects; 1st = bought within {} days of joining; rep = buyers with 2+ orders; buy, exch \
-         (points for a coupon), c.use (redeems / claims) over the last {} days; sales = share of \
-         sales",
-        s.label.window_days, s.first_purchase_days, s.activity_days
+         rejects; 1st = bought within {} days of joining; rep = buyers with 2+ orders; over the \
+         last {} days: buy = past buyers who bought again, exch = members holding {}+ points who \
+         swapped points for a coupon, c.use = coupons claimed that were redeemed; sales = share \
+         of sales",
+        s.label.window_days, s.first_purchase_days, s.activity_days, s.exchange_points
     )?;
     print_groups(out, "overall", std::slice::from_ref(&d.overall))?;
     print_groups(out, "tier", &d.by_tier)?;

@@ -17,9 +17,18 @@
 //! - **first-purchase rate**: of members who joined at least `first_purchase_days` before the
 //!   moment, the share with an order within `first_purchase_days` of joining;
 //! - **repurchase rate**: of buyers, the share with two orders or more;
-//! - **purchase rate**, **exchange rate** (points swapped for a coupon, `redeem_coupon`) and
-//!   **coupon use rate** (coupon redemptions / coupon claims) look at the last `activity_days`
-//!   before the moment: what a group does now, not what it did to get there;
+//! - **purchase rate**, **exchange rate** and **coupon use rate** look at the last
+//!   `activity_days` before the moment (the activity window): what a group does now, not what it
+//!   did to get there. Each is a rate among the members who *could* do the thing, so that a group
+//!   of members who do nothing at all (dormant sign-ups without points or coupons) does not look
+//!   worst by default:
+//!   - purchase rate: of the **past buyers** (an order before the window), the share who bought
+//!     again in the window;
+//!   - exchange rate: of the **points holders** (a points balance, all movements summed, of at
+//!     least `exchange_points` at some moment in the window, or an exchange in it), the share
+//!     who swapped points for a coupon (`redeem_coupon`) in the window;
+//!   - coupon use rate: of the coupons claimed in the window, the share the member redeemed
+//!     before the moment (members who claimed nothing take no part);
 //! - **average order value**: paid / orders; **share of sales**: the group's paid / everyone's.
 //!
 //! The flag rules and their thresholds live in `FlagParams` (`training/diagnose.toml`, `[flags]`)
@@ -103,7 +112,9 @@ impl Period {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FlagParams {
-    /// (a) A tier takes part in the tier comparison only with at least this many members.
+    /// (a) A tier takes part in the tier comparison only with at least this many members, and
+    /// each of its rates only when measured on at least this many past buyers, points holders
+    /// or coupons claimed.
     pub tier_min_members: usize,
     /// (b, over time) The last `recent_periods` labelled periods are "recent", the labelled
     /// periods before them "earlier". A period is labelled when at least half of the members
@@ -146,6 +157,10 @@ pub struct DiagnoseParams {
     pub first_purchase_days: i64,
     /// Purchase, exchange and coupon use rates look at this many days before the moment.
     pub activity_days: i64,
+    /// Points a member must hold to swap points for a coupon: members whose balance stays
+    /// below it through the whole activity window could not exchange and take no part in the
+    /// exchange rate.
+    pub exchange_points: i64,
     /// The labelled-wool rule: the model module's label rule (`[label]` of training/wool.toml).
     pub label: LabelParams,
     pub flags: FlagParams,
@@ -157,6 +172,7 @@ impl Default for DiagnoseParams {
             period: Period::Month,
             first_purchase_days: 30,
             activity_days: 90,
+            exchange_points: 300,
             label: LabelParams::default(),
             flags: FlagParams::default(),
         }
@@ -189,6 +205,15 @@ impl DiagnoseParams {
             return Err(invalid(
                 "activity_days",
                 format!("must be 1 to 3650 days, is {}", self.activity_days),
+            ));
+        }
+        if !(0..=1_000_000_000).contains(&self.exchange_points) {
+            return Err(invalid(
+                "exchange_points",
+                format!(
+                    "must be 0 to 1000000000 points, is {}",
+                    self.exchange_points
+                ),
             ));
         }
         if self.label.target != Target::Wool {
@@ -269,13 +294,21 @@ pub struct GroupStats {
     /// Buyers with two orders or more.
     pub repeat_buyers: usize,
     pub repurchase_rate: Option<f64>,
-    /// Members with an order in the activity window, and their share of the group.
+    /// Members with an order in the activity window.
     pub active_buyers: usize,
-    pub purchase_rate: f64,
-    /// Members who swapped points for a coupon in the activity window, and their share.
+    /// Members with an order before the activity window, and those of them with one in it too;
+    /// purchase rate = returning / past buyers.
+    pub past_buyers: usize,
+    pub returning_buyers: usize,
+    pub purchase_rate: Option<f64>,
+    /// Members holding at least `exchange_points` at some moment in the activity window (or
+    /// exchanging in it), and those who swapped points for a coupon in it; exchange rate =
+    /// exchangers / holders.
+    pub points_holders: usize,
     pub exchangers: usize,
-    pub exchange_rate: f64,
-    /// Coupon claims and redemptions in the activity window; use rate = redeems / claims.
+    pub exchange_rate: Option<f64>,
+    /// Coupons claimed in the activity window, and those of them redeemed before the moment;
+    /// use rate = redeems / claims.
     pub coupon_claims: usize,
     pub coupon_redeems: usize,
     pub coupon_use_rate: Option<f64>,
@@ -356,8 +389,11 @@ pub struct Settings {
     pub period: Period,
     pub first_purchase_days: i64,
     pub activity_days: i64,
+    pub exchange_points: i64,
     pub label: LabelParams,
     pub flags: FlagParams,
+    /// The activity rates' definitions in words.
+    pub definitions: Vec<String>,
     /// The flag rules in words.
     pub rules: Vec<String>,
 }
@@ -392,15 +428,38 @@ pub struct Diagnosis {
 /// Name of the group of members without a channel or campaign.
 pub const NO_GROUP: &str = "(none)";
 
+/// The activity rates in words: each among the members who could do the thing.
+pub fn definition_text(p: &DiagnoseParams) -> Vec<String> {
+    let d = p.activity_days;
+    vec![
+        format!(
+            "purchase_rate: of the members with an order before the last {d} days (past buyers), \
+             the share with an order in them"
+        ),
+        format!(
+            "exchange_rate: of the members holding at least {} points at some moment in the \
+             last {d} days or exchanging in them (points holders), the share who swapped points \
+             for a coupon in them",
+            p.exchange_points
+        ),
+        format!(
+            "coupon_use_rate: of the coupons claimed in the last {d} days, the share redeemed \
+             before the moment"
+        ),
+    ]
+}
+
 /// The flag rules in words, with their thresholds.
 pub fn rule_text(p: &DiagnoseParams) -> Vec<String> {
     let f = &p.flags;
     vec![
         format!(
             "middle_tier: a tier other than the lowest and the highest, with at least {} members, \
-             whose purchase rate, exchange rate and coupon use rate (last {} days) are each \
-             strictly the lowest of all tiers with at least {} members",
-            f.tier_min_members, p.activity_days, f.tier_min_members
+             whose purchase rate (of past buyers), exchange rate (of points holders) and coupon \
+             use rate (of coupons claimed), all over the last {} days, are each strictly the \
+             lowest of all tiers with at least {} members; a rate measured on fewer than {} \
+             past buyers, points holders or coupons takes no part",
+            f.tier_min_members, p.activity_days, f.tier_min_members, f.tier_min_members
         ),
         format!(
             "wool_jump: a channel or campaign whose labelled wool share over the last {} \
@@ -430,8 +489,15 @@ pub struct Facts {
     pub first_purchaser: bool,
     pub orders: u32,
     pub cents: i64,
+    /// An order before the activity window.
+    pub past_buyer: bool,
+    /// An order in the activity window.
     pub active: bool,
+    /// Held at least `exchange_points` at some moment in the activity window, or exchanged.
+    pub points_holder: bool,
+    /// Swapped points for a coupon in the activity window.
     pub exchanged: bool,
+    /// Coupons claimed in the activity window, and those of them redeemed before the moment.
     pub claims: u32,
     pub redeems: u32,
     /// Periods (indices) in which the member placed a second or later order.
@@ -500,6 +566,8 @@ pub fn facts_of(
         }
         if t >= recent {
             f.active = true;
+        } else {
+            f.past_buyer = true;
         }
         if f.orders >= 2 {
             if let Some(i) = period_index(starts, t) {
@@ -510,33 +578,51 @@ pub fn facts_of(
             }
         }
     }
+    // Coupons claimed in the window, each matched to a later redemption of the same coupon.
     let c = &h.coupons;
+    let mut claimed: Vec<(u32, bool)> = Vec::new();
     for &r in ix.coupons.of(m) {
         let r = r as usize;
         let t = c.at[r];
         if t >= as_of {
             break;
         }
-        if t < recent {
-            continue;
-        }
         match c.event[r] {
-            CouponEvent::Claim => f.claims += 1,
-            CouponEvent::Redeem => f.redeems += 1,
-            CouponEvent::Expire => {}
+            CouponEvent::Claim if t >= recent => claimed.push((c.coupon[r], false)),
+            CouponEvent::Redeem => {
+                let open = claimed
+                    .iter_mut()
+                    .find(|(k, used)| *k == c.coupon[r] && !*used);
+                if let Some(k) = open {
+                    k.1 = true;
+                }
+            }
+            CouponEvent::Claim | CouponEvent::Expire => {}
         }
     }
+    f.claims = claimed.len() as u32;
+    f.redeems = claimed.iter().filter(|k| k.1).count() as u32;
+    // The balance sums every movement so far: a holder has the exchange cost at the window's
+    // start or after some movement in it.
     let pts = &h.points;
+    let cost = p.exchange_points;
+    let mut balance = 0i64;
     for &r in ix.points.of(m) {
         let r = r as usize;
         let t = pts.at[r];
         if t >= as_of {
             break;
         }
-        if t >= recent && pts.reason[r] == PointsReason::RedeemCoupon {
-            f.exchanged = true;
+        if t >= recent && balance >= cost {
+            f.points_holder = true;
+        }
+        balance = balance.saturating_add(pts.delta[r]);
+        if t >= recent {
+            f.points_holder |= balance >= cost;
+            f.exchanged |= pts.reason[r] == PointsReason::RedeemCoupon;
         }
     }
+    f.points_holder |= balance >= cost || f.exchanged;
     f
 }
 
@@ -552,6 +638,9 @@ struct Acc {
     buyers: usize,
     repeaters: usize,
     active: usize,
+    past_buyers: usize,
+    returning: usize,
+    holders: usize,
     exchangers: usize,
     claims: usize,
     redeems: usize,
@@ -572,6 +661,9 @@ impl Acc {
         self.buyers += usize::from(f.orders > 0);
         self.repeaters += usize::from(f.orders > 1);
         self.active += usize::from(f.active);
+        self.past_buyers += usize::from(f.past_buyer);
+        self.returning += usize::from(f.past_buyer && f.active);
+        self.holders += usize::from(f.points_holder);
         self.exchangers += usize::from(f.exchanged);
         self.claims += f.claims as usize;
         self.redeems += f.redeems as usize;
@@ -589,6 +681,9 @@ impl Acc {
         self.buyers += o.buyers;
         self.repeaters += o.repeaters;
         self.active += o.active;
+        self.past_buyers += o.past_buyers;
+        self.returning += o.returning;
+        self.holders += o.holders;
         self.exchangers += o.exchangers;
         self.claims += o.claims;
         self.redeems += o.redeems;
@@ -623,9 +718,12 @@ fn stats(name: String, a: &Acc, total: &Acc, with_model: bool) -> GroupStats {
         repeat_buyers: a.repeaters,
         repurchase_rate: ratio(a.repeaters, a.buyers),
         active_buyers: a.active,
-        purchase_rate: ratio(a.active, a.members).unwrap_or(0.0),
+        past_buyers: a.past_buyers,
+        returning_buyers: a.returning,
+        purchase_rate: ratio(a.returning, a.past_buyers),
+        points_holders: a.holders,
         exchangers: a.exchangers,
-        exchange_rate: ratio(a.exchangers, a.members).unwrap_or(0.0),
+        exchange_rate: ratio(a.exchangers, a.holders),
         coupon_claims: a.claims,
         coupon_redeems: a.redeems,
         coupon_use_rate: ratio(a.redeems, a.claims),
@@ -896,8 +994,10 @@ pub fn diagnose(
             period: p.period,
             first_purchase_days: p.first_purchase_days,
             activity_days: p.activity_days,
+            exchange_points: p.exchange_points,
             label: *rules.label.params(),
             flags: p.flags,
+            definitions: definition_text(p),
             rules: rule_text(p),
         },
         overall: stats("all".to_string(), &all, &all, with_model),
@@ -982,41 +1082,53 @@ fn tracks(
         .collect()
 }
 
-/// (a): a middle tier with strictly the lowest purchase, exchange and coupon use rates.
+/// (a): a middle tier with strictly the lowest purchase, exchange and coupon use rates, each
+/// among the members who could do the thing (see the module docs). A rate measured on fewer than
+/// `tier_min_members` past buyers, points holders or coupons claimed takes no part: a tier
+/// without it is not flagged, and it is not lower than anyone else's.
 pub fn tier_flags(by_tier: &[GroupStats], p: &DiagnoseParams) -> Vec<Flag> {
     let min = p.flags.tier_min_members;
     let n = by_tier.len();
     let eligible: Vec<usize> = (0..n).filter(|&i| by_tier[i].members >= min).collect();
+    let rates = |g: &GroupStats| {
+        [
+            (g.purchase_rate, g.past_buyers),
+            (g.exchange_rate, g.points_holders),
+            (g.coupon_use_rate, g.coupon_claims),
+        ]
+        .map(|(r, on)| r.filter(|_| on >= min))
+    };
     let mut out = Vec::new();
     for &i in &eligible {
         if i == 0 || i + 1 >= n {
             continue;
         }
         let t = &by_tier[i];
-        let Some(use_i) = t.coupon_use_rate else {
+        let [Some(buy), Some(exchange), Some(used)] = rates(t) else {
             continue;
         };
-        let others: Vec<&GroupStats> = eligible
-            .iter()
-            .filter(|&&j| j != i)
-            .map(|&j| &by_tier[j])
-            .collect();
-        if others.is_empty() {
-            continue;
+        // Every other tier's lowest, rate by rate; `None` when no other tier has that rate.
+        let mut next = [None::<f64>; 3];
+        for &j in eligible.iter().filter(|&&j| j != i) {
+            for (lowest, r) in next.iter_mut().zip(rates(&by_tier[j])) {
+                if let Some(r) = r {
+                    *lowest = Some(lowest.map_or(r, |l| l.min(r)));
+                }
+            }
         }
-        let lowest = |f: &dyn Fn(&GroupStats) -> f64| {
-            others.iter().map(|g| f(g)).fold(f64::INFINITY, f64::min)
+        let [Some(next_buy), Some(next_exchange), Some(next_use)] = next else {
+            continue;
         };
-        let next_purchase = lowest(&|g| g.purchase_rate);
-        let next_exchange = lowest(&|g| g.exchange_rate);
-        let next_use = lowest(&|g| g.coupon_use_rate.unwrap_or(f64::INFINITY));
-        if t.purchase_rate < next_purchase && t.exchange_rate < next_exchange && use_i < next_use {
+        if buy < next_buy && exchange < next_exchange && used < next_use {
             let numbers = BTreeMap::from([
                 ("members".to_string(), t.members as f64),
-                ("purchase_rate".to_string(), t.purchase_rate),
-                ("exchange_rate".to_string(), t.exchange_rate),
-                ("coupon_use_rate".to_string(), use_i),
-                ("next_lowest_purchase_rate".to_string(), next_purchase),
+                ("past_buyers".to_string(), t.past_buyers as f64),
+                ("points_holders".to_string(), t.points_holders as f64),
+                ("coupon_claims".to_string(), t.coupon_claims as f64),
+                ("purchase_rate".to_string(), buy),
+                ("exchange_rate".to_string(), exchange),
+                ("coupon_use_rate".to_string(), used),
+                ("next_lowest_purchase_rate".to_string(), next_buy),
                 ("next_lowest_exchange_rate".to_string(), next_exchange),
                 ("next_lowest_coupon_use_rate".to_string(), next_use),
             ]);
@@ -1025,16 +1137,20 @@ pub fn tier_flags(by_tier: &[GroupStats], p: &DiagnoseParams) -> Vec<Flag> {
                 subject: format!("tier:{}", t.name),
                 message: format!(
                     "middle tier '{}' ({} members) buys, exchanges points and uses coupons the \
-                     least of all tiers in the last {} days: purchase {:.1}% (next lowest {:.1}%), \
-                     exchange {:.1}% (next {:.1}%), coupon use {:.1}% (next {:.1}%)",
+                     least of all tiers in the last {} days: {:.1}% of its {} past buyers bought \
+                     again (next lowest {:.1}%), {:.1}% of its {} points holders exchanged \
+                     (next {:.1}%), {:.1}% of the {} coupons it claimed were used (next {:.1}%)",
                     t.name,
                     t.members,
                     p.activity_days,
-                    100.0 * t.purchase_rate,
-                    100.0 * next_purchase,
-                    100.0 * t.exchange_rate,
+                    100.0 * buy,
+                    t.past_buyers,
+                    100.0 * next_buy,
+                    100.0 * exchange,
+                    t.points_holders,
                     100.0 * next_exchange,
-                    100.0 * use_i,
+                    100.0 * used,
+                    t.coupon_claims,
                     100.0 * next_use
                 ),
                 numbers,

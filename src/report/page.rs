@@ -243,8 +243,8 @@ fn group_table(out: &mut String, title: &str, groups: &[GroupStats], with_model:
             "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             opt_pct(g.first_purchase_rate),
             opt_pct(g.repurchase_rate),
-            svg::percent(g.purchase_rate),
-            svg::percent(g.exchange_rate),
+            opt_pct(g.purchase_rate),
+            opt_pct(g.exchange_rate),
             opt_pct(g.coupon_use_rate),
             g.average_order_value
                 .map_or_else(|| "–".to_string(), |v| format!("{v:.2}")),
