@@ -7,13 +7,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use woolguard::members::audience::{self, AudienceSummary, Count, DropLevel, Tally};
-use woolguard::members::{rfm, segment, select, tier};
+use woolguard::members::{segment, select};
 use woolguard::model::artefact::Artefact;
 use woolguard::model::score::end_of;
 
 use super::data::load_history;
 use super::progress::spinner;
-use super::segment::parse_as_of;
+use super::segment::{parse_as_of, ValueRules};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Drop {
@@ -47,20 +47,15 @@ pub struct Args {
     /// Output file: `.csv` writes CSV, anything else Parquet.
     #[arg(long)]
     pub out: PathBuf,
-    /// Tier rules (e.g. training/tiers.toml); the built-in defaults when absent.
-    #[arg(long)]
-    pub tiers: Option<PathBuf>,
-    /// RFM segment grid (e.g. training/rfm.toml); the built-in defaults when absent.
-    #[arg(long)]
-    pub rfm: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: ValueRules,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let tiers = tier::load(args.tiers.as_deref())?;
-    let rules = rfm::load(args.rfm.as_deref())?;
+    let (tiers, rules) = args.rules.load()?;
     let model = args
         .model
         .as_deref()

@@ -8,12 +8,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use woolguard::members::diagnose::{self, Diagnosis, GroupStats};
-use woolguard::members::{rfm, tier};
 use woolguard::model::artefact::Artefact;
 use woolguard::model::score::end_of;
 
 use super::data::load_history;
-use super::segment::parse_as_of;
+use super::segment::{parse_as_of, ValueRules};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -32,12 +31,8 @@ pub struct Args {
     /// when absent.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Tier rules (e.g. training/tiers.toml); the built-in defaults when absent.
-    #[arg(long)]
-    pub tiers: Option<PathBuf>,
-    /// RFM segment grid (e.g. training/rfm.toml); the built-in defaults when absent.
-    #[arg(long)]
-    pub rfm: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: ValueRules,
     /// Print the whole diagnosis as JSON.
     #[arg(long)]
     pub json: bool,
@@ -45,8 +40,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rules = diagnose::load(args.config.as_deref())?;
-    let tiers = tier::load(args.tiers.as_deref())?;
-    let rfm_rules = rfm::load(args.rfm.as_deref())?;
+    let (tiers, rfm_rules) = args.rules.load()?;
     let model = match &args.model {
         Some(path) => {
             Some(Artefact::load(path).with_context(|| format!("--model {}", path.display()))?)

@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use woolguard::members::{diagnose, rfm, tier};
+use woolguard::members::diagnose;
 use woolguard::model::artefact::Artefact;
 use woolguard::model::score::end_of;
 use woolguard::report::{self, Inputs};
 
 use super::data::load_history;
 use super::progress::spinner;
-use super::segment::parse_as_of;
+use super::segment::{parse_as_of, ValueRules};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -34,18 +34,13 @@ pub struct Args {
     /// built-in defaults when absent.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Tier rules (e.g. training/tiers.toml); the built-in defaults when absent.
-    #[arg(long)]
-    pub tiers: Option<PathBuf>,
-    /// RFM segment grid (e.g. training/rfm.toml); the built-in defaults when absent.
-    #[arg(long)]
-    pub rfm: Option<PathBuf>,
+    #[command(flatten)]
+    pub rules: ValueRules,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let diagnose = diagnose::load(args.config.as_deref())?;
-    let tiers = tier::load(args.tiers.as_deref())?;
-    let rules = rfm::load(args.rfm.as_deref())?;
+    let (tiers, rules) = args.rules.load()?;
     let model = args
         .model
         .as_deref()

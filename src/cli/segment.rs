@@ -24,15 +24,31 @@ pub struct Args {
     /// Output file: `.csv` writes CSV, anything else Parquet.
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub rules: ValueRules,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The tier and RFM rules of the member-value commands (segment, diagnose, audience, report).
+#[derive(Debug, clap::Args)]
+pub struct ValueRules {
     /// Tier rules (e.g. training/tiers.toml); the built-in defaults when absent.
     #[arg(long)]
     pub tiers: Option<PathBuf>,
     /// RFM segment grid (e.g. training/rfm.toml); the built-in defaults when absent.
     #[arg(long)]
     pub rfm: Option<PathBuf>,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
+}
+
+impl ValueRules {
+    pub fn load(&self) -> anyhow::Result<(tier::TierRules, rfm::RfmRules)> {
+        Ok((
+            tier::load(self.tiers.as_deref())?,
+            rfm::load(self.rfm.as_deref())?,
+        ))
+    }
 }
 
 pub(super) fn parse_as_of(s: &str) -> Result<i64, String> {
@@ -47,8 +63,7 @@ pub(super) fn parse_as_of(s: &str) -> Result<i64, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let tiers = tier::load(args.tiers.as_deref())?;
-    let rules = rfm::load(args.rfm.as_deref())?;
+    let (tiers, rules) = args.rules.load()?;
     let history = load_history(&args.data)?;
     let started = std::time::Instant::now();
     let s = segment::segment(&history, &tiers, &rules, args.as_of);
