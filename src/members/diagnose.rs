@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rfm::{RfmRules, Segment, NO_ORDERS};
 use super::segment::{pareto, segment, Pareto};
-use super::tier::{Invalid, TierRules};
+use super::tier::{invalid, Invalid, TierRules};
 use super::{read_toml, MembersError, DAY};
 use crate::data::history::{History, MemberIdx, NONE};
 use crate::data::schema::{CouponEvent, PointsReason};
@@ -184,13 +184,6 @@ impl Default for DiagnoseParams {
 pub struct DiagnoseRules {
     pub params: DiagnoseParams,
     pub label: LabelRule,
-}
-
-fn invalid(key: &'static str, message: impl Into<String>) -> Invalid {
-    Invalid {
-        key,
-        message: message.into(),
-    }
 }
 
 impl DiagnoseParams {

@@ -77,7 +77,7 @@ pub struct Invalid {
     pub message: String,
 }
 
-fn invalid(key: &'static str, message: impl Into<String>) -> Invalid {
+pub(crate) fn invalid(key: &'static str, message: impl Into<String>) -> Invalid {
     Invalid {
         key,
         message: message.into(),

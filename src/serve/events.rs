@@ -96,6 +96,16 @@ impl Event {
         }
     }
 
+    pub fn member_id(&self) -> &str {
+        match self {
+            Event::Signup { member_id, .. }
+            | Event::Coupon { member_id, .. }
+            | Event::Order { member_id, .. }
+            | Event::Points { member_id, .. }
+            | Event::Label { member_id, .. } => member_id,
+        }
+    }
+
     /// Refuses what the contract refuses, naming the event (by position in the batch) and field.
     pub fn check(&self, i: usize) -> Result<(), ApiError> {
         let bad = |field: &str, why: String| {
@@ -216,7 +226,7 @@ pub fn fold(h: &mut History, events: &[Event]) -> (Folded, Vec<Event>) {
             report.applied += 1;
             continue;
         }
-        let Some(member) = h.members.index_of(member_of(e)) else {
+        let Some(member) = h.members.index_of(e.member_id()) else {
             report.waiting += 1;
             waiting.push(e.clone());
             continue;
@@ -306,16 +316,6 @@ pub fn fold(h: &mut History, events: &[Event]) -> (Folded, Vec<Event>) {
         report.applied += 1;
     }
     (report, waiting)
-}
-
-fn member_of(e: &Event) -> &str {
-    match e {
-        Event::Signup { member_id, .. }
-        | Event::Coupon { member_id, .. }
-        | Event::Order { member_id, .. }
-        | Event::Points { member_id, .. }
-        | Event::Label { member_id, .. } => member_id,
-    }
 }
 
 /// What a batch did.
