@@ -2,13 +2,14 @@
 //! (`woolguard generate --scenario silver-trap`).
 //!
 //! `silver-trap` plants the two things `woolguard diagnose` must flag (DESIGN.md §1):
-//! 1. **The silver trap** (the beer brand's story): a points promotion in spring 2024 pushes the
-//!    programme's dead weight — dormant members and wool accounts who joined before it — up to
-//!    silver: each places two full-price orders during the promotion (together 600–960, enough
-//!    for silver, not for platinum), then stops: no order, no points exchange, no coupon used
-//!    ever after, though they still collect every coupon handed out (tier coupons, sale coupons).
-//!    Their spend stays in the 365-day window until spring 2025, so at the end of the history
-//!    they still hold silver while buying, exchanging and using coupons the least of all tiers.
+//! 1. **The silver trap** (the beer brand's story): a points promotion in May 2024 pushes the
+//!    programme's dead weight — dormant members and wool accounts who joined before it — and
+//!    half of its occasional buyers (who had joined before it too) up to silver: each places two
+//!    full-price orders during the promotion (together 600–960, enough for silver, not for
+//!    platinum), then stops: no order, no points exchange, no coupon used ever after, though
+//!    they still collect every coupon handed out (tier coupons, sale coupons). Their spend stays
+//!    in the 365-day window until spring 2025, so from the promotion to the end of the history
+//!    they hold silver while buying, exchanging and using coupons the least of all tiers.
 //! 2. **A wool jump on one channel**: from June 2024 a wave of lone wool accounts signs up on
 //!    `douyin` (2.5% of the members requested), so that channel's wool share in its latest
 //!    labelled months jumps against its own earlier months.
@@ -49,13 +50,15 @@ impl Scenario {
     }
 }
 
-/// The points promotion of the silver trap (China evening, 2024-03-18, for two weeks).
-pub const PROMO_START: i64 = utc(2024, 3, 18, 12);
+/// The points promotion of the silver trap (China evening, 2024-05-13, for two weeks).
+pub const PROMO_START: i64 = utc(2024, 5, 13, 12);
 pub const PROMO_END: i64 = PROMO_START + 14 * DAY;
 /// List amounts of each of the two promotion orders: from `PROMO_BASKET.0` to `PROMO_BASKET.1`.
 pub const PROMO_BASKET: (f64, f64) = (300.0, 480.0);
-/// Share of the eligible dead weight the promotion reaches.
-pub const TRAP_REACH: f64 = 0.9;
+/// Share of the eligible dead weight (dormant members, wool accounts) the promotion reaches, and
+/// share of the eligible occasional buyers.
+pub const TRAP_REACH: f64 = 1.0;
+pub const OCCASIONAL_REACH: f64 = 0.5;
 
 /// The channel whose wool share jumps, from when, and how many accounts (share of members).
 pub const JUMP_CHANNEL: &str = "douyin";
@@ -65,16 +68,22 @@ pub const JUMP_SHARE: f64 = 0.025;
 // The wave comes after the promotion.
 const _: () = assert!(PROMO_END < JUMP_FROM);
 
-/// Whether planned member `i` is caught by the silver trap: dormant or wool, joined before the
-/// promotion, and reached by it (a hash of the seed and the member, not the RNG stream).
+/// Whether planned member `i` is caught by the silver trap: dormant, wool or an occasional
+/// buyer, joined before the promotion, and reached by it (a hash of the seed and the member,
+/// not the RNG stream).
 pub fn trapped(seed: u64, i: usize, m: &Planned) -> bool {
-    let dead_weight = m.kind.is_wool() || m.kind == MemberKind::Dormant;
-    if !dead_weight || m.joined_at >= PROMO_START {
+    let reach = match m.kind {
+        MemberKind::Dormant => TRAP_REACH,
+        MemberKind::Occasional => OCCASIONAL_REACH,
+        k if k.is_wool() => TRAP_REACH,
+        _ => 0.0,
+    };
+    if reach == 0.0 || m.joined_at >= PROMO_START {
         return false;
     }
     let h = mix64(seed ^ 0x5117_e7a9 ^ (i as u64).wrapping_mul(0x9e37_79b9));
     let u = (h >> 11) as f64 / ((1u64 << 53) as f64);
-    u < TRAP_REACH
+    u < reach
 }
 
 /// The sales after the promotion whose coupons a trapped member collects.

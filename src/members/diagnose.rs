@@ -29,6 +29,10 @@
 //!     who swapped points for a coupon (`redeem_coupon`) in the window;
 //!   - coupon use rate: of the coupons claimed in the window, the share the member redeemed
 //!     before the moment (members who claimed nothing take no part);
+//!
+//!   by tier, these three count each member in the tier held when the window opened: what the
+//!   members of a tier did next. Buying in the window moves a member up, so grouping them by
+//!   the tier at the moment would take every one-star who bought out of one-star;
 //! - **average order value**: paid / orders; **share of sales**: the group's paid / everyone's.
 //!
 //! The flag rules and their thresholds live in `FlagParams` (`training/diagnose.toml`, `[flags]`)
@@ -439,6 +443,10 @@ pub fn definition_text(p: &DiagnoseParams) -> Vec<String> {
             "coupon_use_rate: of the coupons claimed in the last {d} days, the share redeemed \
              before the moment"
         ),
+        format!(
+            "by tier, these three rates count each member in the tier held {d} days before the \
+             moment, when the window opened; every other tier figure uses the tier at the moment"
+        ),
     ]
 }
 
@@ -449,9 +457,10 @@ pub fn rule_text(p: &DiagnoseParams) -> Vec<String> {
         format!(
             "middle_tier: a tier other than the lowest and the highest, with at least {} members, \
              whose purchase rate (of past buyers), exchange rate (of points holders) and coupon \
-             use rate (of coupons claimed), all over the last {} days, are each strictly the \
-             lowest of all tiers with at least {} members; a rate measured on fewer than {} \
-             past buyers, points holders or coupons takes no part",
+             use rate (of coupons claimed), all over the last {} days and counting each \
+             member in the tier held when they began, are each strictly the lowest of all \
+             tiers with at least {} members; a rate measured on fewer than {} past buyers, \
+             points holders or coupons takes no part",
             f.tier_min_members, p.activity_days, f.tier_min_members, f.tier_min_members
         ),
         format!(
@@ -662,6 +671,18 @@ impl Acc {
         self.redeems += f.redeems as usize;
         self.orders += f.orders as usize;
         self.cents = self.cents.saturating_add(f.cents);
+    }
+
+    /// These sums with the activity-window figures (past and returning buyers, points holders
+    /// and exchangers, coupons claimed and redeemed) of `o`.
+    fn with_activity_of(mut self, o: &Acc) -> Acc {
+        self.past_buyers = o.past_buyers;
+        self.returning = o.returning;
+        self.holders = o.holders;
+        self.exchangers = o.exchangers;
+        self.claims = o.claims;
+        self.redeems = o.redeems;
+        self
     }
 
     fn merge(mut self, o: &Acc) -> Acc {
@@ -887,7 +908,21 @@ pub fn diagnose(
             .collect()
     };
 
-    let by_tier = groups(tiers.names.clone(), &seg.tiers);
+    // A tier's activity rates count the members who held it when the activity window opened:
+    // buying in the window moves a member up, so grouping by the tier at the end would take
+    // every one-star who bought out of one-star and leave it the non-buyers.
+    let window_start = as_of.saturating_sub(p.activity_days * DAY);
+    let start_tiers = tiers.tiers(h, &ix, members, window_start);
+    let n_tiers = tiers.names.len();
+    let by_tier: Vec<GroupStats> = tiers
+        .names
+        .iter()
+        .zip(accumulate(&facts, &seg.tiers, n_tiers))
+        .zip(accumulate(&facts, &start_tiers, n_tiers))
+        .map(|((name, now), then)| {
+            stats(name.clone(), &now.with_activity_of(&then), &all, with_model)
+        })
+        .collect();
     let col = |c: &[u32]| -> Vec<u32> { members.iter().map(|&m| c[m as usize]).collect() };
     let channel_syms = col(&h.members.channel);
     let (channel_names, channel_key) = dense(h, &channel_syms);
@@ -1130,9 +1165,10 @@ pub fn tier_flags(by_tier: &[GroupStats], p: &DiagnoseParams) -> Vec<Flag> {
                 subject: format!("tier:{}", t.name),
                 message: format!(
                     "middle tier '{}' ({} members) buys, exchanges points and uses coupons the \
-                     least of all tiers in the last {} days: {:.1}% of its {} past buyers bought \
-                     again (next lowest {:.1}%), {:.1}% of its {} points holders exchanged \
-                     (next {:.1}%), {:.1}% of the {} coupons it claimed were used (next {:.1}%)",
+                     least of all tiers in the last {} days, counting who held it when they \
+                     began: {:.1}% of its {} past buyers bought again (next lowest {:.1}%), \
+                     {:.1}% of its {} points holders exchanged (next {:.1}%), {:.1}% of the {} \
+                     coupons it claimed were used (next {:.1}%)",
                     t.name,
                     t.members,
                     p.activity_days,
