@@ -176,8 +176,11 @@ impl AppState {
             if let Some(dir) = &dir {
                 let store = events::RedbStore::open(&dir.events).map_err(fail)?;
                 tenant = tenant.with_store(Box::new(store)).map_err(fail)?;
-                // Every stored event reaches the member scores before the first request.
-                tenant.refresh().map_err(fail)?;
+                // Every stored event reaches the member scores before the first request (with
+                // none stored, the snapshot just loaded is already current).
+                if tenant.pending().map_err(fail)? > 0 {
+                    tenant.refresh().map_err(fail)?;
+                }
             }
             tenants.push(Arc::new(tenant));
             for k in &t.api_keys {
