@@ -630,10 +630,11 @@ impl Gbm {
     /// The raw score (log-odds scaled by `sigmoid`) of one row.
     pub fn predict_raw(&self, row: &[f64]) -> Result<f64, GbmError> {
         self.check_width(row.len())?;
-        let mut bins = vec![0; self.eval.stride];
-        self.eval.bins_into(row, 1, 0, &mut bins);
         let mut out = [0.0];
-        self.predict_groups::<1>(&bins, &mut out);
+        match &self.eval.narrow {
+            Some(walk) => self.predict_one::<u32>(walk, row, &mut out),
+            None => self.predict_one::<u64>(&self.eval.walk, row, &mut out),
+        }
         Ok(out[0])
     }
 
@@ -735,11 +736,25 @@ impl Gbm {
         Ok(len / n_features)
     }
 
-    /// Serial prediction of whole rows: blocks of [`BLOCK`] rows, binned, then walked in groups
-    /// of [`GROUP`] and the rows left over one by one.
+    fn predict_one<N: WalkNode>(&self, walk: &[N], row: &[f64], out: &mut [f64; 1]) {
+        let mut bins = vec![N::Bin::default(); self.eval.stride];
+        self.eval.bins_into::<N>(row, 1, 0, &mut bins);
+        self.predict_groups::<1, N>(walk, &bins, out);
+    }
+
+    /// Serial prediction of whole rows, on the narrow layout where the model fits it.
     fn predict_chunk(&self, rows: &[f64], out: &mut [f64]) {
+        match &self.eval.narrow {
+            Some(walk) => self.predict_rows::<u32>(walk, rows, out),
+            None => self.predict_rows::<u64>(&self.eval.walk, rows, out),
+        }
+    }
+
+    /// Blocks of [`BLOCK`] rows, binned, then walked in groups of [`GROUP`] and the rows left
+    /// over one by one.
+    fn predict_rows<N: WalkNode>(&self, walk: &[N], rows: &[f64], out: &mut [f64]) {
         let (nf, stride) = (self.n_features, self.eval.stride);
-        let mut bins = vec![0u16; BLOCK * stride];
+        let mut bins = vec![N::Bin::default(); BLOCK * stride];
         for (rows, out) in rows.chunks(BLOCK * nf).zip(out.chunks_mut(BLOCK)) {
             let grouped = out.len() / GROUP * GROUP;
             let (group_rows, single_rows) = rows.split_at(grouped * nf);
@@ -750,18 +765,18 @@ impl Gbm {
                 .zip(group_bins.chunks_exact_mut(GROUP * stride))
             {
                 for (lane, row) in rows.chunks_exact(nf).enumerate() {
-                    self.eval.bins_into(row, GROUP, lane, bins);
+                    self.eval.bins_into::<N>(row, GROUP, lane, bins);
                 }
             }
-            self.predict_groups::<GROUP>(group_bins, group_out);
+            self.predict_groups::<GROUP, N>(walk, group_bins, group_out);
             let single_bins = &mut single_bins[..single_out.len() * stride];
             for (row, bins) in single_rows
                 .chunks_exact(nf)
                 .zip(single_bins.chunks_exact_mut(stride))
             {
-                self.eval.bins_into(row, 1, 0, bins);
+                self.eval.bins_into::<N>(row, 1, 0, bins);
             }
-            self.predict_groups::<1>(single_bins, single_out);
+            self.predict_groups::<1, N>(walk, single_bins, single_out);
         }
     }
 
@@ -776,7 +791,12 @@ impl Gbm {
     /// [`lockstep_steps`]). Trees are summed in order from 0.0, as LightGBM does, so scores
     /// match it bit for bit.
     #[inline(always)]
-    fn predict_groups<const G: usize>(&self, bins: &[u16], out: &mut [f64]) {
+    fn predict_groups<const G: usize, N: WalkNode>(
+        &self,
+        walk: &[N],
+        bins: &[N::Bin],
+        out: &mut [f64],
+    ) {
         let group_len = G * self.eval.stride;
         assert!(
             out.len().is_multiple_of(G) && bins.len() == out.len() / G * group_len,
@@ -786,17 +806,18 @@ impl Gbm {
         );
         out.fill(0.0);
         for t in &self.eval.trees {
-            let walk = &self.eval.walk[t.walk_start..t.walk_end];
+            let walk = &walk[t.walk_start..t.walk_end];
             let values = &self.eval.walk_value[t.walk_start..t.walk_end];
             for (bins, out) in bins.chunks_exact(group_len).zip(out.chunks_exact_mut(G)) {
                 let next = |i: usize, lane: usize| -> usize {
-                    // SAFETY: `Layout::build` checks every walk node's children (`first`,
-                    // `first + 1`; a leaf's own index) are inside its tree's walk and every
-                    // `offset` is below `stride`; walks start at 0, so `i` stays inside `walk`,
-                    // and `offset · G + lane < G · stride = bins.len()` (asserted above).
+                    // SAFETY: `Layout::build` checks (`check_walk`) every node's children
+                    // (`first`, `first + 1`; a leaf's own index) of both layouts are inside its
+                    // tree's walk and every `offset` is below `stride`; walks start at 0, so `i`
+                    // stays inside `walk`, and `offset · G + lane < G · stride = bins.len()`
+                    // (asserted above).
                     let node = unsafe { *walk.get_unchecked(i) };
-                    let bin = unsafe { *bins.get_unchecked(walk_offset(node) * G + lane) };
-                    walk_first(node) + usize::from(bin > walk_bin(node))
+                    let bin = unsafe { *bins.get_unchecked(node.offset() * G + lane) };
+                    node.first() + usize::from(bin > node.rank())
                 };
                 let mut idx = [0usize; G];
                 for _ in 0..t.steps {
@@ -806,7 +827,7 @@ impl Gbm {
                 }
                 for (lane, (&i, acc)) in idx.iter().zip(out.iter_mut()).enumerate() {
                     let mut i = i;
-                    while walk_first(walk[i]) != i {
+                    while walk[i].first() != i {
                         i = next(i, lane);
                     }
                     *acc += values[i];
@@ -966,19 +987,108 @@ fn walk_node(rank: u16, offset: u16, first: usize) -> u64 {
     u64::from(rank) | u64::from(offset) << 16 | (first as u64) << 32
 }
 
-#[inline(always)]
-fn walk_bin(node: u64) -> u16 {
-    node as u16
+/// The same node in the narrow layout, a `u32`: bits 0–7 the rank, 8–15 the offset, 16–31
+/// `first`; bins are `u8`. Models whose features have at most [`NARROW_CUTS`] thresholds each,
+/// whose rows have at most 256 bins and whose trees at most 65,536 nodes (LightGBM's default
+/// of 255 bins a feature fits) use it: half the bytes of the wide layout, and a step takes
+/// fewer instructions (the offset is one byte, and an offset times [`GROUP`] folds into the
+/// address).
+fn narrow_node(wide: u64) -> Option<u32> {
+    let rank = match wide.rank() {
+        u16::MAX => u8::MAX,
+        r => u8::try_from(r).ok().filter(|&r| r < u8::MAX)?,
+    };
+    let offset = u8::try_from(wide.offset()).ok()?;
+    let first = u16::try_from(wide.first()).ok()?;
+    Some(u32::from(rank) | u32::from(offset) << 8 | u32::from(first) << 16)
 }
 
-#[inline(always)]
-fn walk_offset(node: u64) -> usize {
-    usize::from((node >> 16) as u16)
+/// Distinct thresholds per feature the narrow layout supports: bins 0 to `NARROW_CUTS` for
+/// values, and `u8::MAX` for "missing, right of every threshold".
+const NARROW_CUTS: usize = u8::MAX as usize - 1;
+
+/// A packed prediction node: its threshold's rank (compared with a row's bin), where its
+/// feature's bin sits in a row, and the index of its left child.
+trait WalkNode: Copy {
+    type Bin: Copy + Ord + Default;
+    /// The bin of a missing value that goes right of every threshold.
+    const MISSING_RIGHT: Self::Bin;
+    fn rank(self) -> Self::Bin;
+    fn offset(self) -> usize;
+    fn first(self) -> usize;
+    /// The bin of a value with `below` thresholds under it (at most the layout's cut limit).
+    fn bin(below: usize) -> Self::Bin;
 }
 
-#[inline(always)]
-fn walk_first(node: u64) -> usize {
-    (node >> 32) as usize
+impl WalkNode for u64 {
+    type Bin = u16;
+    const MISSING_RIGHT: u16 = u16::MAX;
+
+    #[inline(always)]
+    fn rank(self) -> u16 {
+        self as u16
+    }
+
+    #[inline(always)]
+    fn offset(self) -> usize {
+        usize::from((self >> 16) as u16)
+    }
+
+    #[inline(always)]
+    fn first(self) -> usize {
+        (self >> 32) as usize
+    }
+
+    #[inline(always)]
+    fn bin(below: usize) -> u16 {
+        below as u16
+    }
+}
+
+impl WalkNode for u32 {
+    type Bin = u8;
+    const MISSING_RIGHT: u8 = u8::MAX;
+
+    #[inline(always)]
+    fn rank(self) -> u8 {
+        self as u8
+    }
+
+    #[inline(always)]
+    fn offset(self) -> usize {
+        usize::from((self >> 8) as u8)
+    }
+
+    #[inline(always)]
+    fn first(self) -> usize {
+        (self >> 16) as usize
+    }
+
+    #[inline(always)]
+    fn bin(below: usize) -> u8 {
+        below as u8
+    }
+}
+
+/// Whether every node of every tree's walk points inside its tree and its row (what the
+/// kernel's unchecked reads rely on); the first tree and node that do not, otherwise.
+fn check_walk<N: WalkNode>(
+    walk: &[N],
+    spans: &[TreeSpan],
+    stride: usize,
+    leaf_rank: N::Bin,
+) -> Result<(), (usize, usize)> {
+    for (t, span) in spans.iter().enumerate() {
+        let len = span.walk_end - span.walk_start;
+        for (i, &node) in walk[span.walk_start..span.walk_end].iter().enumerate() {
+            let first = node.first();
+            let leaf = node.rank() == leaf_rank && first == i;
+            if !(leaf || first + 1 < len) || node.offset() >= stride {
+                return Err((t, i));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -1008,6 +1118,8 @@ struct Layout {
     /// Prediction nodes of all trees (see [`walk_node`]), and parallel to them the leaf values
     /// (0 for internal nodes).
     walk: Vec<u64>,
+    /// The same nodes in the narrow layout (see [`narrow_node`]), where the model fits it.
+    narrow: Option<Vec<u32>>,
     walk_value: Vec<f64>,
     /// Parallel to `nodes`: cover-weighted mean of the leaves below (the leaf value for a
     /// leaf; LightGBM's expected value for a root), for path attributions.
@@ -1072,20 +1184,21 @@ impl Layout {
     /// rank `j`, `x <= cut ⇔ bin(x) <= j`: one `u16` compare, exactly LightGBM's. Missing values
     /// take bin 0 (left of every cut) or `u16::MAX` (right of every cut) by variant, as the
     /// keys take 0 and `u64::MAX`.
-    fn bins_into(&self, row: &[f64], lanes: usize, lane: usize, bins: &mut [u16]) {
+    fn bins_into<N: WalkNode>(&self, row: &[f64], lanes: usize, lane: usize, bins: &mut [N::Bin]) {
         let nf = self.n_features;
         for (f, &v) in row.iter().enumerate().take(nf) {
             let zero = v.abs() <= ZERO_THRESHOLD;
             let cuts = &self.cuts[self.cut_start[f]..self.cut_start[f + 1]];
+            let low = N::Bin::default();
             let bin = if v.is_nan() {
-                0
+                low
             } else {
                 let key = order_key(if zero { 0.0 } else { v });
-                // At most MAX_CUTS cuts (checked by `build`): the count fits.
-                cuts.partition_point(|&c| c < key) as u16
+                // At most the layout's cut limit (checked by `build`): the count fits.
+                N::bin(cuts.partition_point(|&c| c < key))
             };
             let (nan_left, nan_right) = if v.is_nan() {
-                (0, u16::MAX)
+                (low, N::MISSING_RIGHT)
             } else {
                 (bin, bin)
             };
@@ -1093,8 +1206,9 @@ impl Layout {
             bins[(NAN_RIGHT * nf + f) * lanes + lane] = nan_right;
             if self.variants == 4 {
                 let missing = v.is_nan() || zero;
-                bins[(ZERO_LEFT * nf + f) * lanes + lane] = if missing { 0 } else { bin };
-                bins[(ZERO_RIGHT * nf + f) * lanes + lane] = if missing { u16::MAX } else { bin };
+                bins[(ZERO_LEFT * nf + f) * lanes + lane] = if missing { low } else { bin };
+                bins[(ZERO_RIGHT * nf + f) * lanes + lane] =
+                    if missing { N::MISSING_RIGHT } else { bin };
             }
         }
     }
@@ -1179,19 +1293,22 @@ impl Layout {
         }
         let stride = variants * n_features;
         // The kernel reads walks and bins unchecked: prove here that every child and bin it can
-        // reach is inside its tree and its row.
-        for (t, span) in spans.iter().enumerate() {
-            let len = span.walk_end - span.walk_start;
-            for (i, &node) in walk[span.walk_start..span.walk_end].iter().enumerate() {
-                let first = walk_first(node);
-                let leaf = walk_bin(node) == u16::MAX && first == i;
-                if !(leaf || first + 1 < len) || walk_offset(node) >= stride {
-                    return Err(GbmError::InvalidTree {
-                        tree: t,
-                        reason: format!("prediction node {i} points outside its tree"),
-                    });
-                }
-            }
+        // reach is inside its tree and its row, in both layouts.
+        let bad = |(tree, i): (usize, usize)| GbmError::InvalidTree {
+            tree,
+            reason: format!("prediction node {i} points outside its tree"),
+        };
+        check_walk(&walk, &spans, stride, u16::MAX).map_err(bad)?;
+        let fits_narrow = stride <= 256 && cut_start.windows(2).all(|w| w[1] - w[0] <= NARROW_CUTS);
+        let narrow = if fits_narrow {
+            walk.iter()
+                .map(|&n| narrow_node(n))
+                .collect::<Option<Vec<u32>>>()
+        } else {
+            None
+        };
+        if let Some(narrow) = &narrow {
+            check_walk(narrow, &spans, stride, u8::MAX).map_err(bad)?;
         }
         Ok(Self {
             n_features,
@@ -1201,6 +1318,7 @@ impl Layout {
             cuts,
             cut_start,
             walk,
+            narrow,
             walk_value,
             node_value,
             trees: spans,
