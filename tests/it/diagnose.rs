@@ -177,15 +177,7 @@ fn tier_activity_rates_count_members_in_the_tier_they_held_when_the_window_opene
     o.coupon.push(NONE);
     o.channel.push(NONE);
     o.refunded.push(false);
-    let d = diagnose(
-        &h,
-        &rules(),
-        &TierRules::default(),
-        &RfmRules::default(),
-        at(2024, 7, 1),
-        None,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let d = diagnose_july(&h);
     let (one, silver) = (&d.by_tier[0], &d.by_tier[2]);
     // Size and sales follow the tier at the moment: a and c are silver.
     assert_eq!((one.members, silver.members), (3, 2));
@@ -200,9 +192,13 @@ fn tier_activity_rates_count_members_in_the_tier_they_held_when_the_window_opene
 }
 
 fn tiny_diagnosis() -> Diagnosis {
-    let h = tiny();
+    diagnose_july(&tiny())
+}
+
+/// The diagnosis as of 2024-07-01 with the default rules.
+fn diagnose_july(h: &History) -> Diagnosis {
     diagnose(
-        &h,
+        h,
         &rules(),
         &TierRules::default(),
         &RfmRules::default(),
