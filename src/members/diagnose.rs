@@ -49,7 +49,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::rfm::{RfmRules, Segment, NO_ORDERS};
-use super::segment::{pareto, segment, Pareto};
+use super::segment::{pareto, segment, Pareto, Segmentation};
 use super::tier::{invalid, Invalid, TierRules};
 use super::{read_toml, MembersError, DAY};
 use crate::data::history::{History, MemberIdx, NONE};
@@ -841,7 +841,20 @@ pub fn diagnose(
     as_of: i64,
     model: Option<&Artefact>,
 ) -> Result<Diagnosis, DiagnoseError> {
+    diagnose_segmented(h, rules, tiers, &segment(h, tiers, rfm, as_of), model)
+}
+
+/// As [`diagnose`], on a segmentation of `h` already made with `tiers` (the diagnosis is as of
+/// its moment), for callers that use the segmentation too.
+pub fn diagnose_segmented(
+    h: &History,
+    rules: &DiagnoseRules,
+    tiers: &TierRules,
+    seg: &Segmentation,
+    model: Option<&Artefact>,
+) -> Result<Diagnosis, DiagnoseError> {
     let p = &rules.params;
+    let as_of = seg.as_of;
     let predicted = match model {
         Some(a) => Some(predict(h, a, as_of).map_err(|source| DiagnoseError::Model {
             version: a.version.clone(),
@@ -849,7 +862,6 @@ pub fn diagnose(
         })?),
         None => None,
     };
-    let seg = segment(h, tiers, rfm, as_of);
     let members = &seg.members;
     let ix = MemberIndex::build(h);
     let first_join = members

@@ -255,8 +255,8 @@ pub struct Inputs<'a> {
 
 /// Gathers every figure of the report.
 pub fn build(i: &Inputs<'_>) -> Result<Report, ReportError> {
-    let diagnosis = diagnose::diagnose(i.history, i.diagnose, i.tiers, i.rfm, i.as_of, i.model)?;
     let seg = segment::segment(i.history, i.tiers, i.rfm, i.as_of);
+    let diagnosis = diagnose::diagnose_segmented(i.history, i.diagnose, i.tiers, &seg, i.model)?;
     let grid = rfm_grid(&seg, i.rfm);
     let cents: Vec<i64> = seg.rfm.iter().map(|v| v.monetary_cents).collect();
     let pareto = pareto_curve(&cents, CURVE_POINTS);
