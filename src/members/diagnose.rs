@@ -50,7 +50,7 @@ use serde::{Deserialize, Serialize};
 
 use super::rfm::{RfmRules, Segment, NO_ORDERS};
 use super::segment::{pareto, segment, Pareto, Segmentation};
-use super::tier::{invalid, Invalid, TierRules};
+use super::tier::{invalid, within, Invalid, TierRules};
 use super::{read_toml, MembersError, DAY};
 use crate::data::history::{History, MemberIdx, NONE};
 use crate::data::schema::{CouponEvent, PointsReason};
@@ -192,27 +192,19 @@ pub struct DiagnoseRules {
 
 impl DiagnoseParams {
     pub fn check(self) -> Result<DiagnoseRules, Invalid> {
-        if !(1..=3_650).contains(&self.first_purchase_days) {
-            return Err(invalid(
-                "first_purchase_days",
-                format!("must be 1 to 3650 days, is {}", self.first_purchase_days),
-            ));
-        }
-        if !(1..=3_650).contains(&self.activity_days) {
-            return Err(invalid(
-                "activity_days",
-                format!("must be 1 to 3650 days, is {}", self.activity_days),
-            ));
-        }
-        if !(0..=1_000_000_000).contains(&self.exchange_points) {
-            return Err(invalid(
-                "exchange_points",
-                format!(
-                    "must be 0 to 1000000000 points, is {}",
-                    self.exchange_points
-                ),
-            ));
-        }
+        within(
+            "first_purchase_days",
+            self.first_purchase_days,
+            1..=3_650,
+            " days",
+        )?;
+        within("activity_days", self.activity_days, 1..=3_650, " days")?;
+        within(
+            "exchange_points",
+            self.exchange_points,
+            0..=1_000_000_000,
+            " points",
+        )?;
         if self.label.target != Target::Wool {
             return Err(invalid("label.target", "must be \"wool\" for diagnostics"));
         }

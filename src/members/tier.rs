@@ -84,21 +84,30 @@ pub(crate) fn invalid(key: &'static str, message: impl Into<String>) -> Invalid 
     }
 }
 
+/// `Ok` when `value` lies in `range`, else [`Invalid`] for `key`: "must be LO to HI{unit}, is
+/// VALUE" (`unit` with its leading space, e.g. " days", or empty).
+pub(crate) fn within<T: PartialOrd + std::fmt::Display>(
+    key: &'static str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+    unit: &str,
+) -> Result<(), Invalid> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        let (lo, hi) = range.into_inner();
+        Err(invalid(
+            key,
+            format!("must be {lo} to {hi}{unit}, is {value}"),
+        ))
+    }
+}
+
 impl TierParams {
     /// Checks every value and turns them into the rules `tier_of` applies.
     pub fn check(self) -> Result<TierRules, Invalid> {
-        if !(1..=3_660).contains(&self.window_days) {
-            return Err(invalid(
-                "window_days",
-                format!("must be 1 to 3660 days, is {}", self.window_days),
-            ));
-        }
-        if !(1..=12).contains(&self.review_months) {
-            return Err(invalid(
-                "review_months",
-                format!("must be 1 to 12, is {}", self.review_months),
-            ));
-        }
+        within("window_days", self.window_days, 1..=3_660, " days")?;
+        within("review_months", self.review_months, 1..=12, "")?;
         if self.names.is_empty() {
             return Err(invalid("names", "needs at least one tier"));
         }
