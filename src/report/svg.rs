@@ -378,6 +378,11 @@ impl Svg {
         }
         self.line(frame.x0(), frame.y0(), frame.x1(), frame.y0(), "axis");
         self.line(frame.x0(), frame.y0(), frame.x0(), frame.y1(), "axis");
+        self.axis_titles(frame, axes);
+    }
+
+    /// The y axis title rotated on the left, the x axis title centred underneath.
+    fn axis_titles(&mut self, frame: &Frame, axes: &Axes) {
         if !axes.y_label.is_empty() {
             let _ = write!(
                 self.buf,
@@ -759,25 +764,7 @@ pub fn heat_map(
         }
     }
     svg.x_categories(frame, col_names, |i| frame.x0() + cw * (i as f64 + 0.5));
-    let mut axes = axes.clone();
-    axes.y_format = Format::Plain;
-    if !axes.y_label.is_empty() {
-        let _ = write!(
-            svg.buf,
-            r#"<text transform="translate(12,{}) rotate(-90)" text-anchor="middle" class="label">{}</text>"#,
-            n((frame.y0() + frame.y1()) / 2.0),
-            esc(&axes.y_label)
-        );
-    }
-    if !axes.x_label.is_empty() {
-        svg.text(
-            (frame.x0() + frame.x1()) / 2.0,
-            frame.height - 6.0,
-            "middle",
-            "label",
-            &axes.x_label,
-        );
-    }
+    svg.axis_titles(frame, axes);
     svg.close()
 }
 
