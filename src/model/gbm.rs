@@ -56,6 +56,10 @@ const BLOCK: usize = 128;
 const MISS_COST: f64 = 20.0;
 const SERIAL_STEP_COST: f64 = 4.0;
 
+/// Rows the column-wise kernel takes through a tree at once.
+const LANES: usize = 128;
+type Lanes = [u8; LANES];
+
 /// Rows per rayon task in the batch paths: large enough to amortise scheduling.
 const PAR_CHUNK: usize = 2048;
 
@@ -745,8 +749,49 @@ impl Gbm {
     /// Serial prediction of whole rows, on the narrow layout where the model fits it.
     fn predict_chunk(&self, rows: &[f64], out: &mut [f64]) {
         match &self.eval.narrow {
+            Some(_) if self.eval.columns => self.predict_columns(rows, out),
             Some(walk) => self.predict_rows::<u32>(walk, rows, out),
             None => self.predict_rows::<u64>(&self.eval.walk, rows, out),
+        }
+    }
+
+    /// Column-wise prediction: blocks of [`LANES`] rows, binned with the rows side by side (a
+    /// feature's bins of the whole block are one [`Lanes`]), then taken through each tree at
+    /// once: every row holds the index of the node it is at, and each split, in breadth-first
+    /// order, moves the rows at its node to a child (a byte compare per row, in vector
+    /// registers). No row walks alone and no branch depends on a row.
+    fn predict_columns(&self, rows: &[f64], out: &mut [f64]) {
+        let (nf, stride) = (self.n_features, self.eval.stride);
+        let mut bins = vec![0u8; LANES * stride];
+        for (rows, out) in rows.chunks(LANES * nf).zip(out.chunks_mut(LANES)) {
+            for (lane, row) in rows.chunks_exact(nf).enumerate() {
+                self.eval.bins_into::<u32>(row, LANES, lane, &mut bins);
+            }
+            for b in bins.iter_mut() {
+                *b ^= 0x80;
+            }
+            out.fill(0.0);
+            for t in &self.eval.trees {
+                let values = &self.eval.walk_value[t.walk_start..t.walk_end];
+                let mut at: Lanes = [0; LANES];
+                for s in &self.eval.splits[t.split_start..t.split_end] {
+                    let o = usize::from(s.offset) * LANES;
+                    let Some(column) = bins.get(o..o + LANES) else {
+                        continue;
+                    };
+                    for (x, &b) in at.iter_mut().zip(column) {
+                        let here = if *x == s.node { u8::MAX } else { 0 };
+                        let right = if (b as i8) > s.rank { u8::MAX } else { 0 };
+                        *x = x.wrapping_add(here & s.delta.wrapping_sub(right));
+                    }
+                }
+                for (acc, &leaf) in out.iter_mut().zip(&at) {
+                    *acc += values.get(usize::from(leaf)).copied().unwrap_or(0.0);
+                }
+            }
+            for v in out.iter_mut() {
+                *v += self.base_score;
+            }
         }
     }
 
@@ -1101,6 +1146,19 @@ struct TreeSpan {
     walk_end: usize,
     /// Lockstep steps of the prediction kernel.
     steps: usize,
+    /// The tree's splits in `Layout::splits`.
+    split_start: usize,
+    split_end: usize,
+}
+
+/// An internal node for the column-wise kernel: rows at `node` go to `first` when their bin at
+/// `offset` is at most `rank`, else to `first + 1` (indices within the tree's walk).
+#[derive(Clone, Copy, Debug)]
+struct Split {
+    node: u8,
+    rank: i8,
+    delta: u8,
+    offset: u8,
 }
 
 #[derive(Clone)]
@@ -1120,6 +1178,9 @@ struct Layout {
     walk: Vec<u64>,
     /// The same nodes in the narrow layout (see [`narrow_node`]), where the model fits it.
     narrow: Option<Vec<u32>>,
+    /// Whether every tree's walk has at most 256 nodes, so a leaf's index is a byte.
+    columns: bool,
+    splits: Vec<Split>,
     walk_value: Vec<f64>,
     /// Parallel to `nodes`: cover-weighted mean of the leaves below (the leaf value for a
     /// leaf; LightGBM's expected value for a root), for path attributions.
@@ -1289,6 +1350,8 @@ impl Layout {
                 walk_start,
                 walk_end: walk.len(),
                 steps: lockstep_steps(tree, depth),
+                split_start: 0,
+                split_end: 0,
             });
         }
         let stride = variants * n_features;
@@ -1310,6 +1373,24 @@ impl Layout {
         if let Some(narrow) = &narrow {
             check_walk(narrow, &spans, stride, u8::MAX).map_err(bad)?;
         }
+        let columns = narrow.is_some() && spans.iter().all(|t| t.walk_end - t.walk_start <= 256);
+        let mut splits = Vec::new();
+        if let (true, Some(narrow)) = (columns, &narrow) {
+            for span in &mut spans {
+                span.split_start = splits.len();
+                for (i, &n) in narrow[span.walk_start..span.walk_end].iter().enumerate() {
+                    if n.first() != i {
+                        splits.push(Split {
+                            node: i as u8,
+                            rank: (n.rank() ^ 0x80) as i8,
+                            delta: (n.first() - i) as u8,
+                            offset: n.offset() as u8,
+                        });
+                    }
+                }
+                span.split_end = splits.len();
+            }
+        }
         Ok(Self {
             n_features,
             variants,
@@ -1319,6 +1400,8 @@ impl Layout {
             cut_start,
             walk,
             narrow,
+            columns,
+            splits,
             walk_value,
             node_value,
             trees: spans,
