@@ -748,10 +748,10 @@ impl Gbm {
 
     /// Serial prediction of whole rows, on the narrow layout where the model fits it.
     fn predict_chunk(&self, rows: &[f64], out: &mut [f64]) {
-        match &self.eval.narrow {
-            Some(_) if self.eval.columns => self.predict_columns(rows, out),
-            Some(walk) => self.predict_rows::<u32>(walk, rows, out),
-            None => self.predict_rows::<u64>(&self.eval.walk, rows, out),
+        match (&self.eval.splits, &self.eval.narrow) {
+            (Some(splits), _) => self.predict_columns(splits, rows, out),
+            (None, Some(walk)) => self.predict_rows::<u32>(walk, rows, out),
+            (None, None) => self.predict_rows::<u64>(&self.eval.walk, rows, out),
         }
     }
 
@@ -760,7 +760,7 @@ impl Gbm {
     /// once: every row holds the index of the node it is at, and each split, in breadth-first
     /// order, moves the rows at its node to a child (a byte compare per row, in vector
     /// registers). No row walks alone and no branch depends on a row.
-    fn predict_columns(&self, rows: &[f64], out: &mut [f64]) {
+    fn predict_columns(&self, splits: &[Split], rows: &[f64], out: &mut [f64]) {
         let (nf, stride) = (self.n_features, self.eval.stride);
         let mut bins = vec![0u8; LANES * stride];
         for (rows, out) in rows.chunks(LANES * nf).zip(out.chunks_mut(LANES)) {
@@ -774,19 +774,19 @@ impl Gbm {
             for t in &self.eval.trees {
                 let values = &self.eval.walk_value[t.walk_start..t.walk_end];
                 let mut at: Lanes = [0; LANES];
-                for s in &self.eval.splits[t.split_start..t.split_end] {
+                for s in &splits[t.split_start..t.split_end] {
+                    // `Layout::build` checks every offset is below `stride` (`check_walk`).
                     let o = usize::from(s.offset) * LANES;
-                    let Some(column) = bins.get(o..o + LANES) else {
-                        continue;
-                    };
+                    let column = &bins[o..o + LANES];
                     for (x, &b) in at.iter_mut().zip(column) {
                         let here = if *x == s.node { u8::MAX } else { 0 };
                         let right = if (b as i8) > s.rank { u8::MAX } else { 0 };
                         *x = x.wrapping_add(here & s.delta.wrapping_sub(right));
                     }
                 }
+                // Rows only move to children, which `check_walk` proves are inside the tree.
                 for (acc, &leaf) in out.iter_mut().zip(&at) {
-                    *acc += values.get(usize::from(leaf)).copied().unwrap_or(0.0);
+                    *acc += values[usize::from(leaf)];
                 }
             }
             for v in out.iter_mut() {
@@ -1151,8 +1151,10 @@ struct TreeSpan {
     split_end: usize,
 }
 
-/// An internal node for the column-wise kernel: rows at `node` go to `first` when their bin at
-/// `offset` is at most `rank`, else to `first + 1` (indices within the tree's walk).
+/// An internal node for the column-wise kernel, in the narrow layout: rows at `node` move by
+/// `delta` to its left child (`first`) when their bin at `offset` is at most the rank, else to
+/// `first + 1` (indices within the tree's walk). Rank and bins are stored with the top bit
+/// flipped, so that the unsigned compare is a signed byte compare.
 #[derive(Clone, Copy, Debug)]
 struct Split {
     node: u8,
@@ -1178,9 +1180,9 @@ struct Layout {
     walk: Vec<u64>,
     /// The same nodes in the narrow layout (see [`narrow_node`]), where the model fits it.
     narrow: Option<Vec<u32>>,
-    /// Whether every tree's walk has at most 256 nodes, so a leaf's index is a byte.
-    columns: bool,
-    splits: Vec<Split>,
+    /// The internal nodes of every tree for the column-wise kernel, in walk order, where the
+    /// narrow layout fits and every tree's walk has at most 256 nodes (a node index is a byte).
+    splits: Option<Vec<Split>>,
     walk_value: Vec<f64>,
     /// Parallel to `nodes`: cover-weighted mean of the leaves below (the leaf value for a
     /// leaf; LightGBM's expected value for a root), for path attributions.
@@ -1373,24 +1375,10 @@ impl Layout {
         if let Some(narrow) = &narrow {
             check_walk(narrow, &spans, stride, u8::MAX).map_err(bad)?;
         }
-        let columns = narrow.is_some() && spans.iter().all(|t| t.walk_end - t.walk_start <= 256);
-        let mut splits = Vec::new();
-        if let (true, Some(narrow)) = (columns, &narrow) {
-            for span in &mut spans {
-                span.split_start = splits.len();
-                for (i, &n) in narrow[span.walk_start..span.walk_end].iter().enumerate() {
-                    if n.first() != i {
-                        splits.push(Split {
-                            node: i as u8,
-                            rank: (n.rank() ^ 0x80) as i8,
-                            delta: (n.first() - i) as u8,
-                            offset: n.offset() as u8,
-                        });
-                    }
-                }
-                span.split_end = splits.len();
-            }
-        }
+        let splits = narrow
+            .as_deref()
+            .filter(|_| spans.iter().all(|t| t.walk_end - t.walk_start <= 256))
+            .map(|narrow| column_splits(narrow, &mut spans));
         Ok(Self {
             n_features,
             variants,
@@ -1400,7 +1388,6 @@ impl Layout {
             cut_start,
             walk,
             narrow,
-            columns,
             splits,
             walk_value,
             node_value,
@@ -1408,6 +1395,27 @@ impl Layout {
             max_depth: depths.iter().copied().max().unwrap_or(0),
         })
     }
+}
+
+/// The internal nodes of every tree's narrow walk as [`Split`]s, recording each tree's range in
+/// its span. Every walk must have at most 256 nodes and have passed [`check_walk`].
+fn column_splits(narrow: &[u32], spans: &mut [TreeSpan]) -> Vec<Split> {
+    let mut splits = Vec::new();
+    for span in spans {
+        span.split_start = splits.len();
+        for (i, &n) in narrow[span.walk_start..span.walk_end].iter().enumerate() {
+            if n.first() != i {
+                splits.push(Split {
+                    node: i as u8,
+                    rank: (n.rank() ^ 0x80) as i8,
+                    delta: (n.first() - i) as u8,
+                    offset: n.offset() as u8,
+                });
+            }
+        }
+        span.split_end = splits.len();
+    }
+    splits
 }
 
 /// Internal node `i`'s threshold as an [`order_key`] and the row variant it reads (see
