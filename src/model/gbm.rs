@@ -58,6 +58,7 @@ const SERIAL_STEP_COST: f64 = 4.0;
 
 /// Rows the column-wise kernel takes through a tree at once.
 const LANES: usize = 128;
+const WIDTH: usize = 16;
 type Lanes = [u8; LANES];
 
 /// Rows per rayon task in the batch paths: large enough to amortise scheduling.
@@ -742,7 +743,7 @@ impl Gbm {
 
     fn predict_one<N: WalkNode>(&self, walk: &[N], row: &[f64], out: &mut [f64; 1]) {
         let mut bins = vec![N::Bin::default(); self.eval.stride];
-        self.eval.bins_into::<N>(row, 1, 0, &mut bins);
+        self.eval.bins_into::<N>(row, 1, &mut bins);
         self.predict_groups::<1, N>(walk, &bins, out);
     }
 
@@ -762,28 +763,18 @@ impl Gbm {
     /// registers). No row walks alone and no branch depends on a row.
     fn predict_columns(&self, splits: &[Split], rows: &[f64], out: &mut [f64]) {
         let (nf, stride) = (self.n_features, self.eval.stride);
+        let walk = tree_walk();
         let mut bins = vec![0u8; LANES * stride];
+        let mut at = [0u8; LANES];
         for (rows, out) in rows.chunks(LANES * nf).zip(out.chunks_mut(LANES)) {
-            for (lane, row) in rows.chunks_exact(nf).enumerate() {
-                self.eval.bins_into::<u32>(row, LANES, lane, &mut bins);
-            }
+            self.eval.bins_into::<u32>(rows, LANES, &mut bins);
             for b in bins.iter_mut() {
                 *b ^= 0x80;
             }
             out.fill(0.0);
             for t in &self.eval.trees {
+                walk(&splits[t.split_start..t.split_end], &bins, &mut at);
                 let values = &self.eval.walk_value[t.walk_start..t.walk_end];
-                let mut at: Lanes = [0; LANES];
-                for s in &splits[t.split_start..t.split_end] {
-                    // `Layout::build` checks every offset is below `stride` (`check_walk`).
-                    let o = usize::from(s.offset) * LANES;
-                    let column = &bins[o..o + LANES];
-                    for (x, &b) in at.iter_mut().zip(column) {
-                        let here = if *x == s.node { u8::MAX } else { 0 };
-                        let right = if (b as i8) > s.rank { u8::MAX } else { 0 };
-                        *x = x.wrapping_add(here & s.delta.wrapping_sub(right));
-                    }
-                }
                 // Rows only move to children, which `check_walk` proves are inside the tree.
                 for (acc, &leaf) in out.iter_mut().zip(&at) {
                     *acc += values[usize::from(leaf)];
@@ -809,9 +800,7 @@ impl Gbm {
                 .chunks_exact(GROUP * nf)
                 .zip(group_bins.chunks_exact_mut(GROUP * stride))
             {
-                for (lane, row) in rows.chunks_exact(nf).enumerate() {
-                    self.eval.bins_into::<N>(row, GROUP, lane, bins);
-                }
+                self.eval.bins_into::<N>(rows, GROUP, bins);
             }
             self.predict_groups::<GROUP, N>(walk, group_bins, group_out);
             let single_bins = &mut single_bins[..single_out.len() * stride];
@@ -819,7 +808,7 @@ impl Gbm {
                 .chunks_exact(nf)
                 .zip(single_bins.chunks_exact_mut(stride))
             {
-                self.eval.bins_into::<N>(row, 1, 0, bins);
+                self.eval.bins_into::<N>(row, 1, bins);
             }
             self.predict_groups::<1, N>(walk, single_bins, single_out);
         }
@@ -982,11 +971,34 @@ const ZERO_RIGHT: usize = 3;
 /// `u64::MAX`, which are left for missing values. -0.0 must be mapped to 0.0 first.
 fn order_key(v: f64) -> u64 {
     let bits = v.to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | 1 << 63
+    // All ones for a negative double, else 0: no branch on the sign.
+    let negative = ((bits as i64) >> 63) as u64;
+    bits ^ (negative | 1 << 63)
+}
+
+/// Values whose cut searches [`cuts_below`] runs side by side.
+const SEARCH: usize = 8;
+
+/// For each key, the number of `cuts` (ascending) strictly below it: [`SEARCH`] binary searches
+/// in step, none of which branches on the data, so that the CPU overlaps their loads.
+fn cuts_below(cuts: &[u64], keys: &[u64; SEARCH]) -> [usize; SEARCH] {
+    let mut base = [0; SEARCH];
+    if cuts.is_empty() {
+        return base;
     }
+    let mut size = cuts.len();
+    while size > 1 {
+        let half = size / 2;
+        for (b, &key) in base.iter_mut().zip(keys) {
+            // b + half < b + size <= cuts.len(): each answer stays in b..=b + size.
+            *b = std::hint::select_unpredictable(cuts[*b + half] < key, *b + half, *b);
+        }
+        size -= half;
+    }
+    for (b, &key) in base.iter_mut().zip(keys) {
+        *b += usize::from(cuts[*b] < key);
+    }
+    base
 }
 
 /// 16 bytes: internal nodes of one tree first (same indices as [`Tree`]), then its leaves.
@@ -1151,16 +1163,84 @@ struct TreeSpan {
     split_end: usize,
 }
 
-/// An internal node for the column-wise kernel, in the narrow layout: rows at `node` move by
-/// `delta` to its left child (`first`) when their bin at `offset` is at most the rank, else to
-/// `first + 1` (indices within the tree's walk). Rank and bins are stored with the top bit
+/// An internal node for the column-wise kernel, in the narrow layout: rows at `node` move to
+/// its left child `left` when their bin at `offset` is at most the rank, else to `left + 1`
+/// (indices within the tree's walk). Rank and bins are stored with the top bit
 /// flipped, so that the unsigned compare is a signed byte compare.
 #[derive(Clone, Copy, Debug)]
 struct Split {
     node: u8,
     rank: i8,
-    delta: u8,
+    left: u8,
     offset: u8,
+}
+
+/// Takes a block of [`LANES`] rows through one tree's splits (see [`Split`]): `bins` holds the
+/// block's bins column by column, `at` gets the walk index each row ends at, a leaf.
+type TreeWalk = fn(&[Split], &[u8], &mut Lanes);
+
+/// The fastest [`TreeWalk`] this CPU runs.
+fn tree_walk() -> TreeWalk {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        return |splits, bins, at| {
+            // SAFETY: the CPU has AVX2, checked above.
+            unsafe { walk_avx2(splits, bins, at) }
+        };
+    }
+    walk_portable
+}
+
+/// [`TreeWalk`] in plain Rust, which the compiler vectorises: each step is a byte compare per
+/// row against the split's node and rank, and a masked add of the move.
+fn walk_portable(splits: &[Split], bins: &[u8], at: &mut Lanes) {
+    let mut lanes = [[0u8; WIDTH]; LANES / WIDTH];
+    for s in splits {
+        // `Layout::build` checks every offset is below `stride` (`check_walk`).
+        let o = usize::from(s.offset) * LANES;
+        let delta = s.left.wrapping_sub(s.node);
+        for (v, c) in lanes.iter_mut().zip(bins[o..o + LANES].chunks_exact(WIDTH)) {
+            for (x, &b) in v.iter_mut().zip(c) {
+                let here = if *x == s.node { u8::MAX } else { 0 };
+                let right = if (b as i8) > s.rank { u8::MAX } else { 0 };
+                *x = x.wrapping_add(here & delta.wrapping_sub(right));
+            }
+        }
+    }
+    at.copy_from_slice(lanes.as_flattened());
+}
+
+/// [`TreeWalk`] in AVX2, 32 rows to a register: per split, rows whose index equals the node
+/// take the left child minus the compare mask (−1 where the bin is above the rank).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn walk_avx2(splits: &[Split], bins: &[u8], at: &mut Lanes) {
+    use std::arch::x86_64::{
+        __m256i, _mm256_blendv_epi8, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_loadu_si256,
+        _mm256_set1_epi8, _mm256_setzero_si256, _mm256_storeu_si256, _mm256_sub_epi8,
+    };
+    const REGS: usize = LANES / 32;
+    let mut lanes = [_mm256_setzero_si256(); REGS];
+    for s in splits {
+        // `Layout::build` checks every offset is below `stride` (`check_walk`).
+        let o = usize::from(s.offset) * LANES;
+        let column = &bins[o..o + LANES];
+        let (node, rank, left) = (
+            _mm256_set1_epi8(s.node as i8),
+            _mm256_set1_epi8(s.rank),
+            _mm256_set1_epi8(s.left as i8),
+        );
+        for (k, x) in lanes.iter_mut().enumerate() {
+            // SAFETY: bytes 32k..32k + 32 of a LANES-byte slice (k < LANES / 32).
+            let b = unsafe { _mm256_loadu_si256(column.as_ptr().add(32 * k).cast::<__m256i>()) };
+            let child = _mm256_sub_epi8(left, _mm256_cmpgt_epi8(b, rank));
+            *x = _mm256_blendv_epi8(*x, child, _mm256_cmpeq_epi8(*x, node));
+        }
+    }
+    for (k, x) in lanes.iter().enumerate() {
+        // SAFETY: bytes 32k..32k + 32 of a LANES-byte array (k < LANES / 32).
+        unsafe { _mm256_storeu_si256(at.as_mut_ptr().add(32 * k).cast::<__m256i>(), *x) };
+    }
 }
 
 #[derive(Clone)]
@@ -1238,40 +1318,53 @@ impl Layout {
         keys
     }
 
-    /// Writes a row's bins in every variant the model reads, as lane `lane` of a group of
-    /// `lanes` rows: the bin of key `o` (`variant · n_features + feature`, as in
-    /// [`Layout::keys_into`]) goes to `bins[o · lanes + lane]`, so that the rows of a group walking
-    /// the same node read neighbouring bins.
+    /// Writes the bins of row-major `rows` (at most `lanes` of them) in every variant the model
+    /// reads, row `lane` as lane `lane` of a group of `lanes`: the bin of key `o` (`variant ·
+    /// n_features + feature`, as in [`Layout::keys_into`]) goes to `bins[o · lanes + lane]`, so
+    /// that the rows of a group walking the same node read neighbouring bins. Feature by feature,
+    /// so that the searches of a feature's values in its cuts overlap.
     ///
     /// A value's bin is the number of its feature's cuts strictly below it, so for the cut of
     /// rank `j`, `x <= cut ⇔ bin(x) <= j`: one `u16` compare, exactly LightGBM's. Missing values
     /// take bin 0 (left of every cut) or `u16::MAX` (right of every cut) by variant, as the
     /// keys take 0 and `u64::MAX`.
-    fn bins_into<N: WalkNode>(&self, row: &[f64], lanes: usize, lane: usize, bins: &mut [N::Bin]) {
+    fn bins_into<N: WalkNode>(&self, rows: &[f64], lanes: usize, bins: &mut [N::Bin]) {
         let nf = self.n_features;
-        for (f, &v) in row.iter().enumerate().take(nf) {
-            let zero = v.abs() <= ZERO_THRESHOLD;
+        let low = N::Bin::default();
+        let n_rows = rows.len() / nf;
+        for f in 0..nf {
             let cuts = &self.cuts[self.cut_start[f]..self.cut_start[f + 1]];
-            let low = N::Bin::default();
-            let bin = if v.is_nan() {
-                low
-            } else {
-                let key = order_key(if zero { 0.0 } else { v });
-                // At most the layout's cut limit (checked by `build`): the count fits.
-                N::bin(cuts.partition_point(|&c| c < key))
-            };
-            let (nan_left, nan_right) = if v.is_nan() {
-                (low, N::MISSING_RIGHT)
-            } else {
-                (bin, bin)
-            };
-            bins[(NAN_LEFT * nf + f) * lanes + lane] = nan_left;
-            bins[(NAN_RIGHT * nf + f) * lanes + lane] = nan_right;
-            if self.variants == 4 {
-                let missing = v.is_nan() || zero;
-                bins[(ZERO_LEFT * nf + f) * lanes + lane] = if missing { low } else { bin };
-                bins[(ZERO_RIGHT * nf + f) * lanes + lane] =
-                    if missing { N::MISSING_RIGHT } else { bin };
+            for first in (0..n_rows).step_by(SEARCH) {
+                let n = (n_rows - first).min(SEARCH);
+                let mut values = [0.0; SEARCH];
+                for (i, v) in values.iter_mut().enumerate().take(n) {
+                    *v = rows[(first + i) * nf + f];
+                }
+                let zero = values.map(|v| v.abs() <= ZERO_THRESHOLD);
+                // A NaN's bin is set below; its key only has to be a number's.
+                let keys = std::array::from_fn(|i| {
+                    let plain = !(zero[i] || values[i].is_nan());
+                    order_key(std::hint::select_unpredictable(plain, values[i], 0.0))
+                });
+                let below = cuts_below(cuts, &keys);
+                for i in 0..n {
+                    let (v, lane) = (values[i], first + i);
+                    // At most the layout's cut limit (checked by `build`): the count fits.
+                    let bin = if v.is_nan() { low } else { N::bin(below[i]) };
+                    let (nan_left, nan_right) = if v.is_nan() {
+                        (low, N::MISSING_RIGHT)
+                    } else {
+                        (bin, bin)
+                    };
+                    bins[(NAN_LEFT * nf + f) * lanes + lane] = nan_left;
+                    bins[(NAN_RIGHT * nf + f) * lanes + lane] = nan_right;
+                    if self.variants == 4 {
+                        let missing = v.is_nan() || zero[i];
+                        bins[(ZERO_LEFT * nf + f) * lanes + lane] = if missing { low } else { bin };
+                        bins[(ZERO_RIGHT * nf + f) * lanes + lane] =
+                            if missing { N::MISSING_RIGHT } else { bin };
+                    }
+                }
             }
         }
     }
@@ -1408,7 +1501,7 @@ fn column_splits(narrow: &[u32], spans: &mut [TreeSpan]) -> Vec<Split> {
                 splits.push(Split {
                     node: i as u8,
                     rank: (n.rank() ^ 0x80) as i8,
-                    delta: (n.first() - i) as u8,
+                    left: n.first() as u8,
                     offset: n.offset() as u8,
                 });
             }
@@ -2171,6 +2264,43 @@ mod tests {
         for (i, (a, b)) in proba.iter().zip(&fx.lgb_proba).enumerate() {
             assert!((a - b).abs() <= 1e-12, "row {i}: ours {a}, LightGBM {b}");
         }
+    }
+
+    #[test]
+    fn every_tree_walk_ends_at_the_same_leaves() {
+        let fx = fixture();
+        let layout = &fx.gbm.eval;
+        let splits = layout
+            .splits
+            .as_ref()
+            .expect("the fixture fits the column-wise kernel");
+        let rows = &fx.rows[..LANES * N_FEATURES];
+        let mut bins = vec![0u8; LANES * layout.stride];
+        layout.bins_into::<u32>(rows, LANES, &mut bins);
+        for b in bins.iter_mut() {
+            *b ^= 0x80;
+        }
+        let (mut fastest, mut portable) = ([0u8; LANES], [0u8; LANES]);
+        let mut leaves_reached = std::collections::HashSet::new();
+        for (t, span) in layout.trees.iter().enumerate() {
+            let tree = &splits[span.split_start..span.split_end];
+            tree_walk()(tree, &bins, &mut fastest);
+            walk_portable(tree, &bins, &mut portable);
+            assert_eq!(fastest, portable, "tree {t}");
+            let walk = layout.narrow.as_ref().unwrap();
+            for &leaf in &fastest {
+                let at = span.walk_start + usize::from(leaf);
+                // A leaf points to itself.
+                assert_eq!(walk[at].first(), usize::from(leaf), "tree {t}");
+                leaves_reached.insert(at);
+            }
+        }
+        // 128 rows spread over about 9 leaves a tree: the walks go deep, not just to one side.
+        let (reached, trees) = (leaves_reached.len(), layout.trees.len());
+        assert!(
+            reached > 5 * trees,
+            "{reached} leaves reached in {trees} trees"
+        );
     }
 
     #[test]
