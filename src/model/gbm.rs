@@ -59,6 +59,8 @@ const SERIAL_STEP_COST: f64 = 4.0;
 /// Rows the column-wise kernel takes through a tree at once.
 const LANES: usize = 128;
 const WIDTH: usize = 16;
+/// Trees the column-wise kernel walks before adding their leaf values to the rows' scores.
+const GATHER: usize = 4;
 type Lanes = [u8; LANES];
 
 /// Rows per rayon task in the batch paths: large enough to amortise scheduling.
@@ -765,19 +767,28 @@ impl Gbm {
         let (nf, stride) = (self.n_features, self.eval.stride);
         let walk = tree_walk();
         let mut bins = vec![0u8; LANES * stride];
-        let mut at = [0u8; LANES];
+        let mut at = [[0u8; LANES]; GATHER];
         for (rows, out) in rows.chunks(LANES * nf).zip(out.chunks_mut(LANES)) {
             self.eval.bins_into::<u32>(rows, LANES, &mut bins);
             for b in bins.iter_mut() {
                 *b ^= 0x80;
             }
             out.fill(0.0);
-            for t in &self.eval.trees {
-                walk(&splits[t.split_start..t.split_end], &bins, &mut at);
-                let values = &self.eval.walk_value[t.walk_start..t.walk_end];
+            for trees in self.eval.trees.chunks(GATHER) {
+                for (t, at) in trees.iter().zip(at.iter_mut()) {
+                    walk(&splits[t.split_start..t.split_end], &bins, at);
+                }
+                // Each row's leaf values added tree by tree, in order, 8 rows side by side.
                 // Rows only move to children, which `check_walk` proves are inside the tree.
-                for (acc, &leaf) in out.iter_mut().zip(&at) {
-                    *acc += values[usize::from(leaf)];
+                for (c, acc) in out.chunks_mut(8).enumerate() {
+                    let mut sums = [0.0; 8];
+                    sums[..acc.len()].copy_from_slice(acc);
+                    for (t, at) in trees.iter().zip(&at) {
+                        for (sum, &leaf) in sums.iter_mut().zip(&at[8 * c..8 * c + 8]) {
+                            *sum += self.eval.walk_value[t.walk_start + usize::from(leaf)];
+                        }
+                    }
+                    acc.copy_from_slice(&sums[..acc.len()]);
                 }
             }
             for v in out.iter_mut() {
@@ -1334,36 +1345,34 @@ impl Layout {
         let n_rows = rows.len() / nf;
         for f in 0..nf {
             let cuts = &self.cuts[self.cut_start[f]..self.cut_start[f + 1]];
+            let mut column = rows.iter().skip(f).step_by(nf);
             for first in (0..n_rows).step_by(SEARCH) {
                 let n = (n_rows - first).min(SEARCH);
                 let mut values = [0.0; SEARCH];
-                for (i, v) in values.iter_mut().enumerate().take(n) {
-                    *v = rows[(first + i) * nf + f];
+                for (v, &x) in values.iter_mut().zip(column.by_ref()) {
+                    *v = x;
                 }
+                let nan = values.map(f64::is_nan);
                 let zero = values.map(|v| v.abs() <= ZERO_THRESHOLD);
                 // A NaN's bin is set below; its key only has to be a number's.
                 let keys = std::array::from_fn(|i| {
-                    let plain = !(zero[i] || values[i].is_nan());
+                    let plain = !(zero[i] || nan[i]);
                     order_key(std::hint::select_unpredictable(plain, values[i], 0.0))
                 });
-                let below = cuts_below(cuts, &keys);
-                for i in 0..n {
-                    let (v, lane) = (values[i], first + i);
-                    // At most the layout's cut limit (checked by `build`): the count fits.
-                    let bin = if v.is_nan() { low } else { N::bin(below[i]) };
-                    let (nan_left, nan_right) = if v.is_nan() {
-                        (low, N::MISSING_RIGHT)
-                    } else {
-                        (bin, bin)
-                    };
-                    bins[(NAN_LEFT * nf + f) * lanes + lane] = nan_left;
-                    bins[(NAN_RIGHT * nf + f) * lanes + lane] = nan_right;
-                    if self.variants == 4 {
-                        let missing = v.is_nan() || zero[i];
-                        bins[(ZERO_LEFT * nf + f) * lanes + lane] = if missing { low } else { bin };
-                        bins[(ZERO_RIGHT * nf + f) * lanes + lane] =
-                            if missing { N::MISSING_RIGHT } else { bin };
+                // At most the layout's cut limit (checked by `build`): the counts fit.
+                let bin = cuts_below(cuts, &keys).map(N::bin);
+                let mut put = |variant: usize, missing: [bool; SEARCH], fill: N::Bin| {
+                    let at = (variant * nf + f) * lanes + first;
+                    for ((b, &m), &bin) in bins[at..at + n].iter_mut().zip(&missing).zip(&bin) {
+                        *b = if m { fill } else { bin };
                     }
+                };
+                put(NAN_LEFT, nan, low);
+                put(NAN_RIGHT, nan, N::MISSING_RIGHT);
+                if self.variants == 4 {
+                    let missing = std::array::from_fn(|i| nan[i] || zero[i]);
+                    put(ZERO_LEFT, missing, low);
+                    put(ZERO_RIGHT, missing, N::MISSING_RIGHT);
                 }
             }
         }
