@@ -745,7 +745,7 @@ impl Gbm {
 
     fn predict_one<N: WalkNode>(&self, walk: &[N], row: &[f64], out: &mut [f64; 1]) {
         let mut bins = vec![N::Bin::default(); self.eval.stride];
-        self.eval.bins_into::<N>(row, 1, &mut bins);
+        self.eval.bins_into::<N, 1>(row, 1, &mut bins);
         self.predict_groups::<1, N>(walk, &bins, out);
     }
 
@@ -769,7 +769,7 @@ impl Gbm {
         let mut bins = vec![0u8; LANES * stride];
         let mut at = [[0u8; LANES]; GATHER];
         for (rows, out) in rows.chunks(LANES * nf).zip(out.chunks_mut(LANES)) {
-            self.eval.bins_into::<u32>(rows, LANES, &mut bins);
+            self.eval.bins_into::<u32, 8>(rows, LANES, &mut bins);
             for b in bins.iter_mut() {
                 *b ^= 0x80;
             }
@@ -811,7 +811,7 @@ impl Gbm {
                 .chunks_exact(GROUP * nf)
                 .zip(group_bins.chunks_exact_mut(GROUP * stride))
             {
-                self.eval.bins_into::<N>(rows, GROUP, bins);
+                self.eval.bins_into::<N, GROUP>(rows, GROUP, bins);
             }
             self.predict_groups::<GROUP, N>(walk, group_bins, group_out);
             let single_bins = &mut single_bins[..single_out.len() * stride];
@@ -819,7 +819,7 @@ impl Gbm {
                 .chunks_exact(nf)
                 .zip(single_bins.chunks_exact_mut(stride))
             {
-                self.eval.bins_into::<N>(row, 1, bins);
+                self.eval.bins_into::<N, 1>(row, 1, bins);
             }
             self.predict_groups::<1, N>(walk, single_bins, single_out);
         }
@@ -987,13 +987,10 @@ fn order_key(v: f64) -> u64 {
     bits ^ (negative | 1 << 63)
 }
 
-/// Values whose cut searches [`cuts_below`] runs side by side.
-const SEARCH: usize = 8;
-
-/// For each key, the number of `cuts` (ascending) strictly below it: [`SEARCH`] binary searches
-/// in step, none of which branches on the data, so that the CPU overlaps their loads.
-fn cuts_below(cuts: &[u64], keys: &[u64; SEARCH]) -> [usize; SEARCH] {
-    let mut base = [0; SEARCH];
+/// For each key, the number of `cuts` (ascending) strictly below it: `K` binary searches in
+/// step, none of which branches on the data, so that the CPU overlaps their loads.
+fn cuts_below<const K: usize>(cuts: &[u64], keys: &[u64; K]) -> [usize; K] {
+    let mut base = [0; K];
     if cuts.is_empty() {
         return base;
     }
@@ -1333,35 +1330,41 @@ impl Layout {
     /// reads, row `lane` as lane `lane` of a group of `lanes`: the bin of key `o` (`variant ·
     /// n_features + feature`, as in [`Layout::keys_into`]) goes to `bins[o · lanes + lane]`, so
     /// that the rows of a group walking the same node read neighbouring bins. Feature by feature,
-    /// so that the searches of a feature's values in its cuts overlap.
+    /// `K` values at a time, so that their searches in the feature's cuts overlap (`K` = 1 for
+    /// a single row).
     ///
     /// A value's bin is the number of its feature's cuts strictly below it, so for the cut of
     /// rank `j`, `x <= cut ⇔ bin(x) <= j`: one `u16` compare, exactly LightGBM's. Missing values
     /// take bin 0 (left of every cut) or `u16::MAX` (right of every cut) by variant, as the
     /// keys take 0 and `u64::MAX`.
-    fn bins_into<N: WalkNode>(&self, rows: &[f64], lanes: usize, bins: &mut [N::Bin]) {
+    fn bins_into<N: WalkNode, const K: usize>(
+        &self,
+        rows: &[f64],
+        lanes: usize,
+        bins: &mut [N::Bin],
+    ) {
         let nf = self.n_features;
         let low = N::Bin::default();
         let n_rows = rows.len() / nf;
         for f in 0..nf {
             let cuts = &self.cuts[self.cut_start[f]..self.cut_start[f + 1]];
             let mut column = rows.iter().skip(f).step_by(nf);
-            for first in (0..n_rows).step_by(SEARCH) {
-                let n = (n_rows - first).min(SEARCH);
-                let mut values = [0.0; SEARCH];
+            for first in (0..n_rows).step_by(K) {
+                let n = (n_rows - first).min(K);
+                let mut values = [0.0; K];
                 for (v, &x) in values.iter_mut().zip(column.by_ref()) {
                     *v = x;
                 }
                 let nan = values.map(f64::is_nan);
                 let zero = values.map(|v| v.abs() <= ZERO_THRESHOLD);
                 // A NaN's bin is set below; its key only has to be a number's.
-                let keys = std::array::from_fn(|i| {
+                let keys: [u64; K] = std::array::from_fn(|i| {
                     let plain = !(zero[i] || nan[i]);
                     order_key(std::hint::select_unpredictable(plain, values[i], 0.0))
                 });
                 // At most the layout's cut limit (checked by `build`): the counts fit.
                 let bin = cuts_below(cuts, &keys).map(N::bin);
-                let mut put = |variant: usize, missing: [bool; SEARCH], fill: N::Bin| {
+                let mut put = |variant: usize, missing: [bool; K], fill: N::Bin| {
                     let at = (variant * nf + f) * lanes + first;
                     for ((b, &m), &bin) in bins[at..at + n].iter_mut().zip(&missing).zip(&bin) {
                         *b = if m { fill } else { bin };
@@ -2285,7 +2288,7 @@ mod tests {
             .expect("the fixture fits the column-wise kernel");
         let rows = &fx.rows[..LANES * N_FEATURES];
         let mut bins = vec![0u8; LANES * layout.stride];
-        layout.bins_into::<u32>(rows, LANES, &mut bins);
+        layout.bins_into::<u32, 8>(rows, LANES, &mut bins);
         for b in bins.iter_mut() {
             *b ^= 0x80;
         }
