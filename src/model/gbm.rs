@@ -58,6 +58,7 @@ const SERIAL_STEP_COST: f64 = 4.0;
 
 /// Rows the column-wise kernel takes through a tree at once.
 const LANES: usize = 128;
+/// Bytes of the vector registers the portable walk is written for (SSE2, NEON).
 const WIDTH: usize = 16;
 /// Trees the column-wise kernel walks before adding their leaf values to the rows' scores.
 const GATHER: usize = 4;
@@ -762,7 +763,8 @@ impl Gbm {
     /// feature's bins of the whole block are one [`Lanes`]), then taken through each tree at
     /// once: every row holds the index of the node it is at, and each split, in breadth-first
     /// order, moves the rows at its node to a child (a byte compare per row, in vector
-    /// registers). No row walks alone and no branch depends on a row.
+    /// registers; [`tree_walk`] picks the walk for this CPU). No row walks alone and no branch
+    /// depends on a row. Leaf values are added [`GATHER`] trees at a time, in tree order.
     fn predict_columns(&self, splits: &[Split], rows: &[f64], out: &mut [f64]) {
         let (nf, stride) = (self.n_features, self.eval.stride);
         let walk = tree_walk();
