@@ -769,12 +769,9 @@ impl Gbm {
         let (nf, stride) = (self.n_features, self.eval.stride);
         let walk = tree_walk();
         let mut bins = vec![0u8; LANES * stride];
-        let mut at = [[0u8; LANES]; GATHER];
+        let mut at: [Lanes; GATHER] = [[0; LANES]; GATHER];
         for (rows, out) in rows.chunks(LANES * nf).zip(out.chunks_mut(LANES)) {
-            self.eval.bins_into::<u32, 8>(rows, LANES, &mut bins);
-            for b in bins.iter_mut() {
-                *b ^= 0x80;
-            }
+            self.eval.column_bins(rows, &mut bins);
             out.fill(0.0);
             for trees in self.eval.trees.chunks(GATHER) {
                 for (t, at) in trees.iter().zip(at.iter_mut()) {
@@ -1380,6 +1377,16 @@ impl Layout {
                     put(ZERO_RIGHT, missing, N::MISSING_RIGHT);
                 }
             }
+        }
+    }
+
+    /// The bins of a block of at most [`LANES`] rows for the column-wise kernel: narrow bins
+    /// laid out as [`Layout::bins_into`] does for a group of `LANES`, with the top bit flipped
+    /// (see [`Split`]).
+    fn column_bins(&self, rows: &[f64], bins: &mut [u8]) {
+        self.bins_into::<u32, 8>(rows, LANES, bins);
+        for b in bins.iter_mut() {
+            *b ^= 0x80;
         }
     }
 
@@ -2289,11 +2296,9 @@ mod tests {
             .as_ref()
             .expect("the fixture fits the column-wise kernel");
         let rows = &fx.rows[..LANES * N_FEATURES];
+        let walk = layout.narrow.as_ref().unwrap();
         let mut bins = vec![0u8; LANES * layout.stride];
-        layout.bins_into::<u32, 8>(rows, LANES, &mut bins);
-        for b in bins.iter_mut() {
-            *b ^= 0x80;
-        }
+        layout.column_bins(rows, &mut bins);
         let (mut fastest, mut portable) = ([0u8; LANES], [0u8; LANES]);
         let mut leaves_reached = std::collections::HashSet::new();
         for (t, span) in layout.trees.iter().enumerate() {
@@ -2301,7 +2306,6 @@ mod tests {
             tree_walk()(tree, &bins, &mut fastest);
             walk_portable(tree, &bins, &mut portable);
             assert_eq!(fastest, portable, "tree {t}");
-            let walk = layout.narrow.as_ref().unwrap();
             for &leaf in &fastest {
                 let at = span.walk_start + usize::from(leaf);
                 // A leaf points to itself.
