@@ -4,6 +4,7 @@
 pub mod error;
 pub mod history;
 pub mod import;
+pub mod plausible;
 pub mod read;
 pub mod schema;
 pub mod summary;

@@ -1,0 +1,237 @@
+//! What a value must be to make sense, not only to parse: the window of plausible times, the
+//! bounds of amounts and points, and the one parser of times that every flag, request field and
+//! file cell shares. A time of year 0 or 10000, an amount of 1e308 or a points delta of i64::MAX
+//! parses cleanly and would poison every as-of time and sum computed from it; these checks keep
+//! such values out at every door (files, events, requests, flags).
+//!
+//! It never reads files or knows about HTTP: callers turn a [`Implausible`] into their own
+//! problem or error, naming their own file, row or field.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// 2000-01-01T00:00:00Z: the earliest time a live event or request may carry by default.
+pub const LIVE_EARLIEST: i64 = 946_684_800;
+/// 1990-01-01T00:00:00Z: the earliest time a history file may hold by default (real exports
+/// such as CDNOW go back to 1997).
+pub const FILE_EARLIEST: i64 = 631_152_000;
+/// How far past now a time may lie by default (clocks drift; a day is generous).
+pub const FUTURE_SLACK_SECS: i64 = 86_400;
+/// Largest money amount (face value, threshold, order amount, discount) accepted.
+pub const MAX_AMOUNT: f64 = 1.0e9;
+/// Largest absolute points movement accepted.
+pub const MAX_POINTS_DELTA: i64 = 1_000_000_000;
+
+/// Seconds since the epoch, now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The window of times that make sense, inclusive at both ends (UTC seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeWindow {
+    pub earliest: i64,
+    pub latest: i64,
+}
+
+/// A value outside what makes sense, with why in words (the caller adds where).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Implausible(pub String);
+
+impl fmt::Display for Implausible {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Implausible {}
+
+impl TimeWindow {
+    /// Live events and requests: 2000-01-01 .. now + 1 day.
+    pub fn live() -> Self {
+        TimeWindow {
+            earliest: LIVE_EARLIEST,
+            latest: now().saturating_add(FUTURE_SLACK_SECS),
+        }
+    }
+
+    /// History files: 1990-01-01 .. now + 1 day.
+    pub fn files() -> Self {
+        TimeWindow {
+            earliest: FILE_EARLIEST,
+            latest: now().saturating_add(FUTURE_SLACK_SECS),
+        }
+    }
+
+    pub fn contains(&self, t: i64) -> bool {
+        (self.earliest..=self.latest).contains(&t)
+    }
+
+    /// `t` itself when inside the window; otherwise why not, with both ends written out.
+    pub fn check(&self, t: i64) -> Result<i64, Implausible> {
+        if self.contains(t) {
+            return Ok(t);
+        }
+        Err(Implausible(format!(
+            "{} is outside the plausible window {} .. {}",
+            show_time(t),
+            show_time(self.earliest),
+            show_time(self.latest)
+        )))
+    }
+}
+
+/// A time as RFC 3339 where it can be written so, else as raw seconds.
+pub fn show_time(t: i64) -> String {
+    use chrono::Datelike;
+    match DateTime::from_timestamp(t, 0) {
+        Some(d) if (0..=9999).contains(&d.year()) => d.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        _ => format!("{t} (Unix seconds)"),
+    }
+}
+
+/// A money amount: finite, not negative, at most [`MAX_AMOUNT`].
+pub fn check_amount(v: f64) -> Result<f64, Implausible> {
+    if !v.is_finite() {
+        return Err(Implausible(format!("{v} is not a finite number")));
+    }
+    if v < 0.0 {
+        return Err(Implausible(format!("{v} is negative")));
+    }
+    if v > MAX_AMOUNT {
+        return Err(Implausible(format!("{v} is over the largest amount accepted, {MAX_AMOUNT:e}")));
+    }
+    Ok(v)
+}
+
+/// A points movement: at most [`MAX_POINTS_DELTA`] either way.
+pub fn check_points(delta: i64) -> Result<i64, Implausible> {
+    if delta.checked_abs().is_none_or(|a| a > MAX_POINTS_DELTA) {
+        return Err(Implausible(format!(
+            "{delta} is beyond ±{MAX_POINTS_DELTA} points in one movement"
+        )));
+    }
+    Ok(delta)
+}
+
+/// The one text form of a time that flags and requests take: RFC 3339 (`2024-05-01T08:30:00Z`,
+/// `+08:00`), a date-time without a zone (`2024-05-01T08:30:00`, `2024-05-01 08:30`, taken as
+/// UTC), or a date (`2024-05-01`, midnight UTC). Fractions of a second are dropped.
+pub fn parse_time(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp());
+    }
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t.and_utc().timestamp());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp())
+}
+
+/// What the accepted text forms are, for messages.
+pub const TIME_FORMS: &str =
+    "Unix seconds, RFC 3339 (2024-05-01T08:30:00Z), a date-time (2024-05-01T08:30:00, UTC) or a date (2024-05-01)";
+
+/// Serde: a time given as Unix seconds (an integer) or as text in any form [`parse_time`] takes.
+/// The window is checked by the caller, which knows the field's name.
+pub fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Int(i64),
+        Text(String),
+    }
+    match Raw::deserialize(d) {
+        Ok(Raw::Int(t)) => Ok(t),
+        Ok(Raw::Text(s)) => parse_time(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a time ({TIME_FORMS})"))),
+        Err(_) => Err(serde::de::Error::custom(format!("expected a time: {TIME_FORMS}"))),
+    }
+}
+
+/// [`de_time`] for an optional field.
+pub fn de_opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "de_time")] i64);
+    Option::<Wrap>::deserialize(d).map(|o| o.map(|Wrap(t)| t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_refuses_the_extremes_and_keeps_the_plausible() {
+        let w = TimeWindow::live();
+        for t in [i64::MAX, i64::MIN, -1, 0, -62_167_219_200, 253_402_300_800] {
+            assert!(w.check(t).is_err(), "{t} must be refused");
+        }
+        // 2024-05-01T00:00:00Z
+        assert_eq!(w.check(1_714_521_600), Ok(1_714_521_600));
+        assert!(w.check(now() + 2 * 86_400).is_err());
+        let msg = w.check(0).err().map(|e| e.0).unwrap_or_default();
+        assert!(msg.contains("1970-01-01T00:00:00Z"), "{msg}");
+        assert!(msg.contains("2000-01-01T00:00:00Z"), "{msg}");
+        let msg = w.check(i64::MAX).err().map(|e| e.0).unwrap_or_default();
+        assert!(msg.contains("9223372036854775807"), "{msg}");
+    }
+
+    #[test]
+    fn amounts_and_points_are_bounded() {
+        assert!(check_amount(1e308).is_err());
+        assert!(check_amount(f64::NAN).is_err());
+        assert!(check_amount(-0.5).is_err());
+        assert_eq!(check_amount(59.9), Ok(59.9));
+        assert!(check_points(i64::MAX).is_err());
+        assert!(check_points(i64::MIN).is_err());
+        assert_eq!(check_points(-300), Ok(-300));
+    }
+
+    #[test]
+    fn one_parser_takes_every_form() {
+        let t = 1_735_646_400; // 2024-12-31T12:00:00Z
+        for s in [
+            "2024-12-31T12:00:00Z",
+            "2024-12-31T12:00:00",
+            "2024-12-31 12:00:00",
+            "2024-12-31T20:00:00+08:00",
+            "2024-12-31T12:00",
+        ] {
+            assert_eq!(parse_time(s), Some(t), "{s}");
+        }
+        assert_eq!(parse_time("2024-12-31"), Some(t - 12 * 3600));
+        assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn request_times_are_seconds_or_text() {
+        #[derive(Deserialize)]
+        struct T {
+            #[serde(deserialize_with = "de_time")]
+            at: i64,
+            #[serde(default, deserialize_with = "de_opt_time")]
+            opt: Option<i64>,
+        }
+        let a: T = serde_json::from_str(r#"{"at": 1735646400}"#).unwrap_or_else(|e| panic!("{e}"));
+        let b: T = serde_json::from_str(r#"{"at": "2024-12-31T12:00:00Z", "opt": "2024-12-31"}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((a.at, a.opt), (1_735_646_400, None));
+        assert_eq!((b.at, b.opt), (1_735_646_400, Some(1_735_603_200)));
+        let bad = serde_json::from_str::<T>(r#"{"at": "soon"}"#).err().map(|e| e.to_string());
+        assert!(bad.is_some_and(|m| m.contains("'soon' is not a time")));
+    }
+}
