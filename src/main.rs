@@ -1,5 +1,5 @@
-//! The `woolguard` command: parses arguments, runs the library, maps failures to exit codes
-//! (0 done, 1 the input has problems, 2 the command could not run).
+//! The `woolguard` command: parses arguments, sets up logging, runs the library, maps failures
+//! to exit codes (0 done, 1 the input has problems, 2 the command could not run).
 
 mod cli;
 
@@ -9,12 +9,14 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    // Before any subcommand, `serve` included: every log line goes through this subscriber.
+    cli::log::init(args.log_format);
     match cli::run(args) {
         Ok(code) => code,
         // A reader that stopped early (`woolguard stats d | head`) is not a failure.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            cli::log::error(&err);
             ExitCode::from(2)
         }
     }

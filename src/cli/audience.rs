@@ -9,11 +9,11 @@ use anyhow::Context;
 use woolguard::members::audience::{self, AudienceSummary, Count, DropLevel, Tally};
 use woolguard::members::{segment, select};
 use woolguard::model::artefact::Artefact;
-use woolguard::model::score::end_of;
 
 use super::data::load_history;
 use super::progress::spinner;
-use super::segment::{parse_as_of, ValueRules};
+use super::segment::ValueRules;
+use super::time::{self, flag_time};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Drop {
@@ -32,9 +32,10 @@ pub struct Args {
     /// probability, and allows --drop and the score fields in --select.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// The moment to build the audience at: YYYY-MM-DD (00:00 UTC) or an RFC 3339 time; default
-    /// just after the history's last event.
-    #[arg(long, value_parser = parse_as_of)]
+    /// The moment to build the audience at: 2024-12-31T12:00:00Z (RFC 3339), 2024-12-31T12:00:00 (UTC) or
+    /// 2024-12-31 (00:00 UTC); only history strictly before it is read. Default: just after the
+    /// history's last event.
+    #[arg(long, value_parser = flag_time)]
     pub as_of: Option<i64>,
     /// Which members to keep, e.g. "tier >= silver and segment in [champions, loyal]". Fields:
     /// tier, segment, cluster, channel, campaign, r, f, m, recency_days, frequency, monetary,
@@ -56,13 +57,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (tiers, rules) = args.rules.load()?;
-    let model = args
-        .model
-        .as_deref()
-        .map(|p| Artefact::load(p).with_context(|| format!("--model {}", p.display())))
-        .transpose()?;
+    let model = args.model.as_deref().map(Artefact::load).transpose()?;
     let h = load_history(&args.data)?;
-    let as_of = args.as_of.unwrap_or_else(|| end_of(&h));
+    let as_of = time::as_of(args.as_of, &h);
     let sp = spinner("segmenting");
     let s = segment::segment(&h, &tiers, &rules, as_of);
     sp.finish_and_clear();

@@ -9,10 +9,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use woolguard::members::diagnose::{self, Diagnosis, GroupStats};
 use woolguard::model::artefact::Artefact;
-use woolguard::model::score::end_of;
 
 use super::data::load_history;
-use super::segment::{parse_as_of, ValueRules};
+use super::segment::ValueRules;
+use super::time::{self, flag_time};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,9 +23,10 @@ pub struct Args {
     /// of every group as of the moment.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// The moment to diagnose at: YYYY-MM-DD (00:00 UTC) or an RFC 3339 time; only history
-    /// strictly before it is read. Default: just after the history's last event.
-    #[arg(long, value_parser = parse_as_of)]
+    /// The moment to diagnose at: 2024-12-31T12:00:00Z (RFC 3339), 2024-12-31T12:00:00 (UTC) or
+    /// 2024-12-31 (00:00 UTC); only history strictly before it is read. Default: just after the
+    /// history's last event.
+    #[arg(long, value_parser = flag_time)]
     pub as_of: Option<i64>,
     /// Diagnostic rules and flag thresholds (e.g. training/diagnose.toml); built-in defaults
     /// when absent.
@@ -42,13 +43,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rules = diagnose::load(args.config.as_deref())?;
     let (tiers, rfm_rules) = args.rules.load()?;
     let model = match &args.model {
-        Some(path) => {
-            Some(Artefact::load(path).with_context(|| format!("--model {}", path.display()))?)
-        }
+        // The artefact's error names the path and the cause.
+        Some(path) => Some(Artefact::load(path)?),
         None => None,
     };
     let history = load_history(&args.data)?;
-    let as_of = args.as_of.unwrap_or_else(|| end_of(&history));
+    let as_of = time::as_of(args.as_of, &history);
     let d = diagnose::diagnose(&history, &rules, &tiers, &rfm_rules, as_of, model.as_ref())
         .with_context(|| format!("diagnosing {}", args.data.display()))?;
     let mut out = std::io::stdout().lock();
@@ -64,17 +64,44 @@ fn pct(x: Option<f64>) -> String {
     x.map_or_else(|| "-".to_string(), |v| format!("{:.1}%", 100.0 * v))
 }
 
-fn print_groups(out: &mut impl Write, title: &str, groups: &[GroupStats]) -> std::io::Result<()> {
+/// Names are written whole (a campaign copied from here must work in `audience --select`); the
+/// name column is as wide as the longest, at least 20.
+fn name_width(d: &Diagnosis) -> usize {
+    let groups = [&d.by_tier, &d.by_channel, &d.by_campaign, &d.by_segment];
+    groups
+        .into_iter()
+        .flatten()
+        .map(|g| g.name.chars().count())
+        .fold(20, usize::max)
+}
+
+fn print_groups(
+    out: &mut impl Write,
+    title: &str,
+    groups: &[GroupStats],
+    width: usize,
+) -> std::io::Result<()> {
     writeln!(
         out,
-        "{title:<22} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>6}",
-        "members", "share", "wool", "pred", "1st", "rep", "buy", "exch", "c.use", "aov", "sales"
+        "{title:<w$} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>6}",
+        "members",
+        "share",
+        "wool",
+        "pred",
+        "1st",
+        "rep",
+        "buy",
+        "exch",
+        "c.use",
+        "aov",
+        "sales",
+        w = width + 2
     )?;
     for g in groups {
-        let name: String = g.name.chars().take(20).collect();
         writeln!(
             out,
-            "  {name:<20} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>6}",
+            "  {:<width$} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>6}",
+            g.name,
             g.members,
             pct(Some(g.share)),
             pct(g.wool_share),
@@ -112,11 +139,12 @@ fn print(out: &mut impl Write, d: &Diagnosis) -> std::io::Result<()> {
          of sales",
         s.label.window_days, s.first_purchase_days, s.activity_days, s.exchange_points
     )?;
-    print_groups(out, "overall", std::slice::from_ref(&d.overall))?;
-    print_groups(out, "tier", &d.by_tier)?;
-    print_groups(out, "channel", &d.by_channel)?;
-    print_groups(out, "campaign", &d.by_campaign)?;
-    print_groups(out, "segment", &d.by_segment)?;
+    let w = name_width(d);
+    print_groups(out, "overall", std::slice::from_ref(&d.overall), w)?;
+    print_groups(out, "tier", &d.by_tier, w)?;
+    print_groups(out, "channel", &d.by_channel, w)?;
+    print_groups(out, "campaign", &d.by_campaign, w)?;
+    print_groups(out, "segment", &d.by_segment, w)?;
     let p = &d.pareto;
     match p.top_sales_share {
         Some(share) => writeln!(
@@ -178,9 +206,12 @@ fn print_channel_periods(out: &mut impl Write, d: &Diagnosis) -> std::io::Result
         "wool share by channel per {:<6}",
         d.settings.period.name()
     )?;
+    let w = channels
+        .iter()
+        .map(|c| c.chars().count())
+        .fold(15, usize::max);
     for c in &channels {
-        let c: String = c.chars().take(15).collect();
-        write!(out, " {c:>15}")?;
+        write!(out, " {c:>w$}")?;
     }
     writeln!(out)?;
     for t in &d.tracks {
@@ -193,7 +224,7 @@ fn print_channel_periods(out: &mut impl Write, d: &Diagnosis) -> std::io::Result
             let text = cell.map_or_else(String::new, |r| {
                 format!("{} ({})", pct(r.wool_share), r.labelled)
             });
-            write!(out, " {text:>15}")?;
+            write!(out, " {text:>w$}")?;
         }
         writeln!(out)?;
     }

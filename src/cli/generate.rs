@@ -72,12 +72,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         summary.wool,
         100.0 * summary.wool_share()
     );
-    eprintln!(
-        "generated {} members (seed {}, difficulty {}) in {:.1}s",
-        config.members(),
-        config.seed(),
-        config.difficulty(),
-        started.elapsed().as_secs_f64()
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        members = config.members(),
+        seed = config.seed(),
+        difficulty = config.difficulty(),
+        seconds,
+        out = %args.out.display(),
+        "generated {} members in {seconds:.1}s",
+        config.members()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use indicatif::ProgressBar;
-use woolguard::data::import::{self, ImportOptions, ImportReport, Progress};
+use woolguard::data::import::{self, ImportError, ImportOptions, ImportReport, Progress};
 use woolguard::data::summary;
 
 use super::progress;
@@ -58,12 +58,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let report = match import::import(&args.mapping, &args.out, &options) {
         Ok(r) => r,
         // The user's mapping or export is at fault: exit 1 with the located message, as
-        // `validate` does for a bad history; anything else could not run (exit 2 from main).
-        Err(e) if e.is_input_problem() => {
+        // `validate` does for a bad history. A mapping that cannot be read at all, like anything
+        // else, means the command could not run (exit 2 from main).
+        Err(e) if e.is_input_problem() && !matches!(e, ImportError::ReadMapping { .. }) => {
             if let Some(b) = bar.borrow_mut().take() {
                 b.finish_and_clear();
             }
-            eprintln!("error: {e}");
+            super::log::error(&e.into());
             return Ok(ExitCode::from(1));
         }
         Err(e) => return Err(e.into()),

@@ -6,12 +6,14 @@ mod data;
 mod diagnose;
 mod generate;
 mod import;
+pub mod log;
 mod model;
 pub mod progress;
 mod report;
 mod segment;
 mod serve;
 mod state;
+mod time;
 
 use std::process::ExitCode;
 
@@ -22,6 +24,16 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "woolguard", version, about, long_about = None)]
 pub struct Cli {
+    /// How log lines on stderr are written: `text` (readable) or `json` (one object a line).
+    /// What is logged follows `RUST_LOG` (default `info`).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "WOOLGUARD_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: log::Format,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -11,12 +11,15 @@ use woolguard::model::artefact::Artefact;
 #[cfg(feature = "gbm")]
 use woolguard::model::config::TrainConfig;
 use woolguard::model::evaluate::{header, row, Evaluation};
-use woolguard::model::score::{self, end_of};
+#[cfg(feature = "gbm")]
+use woolguard::model::policy::PolicyParams;
+use woolguard::model::score;
 #[cfg(feature = "gbm")]
 use woolguard::model::{report::TrainReport, train::train as fit};
 
 use super::data::load_history;
 use super::progress::spinner;
+use super::time::{self, flag_time};
 
 #[cfg(feature = "gbm")]
 #[derive(Debug, clap::Args)]
@@ -55,10 +58,10 @@ pub struct ScoreArgs {
     /// Output file: `.csv` writes CSV, anything else Parquet.
     #[arg(long)]
     pub out: PathBuf,
-    /// Score as of this UTC time (`2024-12-31` or `2024-12-31T12:00:00`); default: just after
-    /// the history's last event.
-    #[arg(long)]
-    pub as_of: Option<String>,
+    /// Score as of this moment: 2024-12-31T12:00:00Z (RFC 3339), 2024-12-31T12:00:00 (UTC) or
+    /// 2024-12-31 (00:00 UTC). Default: just after the history's last event.
+    #[arg(long, value_parser = flag_time)]
+    pub as_of: Option<i64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -71,8 +74,8 @@ pub struct ExplainArgs {
     #[arg(long)]
     pub member: String,
     /// As for `score`.
-    #[arg(long)]
-    pub as_of: Option<String>,
+    #[arg(long, value_parser = flag_time)]
+    pub as_of: Option<i64>,
     /// Features listed (largest effect first).
     #[arg(long, default_value_t = 10)]
     pub top: usize,
@@ -91,24 +94,6 @@ fn truth_of(dir: &Path, h: &History) -> anyhow::Result<Option<Vec<bool>>> {
 
 fn load_model(path: &Path) -> anyhow::Result<Artefact> {
     Ok(Artefact::load(path)?)
-}
-
-/// `2024-12-31` or `2024-12-31T12:00:00` (UTC) → Unix seconds.
-fn parse_as_of(s: &str) -> anyhow::Result<i64> {
-    use chrono::{NaiveDate, NaiveDateTime};
-    if let Ok(t) = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S") {
-        return Ok(t.and_utc().timestamp());
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc().timestamp());
-        }
-    }
-    anyhow::bail!("--as-of '{s}': expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC)")
-}
-
-fn as_of(arg: &Option<String>, h: &History) -> anyhow::Result<i64> {
-    arg.as_deref().map_or(Ok(end_of(h)), parse_as_of)
 }
 
 #[cfg(feature = "gbm")]
@@ -144,8 +129,10 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     print_train(&mut out, &artefact.report)?;
     writeln!(
         out,
-        "thresholds: review ≥ {:.4}, reject ≥ {:.4} ({:?})",
-        artefact.thresholds.review, artefact.thresholds.reject, checked.config.policy
+        "thresholds: review ≥ {:.4}, reject ≥ {:.4} (policy {})",
+        artefact.thresholds.review,
+        artefact.thresholds.reject,
+        policy_text(&checked.config.policy)
     )?;
     let phases: Vec<String> = timings
         .phases
@@ -161,6 +148,30 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         artefact.data.fingerprint
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The policy as `[policy]` in the training TOML names it: `targets: reject_precision 0.9, …`.
+#[cfg(feature = "gbm")]
+fn policy_text(p: &PolicyParams) -> String {
+    match *p {
+        PolicyParams::Targets {
+            reject_precision,
+            review_recall,
+        } => format!("targets: reject_precision {reject_precision}, review_recall {review_recall}"),
+        PolicyParams::Capacity {
+            reviews_per_10k,
+            rejects_per_10k,
+        } => format!(
+            "capacity: reviews_per_10k {reviews_per_10k}, rejects_per_10k {rejects_per_10k}"
+        ),
+        PolicyParams::Cost {
+            wool_cost,
+            genuine_margin,
+            review_cost,
+        } => format!(
+            "cost: wool_cost {wool_cost}, genuine_margin {genuine_margin}, review_cost {review_cost}"
+        ),
+    }
 }
 
 #[cfg(feature = "gbm")]
@@ -231,7 +242,7 @@ pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
 pub fn score(args: ScoreArgs) -> anyhow::Result<ExitCode> {
     let a = load_model(&args.model)?;
     let h = load_history(&args.data)?;
-    let t = as_of(&args.as_of, &h)?;
+    let t = time::as_of(args.as_of, &h);
     let s = spinner("scoring");
     let summary = score::score_to_file(&h, &a, t, &args.out);
     s.finish_and_clear();
@@ -251,7 +262,7 @@ pub fn score(args: ScoreArgs) -> anyhow::Result<ExitCode> {
 pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let a = load_model(&args.model)?;
     let h = load_history(&args.data)?;
-    let t = as_of(&args.as_of, &h)?;
+    let t = time::as_of(args.as_of, &h);
     let mut e = score::explain(&h, &a, &args.member, t)?;
     e.terms.truncate(args.top);
     let mut out = std::io::stdout().lock();

@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use woolguard::members::diagnose;
 use woolguard::model::artefact::Artefact;
-use woolguard::model::score::end_of;
 use woolguard::report::{self, Inputs};
 
 use super::data::load_history;
 use super::progress::spinner;
-use super::segment::{parse_as_of, ValueRules};
+use super::segment::ValueRules;
+use super::time::{self, flag_time};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,9 +23,10 @@ pub struct Args {
     /// A model artefact to measure on the members as of the date (ROC, PR, reliability).
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// The moment of the report: YYYY-MM-DD (00:00 UTC) or an RFC 3339 time; only history
-    /// strictly before it is read. Default: just after the history's last event.
-    #[arg(long, value_parser = parse_as_of)]
+    /// The moment of the report: 2024-12-31T12:00:00Z (RFC 3339), 2024-12-31T12:00:00 (UTC) or
+    /// 2024-12-31 (00:00 UTC); only history strictly before it is read. Default: just after the
+    /// history's last event.
+    #[arg(long, value_parser = flag_time)]
     pub as_of: Option<i64>,
     /// The HTML file to write.
     #[arg(long)]
@@ -41,13 +42,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let diagnose = diagnose::load(args.config.as_deref())?;
     let (tiers, rules) = args.rules.load()?;
-    let model = args
-        .model
-        .as_deref()
-        .map(|p| Artefact::load(p).with_context(|| format!("--model {}", p.display())))
-        .transpose()?;
+    let model = args.model.as_deref().map(Artefact::load).transpose()?;
     let history = load_history(&args.data)?;
-    let as_of = args.as_of.unwrap_or_else(|| end_of(&history));
+    let as_of = time::as_of(args.as_of, &history);
     let inputs = Inputs {
         history: &history,
         source: args.data.display().to_string(),

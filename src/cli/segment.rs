@@ -6,20 +6,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chrono::{DateTime, NaiveDate};
 use woolguard::members::segment::{self, Group, Summary};
 use woolguard::members::{rfm, tier};
 
 use super::data::load_history;
+use super::time::{self, flag_time};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// History folder.
     #[arg(long)]
     pub data: PathBuf,
-    /// The moment to segment at: YYYY-MM-DD (00:00 UTC) or an RFC 3339 time. Only history
-    /// strictly before it is read; only members who joined before it are segmented.
-    #[arg(long, value_parser = parse_as_of)]
+    /// The moment to segment at: 2024-12-31T12:00:00Z (RFC 3339), 2024-12-31T12:00:00 (UTC)
+    /// or 2024-12-31 (00:00 UTC). Only history strictly before it is read; only members who
+    /// joined before it are segmented.
+    #[arg(long, value_parser = flag_time)]
     pub as_of: i64,
     /// Output file: `.csv` writes CSV, anything else Parquet.
     #[arg(long)]
@@ -51,22 +52,12 @@ impl ValueRules {
     }
 }
 
-pub(super) fn parse_as_of(s: &str) -> Result<i64, String> {
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(t) = d.and_hms_opt(0, 0, 0) {
-            return Ok(t.and_utc().timestamp());
-        }
-    }
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.timestamp())
-        .map_err(|_| format!("'{s}' is not a date (YYYY-MM-DD) or an RFC 3339 time"))
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (tiers, rules) = args.rules.load()?;
     let history = load_history(&args.data)?;
+    let moment = time::as_of(Some(args.as_of), &history);
     let started = std::time::Instant::now();
-    let s = segment::segment(&history, &tiers, &rules, args.as_of);
+    let s = segment::segment(&history, &tiers, &rules, moment);
     let seconds = started.elapsed().as_secs_f64();
     segment::write(&history, &s, &tiers, &args.out)
         .with_context(|| format!("writing {}", args.out.display()))?;
@@ -84,13 +75,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn print_groups(out: &mut impl Write, title: &str, groups: &[Group]) -> std::io::Result<()> {
     writeln!(
         out,
-        "{title:<20} {:>9} {:>7} {:>14} {:>7}",
-        "members", "share", "sales", "sales"
+        "{title:<20} {:>9} {:>7} {:>14} {:>11}",
+        "members", "share", "sales", "sales_share"
     )?;
     for g in groups {
         writeln!(
             out,
-            "  {:<18} {:>9} {:>6.1}% {:>14.2} {:>6.1}%",
+            "  {:<18} {:>9} {:>6.1}% {:>14.2} {:>10.1}%",
             g.name,
             g.members,
             100.0 * g.share,

@@ -1,6 +1,7 @@
 //! One integration test binary (links once), a module per area.
 
 mod audience;
+mod cli;
 mod common;
 mod diagnose;
 mod features;
