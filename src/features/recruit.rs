@@ -147,7 +147,11 @@ impl KeyStats {
         }
         self.accounts += 1;
         self.recent.push_back(at);
-        while self.recent.front().is_some_and(|&t| t < at - HOUR) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|&t| t < at.saturating_sub(HOUR))
+        {
             self.recent.pop_front();
         }
     }
@@ -333,7 +337,7 @@ impl RecruitState {
             _ => f64::NAN,
         };
         out[12] = match (s.inviter != NONE).then(|| self.nodes.get(&s.inviter)) {
-            Some(Some(&n)) => (t - self.joined[n as usize]) as f64 / DAY as f64,
+            Some(Some(&n)) => t.saturating_sub(self.joined[n as usize]) as f64 / DAY as f64,
             _ => f64::NAN,
         };
         // The same merge rule as `record`: through keys still under their cap, and to the
@@ -368,7 +372,7 @@ impl RecruitState {
         } else {
             f64::NAN
         };
-        out[18] = ((t + 8 * HOUR).rem_euclid(DAY) / HOUR) as f64;
+        out[18] = (t.saturating_add(8 * HOUR).rem_euclid(DAY) / HOUR) as f64;
     }
 
     /// Adds a sign-up: counts its keys and merges it into the groups of its rare keys.

@@ -69,6 +69,8 @@ pub enum ArtefactError {
     Format { path: String, found: u64 },
     #[error("model {path} was trained on features this build does not compute: {message}")]
     Features { path: String, message: String },
+    #[error(transparent)]
+    Unfit(#[from] super::slot::FitError),
     #[error("scoring with model {version}: {source}")]
     Score { version: String, source: GbmError },
 }
@@ -235,6 +237,7 @@ impl Artefact {
                 a.features.len()
             )));
         }
+        super::slot::check_sane(&a, path)?;
         Ok(a)
     }
 

@@ -16,5 +16,6 @@ pub mod policy;
 pub mod registry;
 pub mod report;
 pub mod score;
+pub mod slot;
 #[cfg(feature = "gbm")]
 pub mod train;

@@ -55,7 +55,7 @@ fn members_as_of(h: &History, a: &Artefact, as_of: i64) -> Vec<MemberIdx> {
 
 /// The moment just after the history's last event: "now" for a history export.
 pub fn end_of(h: &History) -> i64 {
-    h.time_span().map_or(0, |(_, hi)| hi + 1)
+    h.time_span().map_or(0, |(_, hi)| hi.saturating_add(1))
 }
 
 /// One row of a batch score file.

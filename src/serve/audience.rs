@@ -7,7 +7,8 @@ use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Deserialize;
 
-use super::error::{serde_error, ApiError};
+use super::error::ApiError;
+use super::json::from_slice;
 use super::tenant::{AudiencePolicy, DropLevel};
 
 /// The policy of an NDJSON or Parquet audience, from the query string.
@@ -17,7 +18,8 @@ use super::tenant::{AudiencePolicy, DropLevel};
 pub struct AudienceQuery {
     /// `reject` (default) or `review` (drops review decisions too).
     pub drop: Option<DropLevel>,
-    /// Also drop members whose quality is below this.
+    /// Also drop members whose quality (0 to 100) is below this.
+    #[param(maximum = 100)]
     pub min_quality: Option<u8>,
 }
 
@@ -33,6 +35,26 @@ pub struct AudienceRequest {
 pub const NDJSON: &str = "application/x-ndjson";
 pub const PARQUET: &str = "application/vnd.apache.parquet";
 
+/// Refuses a content type the audience route does not read (none at all included), before the
+/// body is read.
+pub fn check_content_type(content_type: &str) -> Result<(), ApiError> {
+    match content_type {
+        "application/json" | NDJSON | PARQUET | "application/octet-stream" => Ok(()),
+        other => Err(ApiError::new(
+            415,
+            "unsupported_media_type",
+            format!(
+                "content type {}: send application/json, {NDJSON} or {PARQUET}",
+                if other.is_empty() {
+                    "none".to_string()
+                } else {
+                    format!("'{other}'")
+                }
+            ),
+        )),
+    }
+}
+
 /// The ids and policy of an audience body of the given content type.
 pub fn parse(
     content_type: &str,
@@ -43,25 +65,29 @@ pub fn parse(
         drop: query.drop.unwrap_or_default(),
         min_quality: query.min_quality,
     };
-    match content_type {
-        "application/json" | "" => {
+    check_content_type(content_type)?;
+    let policy = match content_type {
+        "application/json" => {
             if query.drop.is_some() || query.min_quality.is_some() {
                 return Err(ApiError::bad_request(
                     "invalid_field",
                     "a JSON audience carries its policy in the body, not the query",
                 ));
             }
-            let r: AudienceRequest = serde_json::from_slice(&body).map_err(serde_error)?;
-            Ok((r.member_ids, r.policy))
+            let r: AudienceRequest = from_slice(&body)?;
+            (r.member_ids, r.policy, "policy.")
         }
-        NDJSON => Ok((ndjson_ids(&body)?, from_query())),
-        PARQUET | "application/octet-stream" => Ok((parquet_ids(body)?, from_query())),
-        other => Err(ApiError::new(
-            415,
-            "unsupported_media_type",
-            format!("content type '{other}': send application/json, {NDJSON} or {PARQUET}"),
-        )),
+        NDJSON => (ndjson_ids(&body)?, from_query(), ""),
+        _ => (parquet_ids(body)?, from_query(), ""),
+    };
+    let (ids, policy, prefix) = policy;
+    if let Some(q) = policy.min_quality.filter(|&q| q > 100) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!("{prefix}min_quality: {q} is not a quality score (0 to 100)"),
+        ));
     }
+    Ok((ids, policy))
 }
 
 /// One id per line: a JSON string, an object with `member_id`, or the bare id. Blank lines are

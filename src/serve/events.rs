@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use crate::data::history::{History, NONE};
+use crate::data::plausible::{self, TimeWindow};
 use crate::data::schema::{CouponEvent, CouponKind, PointsReason, Vocabulary};
 
 /// Event id → the event as JSON.
@@ -31,6 +32,8 @@ pub enum Event {
     Signup {
         event_id: String,
         member_id: String,
+        #[serde(deserialize_with = "plausible::de_time")]
+        #[schema(schema_with = time_schema)]
         at: i64,
         channel: Option<String>,
         campaign_id: Option<String>,
@@ -44,6 +47,8 @@ pub enum Event {
     Coupon {
         event_id: String,
         member_id: String,
+        #[serde(deserialize_with = "plausible::de_time")]
+        #[schema(schema_with = time_schema)]
         at: i64,
         coupon_id: String,
         /// claim / redeem / expire.
@@ -57,6 +62,8 @@ pub enum Event {
     Order {
         event_id: String,
         member_id: String,
+        #[serde(deserialize_with = "plausible::de_time")]
+        #[schema(schema_with = time_schema)]
         at: i64,
         order_id: String,
         amount: f64,
@@ -70,6 +77,8 @@ pub enum Event {
     Points {
         event_id: String,
         member_id: String,
+        #[serde(deserialize_with = "plausible::de_time")]
+        #[schema(schema_with = time_schema)]
         at: i64,
         delta: i64,
         /// purchase / share / invite / checkin / redeem_coupon / redeem_gift / points_plus_cash / expire.
@@ -78,6 +87,8 @@ pub enum Event {
     Label {
         event_id: String,
         member_id: String,
+        #[serde(deserialize_with = "plausible::de_time")]
+        #[schema(schema_with = time_schema)]
         at: i64,
         /// 1 = wool, 0 = genuine.
         label: u8,
@@ -106,64 +117,130 @@ impl Event {
         }
     }
 
-    /// Refuses what the contract refuses, naming the event (by position in the batch) and field.
-    pub fn check(&self, i: usize) -> Result<(), ApiError> {
-        let bad = |field: &str, why: String| {
-            Err(ApiError::bad_request(
-                "invalid_event",
-                format!("events[{i}].{field}: {why}"),
-            ))
-        };
-        if self.id().is_empty() {
-            return bad("event_id", "must not be empty".into());
-        }
-        let money = |v: f64| v.is_finite() && v >= 0.0;
-        match self {
-            Event::Signup { member_id, .. } if member_id.is_empty() => {
-                bad("member_id", "must not be empty".into())
+    /// Why the event makes no sense (the field and the reason), or `None` when it does: a time
+    /// outside `window`, an amount or points movement out of bounds, an unknown spelling, an
+    /// empty id. The one check of an event's values, used when it arrives and again when a
+    /// stored event is folded (an event stored before a check existed is skipped, not fatal).
+    pub fn problem(&self, window: &TimeWindow) -> Option<(&'static str, String)> {
+        let text = |field: &'static str, v: &str| -> Option<(&'static str, String)> {
+            if v.is_empty() {
+                Some((field, "must not be empty".into()))
+            } else if v.chars().count() > MAX_ID_CHARS {
+                Some((field, format!("longer than {MAX_ID_CHARS} characters")))
+            } else if v.chars().any(char::is_control) {
+                Some((field, "holds control characters".into()))
+            } else {
+                None
             }
+        };
+        let amount =
+            |field: &'static str, v: f64| plausible::check_amount(v).err().map(|e| (field, e.0));
+        if let Some(p) = text("event_id", self.id()).or_else(|| text("member_id", self.member_id()))
+        {
+            return Some(p);
+        }
+        if let Err(e) = window.check(self.at()) {
+            return Some(("at", e.0));
+        }
+        match self {
+            Event::Signup { .. } => None,
             Event::Coupon {
+                coupon_id,
                 event,
                 kind,
                 face_value,
                 threshold,
                 ..
-            } => {
-                if CouponEvent::parse(event).is_none() {
-                    return bad("event", format!("'{event}' is not claim, redeem or expire"));
-                }
-                if CouponKind::parse(kind).is_none() {
-                    return bad(
-                        "kind",
-                        format!("'{kind}' is not welcome, fission, tier or promo"),
-                    );
-                }
-                if !money(*face_value) || !money(*threshold) {
-                    return bad("face_value", "amounts must be finite and ≥ 0".into());
-                }
-                Ok(())
-            }
+            } => text("coupon_id", coupon_id)
+                .or_else(|| {
+                    CouponEvent::parse(event)
+                        .is_none()
+                        .then(|| ("event", format!("'{event}' is not claim, redeem or expire")))
+                })
+                .or_else(|| {
+                    CouponKind::parse(kind).is_none().then(|| {
+                        (
+                            "kind",
+                            format!("'{kind}' is not welcome, fission, tier or promo"),
+                        )
+                    })
+                })
+                .or_else(|| amount("face_value", *face_value))
+                .or_else(|| amount("threshold", *threshold)),
             Event::Order {
-                amount,
+                order_id,
+                amount: paid,
                 list_amount,
                 discount,
                 ..
-            } => {
-                if !money(*amount) || !money(*list_amount) || !money(*discount) {
-                    return bad("amount", "amounts must be finite and ≥ 0".into());
-                }
-                Ok(())
+            } => text("order_id", order_id)
+                .or_else(|| amount("amount", *paid))
+                .or_else(|| amount("list_amount", *list_amount))
+                .or_else(|| amount("discount", *discount)),
+            Event::Points { delta, reason, .. } => plausible::check_points(*delta)
+                .err()
+                .map(|e| ("delta", e.0))
+                .or_else(|| {
+                    PointsReason::parse(reason)
+                        .is_none()
+                        .then(|| ("reason", format!("'{reason}' is not a points reason")))
+                }),
+            Event::Label { label, .. } => {
+                (*label > 1).then(|| ("label", format!("{label}: 1 = wool, 0 = genuine")))
             }
-            Event::Points { reason, .. } if PointsReason::parse(reason).is_none() => {
-                bad("reason", format!("'{reason}' is not a points reason"))
-            }
-            Event::Label { label, .. } if *label > 1 => {
-                bad("label", format!("{label}: 1 = wool, 0 = genuine"))
-            }
-            _ => Ok(()),
+        }
+    }
+
+    /// When the event happened (UTC seconds).
+    pub fn at(&self) -> i64 {
+        match self {
+            Event::Signup { at, .. }
+            | Event::Coupon { at, .. }
+            | Event::Order { at, .. }
+            | Event::Points { at, .. }
+            | Event::Label { at, .. } => *at,
+        }
+    }
+
+    /// Refuses what the contract refuses, naming the event (by position in the batch) and field:
+    /// 400 `invalid_field`, `events[i].field: why`.
+    pub fn check(&self, i: usize, window: &TimeWindow) -> Result<(), ApiError> {
+        match self.problem(window) {
+            None => Ok(()),
+            Some((field, why)) => Err(ApiError::bad_request(
+                "invalid_field",
+                format!("events[{i}].{field}: {why}"),
+            )),
         }
     }
 }
+
+/// A time in a request: Unix seconds or RFC 3339 text.
+pub fn time_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+    let one_of = OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .description(Some("Unix seconds (UTC)")),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(
+                    "RFC 3339 (2024-05-01T08:30:00Z), a date-time without zone (UTC) or a date",
+                )),
+        )
+        .description(Some(
+            "A time from 2000-01-01 to now + 1 day: Unix seconds or RFC 3339 text",
+        ))
+        .build();
+    utoipa::openapi::schema::Schema::OneOf(one_of)
+}
+
+/// Longest id or key (member, device, coupon, …) accepted, in characters.
+pub const MAX_ID_CHARS: usize = 256;
 
 /// What folding events into a history did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -174,6 +251,10 @@ pub struct Folded {
     pub already_there: usize,
     /// Events of members that have not signed up yet: handed back, to be folded once they do.
     pub waiting: usize,
+    /// Stored events whose values make no sense (a time outside the plausible window, an amount
+    /// out of bounds), kept by a store written before they were checked on arrival: left out
+    /// of the history, each logged with its reason, so that one cannot stop the tenant.
+    pub skipped: usize,
 }
 
 /// Appends events to a history's tables, the way the contract reader would have read them
@@ -187,7 +268,13 @@ pub fn fold(h: &mut History, events: &[Event]) -> (Folded, Vec<Event>) {
     // Sign-ups first: a member's events may have been acknowledged before its sign-up.
     let signups = events.iter().filter(|e| matches!(e, Event::Signup { .. }));
     let others = events.iter().filter(|e| !matches!(e, Event::Signup { .. }));
+    let window = TimeWindow::live();
     for e in signups.chain(others) {
+        if let Some((field, why)) = e.problem(&window) {
+            tracing::warn!(event_id = e.id(), field, reason = %why, "stored event skipped: its values make no sense");
+            report.skipped += 1;
+            continue;
+        }
         if let Event::Signup {
             member_id,
             at,
@@ -456,7 +543,7 @@ mod tests {
         Event::Signup {
             event_id: id.into(),
             member_id: member.into(),
-            at: 10,
+            at: 1_714_521_600,
             channel: None,
             campaign_id: None,
             inviter_id: None,
@@ -502,13 +589,78 @@ mod tests {
         let e = Event::Points {
             event_id: "p".into(),
             member_id: "m".into(),
-            at: 0,
+            at: 1_714_521_600,
             delta: 5,
             reason: "lottery".into(),
         };
-        let err = e.check(3).err().map(|e| e.message).unwrap_or_default();
+        let err = e
+            .check(3, &TimeWindow::live())
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
         assert!(err.starts_with("events[3].reason"), "{err}");
-        assert!(signup("", "m").check(0).is_err());
-        assert!(signup("x", "m").check(0).is_ok());
+        assert!(signup("", "m").check(0, &TimeWindow::live()).is_err());
+        assert!(signup("x", "m").check(0, &TimeWindow::live()).is_ok());
+    }
+
+    #[test]
+    fn values_that_parse_but_make_no_sense_are_refused_by_field() {
+        let w = TimeWindow::live();
+        let field = |e: &Event| e.problem(&w).map(|(f, _)| f);
+        for at in [i64::MAX, i64::MIN, -1, 0, -62_167_219_200, 253_402_300_800] {
+            let e = Event::Points {
+                event_id: "p".into(),
+                member_id: "m".into(),
+                at,
+                delta: 1,
+                reason: "share".into(),
+            };
+            assert_eq!(field(&e), Some("at"), "at = {at}");
+        }
+        for delta in [i64::MAX, i64::MIN, -i64::MAX] {
+            let e = Event::Points {
+                event_id: "p".into(),
+                member_id: "m".into(),
+                at: 1_714_521_600,
+                delta,
+                reason: "share".into(),
+            };
+            assert_eq!(field(&e), Some("delta"), "delta = {delta}");
+        }
+        let order = |amount: f64, discount: f64| Event::Order {
+            event_id: "o".into(),
+            member_id: "m".into(),
+            at: 1_714_521_600,
+            order_id: "o1".into(),
+            amount,
+            list_amount: 10.0,
+            discount,
+            coupon_id: None,
+            channel: None,
+            refunded: false,
+        };
+        assert_eq!(field(&order(1e308, 0.0)), Some("amount"));
+        assert_eq!(field(&order(5.0, f64::INFINITY)), Some("discount"));
+        assert_eq!(field(&order(5.0, 1.0)), None);
+        let msg = order(1e308, 0.0)
+            .check(7, &w)
+            .err()
+            .map(|e| (e.code, e.message))
+            .unwrap_or_default();
+        assert_eq!(msg.0, "invalid_field");
+        assert!(msg.1.starts_with("events[7].amount: "), "{}", msg.1);
+    }
+
+    #[test]
+    fn times_arrive_as_seconds_or_rfc3339() {
+        let a: Event = serde_json::from_str(
+            r#"{"type":"points","event_id":"p","member_id":"m","at":"2024-05-01T00:00:00Z","delta":1,"reason":"share"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.at(), 1_714_521_600);
+        // Stored as seconds, read back the same.
+        let back: Event = serde_json::from_slice(&serde_json::to_vec(&a).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, a);
     }
 }

@@ -20,16 +20,30 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
+/// Labels of a request series: tenant (`-` without a known key), route pattern, status.
+type RequestKey = (String, String, u16);
+/// Labels of a decision count: tenant, route, decision.
+type DecisionKey = (String, &'static str, &'static str);
+
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), Series>>,
-    decisions: Mutex<BTreeMap<&'static str, u64>>,
+    requests: Mutex<BTreeMap<RequestKey, Series>>,
+    decisions: Mutex<BTreeMap<DecisionKey, u64>>,
+}
+
+/// A label value with `\`, `"` and new lines escaped, as the text format requires.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 impl Metrics {
-    pub fn observe(&self, route: &str, status: u16, seconds: f64) {
+    pub fn observe(&self, tenant: &str, route: &str, status: u16, seconds: f64) {
         if let Ok(mut m) = self.requests.lock() {
-            let s = m.entry((route.to_string(), status)).or_default();
+            let s = m
+                .entry((tenant.to_string(), route.to_string(), status))
+                .or_default();
             s.count += 1;
             s.sum += seconds;
             for (b, bound) in s.buckets.iter_mut().zip(BUCKETS) {
@@ -40,47 +54,87 @@ impl Metrics {
         }
     }
 
-    pub fn decision(&self, d: Decision) {
+    pub fn decision(&self, tenant: &str, route: &'static str, d: Decision) {
         if let Ok(mut m) = self.decisions.lock() {
-            *m.entry(d.name()).or_default() += 1;
+            *m.entry((tenant.to_string(), route, d.name())).or_default() += 1;
         }
     }
 
-    /// The text exposition; `versions` are (tenant, model version).
-    pub fn render(&self, versions: &[(String, String)]) -> String {
+    /// The text exposition; `versions` are (tenant, model slot, model version).
+    pub fn render(&self, versions: &[(String, &'static str, String)]) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# TYPE woolguard_requests_total counter");
-        let _ = writeln!(out, "# TYPE woolguard_request_seconds histogram");
-        if let Ok(m) = self.requests.lock() {
-            for ((route, status), s) in m.iter() {
-                let l = format!("route=\"{route}\",status=\"{status}\"");
-                let _ = writeln!(out, "woolguard_requests_total{{{l}}} {}", s.count);
-                for (b, bound) in s.buckets.iter().zip(BUCKETS) {
-                    let _ = writeln!(
-                        out,
-                        "woolguard_request_seconds_bucket{{{l},le=\"{bound}\"}} {b}"
-                    );
-                }
+        let head = |out: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+        };
+        head(
+            &mut out,
+            "woolguard_requests_total",
+            "counter",
+            "Requests answered, by tenant, route and status.",
+        );
+        let requests = self.requests.lock().map(|m| m.clone()).unwrap_or_default();
+        for ((tenant, route, status), s) in &requests {
+            let l = format!(
+                "tenant=\"{}\",route=\"{}\",status=\"{status}\"",
+                label(tenant),
+                label(route)
+            );
+            let _ = writeln!(out, "woolguard_requests_total{{{l}}} {}", s.count);
+        }
+        head(
+            &mut out,
+            "woolguard_request_seconds",
+            "histogram",
+            "Time to answer a request, by tenant, route and status.",
+        );
+        for ((tenant, route, status), s) in &requests {
+            let l = format!(
+                "tenant=\"{}\",route=\"{}\",status=\"{status}\"",
+                label(tenant),
+                label(route)
+            );
+            for (b, bound) in s.buckets.iter().zip(BUCKETS) {
                 let _ = writeln!(
                     out,
-                    "woolguard_request_seconds_bucket{{{l},le=\"+Inf\"}} {}",
-                    s.count
+                    "woolguard_request_seconds_bucket{{{l},le=\"{bound}\"}} {b}"
                 );
-                let _ = writeln!(out, "woolguard_request_seconds_sum{{{l}}} {}", s.sum);
-                let _ = writeln!(out, "woolguard_request_seconds_count{{{l}}} {}", s.count);
             }
-        }
-        let _ = writeln!(out, "# TYPE woolguard_decisions_total counter");
-        if let Ok(m) = self.decisions.lock() {
-            for (d, n) in m.iter() {
-                let _ = writeln!(out, "woolguard_decisions_total{{decision=\"{d}\"}} {n}");
-            }
-        }
-        let _ = writeln!(out, "# TYPE woolguard_model_info gauge");
-        for (tenant, version) in versions {
             let _ = writeln!(
                 out,
-                "woolguard_model_info{{tenant=\"{tenant}\",version=\"{version}\"}} 1"
+                "woolguard_request_seconds_bucket{{{l},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(out, "woolguard_request_seconds_sum{{{l}}} {}", s.sum);
+            let _ = writeln!(out, "woolguard_request_seconds_count{{{l}}} {}", s.count);
+        }
+        head(
+            &mut out,
+            "woolguard_decisions_total",
+            "counter",
+            "Verdicts given, by tenant, route and decision.",
+        );
+        if let Ok(m) = self.decisions.lock() {
+            for ((tenant, route, d), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "woolguard_decisions_total{{tenant=\"{}\",route=\"{route}\",decision=\"{d}\"}} {n}",
+                    label(tenant)
+                );
+            }
+        }
+        head(
+            &mut out,
+            "woolguard_model_info",
+            "gauge",
+            "The model serving each tenant's slot (member, signup): 1 for its version.",
+        );
+        for (tenant, slot, version) in versions {
+            let _ = writeln!(
+                out,
+                "woolguard_model_info{{tenant=\"{}\",slot=\"{slot}\",version=\"{}\"}} 1",
+                label(tenant),
+                label(version)
             );
         }
         out
@@ -92,17 +146,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn histogram_buckets_are_cumulative() {
+    fn histogram_buckets_are_cumulative_and_every_family_is_described() {
         let m = Metrics::default();
-        m.observe("/v1/x", 200, 0.0007);
-        m.observe("/v1/x", 200, 0.02);
-        m.decision(Decision::Reject);
-        let text = m.render(&[("a".into(), "v1".into())]);
-        assert!(text.contains("woolguard_requests_total{route=\"/v1/x\",status=\"200\"} 2"));
+        m.observe("a", "/v1/x", 200, 0.0007);
+        m.observe("a", "/v1/x", 200, 0.02);
+        m.decision("a", "/v1/members/score", Decision::Reject);
+        let text = m.render(&[("a".into(), "member", "v1".into())]);
+        assert!(
+            text.contains(
+                "woolguard_requests_total{tenant=\"a\",route=\"/v1/x\",status=\"200\"} 2"
+            ),
+            "{text}"
+        );
         assert!(text.contains("le=\"0.0005\"} 0"));
         assert!(text.contains("le=\"0.001\"} 1"));
         assert!(text.contains("le=\"0.025\"} 2"));
-        assert!(text.contains("woolguard_decisions_total{decision=\"reject\"} 1"));
-        assert!(text.contains("woolguard_model_info{tenant=\"a\",version=\"v1\"} 1"));
+        assert!(text.contains("woolguard_decisions_total{tenant=\"a\",route=\"/v1/members/score\",decision=\"reject\"} 1"));
+        assert!(
+            text.contains("woolguard_model_info{tenant=\"a\",slot=\"member\",version=\"v1\"} 1")
+        );
+        for family in [
+            "requests_total",
+            "request_seconds",
+            "decisions_total",
+            "model_info",
+        ] {
+            assert!(
+                text.contains(&format!("# HELP woolguard_{family} ")),
+                "{family}"
+            );
+            assert!(
+                text.contains(&format!("# TYPE woolguard_{family} ")),
+                "{family}"
+            );
+        }
     }
 }

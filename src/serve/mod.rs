@@ -5,10 +5,15 @@
 //! error goes through [`error::ApiError`]. A tenant is chosen by its API key, so one brand's key
 //! can never reach another brand's members, lists or models.
 
+pub mod admin_api;
 pub mod audience;
 pub mod error;
 pub mod events;
+pub mod json;
+pub mod lists;
 pub mod metrics;
+pub mod ops_api;
+pub mod scoring_api;
 pub mod tenant;
 
 use std::collections::HashMap;
@@ -16,13 +21,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest};
 use serde::{Deserialize, Serialize};
 
-use audience::{AudienceQuery, AudienceRequest};
-use error::{json_error, ApiError};
+use crate::model::slot::SmokeBand;
+use error::ApiError;
 use metrics::Metrics;
-use tenant::{Candidate, ListKey, ListKind, Models, Tenant};
+use tenant::{Models, Tenant};
+
+pub use ops_api::ApiDoc;
 
 /// One brand: its keys, its history and its models.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +66,11 @@ pub struct ServeConfig {
     /// Offered instead of a plain no on review decisions, e.g. "welcome benefit after the first
     /// order".
     pub review_remedy: Option<String>,
+    /// The band a new model's decisions on the tenant's members must stay inside for a swap
+    /// (`POST /v1/models/reload` without `force`).
+    pub smoke: SmokeBand,
+    /// Requests slower than this (milliseconds) are logged.
+    pub slow_request_ms: u64,
     #[serde(skip_serializing)]
     pub tenants: Vec<TenantConfig>,
 }
@@ -73,6 +85,8 @@ impl Default for ServeConfig {
             state: None,
             refresh_secs: 60,
             review_remedy: Some("grant the welcome benefit after a first order".to_string()),
+            smoke: SmokeBand::default(),
+            slow_request_ms: 1000,
             tenants: Vec::new(),
         }
     }
@@ -149,6 +163,7 @@ pub struct AppState {
     pub max_body_bytes: usize,
     pub metrics: Metrics,
     pub ready: std::sync::atomic::AtomicBool,
+    pub smoke: SmokeBand,
 }
 
 impl AppState {
@@ -201,10 +216,12 @@ impl AppState {
             max_body_bytes: c.max_body_bytes,
             metrics: Metrics::default(),
             ready: std::sync::atomic::AtomicBool::new(true),
+            smoke: c.smoke,
         }
     }
 
-    fn tenant(&self, req: &HttpRequest) -> Result<&Arc<Tenant>, ApiError> {
+    /// The tenant of the request's API key: 401 without one or with an unknown one.
+    pub fn tenant(&self, req: &HttpRequest) -> Result<&Arc<Tenant>, ApiError> {
         let key = api_key(req, "x-api-key")
             .ok_or_else(|| ApiError::unauthorized("send your API key in the x-api-key header"))?;
         self.keys
@@ -213,15 +230,21 @@ impl AppState {
             .ok_or_else(|| ApiError::unauthorized("unknown API key"))
     }
 
+    /// The tenant name of a request, for metrics and logs: `-` without a known key.
+    pub fn tenant_label(&self, req: &HttpRequest) -> String {
+        self.tenant(req)
+            .map_or_else(|_| "-".to_string(), |t| t.name.clone())
+    }
+
     /// A tenant by name (admin calls).
-    fn named(&self, name: &str) -> Result<&Arc<Tenant>, ApiError> {
+    pub fn named(&self, name: &str) -> Result<&Arc<Tenant>, ApiError> {
         self.tenants
             .iter()
             .find(|t| t.name == name)
             .ok_or_else(|| ApiError::not_found("unknown_tenant", format!("no tenant '{name}'")))
     }
 
-    fn admin(&self, req: &HttpRequest) -> Result<(), ApiError> {
+    pub fn admin(&self, req: &HttpRequest) -> Result<(), ApiError> {
         match (&self.admin_key, api_key(req, "x-admin-key")) {
             (Some(k), Some(given)) if k == given => Ok(()),
             (None, _) => Err(ApiError::new(
@@ -240,434 +263,40 @@ fn api_key<'a>(req: &'a HttpRequest, header: &str) -> Option<&'a str> {
 
 type Data = web::Data<AppState>;
 
-#[utoipa::path(post, path = "/v1/candidates/score", tag = "scoring", request_body = Candidate,
-    responses((status = 200, description = "the candidate's score, decision and reasons", body = tenant::Verdict), (status = 400, description = "malformed or invalid body", body = ApiError), (status = 401, description = "missing or unknown API key", body = ApiError)),
-    security(("api_key" = [])))]
-async fn score_candidate(
-    req: HttpRequest,
-    state: Data,
-    body: web::Json<Candidate>,
-) -> Result<HttpResponse, ApiError> {
-    let tenant = state.tenant(&req)?.clone();
-    let verdict = web::block(move || tenant.score_candidate(&body))
+/// Runs CPU-heavy or blocking work off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    web::block(f)
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
-    state.metrics.decision(verdict.decision);
-    Ok(HttpResponse::Ok().json(verdict))
+        .map_err(|e| ApiError::internal(e.to_string()))?
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct MembersRequest {
-    member_ids: Vec<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct MembersResponse {
-    model_version: String,
-    /// UTC seconds: the scores are as of this moment (the newest event folded in).
-    as_of: i64,
-    members: Vec<MemberResult>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct MemberResult {
-    member_id: String,
-    #[serde(flatten)]
-    verdict: Option<tenant::Verdict>,
-    error: Option<ApiError>,
-}
-
-#[utoipa::path(post, path = "/v1/members/score", tag = "scoring", request_body = MembersRequest,
-    responses((status = 200, description = "`model_version`, `as_of` (UTC seconds) and one result per id", body = MembersResponse), (status = 400, description = "malformed or invalid body", body = ApiError), (status = 401, description = "missing or unknown API key", body = ApiError),
-        (status = 413, description = "too many ids", body = ApiError)),
-    security(("api_key" = [])))]
-async fn score_members(
-    req: HttpRequest,
-    state: Data,
-    body: web::Json<MembersRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let tenant = state.tenant(&req)?;
-    check_ids(&state, body.member_ids.len())?;
-    let models = tenant.snapshot()?;
-    let results: Vec<MemberResult> = body
-        .member_ids
-        .iter()
-        .map(|id| match tenant.score_member(&models, id) {
-            Ok(v) => {
-                state.metrics.decision(v.decision);
-                MemberResult {
-                    member_id: id.clone(),
-                    verdict: Some(v),
-                    error: None,
-                }
-            }
-            Err(e) => MemberResult {
-                member_id: id.clone(),
-                verdict: None,
-                error: Some(e),
-            },
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(MembersResponse {
-        model_version: models.member.version.clone(),
-        as_of: models.as_of,
-        members: results,
+/// A path's resource: a method it does not take is 405 `method_not_allowed` with `Allow`.
+fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+        ops_api::method_not_allowed(&req, allowed)
     }))
 }
 
-fn check_ids(state: &AppState, n: usize) -> Result<(), ApiError> {
-    if n > state.max_ids {
-        return Err(ApiError::new(
-            413,
-            "too_many_ids",
-            format!("{n} ids; at most {} per request", state.max_ids),
-        ));
-    }
-    Ok(())
-}
-
-#[utoipa::path(post, path = "/v1/audiences/filter", tag = "audiences",
-    request_body(content(
-        (AudienceRequest = "application/json"),
-        (String = "application/x-ndjson"),
-        (Vec<u8> = "application/vnd.apache.parquet")),
-        description = "JSON: ids and policy; NDJSON: one member id per line (a JSON string, {\"member_id\": …} or bare), policy in the query; Parquet: a file with a member_id column, policy in the query"),
-    params(AudienceQuery),
-    responses((status = 200, description = "kept ids, dropped ids with their main reason, summary", body = tenant::Audience), (status = 400, description = "malformed or invalid body", body = ApiError), (status = 401, description = "missing or unknown API key", body = ApiError),
-        (status = 413, description = "too many ids or body too large", body = ApiError),
-        (status = 415, description = "unsupported content type", body = ApiError)),
-    security(("api_key" = [])))]
-async fn filter_audience(
-    req: HttpRequest,
-    state: Data,
-    query: web::Query<AudienceQuery>,
-    body: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let tenant = state.tenant(&req)?.clone();
-    let body = match body.to_bytes_limited(state.max_body_bytes).await {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => return Err(ApiError::bad_request("bad_body", e.to_string())),
-        Err(_) => {
-            return Err(ApiError::new(
-                413,
-                "body_too_large",
-                format!("body is over the {}-byte limit", state.max_body_bytes),
-            ))
-        }
-    };
-    let content_type = req.content_type().to_ascii_lowercase();
-    let query = query.into_inner();
-    let (ids, policy) = web::block(move || audience::parse(&content_type, body, query))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
-    check_ids(&state, ids.len())?;
-    let audience = web::block(move || tenant.filter_audience(&ids, &policy))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
-    Ok(HttpResponse::Ok().json(audience))
-}
-
-fn model_info(t: &Tenant) -> Result<serde_json::Value, ApiError> {
-    let m = t.snapshot()?;
-    let one = |a: &crate::model::artefact::Artefact, path: &std::path::Path| {
-        serde_json::json!({
-            "version": a.version,
-            "path": path,
-            "target": a.target,
-            "moment": a.moment,
-            "thresholds": a.thresholds,
-            "features": a.features.len(),
-            "data_fingerprint": a.data.fingerprint,
-        })
-    };
-    Ok(serde_json::json!({
-        "tenant": t.name,
-        "member": one(&m.member, &m.member_path),
-        "signup": one(&m.signup, &m.signup_path),
-        "scores_as_of": m.as_of,
-    }))
-}
-
-#[utoipa::path(get, path = "/v1/models", tag = "models",
-    responses((status = 200, description = "the tenant's member and sign-up models: version, path, target, moment, thresholds"),
-        (status = 401, description = "missing or unknown API key", body = ApiError)),
-    security(("api_key" = [])))]
-async fn get_models(req: HttpRequest, state: Data) -> Result<HttpResponse, ApiError> {
-    let tenant = state.tenant(&req)?;
-    Ok(HttpResponse::Ok().json(model_info(tenant)?))
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct ReloadRequest {
-    tenant: String,
-    /// New paths; the current ones are re-read where absent.
-    #[schema(value_type = Option<String>)]
-    model: Option<PathBuf>,
-    #[schema(value_type = Option<String>)]
-    signup_model: Option<PathBuf>,
-}
-
-/// Loads and checks the new models off the request threads, then swaps them in one step; a
-/// refused model leaves the old ones serving.
-#[utoipa::path(post, path = "/v1/models/reload", tag = "models", request_body = ReloadRequest,
-    responses((status = 200, description = "the models now serving"), (status = 400, description = "the new model was refused; the old one keeps serving", body = ApiError),
-        (status = 401, description = "missing or wrong admin key", body = ApiError), (status = 404, description = "unknown tenant", body = ApiError)),
-    security(("admin_key" = [])))]
-async fn reload_models(
-    req: HttpRequest,
-    state: Data,
-    body: web::Json<ReloadRequest>,
-) -> Result<HttpResponse, ApiError> {
-    state.admin(&req)?;
-    let tenant = state.named(&body.tenant)?.clone();
-    let body = body.into_inner();
-    let t = tenant.clone();
-    web::block(move || -> Result<(), ApiError> {
-        let old = t.snapshot()?;
-        let member = body.model.unwrap_or_else(|| old.member_path.clone());
-        let signup = body.signup_model.unwrap_or_else(|| old.signup_path.clone());
-        t.rebuild(|old| Models::load(old.history.clone(), &member, &signup))
-            .map(|_| ())
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))??;
-    Ok(HttpResponse::Ok().json(model_info(&tenant)?))
-}
-
-#[utoipa::path(get, path = "/v1/lists/{list}/{key}", tag = "lists",
-    params(("list" = tenant::ListKind, Path, description = "allow or deny"), ("key" = tenant::ListKey, Path, description = "what the entries are keyed by")),
-    responses((status = 200, description = "the entries"), (status = 400, description = "malformed or invalid body", body = ApiError), (status = 401, description = "missing or unknown API key", body = ApiError)),
-    security(("api_key" = [])))]
-async fn get_list(
-    req: HttpRequest,
-    state: Data,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let tenant = state.tenant(&req)?;
-    let (kind, key) = (ListKind::parse(&path.0)?, ListKey::parse(&path.1)?);
-    let lists = tenant
-        .lists
-        .read()
-        .map_err(|_| ApiError::internal("lists unavailable"))?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "list": kind, "key": key, "values": lists.get(kind, key)
-    })))
-}
-
-#[utoipa::path(put, path = "/v1/lists/{list}/{key}/{value}", tag = "lists",
-    params(("list" = tenant::ListKind, Path), ("key" = tenant::ListKey, Path), ("value" = String, Path, description = "member id, device id, phone hash or IP range")),
-    responses((status = 200, description = "whether the list changed"), (status = 400, description = "malformed or invalid body", body = ApiError), (status = 401, description = "missing or unknown API key", body = ApiError)),
-    security(("api_key" = [])))]
-async fn change_list(
-    req: HttpRequest,
-    state: Data,
-    path: web::Path<(String, String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let tenant = state.tenant(&req)?;
-    let (kind, key) = (ListKind::parse(&path.0)?, ListKey::parse(&path.1)?);
-    let value = &path.2;
-    let present = req.method() != actix_web::http::Method::DELETE;
-    let changed = tenant.change_list(kind, key, value, present)?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "list": kind, "key": key, "value": value, "changed": changed
-    })))
-}
-
-#[utoipa::path(delete, path = "/v1/lists/{list}/{key}/{value}", tag = "lists",
-    params(("list" = tenant::ListKind, Path), ("key" = tenant::ListKey, Path), ("value" = String, Path)),
-    responses((status = 200, description = "whether the list changed"), (status = 400, description = "bad list or key", body = ApiError), (status = 401, description = "missing or unknown API key", body = ApiError)),
-    security(("api_key" = [])))]
-async fn delete_list(
-    req: HttpRequest,
-    state: Data,
-    path: web::Path<(String, String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    change_list(req, state, path).await
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct EventsRequest {
-    events: Vec<events::Event>,
-}
-
-/// Acknowledged only once durable; idempotent by event id.
-#[utoipa::path(post, path = "/v1/events", tag = "events", request_body = EventsRequest,
-    responses((status = 200, description = "acknowledged: durable; duplicates by event id are not stored again", body = events::Appended), (status = 400, description = "malformed or invalid body", body = ApiError), (status = 401, description = "missing or unknown API key", body = ApiError),
-        (status = 409, description = "the scorer runs without a state folder", body = ApiError),
-        (status = 503, description = "the event store is unavailable; nothing was acknowledged", body = ApiError)),
-    security(("api_key" = [])))]
-async fn post_events(
-    req: HttpRequest,
-    state: Data,
-    body: web::Json<EventsRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let tenant = state.tenant(&req)?.clone();
-    check_ids(&state, body.events.len())?;
-    let body = body.into_inner();
-    let appended = web::block(move || tenant.ingest(&body.events))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
-    Ok(HttpResponse::Ok().json(appended))
-}
-
-#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", params(("id" = String, Path)),
-    responses((status = 200, description = "the event is stored"), (status = 404, description = "not stored", body = ApiError)),
-    security(("api_key" = [])))]
-async fn get_event(
-    req: HttpRequest,
-    state: Data,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let tenant = state.tenant(&req)?;
-    if tenant.has_event(&path)? {
-        Ok(HttpResponse::Ok().json(serde_json::json!({"event_id": *path, "stored": true})))
-    } else {
-        Err(ApiError::not_found(
-            "unknown_event",
-            format!("event '{}' is not stored", *path),
-        ))
-    }
-}
-
-/// Folds the events acknowledged since the snapshot into the member scores now (admin).
-#[utoipa::path(post, path = "/v1/state/refresh", tag = "events", request_body = TenantRequest,
-    responses((status = 200, description = "events folded into the member scores", body = tenant::Refreshed),
-        (status = 401, description = "missing or wrong admin key", body = ApiError), (status = 404, description = "unknown tenant", body = ApiError)),
-    security(("admin_key" = [])))]
-async fn refresh_state(
-    req: HttpRequest,
-    state: Data,
-    body: web::Json<TenantRequest>,
-) -> Result<HttpResponse, ApiError> {
-    state.admin(&req)?;
-    let tenant = state.named(&body.tenant)?.clone();
-    let done = web::block(move || tenant.refresh())
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
-    Ok(HttpResponse::Ok().json(done))
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct TenantRequest {
-    tenant: String,
-}
-
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "the process is up")))]
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
-}
-
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "serving"), (status = 503, description = "shutting down", body = ApiError)))]
-async fn readyz(state: Data) -> HttpResponse {
-    if state.ready.load(std::sync::atomic::Ordering::Relaxed) {
-        HttpResponse::Ok()
-            .json(serde_json::json!({"status": "ready", "tenants": state.tenants.len()}))
-    } else {
-        ApiError::new(503, "not_ready", "shutting down").into_response()
-    }
-}
-
-trait IntoResponse {
-    fn into_response(self) -> HttpResponse;
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> HttpResponse {
-        actix_web::ResponseError::error_response(&self)
-    }
-}
-
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text: requests and latency by route and status, decisions, model versions", content_type = "text/plain")))]
-async fn prometheus(state: Data) -> HttpResponse {
-    let versions: Vec<(String, String)> = state
-        .tenants
-        .iter()
-        .filter_map(|t| {
-            t.snapshot()
-                .ok()
-                .map(|m| (t.name.clone(), m.member.version.clone()))
-        })
-        .collect();
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&versions))
-}
-
-/// The API's OpenAPI 3.1 description, generated from the handlers and their types.
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    info(title = "woolguard scorer", description = "Scores sign-up candidates and members for the wool party, filters campaign audiences, takes events and swaps models."),
-    paths(score_candidate, score_members, filter_audience, post_events, get_event, refresh_state,
-        get_models, reload_models, get_list, change_list, delete_list, healthz, readyz, prometheus, openapi),
-    modifiers(&Keys)
-)]
-pub struct ApiDoc;
-
-struct Keys;
-
-impl utoipa::Modify for Keys {
-    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-        let c = api.components.get_or_insert_with(Default::default);
-        c.add_security_scheme(
-            "api_key",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
-        );
-        c.add_security_scheme(
-            "admin_key",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-admin-key"))),
-        );
-    }
-}
-
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "operations", responses((status = 200, description = "this API's OpenAPI description")))]
-async fn openapi() -> HttpResponse {
-    use utoipa::OpenApi;
-    HttpResponse::Ok().json(ApiDoc::openapi())
-}
-
-async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found(
-        "no_route",
-        format!("{} {} does not exist", req.method(), req.path()),
-    ))
-}
-
-/// The routes, the JSON limits and the error mapping: the whole app, for the server and for
+/// The routes, the body limit and the error mapping: the whole app, for the server and for
 /// in-process tests alike.
 pub fn configure(state: Data, max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
-        let json = web::JsonConfig::default()
-            .limit(max_body_bytes)
-            .error_handler(|err, _req| json_error(err).into());
-        let path = web::PathConfig::default()
-            .error_handler(|err, _req| ApiError::bad_request("bad_path", err.to_string()).into());
+        let path = web::PathConfig::default().error_handler(|err, _req| {
+            ApiError::bad_request("invalid_field", format!("path: {err}")).into()
+        });
+        let query = web::QueryConfig::default().error_handler(|err, _req| {
+            ApiError::bad_request("invalid_field", format!("query: {err}")).into()
+        });
         cfg.app_data(state)
-            .app_data(json)
+            .app_data(json::BodyLimit(max_body_bytes))
             .app_data(path)
-            .route("/healthz", web::get().to(healthz))
-            .route("/readyz", web::get().to(readyz))
-            .route("/metrics", web::get().to(prometheus))
-            .route("/v1/candidates/score", web::post().to(score_candidate))
-            .route("/v1/members/score", web::post().to(score_members))
-            .route("/v1/events", web::post().to(post_events))
-            .route("/v1/events/{id}", web::get().to(get_event))
-            .route("/v1/audiences/filter", web::post().to(filter_audience))
-            .route("/v1/models", web::get().to(get_models))
-            .route("/v1/models/reload", web::post().to(reload_models))
-            .route("/v1/state/refresh", web::post().to(refresh_state))
-            .route("/v1/lists/{list}/{key}", web::get().to(get_list))
-            .route("/v1/lists/{list}/{key}/{value}", web::put().to(change_list))
-            .route(
-                "/v1/lists/{list}/{key}/{value}",
-                web::delete().to(delete_list),
-            )
-            .route("/v1/openapi.json", web::get().to(openapi))
-            .default_service(web::to(not_found));
+            .app_data(query)
+            .configure(ops_api::config_ops_api)
+            .configure(scoring_api::config_scoring_api)
+            .configure(admin_api::config_admin_api)
+            .default_service(web::to(ops_api::not_found));
     }
 }
 
@@ -678,6 +307,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let state = web::Data::new(AppState::load(&config)?);
     let max_body = config.max_body_bytes;
     let app_state = state.clone();
+    let slow_ms = config.slow_request_ms;
     let server = actix_web::HttpServer::new(move || {
         let metrics_state = app_state.clone();
         actix_web::App::new()
@@ -687,12 +317,18 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
                 let route = req
                     .match_pattern()
                     .unwrap_or_else(|| "unmatched".to_string());
+                let tenant = m.tenant_label(req.request());
+                let method = req.method().to_string();
                 let t = Instant::now();
                 let fut = srv.call(req);
                 async move {
                     let res = fut.await;
                     let status = res.as_ref().map_or(500, |r| r.status().as_u16());
-                    m.metrics.observe(&route, status, t.elapsed().as_secs_f64());
+                    let seconds = t.elapsed().as_secs_f64();
+                    m.metrics.observe(&tenant, &route, status, seconds);
+                    if seconds * 1000.0 >= slow_ms as f64 {
+                        tracing::warn!(tenant = %tenant, method = %method, route = %route, status, seconds, "slow request");
+                    }
                     res
                 }
             })
@@ -702,6 +338,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     .bind(&config.bind)?;
     for addr in server.addrs() {
         println!("listening on {addr}");
+        tracing::info!(%addr, "listening");
     }
     if config.state.is_some() && config.refresh_secs > 0 {
         let refresher = state.clone();
@@ -713,29 +350,23 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
                     if !t.has_new_events().unwrap_or(false) {
                         continue;
                     }
-                    let name = t.name.clone();
-                    match web::block(move || t.refresh()).await {
-                        Ok(Ok(r)) => eprintln!(
-                            "woolguard serve: tenant {name}: {} event(s) folded in {:.2}s, {} waiting",
-                            r.folded.applied, r.seconds, r.folded.waiting
-                        ),
-                        Ok(Err(e)) => eprintln!("woolguard serve: tenant {name}: refresh failed: {}", e.message),
-                        Err(e) => eprintln!("woolguard serve: tenant {name}: refresh failed: {e}"),
-                    }
+                    // The refresh logs its own outcome, with the tenant.
+                    let _ = blocking(move || t.refresh()).await;
                 }
             }
         });
     }
-    eprintln!(
-        "woolguard serve: {} tenant(s) loaded in {:.1}s; config {}",
-        state.tenants.len(),
-        started.elapsed().as_secs_f64(),
-        serde_json::to_string(&config).unwrap_or_default()
+    let tenants: Vec<&str> = config.tenants.iter().map(|t| t.name.as_str()).collect();
+    tracing::info!(
+        tenants = ?tenants,
+        seconds = started.elapsed().as_secs_f64(),
+        config = %serde_json::to_string(&config).unwrap_or_default(),
+        "tenants loaded; the effective config (keys left out)"
     );
     server.run().await?;
     state
         .ready
         .store(false, std::sync::atomic::Ordering::Relaxed);
-    eprintln!("woolguard serve: stopped");
+    tracing::info!("stopped");
     Ok(())
 }

@@ -3,139 +3,20 @@
 //! snapshot, and its allow / deny lists. Everything here is plain Rust the HTTP handlers
 //! call; nothing here knows about HTTP.
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::events::{fold, Appended, Event, EventStore, Folded};
+use super::events::{fold, Appended, Event, EventStore, Folded, MAX_ID_CHARS};
+pub use super::lists::{ListHit, ListKey, ListKind, Lists};
 use crate::data::history::{History, MemberIdx, NONE};
-use crate::features::recruit::{self, ip_range, RecruitState, Signup, FEATURES};
-use crate::features::Moment;
+use crate::data::plausible::{self, TimeWindow};
+use crate::features::recruit::{self, RecruitState, Signup, FEATURES};
 use crate::model::artefact::{Artefact, Decision, Reason, Scored};
 use crate::model::score::{end_of, rows_as_of};
-
-/// What a list entry is keyed by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ListKey {
-    Member,
-    Device,
-    PhoneHash,
-    IpRange,
-}
-
-impl ListKey {
-    pub fn name(self) -> &'static str {
-        match self {
-            ListKey::Member => "member",
-            ListKey::Device => "device",
-            ListKey::PhoneHash => "phone_hash",
-            ListKey::IpRange => "ip_range",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Self, ApiError> {
-        match s {
-            "member" => Ok(ListKey::Member),
-            "device" => Ok(ListKey::Device),
-            "phone_hash" => Ok(ListKey::PhoneHash),
-            "ip_range" => Ok(ListKey::IpRange),
-            _ => Err(ApiError::not_found(
-                "unknown_list_key",
-                format!("'{s}': lists are keyed by member, device, phone_hash or ip_range"),
-            )),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ListKind {
-    Allow,
-    Deny,
-}
-
-impl ListKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ListKind::Allow => "allow",
-            ListKind::Deny => "deny",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Self, ApiError> {
-        match s {
-            "allow" => Ok(ListKind::Allow),
-            "deny" => Ok(ListKind::Deny),
-            _ => Err(ApiError::not_found(
-                "unknown_list",
-                format!("'{s}': the lists are allow and deny"),
-            )),
-        }
-    }
-}
-
-/// Which list entry decided instead of the model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct ListHit {
-    pub list: ListKind,
-    pub key: ListKey,
-    pub value: String,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Lists {
-    entries: HashMap<(ListKind, ListKey), HashSet<String>>,
-}
-
-impl Lists {
-    pub fn put(&mut self, kind: ListKind, key: ListKey, value: &str) -> bool {
-        self.entries
-            .entry((kind, key))
-            .or_default()
-            .insert(value.to_string())
-    }
-
-    pub fn delete(&mut self, kind: ListKind, key: ListKey, value: &str) -> bool {
-        self.entries
-            .get_mut(&(kind, key))
-            .is_some_and(|s| s.remove(value))
-    }
-
-    pub fn get(&self, kind: ListKind, key: ListKey) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .entries
-            .get(&(kind, key))
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default();
-        v.sort();
-        v
-    }
-
-    /// The first entry matching any of `keys`: deny before allow.
-    pub fn check(&self, keys: &[(ListKey, Option<&str>)]) -> Option<ListHit> {
-        for kind in [ListKind::Deny, ListKind::Allow] {
-            for &(key, value) in keys {
-                let Some(v) = value else { continue };
-                if self
-                    .entries
-                    .get(&(kind, key))
-                    .is_some_and(|s| s.contains(v))
-                {
-                    return Some(ListHit {
-                        list: kind,
-                        key,
-                        value: v.to_string(),
-                    });
-                }
-            }
-        }
-        None
-    }
-}
+use crate::model::slot::{self, Slot, SmokeBand};
 
 /// A tenant's snapshot: the history as last folded, both models loaded and checked together,
 /// and every member of that history scored by the member model as of the history's end.
@@ -168,11 +49,34 @@ impl Models {
         member_path: &Path,
         signup_path: &Path,
     ) -> Result<Self, ApiError> {
-        let load = |p: &Path| {
-            Artefact::load(p).map_err(|e| ApiError::bad_request("model_refused", e.to_string()))
+        let load = |p: &Path, slot: Slot| {
+            let a = Artefact::load(p).map_err(refused)?;
+            slot::check_fit(&a, slot, &p.display().to_string()).map_err(refused)?;
+            Ok::<_, ApiError>(a)
         };
         let paths = (member_path.to_path_buf(), signup_path.to_path_buf());
-        Self::build(history, load(member_path)?, load(signup_path)?, paths)
+        let (member, signup) = (
+            load(member_path, slot::MEMBER)?,
+            load(signup_path, slot::SIGNUP)?,
+        );
+        Self::build(history, member, signup, paths)
+    }
+
+    /// The smoke check before a swap: on the tenant's own members, the member model's decisions
+    /// as of now and the sign-up model's at each member's sign-up must stay inside `band`.
+    pub fn smoke(&self, band: &SmokeBand) -> Result<(), ApiError> {
+        let member = self.scores.iter().flatten().map(|s| s.decision);
+        slot::smoke(member, band, &self.member_path.display().to_string()).map_err(refused)?;
+        let (rows, _) = recruit::build(&self.history, self.signup.config.merge.caps());
+        let width = self.signup.features.len().min(FEATURES.len());
+        let prefix: Vec<f64> = rows
+            .values
+            .chunks(FEATURES.len())
+            .flat_map(|r| r[..width].iter().copied())
+            .collect();
+        let p = self.signup.probabilities(&prefix).map_err(refused)?;
+        let signup = p.iter().map(|&p| self.signup.decide(p));
+        slot::smoke(signup, band, &self.signup_path.display().to_string()).map_err(refused)
     }
 
     /// The same models over another history (after events were folded into it).
@@ -187,20 +91,13 @@ impl Models {
         signup: Artefact,
         (member_path, signup_path): (PathBuf, PathBuf),
     ) -> Result<Self, ApiError> {
-        if signup.moment != Moment::Recruitment {
-            return Err(ApiError::bad_request(
-                "model_refused",
-                format!(
-                    "{}: the sign-up model must be a recruitment-moment model",
-                    signup_path.display()
-                ),
-            ));
-        }
+        slot::check_fit(&member, slot::MEMBER, &member_path.display().to_string())
+            .map_err(refused)?;
+        slot::check_fit(&signup, slot::SIGNUP, &signup_path.display().to_string())
+            .map_err(refused)?;
         let as_of = end_of(&history);
         let (members, rows) = rows_as_of(&history, &member, as_of);
-        let scored = member
-            .score_rows(&rows.values, 3)
-            .map_err(|e| ApiError::bad_request("model_refused", e.to_string()))?;
+        let scored = member.score_rows(&rows.values, 3).map_err(refused)?;
         let mut scores = vec![None; history.members.len()];
         for (m, s) in members.into_iter().zip(scored) {
             scores[m as usize] = Some(s);
@@ -221,9 +118,7 @@ impl Models {
         }
         // A smoke prediction with the sign-up model: an empty candidate.
         let empty = vec![f64::NAN; signup.features.len()];
-        signup
-            .score_row(&empty, 0)
-            .map_err(|e| ApiError::bad_request("model_refused", e.to_string()))?;
+        signup.score_row(&empty, 0).map_err(refused)?;
         Ok(Models {
             history,
             member,
@@ -242,7 +137,9 @@ impl Models {
 #[serde(deny_unknown_fields)]
 pub struct Candidate {
     pub member_id: Option<String>,
-    /// Unix seconds; default now.
+    /// Unix seconds or RFC 3339, from 2000-01-01 to now + 1 day; default now.
+    #[serde(default, deserialize_with = "crate::data::plausible::de_opt_time")]
+    #[schema(schema_with = super::events::time_schema)]
     pub joined_at: Option<i64>,
     pub channel: Option<String>,
     pub campaign_id: Option<String>,
@@ -255,6 +152,45 @@ pub struct Candidate {
     /// Also add the sign-up to the online state.
     #[serde(default)]
     pub record: bool,
+}
+
+impl Candidate {
+    /// Refuses a field whose value makes no sense: 400 `invalid_field` naming it. A sign-up
+    /// given a time outside the plausible window would otherwise be recorded, and move every
+    /// as-of time of the tenant with it.
+    pub fn check(&self, window: &TimeWindow) -> Result<(), ApiError> {
+        let bad = |field: &str, why: String| {
+            Err(ApiError::bad_request(
+                "invalid_field",
+                format!("{field}: {why}"),
+            ))
+        };
+        if let Some(t) = self.joined_at {
+            if let Err(e) = window.check(t) {
+                return bad("joined_at", e.0);
+            }
+        }
+        for (field, v) in [
+            ("member_id", &self.member_id),
+            ("channel", &self.channel),
+            ("campaign_id", &self.campaign_id),
+            ("inviter_id", &self.inviter_id),
+            ("device_id", &self.device_id),
+            ("ip", &self.ip),
+            ("phone_prefix", &self.phone_prefix),
+            ("phone_hash", &self.phone_hash),
+            ("region", &self.region),
+        ] {
+            let Some(v) = v else { continue };
+            if v.chars().count() > MAX_ID_CHARS {
+                return bad(field, format!("longer than {MAX_ID_CHARS} characters"));
+            }
+            if v.chars().any(char::is_control) {
+                return bad(field, "holds control characters".into());
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -290,10 +226,9 @@ pub struct Tenant {
     pub remedy: Option<String>,
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+/// 400 `model_refused`: the model does not fit or failed its checks; the old one keeps serving.
+fn refused(e: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request("model_refused", e.to_string())
 }
 
 fn poisoned() -> ApiError {
@@ -360,7 +295,25 @@ impl Tenant {
             .lock()
             .map_err(|_| poisoned())?
             .splice(0..0, back);
-        let models = result?;
+        let models = match result {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(tenant = %self.name, code = e.code, reason = %e.message, "refresh failed; the events stay pending");
+                return Err(e);
+            }
+        };
+        tracing::info!(
+            tenant = %self.name,
+            events = n,
+            applied = folded.applied,
+            already_there = folded.already_there,
+            waiting = folded.waiting,
+            skipped = folded.skipped,
+            members = models.history.members.len(),
+            scores_as_of = models.as_of,
+            seconds = started.elapsed().as_secs_f64(),
+            "refreshed"
+        );
         Ok(Refreshed {
             events: n,
             folded,
@@ -412,6 +365,7 @@ impl Tenant {
     /// Scores a candidate against the online state as of its `joined_at`, and records it when
     /// asked to (so the next candidate on the same device sees it).
     pub fn score_candidate(&self, c: &Candidate) -> Result<Verdict, ApiError> {
+        c.check(&TimeWindow::live())?;
         if c.record && c.member_id.as_deref().is_none_or(str::is_empty) {
             return Err(ApiError::bad_request(
                 "missing_field",
@@ -441,7 +395,7 @@ impl Tenant {
                 self.ingest(&[Event::Signup {
                     event_id: format!("signup:{}", c.member_id.as_deref().unwrap_or_default()),
                     member_id: c.member_id.clone().unwrap_or_default(),
-                    at: c.joined_at.unwrap_or_else(now),
+                    at: c.joined_at.unwrap_or_else(plausible::now),
                     channel: c.channel.clone(),
                     campaign_id: c.campaign_id.clone(),
                     inviter_id: c.inviter_id.clone(),
@@ -455,12 +409,11 @@ impl Tenant {
             }
             _ => self.candidate_features(c)?,
         };
-        let range = c.ip.as_deref().map(ip_range);
         let hit = self.lists.read().map_err(|_| poisoned())?.check(&[
             (ListKey::Member, c.member_id.as_deref()),
             (ListKey::Device, c.device_id.as_deref()),
             (ListKey::PhoneHash, c.phone_hash.as_deref()),
-            (ListKey::IpRange, range.as_deref()),
+            (ListKey::IpRange, c.ip.as_deref()),
         ]);
         let scored = a
             .score_row(&row[..a.features.len().min(row.len())], 3)
@@ -480,7 +433,7 @@ impl Tenant {
         };
         let s = Signup {
             member: sym(&c.member_id),
-            joined_at: c.joined_at.unwrap_or_else(now),
+            joined_at: c.joined_at.unwrap_or_else(plausible::now),
             campaign: sym(&c.campaign_id),
             inviter: sym(&c.inviter_id),
             device: sym(&c.device_id),
@@ -511,12 +464,30 @@ impl Tenant {
                         "stored list entry '{entry}' is not kind/key/value"
                     )));
                 };
-                lists.put(ListKind::parse(kind)?, ListKey::parse(key)?, value);
+                // Entries stored before values were checked are normalised (`10.1.2` becomes
+                // `10.1.2.0/24`); one that can never match is left out, said in the log.
+                let (kind, key) = (ListKind::parse(kind)?, ListKey::parse(key)?);
+                match key.normalise(value) {
+                    Ok(v) => {
+                        lists.put(kind, key, &v);
+                    }
+                    Err(e) => tracing::warn!(
+                        tenant = %self.name,
+                        entry = %entry,
+                        reason = %e.message,
+                        "stored list entry left out: it can never match"
+                    ),
+                }
             }
         }
         let events = store.replay()?;
+        // An event stored before its values were checked on arrival is not applied (the fold
+        // skips it too, counted and logged): one bad value must not stop the tenant.
+        let window = TimeWindow::live();
         for e in &events {
-            self.apply(e)?;
+            if e.problem(&window).is_none() {
+                self.apply(e)?;
+            }
         }
         *self.pending.get_mut().map_err(|_| poisoned())? = events;
         self.store = Some(store);
@@ -526,8 +497,9 @@ impl Tenant {
     /// Checks a batch, stores it durably, then applies the new events to the online state.
     /// Nothing is acknowledged (nor applied) unless the whole batch was stored.
     pub fn ingest(&self, events: &[Event]) -> Result<Appended, ApiError> {
+        let window = TimeWindow::live();
         for (i, e) in events.iter().enumerate() {
-            e.check(i)?;
+            e.check(i, &window)?;
         }
         let store = self.store.as_ref().ok_or_else(|| {
             ApiError::new(
@@ -598,25 +570,38 @@ impl Tenant {
         }
     }
 
-    /// Adds (`present`) or removes a list entry; with a store, durably before it takes effect.
-    /// Returns whether the list changed.
+    /// Adds (`present`) or removes a list entry, its value checked and normalised first; with a
+    /// store, durably before it takes effect. Returns the value as stored and whether the list
+    /// changed.
     pub fn change_list(
         &self,
         kind: ListKind,
         key: ListKey,
         value: &str,
         present: bool,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<(String, bool), ApiError> {
+        let raw = value;
+        let value = &key.normalise(raw)?;
         let mut lists = self.lists.write().map_err(|_| poisoned())?;
         if let Some(store) = &self.store {
-            let entry = format!("{}/{}/{value}", kind.name(), key.name());
-            store.set_list_entry(&entry, present)?;
+            let entry = |v: &str| format!("{}/{}/{v}", kind.name(), key.name());
+            store.set_list_entry(&entry(value), present)?;
+            // A removal also removes the entry as stored before values were normalised.
+            if !present && raw != value {
+                store.set_list_entry(&entry(raw), false)?;
+            }
         }
-        Ok(if present {
+        let changed = if present {
             lists.put(kind, key, value)
         } else {
             lists.delete(kind, key, value)
-        })
+        };
+        Ok((value.clone(), changed))
+    }
+
+    /// The values of one list, sorted.
+    pub fn list_values(&self, kind: ListKind, key: ListKey) -> Result<Vec<String>, ApiError> {
+        Ok(self.lists.read().map_err(|_| poisoned())?.get(kind, key))
     }
 
     /// Whether an event id has been stored.
@@ -631,12 +616,11 @@ impl Tenant {
     /// range.
     fn member_hit(h: &History, lists: &Lists, m: MemberIdx) -> Option<ListHit> {
         let i = m as usize;
-        let range = h.keys.opt_name(h.members.ip[i]).map(ip_range);
         lists.check(&[
             (ListKey::Member, Some(h.members.id(m))),
             (ListKey::Device, h.keys.opt_name(h.members.device[i])),
             (ListKey::PhoneHash, h.keys.opt_name(h.members.phone_hash[i])),
-            (ListKey::IpRange, range.as_deref()),
+            (ListKey::IpRange, h.keys.opt_name(h.members.ip[i])),
         ])
     }
 
@@ -696,7 +680,8 @@ pub enum DropLevel {
 pub struct AudiencePolicy {
     #[serde(default)]
     pub drop: DropLevel,
-    /// Also drop members whose quality score is below this.
+    /// Also drop members whose quality score (0 to 100) is below this.
+    #[schema(maximum = 100)]
     pub min_quality: Option<u8>,
 }
 

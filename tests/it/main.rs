@@ -13,3 +13,4 @@ mod model;
 mod read;
 mod report;
 mod serve;
+mod trust;

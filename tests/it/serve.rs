@@ -12,18 +12,18 @@ use woolguard::data::load;
 use woolguard::features::recruit;
 use woolguard::serve::tenant::{Candidate, Models, Tenant};
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The real binary serving `data/sample` for two tenants, on a port the OS picks.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Server {
-    fn start(config: &Path) -> Server {
+    pub(crate) fn start(config: &Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_woolguard"))
             .args(["serve", "--config"])
             .arg(config)
@@ -46,7 +46,7 @@ impl Server {
     }
 
     /// One HTTP/1.1 request on a fresh connection: (status, body).
-    fn call(
+    pub(crate) fn call(
         &self,
         method: &str,
         path: &str,
@@ -72,7 +72,7 @@ impl Server {
     }
 
     /// One request with exactly these headers and a body of any bytes.
-    fn call_raw(
+    pub(crate) fn call_raw(
         &self,
         method: &str,
         path: &str,
@@ -141,8 +141,20 @@ impl Drop for Server {
     }
 }
 
-fn config(dir: &Path) -> PathBuf {
+/// The shipped member model under another version, for a second tenant with its own model.
+fn second_model(dir: &Path) -> PathBuf {
+    let path = dir.join("brand-b-wool");
+    let text =
+        std::fs::read_to_string(root().join("models/default")).unwrap_or_else(|e| panic!("{e}"));
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    v["version"] = serde_json::Value::String("brand-b-wool".into());
+    std::fs::write(&path, v.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
+pub(crate) fn config(dir: &Path) -> PathBuf {
     let path = dir.join("serve.toml");
+    let second = second_model(dir);
     let text = r#"
 bind = "127.0.0.1:0"
 admin_key = "admin-secret"
@@ -162,14 +174,13 @@ signup_model = "models/signup"
 name = "brand-b"
 api_keys = ["key-b"]
 data = "data/sample"
-model = "models/value"
 signup_model = "models/signup"
-"#;
+"# + &format!("model = \"{}\"\n", second.display());
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
     path
 }
 
-fn json(s: &str) -> serde_json::Value {
+pub(crate) fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
@@ -293,7 +304,7 @@ fn the_real_binary_scores_filters_and_refuses_bad_requests_over_loopback() {
     assert_eq!(json(&body)["values"].as_array().map(Vec::len), Some(0));
     let (_, body) = server.call("GET", "/v1/models", &b, "");
     assert_eq!(json(&body)["tenant"], "brand-b");
-    assert_eq!(json(&body)["member"]["version"], "value");
+    assert_eq!(json(&body)["member"]["version"], "brand-b-wool");
 
     // Malformed requests: a 4xx with a stable code, never a 5xx.
     // (method, path, headers, body, status, code)
@@ -613,7 +624,7 @@ fn online_sign_ups_replayed_in_time_order_get_the_offline_features() {
     assert!(checked > 4_900, "{checked} members compared");
 }
 
-fn config_with_state(dir: &Path) -> PathBuf {
+pub(crate) fn config_with_state(dir: &Path) -> PathBuf {
     let path = config(dir);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
     let state = dir.join("state");

@@ -1,0 +1,162 @@
+//! Scoring routes: a sign-up candidate, members by id, and a campaign audience. Each handler
+//! authenticates, parses, calls the tenant and serialises; nothing here decides.
+
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+
+/// A Parquet file, as bytes.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct ParquetFile(Vec<u8>);
+use serde::{Deserialize, Serialize};
+
+use super::audience::{self, AudienceQuery, AudienceRequest};
+use super::error::ApiError;
+use super::json::{read_limited, Body};
+use super::tenant::{self, Candidate};
+use super::{blocking, AppState, Data};
+
+/// The scoring routes.
+pub fn config_scoring_api(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource("/v1/candidates/score", "POST").route(web::post().to(score_candidate)),
+    )
+    .service(super::resource("/v1/members/score", "POST").route(web::post().to(score_members)))
+    .service(
+        super::resource("/v1/audiences/filter", "POST").route(web::post().to(filter_audience)),
+    );
+}
+
+#[utoipa::path(post, path = "/v1/candidates/score", tag = "scoring", request_body = Candidate,
+    responses((status = 200, description = "the candidate's score, decision and reasons", body = tenant::Verdict),
+        (status = 400, description = "`malformed_json`, `invalid_field` (naming the field), `missing_field`", body = ApiError),
+        (status = 401, description = "missing or unknown API key", body = ApiError),
+        (status = 409, description = "`member_exists`: a recorded sign-up of a known member", body = ApiError),
+        (status = 413, description = "body too large", body = ApiError),
+        (status = 415, description = "the body is not application/json", body = ApiError),
+        (status = 503, description = "the event store is unavailable; nothing was recorded", body = ApiError)),
+    security(("api_key" = [])))]
+async fn score_candidate(
+    req: HttpRequest,
+    state: Data,
+    body: Body<Candidate>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = state.tenant(&req)?.clone();
+    let name = tenant.name.clone();
+    let verdict = blocking(move || tenant.score_candidate(&body)).await?;
+    state
+        .metrics
+        .decision(&name, "/v1/candidates/score", verdict.decision);
+    Ok(HttpResponse::Ok().json(verdict))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MembersRequest {
+    member_ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MembersResponse {
+    model_version: String,
+    /// UTC seconds: the scores are as of this moment (the newest event folded in).
+    as_of: i64,
+    members: Vec<MemberResult>,
+}
+
+/// One member's verdict, or why it has none (`unknown_member`, `not_scored`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum MemberResult {
+    Scored {
+        member_id: String,
+        #[serde(flatten)]
+        verdict: tenant::Verdict,
+    },
+    Failed {
+        member_id: String,
+        error: ApiError,
+    },
+}
+
+#[utoipa::path(post, path = "/v1/members/score", tag = "scoring", request_body = MembersRequest,
+    responses((status = 200, description = "`model_version`, `as_of` (UTC seconds) and one result per id: a verdict, or an `error` (`unknown_member`, `not_scored`)", body = MembersResponse),
+        (status = 400, description = "`malformed_json` or `invalid_field` (naming the field)", body = ApiError),
+        (status = 401, description = "missing or unknown API key", body = ApiError),
+        (status = 413, description = "too many ids or body too large", body = ApiError),
+        (status = 415, description = "the body is not application/json", body = ApiError)),
+    security(("api_key" = [])))]
+async fn score_members(
+    req: HttpRequest,
+    state: Data,
+    body: Body<MembersRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = state.tenant(&req)?;
+    check_ids(&state, body.member_ids.len())?;
+    let models = tenant.snapshot()?;
+    let results: Vec<MemberResult> = body
+        .member_ids
+        .iter()
+        .map(|id| match tenant.score_member(&models, id) {
+            Ok(verdict) => {
+                state
+                    .metrics
+                    .decision(&tenant.name, "/v1/members/score", verdict.decision);
+                MemberResult::Scored {
+                    member_id: id.clone(),
+                    verdict,
+                }
+            }
+            Err(error) => MemberResult::Failed {
+                member_id: id.clone(),
+                error,
+            },
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(MembersResponse {
+        model_version: models.member.version.clone(),
+        as_of: models.as_of,
+        members: results,
+    }))
+}
+
+pub(super) fn check_ids(state: &AppState, n: usize) -> Result<(), ApiError> {
+    if n > state.max_ids {
+        return Err(ApiError::new(
+            413,
+            "too_many_ids",
+            format!("{n} ids; at most {} per request", state.max_ids),
+        ));
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/v1/audiences/filter", tag = "audiences",
+    request_body(content(
+        (AudienceRequest = "application/json"),
+        (String = "application/x-ndjson"),
+        (ParquetFile = "application/vnd.apache.parquet")),
+        description = "JSON: ids and policy; NDJSON: one member id per line (a JSON string, {\"member_id\": …} or bare), policy in the query; Parquet: a file (binary) with a member_id column, policy in the query"),
+    params(AudienceQuery),
+    responses((status = 200, description = "kept ids, dropped ids with their main reason, summary", body = tenant::Audience),
+        (status = 400, description = "`malformed_json`, `malformed_ndjson`, `invalid_parquet`, `missing_column` or `invalid_field` (naming the field or query parameter)", body = ApiError),
+        (status = 401, description = "missing or unknown API key", body = ApiError),
+        (status = 413, description = "too many ids or body too large", body = ApiError),
+        (status = 415, description = "unsupported or missing content type", body = ApiError)),
+    security(("api_key" = [])))]
+async fn filter_audience(
+    req: HttpRequest,
+    state: Data,
+    query: web::Query<AudienceQuery>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = state.tenant(&req)?.clone();
+    let content_type = req.content_type().to_ascii_lowercase();
+    audience::check_content_type(&content_type)?;
+    let body = read_limited(body, state.max_body_bytes).await?;
+    let query = query.into_inner();
+    let (ids, policy) = blocking(move || audience::parse(&content_type, body, query)).await?;
+    check_ids(&state, ids.len())?;
+    let audience = blocking(move || tenant.filter_audience(&ids, &policy)).await?;
+    Ok(HttpResponse::Ok().json(audience))
+}
