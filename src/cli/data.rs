@@ -1,12 +1,14 @@
 //! `validate` and `stats`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use woolguard::data::plausible::{self, TimeWindow};
+use woolguard::data::read::{absent_reason, absent_tables};
 use woolguard::data::summary::{self, Stats, Validation};
-use woolguard::data::History;
+use woolguard::data::{History, ReadOptions, Table};
 
 use super::progress::spinner;
 
@@ -20,6 +22,8 @@ pub struct ValidateArgs {
     /// Problems listed per kind (all are counted).
     #[arg(long, default_value_t = 10)]
     pub max_per_kind: usize,
+    #[command(flatten)]
+    pub window: WindowArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -29,18 +33,79 @@ pub struct StatsArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// The window of plausible times: a time in a file outside it is an `implausible_time` problem.
+#[derive(Debug, clap::Args)]
+pub struct WindowArgs {
+    /// Earliest plausible time in the files [default: 1990-01-01]: a date, a date-time (UTC) or
+    /// RFC 3339.
+    #[arg(long, value_parser = window_end)]
+    pub earliest: Option<i64>,
+    /// Latest plausible time in the files [default: now + 1 day]: a date, a date-time (UTC) or
+    /// RFC 3339.
+    #[arg(long, value_parser = window_end)]
+    pub latest: Option<i64>,
+}
+
+impl WindowArgs {
+    /// The read options these flags ask for, the defaults where a flag is not given.
+    pub fn options(&self) -> anyhow::Result<ReadOptions> {
+        let files = TimeWindow::files();
+        let window = TimeWindow {
+            earliest: self.earliest.unwrap_or(files.earliest),
+            latest: self.latest.unwrap_or(files.latest),
+        };
+        anyhow::ensure!(
+            window.earliest <= window.latest,
+            "--earliest {} is after --latest {}",
+            plausible::show_time(window.earliest),
+            plausible::show_time(window.latest)
+        );
+        Ok(ReadOptions { window })
+    }
+}
+
+/// Clap value parser of `--earliest` and `--latest` (any year chrono can write; the window they
+/// make is the check, so they are not checked against the default one).
+fn window_end(s: &str) -> Result<i64, String> {
+    plausible::parse_time(s)
+        .ok_or_else(|| format!("'{s}' is not a time: expected {}", plausible::TIME_FORMS))
 }
 
 /// Reads a history folder, with a spinner on a terminal.
-pub fn load_history(dir: &std::path::Path) -> anyhow::Result<History> {
+pub fn load_history(dir: &Path) -> anyhow::Result<History> {
+    load_history_with(dir, &ReadOptions::default())
+}
+
+fn load_history_with(dir: &Path, options: &ReadOptions) -> anyhow::Result<History> {
     let s = spinner(&format!("reading {}", dir.display()));
-    let h = woolguard::data::load(dir).with_context(|| format!("reading {}", dir.display()));
+    let h = woolguard::data::load_with(dir, options)
+        .with_context(|| format!("reading {}", dir.display()));
     s.finish_and_clear();
     h
 }
 
+/// One line a table: `points: absent (no points.parquet, points.csv or points/ folder)`.
+fn write_absent(out: &mut impl Write, tables: &[Table]) -> std::io::Result<()> {
+    for t in tables {
+        writeln!(out, "{t}: absent ({}), read as empty", absent_reason(*t))?;
+    }
+    Ok(())
+}
+
+/// Says on stderr which optional tables `dir` lacks (read as empty), for commands whose stdout
+/// is their result.
+pub fn say_absent(dir: &Path) -> anyhow::Result<()> {
+    write_absent(&mut std::io::stderr().lock(), &absent_tables(dir))?;
+    Ok(())
+}
+
 pub fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
-    let report = summary::validate(&args.dir, args.max_per_kind)?;
+    let options = args.window.options()?;
+    let report = summary::validate_with(&args.dir, args.max_per_kind, &options)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
@@ -57,8 +122,9 @@ pub fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
 fn print_validation(out: &mut impl Write, r: &Validation) -> std::io::Result<()> {
     writeln!(out, "history: {}", r.dir.display())?;
     for t in &r.tables {
-        if t.files.is_empty() {
-            writeln!(out, "  {:<8} absent", t.table.name())?;
+        if t.entry.is_none() {
+            let why = absent_reason(t.table);
+            writeln!(out, "  {:<8} absent ({why}), read as empty", t.table.name())?;
         } else {
             writeln!(
                 out,
@@ -92,8 +158,9 @@ fn print_validation(out: &mut impl Write, r: &Validation) -> std::io::Result<()>
 }
 
 pub fn stats(args: StatsArgs) -> anyhow::Result<ExitCode> {
-    let history = load_history(&args.dir)?;
-    let s = summary::stats(&history);
+    let options = args.window.options()?;
+    let history = load_history_with(&args.dir, &options)?;
+    let s = summary::stats_in(&args.dir, &history);
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&s)?)?;
@@ -109,6 +176,7 @@ fn print_stats(out: &mut impl Write, s: &Stats) -> std::io::Result<()> {
         "members {}  coupons {}  orders {}  points {}  labels {} ({} wool)",
         s.members, s.coupons, s.orders, s.points, s.labels, s.labelled_wool
     )?;
+    write_absent(out, &s.absent_tables)?;
     if let Some((a, b)) = &s.time_span {
         writeln!(out, "time span {a} .. {b}")?;
     }
@@ -145,7 +213,16 @@ fn print_stats(out: &mut impl Write, s: &Stats) -> std::io::Result<()> {
     if s.campaigns.len() > 20 {
         writeln!(out, "  ... {} campaigns in all", s.campaigns.len())?;
     }
-    writeln!(out, "coupon events: {:?}", s.coupon_events)?;
-    writeln!(out, "coupon kinds: {:?}", s.coupon_kinds)?;
+    writeln!(out, "coupon events: {}", counts(&s.coupon_events))?;
+    writeln!(out, "coupon kinds: {}", counts(&s.coupon_kinds))?;
     Ok(())
+}
+
+/// `claim 12, redeem 3`, or `none`.
+fn counts(c: &std::collections::BTreeMap<String, u64>) -> String {
+    if c.is_empty() {
+        return "none".into();
+    }
+    let parts: Vec<String> = c.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    parts.join(", ")
 }

@@ -87,6 +87,15 @@ pub enum ProblemKind {
     NegativeValue,
     DuplicateId,
     UnknownMember,
+    /// Two entries for one table (say `members.parquet` and `members.csv`): never merged.
+    DuplicateTable,
+    /// A table's entry exists but holds nothing: a 0-byte file, a folder without a data file,
+    /// or a required table without a row.
+    EmptyTable,
+    /// A time that parses but lies outside the plausible window.
+    ImplausibleTime,
+    /// An amount or points movement that parses but is beyond what makes sense.
+    ImplausibleValue,
 }
 
 impl ProblemKind {
@@ -104,6 +113,10 @@ impl ProblemKind {
             ProblemKind::NegativeValue => "negative_value",
             ProblemKind::DuplicateId => "duplicate_id",
             ProblemKind::UnknownMember => "unknown_member",
+            ProblemKind::DuplicateTable => "duplicate_table",
+            ProblemKind::EmptyTable => "empty_table",
+            ProblemKind::ImplausibleTime => "implausible_time",
+            ProblemKind::ImplausibleValue => "implausible_value",
         }
     }
 }

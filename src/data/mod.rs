@@ -12,5 +12,5 @@ pub mod write;
 
 pub use error::{DataError, Location, Problem, ProblemKind, Problems};
 pub use history::{ByMember, History, Interner, MemberIdx, Sym, NONE};
-pub use read::{load, read_dir, ReadOutcome, TableReport};
+pub use read::{load, load_with, read_dir, read_dir_with, ReadOptions, ReadOutcome, TableReport};
 pub use schema::Table;

@@ -103,7 +103,9 @@ pub fn check_amount(v: f64) -> Result<f64, Implausible> {
         return Err(Implausible(format!("{v} is negative")));
     }
     if v > MAX_AMOUNT {
-        return Err(Implausible(format!("{v} is over the largest amount accepted, {MAX_AMOUNT:e}")));
+        return Err(Implausible(format!(
+            "{v} is over the largest amount accepted, {MAX_AMOUNT:e}"
+        )));
     }
     Ok(v)
 }
@@ -159,7 +161,9 @@ pub fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         Ok(Raw::Int(t)) => Ok(t),
         Ok(Raw::Text(s)) => parse_time(&s)
             .ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a time ({TIME_FORMS})"))),
-        Err(_) => Err(serde::de::Error::custom(format!("expected a time: {TIME_FORMS}"))),
+        Err(_) => Err(serde::de::Error::custom(format!(
+            "expected a time: {TIME_FORMS}"
+        ))),
     }
 }
 
@@ -231,7 +235,9 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((a.at, a.opt), (1_735_646_400, None));
         assert_eq!((b.at, b.opt), (1_735_646_400, Some(1_735_603_200)));
-        let bad = serde_json::from_str::<T>(r#"{"at": "soon"}"#).err().map(|e| e.to_string());
+        let bad = serde_json::from_str::<T>(r#"{"at": "soon"}"#)
+            .err()
+            .map(|e| e.to_string());
         assert!(bad.is_some_and(|m| m.contains("'soon' is not a time")));
     }
 }

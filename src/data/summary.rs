@@ -9,14 +9,18 @@ use serde::Serialize;
 
 use super::error::{DataError, Problem};
 use super::history::{History, Sym, NONE};
-use super::read::{read_dir, TableReport};
-use super::schema::{CouponEvent, CouponKind};
+use super::read::{absent_tables, read_dir_with, ReadOptions, TableReport};
+use super::schema::{CouponEvent, CouponKind, Table};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Validation {
     pub dir: PathBuf,
     pub ok: bool,
     pub tables: Vec<TableReport>,
+    /// The optional tables the folder holds no entry for: read as empty, and said so.
+    pub absent_tables: Vec<Table>,
+    /// The plausible window times were checked against.
+    pub window: (String, String),
     pub time_span: Option<(String, String)>,
     pub problems_total: u64,
     /// Problems by kind code, every one counted.
@@ -27,11 +31,22 @@ pub struct Validation {
 
 /// Reads every table of `dir` and reports all problems (at most `cap` listed per kind).
 pub fn validate(dir: &Path, cap: usize) -> Result<Validation, DataError> {
-    let outcome = read_dir(dir, cap)?;
+    validate_with(dir, cap, &ReadOptions::default())
+}
+
+/// [`validate`] with other read options (another plausible window).
+pub fn validate_with(
+    dir: &Path,
+    cap: usize,
+    options: &ReadOptions,
+) -> Result<Validation, DataError> {
+    let outcome = read_dir_with(dir, cap, options)?;
     let problems = &outcome.problems;
     Ok(Validation {
         dir: dir.to_path_buf(),
         ok: problems.is_empty(),
+        absent_tables: outcome.absent_tables(),
+        window: (iso(options.window.earliest), iso(options.window.latest)),
         time_span: outcome.history.time_span().map(|(a, b)| (iso(a), iso(b))),
         problems_total: problems.total(),
         problem_counts: problems
@@ -60,6 +75,9 @@ pub struct Share {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Stats {
+    /// The optional tables the folder holds no entry for (read as empty); empty when the
+    /// history did not come from a folder.
+    pub absent_tables: Vec<Table>,
     pub members: u64,
     pub coupons: u64,
     pub orders: u64,
@@ -100,6 +118,15 @@ fn shares(history: &History, syms: &[Sym], none_name: &str) -> Vec<Share> {
     out
 }
 
+/// What the history read from `dir` holds, with the optional tables the folder lacks.
+pub fn stats_in(dir: &Path, history: &History) -> Stats {
+    Stats {
+        absent_tables: absent_tables(dir),
+        ..stats(history)
+    }
+}
+
+/// What a history holds (`absent_tables` is left empty: see [`stats_in`]).
 pub fn stats(history: &History) -> Stats {
     let mut coupon_events = BTreeMap::new();
     let mut coupon_kinds = BTreeMap::new();
@@ -121,6 +148,7 @@ pub fn stats(history: &History) -> Stats {
     let o = &history.orders;
     let m = &history.members;
     Stats {
+        absent_tables: Vec::new(),
         members: m.len() as u64,
         coupons: history.coupons.len() as u64,
         orders: o.len() as u64,

@@ -1,5 +1,10 @@
 //! The contract reader: a round trip through Parquet, CSV and folders of files, and one test per
-//! kind of bad input, each asserting the problem's kind and exact location.
+//! kind of bad input, each asserting the problem's kind and exact location. `entries` covers how
+//! a table is found (part-file folders, two entries, empty files, absent tables), `implausible`
+//! the values that parse but make no sense.
+
+mod entries;
+mod implausible;
 
 use std::fs;
 
@@ -130,8 +135,15 @@ fn parquet_written_by_us_reads_back_identically_and_folders_concatenate() {
     let counts = w.finish().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((counts.members, counts.orders, counts.points), (3, 1, 0));
 
-    // A second orders file in an orders/ folder beside orders.parquet: both are read.
-    let extra = dir.path().join("orders").join("part-2.parquet");
+    // The orders as a folder of two part files, read in name order.
+    let parts = dir.path().join("orders");
+    fs::create_dir(&parts).unwrap_or_else(|e| panic!("{e}"));
+    fs::rename(
+        dir.path().join("orders.parquet"),
+        parts.join("part-1.parquet"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let extra = parts.join("part-2.parquet");
     let mut more = TableWriter::<OrderRow>::create(&extra).unwrap_or_else(|e| panic!("{e}"));
     more.push(&order("O2", "M2", 3.5))
         .unwrap_or_else(|e| panic!("{e}"));
