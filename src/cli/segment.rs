@@ -112,7 +112,7 @@ fn print_summary(out: &mut impl Write, s: &Summary, file: &std::path::Path) -> s
         let g = &c.group;
         writeln!(
             out,
-            "  {:>2} {:<44} {:>9} {:>6.1}% {:>14.2} {:>6.1}%",
+            "  {:>2} {:<44} {:>9} {:>6.1}% {:>14.2} {:>10.1}%",
             c.id,
             g.name,
             g.members,

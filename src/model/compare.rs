@@ -69,8 +69,11 @@ pub fn compare(
 ) -> Result<Comparison, ScoreError> {
     if current.target != new.target {
         return Err(ScoreError::Config(format!(
-            "{} predicts {:?} and {} predicts {:?}: compare models of one target",
-            current.version, current.target, new.version, new.target
+            "{} predicts {} and {} predicts {}: compare models of one target",
+            current.version,
+            current.target.name(),
+            new.version,
+            new.target.name()
         )));
     }
     let checked = TrainConfig::check(current.config.clone()).map_err(ScoreError::Config)?;

@@ -160,8 +160,10 @@ fn as_of_commands(f: &Fixture, out: &Path) -> Vec<(&'static str, Vec<PathBuf>)> 
     ]
 }
 
-/// What a run produced: its stdout and the file it wrote, if any.
-fn result_of(o: &Output, out: &Path) -> (String, Vec<(String, Vec<u8>)>) {
+/// What a run produced: its stdout and the files it wrote (name, bytes).
+type Produced = (String, Vec<(String, Vec<u8>)>);
+
+fn result_of(o: &Output, out: &Path) -> Produced {
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(out)
         .map(|d| {
             d.filter_map(Result::ok)
@@ -174,7 +176,9 @@ fn result_of(o: &Output, out: &Path) -> (String, Vec<(String, Vec<u8>)>) {
         })
         .unwrap_or_default();
     files.sort();
-    (text(&o.stdout), files)
+    // The output folder differs from run to run; what is written there must not.
+    let stdout = text(&o.stdout).replace(&out.display().to_string(), "<out>");
+    (stdout, files)
 }
 
 #[test]
@@ -192,7 +196,7 @@ fn every_as_of_takes_each_time_form_with_the_same_result() -> TestResult {
     let commands = as_of_commands(f, Path::new("."));
     for (name, _) in commands {
         for forms in &same {
-            let mut first: Option<(String, Vec<(String, Vec<u8>)>)> = None;
+            let mut first: Option<Produced> = None;
             for form in forms {
                 let out = tempfile::tempdir()?;
                 let (_, mut args) = as_of_commands(f, out.path())
@@ -274,9 +278,11 @@ fn an_as_of_outside_the_history_is_warned_about_once() -> TestResult {
             args.push(when.into());
             let o = woolguard(&args);
             let err = text(&o.stderr);
+            // One member cannot be explained before it joined; the rest run on what there is.
+            let refused = name == "explain" && when.starts_with("1995");
             assert_eq!(
                 o.status.code(),
-                Some(0),
+                Some(if refused { 2 } else { 0 }),
                 "{name} --as-of {when}: {}",
                 shown(&o)
             );
@@ -454,7 +460,8 @@ fn diagnose_prints_whole_campaign_names_that_select_accepts() -> TestResult {
     );
     let out = tempfile::tempdir()?;
     let file = out.path().join("a.csv");
-    for c in campaigns.iter().filter(|c| c.as_str() != "-") {
+    // `(none)` stands for members who joined outside any campaign: not a campaign's name.
+    for c in campaigns.iter().filter(|c| !c.starts_with('(')) {
         let select = format!("campaign = \"{c}\"");
         let a = woolguard(&[
             "audience".as_ref(),
