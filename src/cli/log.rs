@@ -49,18 +49,38 @@ pub fn init(format: Format) {
     };
 }
 
-/// An error and its causes, each message once: a cause whose text its parent already ends with
-/// (`cannot read model m: No such file…` then `No such file…`) is not repeated.
+/// An error and its causes, each message once: a cause whose text its parent already holds
+/// (`cannot read model m: No such file…` then `No such file…`) is not repeated, and a cause that
+/// starts with what its parent ends with (`reading d` then `d: not a folder`) goes on from there.
 pub fn describe(err: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in err.chain() {
         let text = cause.to_string();
-        let said = parts.last().is_some_and(|p| p.contains(&text));
-        if !said && !text.is_empty() {
+        let Some(prev) = parts.last() else {
             parts.push(text);
+            continue;
+        };
+        if text.is_empty() || prev.contains(&text) {
+            continue;
         }
+        let rest = text[overlap(prev, &text)..].to_string();
+        parts.push(rest);
     }
     parts.join(": ")
+}
+
+/// Where `next` goes on after a head that `prev` already ends with: the byte just past the
+/// longest such head that `next` follows with `: ` (0 when there is none).
+fn overlap(prev: &str, next: &str) -> usize {
+    next.match_indices(": ")
+        .map(|(i, _)| i)
+        .filter(|&i| {
+            let head = &next[..i];
+            prev.strip_suffix(head)
+                .is_some_and(|before| before.is_empty() || before.ends_with(' '))
+        })
+        .last()
+        .map_or(0, |i| i + 2)
 }
 
 /// Writes a failure on stderr: `error: …` as text, an `ERROR` event when logs are JSON.
@@ -90,5 +110,10 @@ mod tests {
             describe(&err),
             "scoring: cannot read model m: No such file (os error 2)"
         );
+        let err = anyhow::anyhow!("/d/h: not a folder").context("reading /d/h");
+        assert_eq!(describe(&err), "reading /d/h: not a folder");
+        // A head that is only part of the last word is not an overlap.
+        let err = anyhow::anyhow!("h: gone").context("reading /d/h");
+        assert_eq!(describe(&err), "reading /d/h: h: gone");
     }
 }

@@ -411,7 +411,7 @@ fn a_missing_history_or_mapping_is_said_once_and_exits_2() -> TestResult {
         let err = text(&r.stderr);
         let what = format!("{:?}: {}", args[0], shown(&r));
         assert_eq!(r.status.code(), Some(2), "{what}");
-        assert!(err.contains(&path), "the path: {what}");
+        assert_eq!(err.matches(&path).count(), 1, "the path once: {what}");
         assert_eq!(err.lines().count(), 1, "one line: {what}");
     }
     let r = woolguard(&[
