@@ -98,6 +98,7 @@ fn write_absent(out: &mut impl Write, tables: &[Table]) -> std::io::Result<()> {
 
 /// Says on stderr which optional tables `dir` lacks (read as empty), for commands whose stdout
 /// is their result.
+#[cfg_attr(not(feature = "gbm"), allow(dead_code))] // only `train` says it so
 pub fn say_absent(dir: &Path) -> anyhow::Result<()> {
     write_absent(&mut std::io::stderr().lock(), &absent_tables(dir))?;
     Ok(())

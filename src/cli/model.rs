@@ -100,6 +100,7 @@ fn load_model(path: &Path) -> anyhow::Result<Artefact> {
 pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let checked = TrainConfig::load(&args.config)?;
     let h = load_history(&args.data)?;
+    super::data::say_absent(&args.data)?;
     let truth = truth_of(&args.data, &h)?;
     let version = args
         .out
