@@ -27,6 +27,10 @@ pub fn show(t: i64) -> String {
     }
 }
 
+/// A day past the last event is still the history's end (an export taken at midnight, the
+/// generator's `END`): a moment later than that is warned about.
+const END_SLACK_SECS: i64 = 86_400;
+
 /// The moment a command works at: the flag when given (with a warning, once, when it lies
 /// outside the history), else just after the history's last event.
 pub fn as_of(flag: Option<i64>, h: &History) -> i64 {
@@ -42,7 +46,7 @@ pub fn as_of(flag: Option<i64>, h: &History) -> i64 {
                 show(t),
                 show(first)
             );
-        } else if t > end_of(h) {
+        } else if t > last.saturating_add(END_SLACK_SECS) {
             tracing::warn!(
                 as_of = %show(t),
                 last_event = %show(last),

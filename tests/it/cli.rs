@@ -294,6 +294,15 @@ fn an_as_of_outside_the_history_is_warned_about_once() -> TestResult {
             assert!(err.contains(&format!("--as-of {when}")), "{err}");
         }
     }
+    // The generator ends at 2025-01-01T00:00:00Z: its midnight is the history's end, no warning.
+    let out = tempfile::tempdir()?;
+    for (name, mut args) in as_of_commands(f, out.path()) {
+        args.push("--as-of".into());
+        args.push("2025-01-01".into());
+        let o = woolguard(&args);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", shown(&o));
+        assert!(o.stderr.is_empty(), "{name}: {}", shown(&o));
+    }
     Ok(())
 }
 
