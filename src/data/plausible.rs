@@ -31,6 +31,13 @@ pub fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// The last second of the UTC day holding `t`.
+pub fn end_of_day(t: i64) -> i64 {
+    t.div_euclid(86_400)
+        .saturating_mul(86_400)
+        .saturating_add(86_399)
+}
+
 /// The window of times that make sense, inclusive at both ends (UTC seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimeWindow {
@@ -51,11 +58,12 @@ impl fmt::Display for Implausible {
 impl std::error::Error for Implausible {}
 
 impl TimeWindow {
-    /// Live events and requests: 2000-01-01 .. now + 1 day.
+    /// Live events and requests: 2000-01-01 .. now + 1 day, rounded up to the end of that UTC
+    /// day, so that the bound is the same all day (the API description states it).
     pub fn live() -> Self {
         TimeWindow {
             earliest: LIVE_EARLIEST,
-            latest: now().saturating_add(FUTURE_SLACK_SECS),
+            latest: end_of_day(now().saturating_add(FUTURE_SLACK_SECS)),
         }
     }
 
@@ -155,10 +163,16 @@ pub fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     #[serde(untagged)]
     enum Raw {
         Int(i64),
+        // JSON has one number type: 1735646400.0 is the same whole number of seconds.
+        Float(f64),
         Text(String),
     }
     match Raw::deserialize(d) {
         Ok(Raw::Int(t)) => Ok(t),
+        Ok(Raw::Float(t)) if t.fract() == 0.0 && t.abs() < 9.0e15 => Ok(t as i64),
+        Ok(Raw::Float(t)) => Err(serde::de::Error::custom(format!(
+            "{t} is not a whole number of seconds"
+        ))),
         Ok(Raw::Text(s)) => parse_time(&s)
             .ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a time ({TIME_FORMS})"))),
         Err(_) => Err(serde::de::Error::custom(format!(

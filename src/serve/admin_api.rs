@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::events::{self, Appended};
 use super::json::Body;
+use super::lists::IdListKey;
 use super::scoring_api::check_ids;
 use super::tenant::{self, ListKey, ListKind, Models, Tenant};
 use super::{blocking, Data};
@@ -19,6 +20,11 @@ pub fn config_admin_api(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/v1/models", "GET").route(web::get().to(get_models)))
         .service(super::resource("/v1/models/reload", "POST").route(web::post().to(reload_models)))
         .service(super::resource("/v1/lists/{list}/{key}", "GET").route(web::get().to(get_list)))
+        .service(
+            super::resource("/v1/lists/{list}/ip_range/{range}", "PUT, DELETE")
+                .route(web::put().to(change_ip_range))
+                .route(web::delete().to(delete_ip_range)),
+        )
         .service(
             super::resource("/v1/lists/{list}/{key}/{value}", "PUT, DELETE")
                 .route(web::put().to(change_list))
@@ -186,8 +192,8 @@ async fn get_list(
 }
 
 #[utoipa::path(put, path = "/v1/lists/{list}/{key}/{value}", tag = "lists",
-    params(("list" = tenant::ListKind, Path), ("key" = tenant::ListKey, Path),
-        ("value" = String, Path, description = "member id, device id or phone hash (printable, at most 256 characters); for ip_range a network: `10.1.2.0%2F24` (CIDR, /8 or longer), `2001:db8:1::%2F48` (IPv6, /16 or longer), a single address, or the bare /24 prefix `10.1.2`")),
+    params(("list" = tenant::ListKind, Path), ("key" = IdListKey, Path),
+        ("value" = String, Path, pattern = r"^[^\x00-\x1f\x7f-\x9f\ufffd]{1,256}$", description = "member id, device id or phone hash: printable, 1 to 256 characters")),
     responses((status = 200, description = "whether the list changed, and the value as stored", body = ListChange),
         (status = 400, description = "`invalid_field`: a value that can never match", body = ApiError),
         (status = 401, description = "missing or unknown API key", body = ApiError),
@@ -199,21 +205,14 @@ async fn change_list(
     state: Data,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let tenant = state.tenant(&req)?;
-    let (list, key) = (ListKind::parse(&path.0)?, ListKey::parse(&path.1)?);
-    let present = req.method() != actix_web::http::Method::DELETE;
-    let (value, changed) = tenant.change_list(list, key, &path.2, present)?;
-    tracing::info!(tenant = %tenant.name, list = list.name(), key = key.name(), value = %value, present, changed, "list changed");
-    Ok(HttpResponse::Ok().json(ListChange {
-        list,
-        key,
-        value,
-        changed,
-    }))
+    let (list, key, value) = path.into_inner();
+    let key = ListKey::parse(&key)?;
+    set_entry(&req, &state, &list, key, &value).await
 }
 
 #[utoipa::path(delete, path = "/v1/lists/{list}/{key}/{value}", tag = "lists",
-    params(("list" = tenant::ListKind, Path), ("key" = tenant::ListKey, Path), ("value" = String, Path, description = "as for PUT")),
+    params(("list" = tenant::ListKind, Path), ("key" = IdListKey, Path),
+        ("value" = String, Path, pattern = r"^[^\x00-\x1f\x7f-\x9f\ufffd]{1,256}$", description = "as for PUT")),
     responses((status = 200, description = "whether the list changed", body = ListChange),
         (status = 400, description = "`invalid_field`: a value that can never match", body = ApiError),
         (status = 401, description = "missing or unknown API key", body = ApiError),
@@ -226,6 +225,61 @@ async fn delete_list(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     change_list(req, state, path).await
+}
+
+#[utoipa::path(put, path = "/v1/lists/{list}/ip_range/{range}", tag = "lists",
+    params(("list" = tenant::ListKind, Path),
+        ("range" = String, Path, pattern = r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){2}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:/(?:[89]|[12][0-9]|3[0-2]))?)?$", description = "a network: `10.1.2.0%2F24` (CIDR, /8 or longer), a single address `10.1.2.7`, the bare /24 prefix `10.1.2`; IPv6 networks (`2001:db8:1::%2F48`, /16 or longer) are taken too. Stored as its network (`10.1.2.0/24`), matched by containment")),
+    responses((status = 200, description = "whether the list changed, and the range as stored", body = ListChange),
+        (status = 400, description = "`invalid_field`: not an IP range", body = ApiError),
+        (status = 401, description = "missing or unknown API key", body = ApiError),
+        (status = 404, description = "`unknown_list`", body = ApiError),
+        (status = 503, description = "the store is unavailable; nothing changed", body = ApiError)),
+    security(("api_key" = [])))]
+async fn change_ip_range(
+    req: HttpRequest,
+    state: Data,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (list, range) = path.into_inner();
+    set_entry(&req, &state, &list, ListKey::IpRange, &range).await
+}
+
+#[utoipa::path(delete, path = "/v1/lists/{list}/ip_range/{range}", tag = "lists",
+    params(("list" = tenant::ListKind, Path), ("range" = String, Path, pattern = r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){2}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:/(?:[89]|[12][0-9]|3[0-2]))?)?$", description = "as for PUT")),
+    responses((status = 200, description = "whether the list changed", body = ListChange),
+        (status = 400, description = "`invalid_field`: not an IP range", body = ApiError),
+        (status = 401, description = "missing or unknown API key", body = ApiError),
+        (status = 404, description = "`unknown_list`", body = ApiError),
+        (status = 503, description = "the store is unavailable; nothing changed", body = ApiError)),
+    security(("api_key" = [])))]
+async fn delete_ip_range(
+    req: HttpRequest,
+    state: Data,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    change_ip_range(req, state, path).await
+}
+
+/// Puts (PUT) or removes (DELETE) one list entry.
+async fn set_entry(
+    req: &HttpRequest,
+    state: &Data,
+    list: &str,
+    key: ListKey,
+    value: &str,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = state.tenant(req)?;
+    let list = ListKind::parse(list)?;
+    let present = req.method() != actix_web::http::Method::DELETE;
+    let (value, changed) = tenant.change_list(list, key, value, present)?;
+    tracing::info!(tenant = %tenant.name, list = list.name(), key = key.name(), value = %value, present, changed, "list changed");
+    Ok(HttpResponse::Ok().json(ListChange {
+        list,
+        key,
+        value,
+        changed,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

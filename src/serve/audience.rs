@@ -11,7 +11,8 @@ use super::error::ApiError;
 use super::json::from_slice;
 use super::tenant::{AudiencePolicy, DropLevel};
 
-/// The policy of an NDJSON or Parquet audience, from the query string.
+/// An audience's policy: in the query string (any body), or in a JSON body's `policy` (whose
+/// fields win over the query's).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -23,13 +24,31 @@ pub struct AudienceQuery {
     pub min_quality: Option<u8>,
 }
 
+/// A JSON audience's policy (its fields win over the query's).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BodyPolicy {
+    /// `reject` (default) or `review` (drops review decisions too).
+    pub drop: Option<DropLevel>,
+    /// Also drop members whose quality (0 to 100) is below this.
+    #[serde(default, deserialize_with = "super::json::de_opt_whole_u8")]
+    #[schema(maximum = 100)]
+    pub min_quality: Option<u8>,
+}
+
+/// serde: the policy object (an array is not one, though serde would read a struct from it).
+fn de_policy<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BodyPolicy, D::Error> {
+    let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+    BodyPolicy::deserialize(serde_json::Value::Object(map)).map_err(serde::de::Error::custom)
+}
+
 /// A JSON audience: ids and policy in the body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AudienceRequest {
     pub member_ids: Vec<String>,
-    #[serde(default)]
-    pub policy: AudiencePolicy,
+    #[serde(default, deserialize_with = "de_policy")]
+    pub policy: BodyPolicy,
 }
 
 pub const NDJSON: &str = "application/x-ndjson";
@@ -61,32 +80,30 @@ pub fn parse(
     body: actix_web::web::Bytes,
     query: AudienceQuery,
 ) -> Result<(Vec<String>, AudiencePolicy), ApiError> {
-    let from_query = || AudiencePolicy {
-        drop: query.drop.unwrap_or_default(),
-        min_quality: query.min_quality,
-    };
     check_content_type(content_type)?;
-    let policy = match content_type {
+    let (ids, body_policy) = match content_type {
         "application/json" => {
-            if query.drop.is_some() || query.min_quality.is_some() {
-                return Err(ApiError::bad_request(
-                    "invalid_field",
-                    "a JSON audience carries its policy in the body, not the query",
-                ));
-            }
             let r: AudienceRequest = from_slice(&body)?;
-            (r.member_ids, r.policy, "policy.")
+            (r.member_ids, r.policy)
         }
-        NDJSON => (ndjson_ids(&body)?, from_query(), ""),
-        _ => (parquet_ids(body)?, from_query(), ""),
+        NDJSON => (ndjson_ids(&body)?, BodyPolicy::default()),
+        _ => (parquet_ids(body)?, BodyPolicy::default()),
     };
-    let (ids, policy, prefix) = policy;
-    if let Some(q) = policy.min_quality.filter(|&q| q > 100) {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            format!("{prefix}min_quality: {q} is not a quality score (0 to 100)"),
-        ));
+    for (q, field) in [
+        (body_policy.min_quality, "policy.min_quality"),
+        (query.min_quality, "min_quality"),
+    ] {
+        if let Some(q) = q.filter(|&q| q > 100) {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                format!("{field}: {q} is not a quality score (0 to 100)"),
+            ));
+        }
     }
+    let policy = AudiencePolicy {
+        drop: body_policy.drop.or(query.drop).unwrap_or_default(),
+        min_quality: body_policy.min_quality.or(query.min_quality),
+    };
     Ok((ids, policy))
 }
 
@@ -213,15 +230,16 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ids, vec!["a", "b"]);
         assert_eq!(policy.drop, DropLevel::Review);
+        // The body's fields win over the query's; the query fills what the body leaves out.
         let q = AudienceQuery {
             drop: Some(DropLevel::Reject),
-            min_quality: None,
+            min_quality: Some(40),
         };
+        let (_, policy) =
+            parse("application/json", body.clone(), q).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            parse("application/json", body.clone(), q)
-                .err()
-                .map(|e| e.code),
-            Some("invalid_field")
+            (policy.drop, policy.min_quality),
+            (DropLevel::Review, Some(40))
         );
         assert_eq!(
             parse("text/csv", body, AudienceQuery::default())

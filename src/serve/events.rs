@@ -30,68 +30,154 @@ const ORDER: TableDefinition<u64, &str> = TableDefinition::new("order");
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
     Signup {
+        #[schema(
+            min_length = 1,
+            max_length = 512,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]+$"
+        )]
         event_id: String,
+        #[schema(
+            min_length = 1,
+            max_length = 256,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]+$"
+        )]
         member_id: String,
         #[serde(deserialize_with = "plausible::de_time")]
         #[schema(schema_with = time_schema)]
         at: i64,
+        #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
         channel: Option<String>,
+        #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
         campaign_id: Option<String>,
+        #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
         inviter_id: Option<String>,
+        #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
         device_id: Option<String>,
+        #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
         ip: Option<String>,
+        #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
         phone_prefix: Option<String>,
+        #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
         phone_hash: Option<String>,
+        #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
         region: Option<String>,
     },
     Coupon {
+        #[schema(
+            min_length = 1,
+            max_length = 512,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]+$"
+        )]
         event_id: String,
+        #[schema(
+            min_length = 1,
+            max_length = 256,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]+$"
+        )]
         member_id: String,
         #[serde(deserialize_with = "plausible::de_time")]
         #[schema(schema_with = time_schema)]
         at: i64,
+        #[schema(
+            min_length = 1,
+            max_length = 256,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]+$"
+        )]
         coupon_id: String,
         /// claim / redeem / expire.
+        #[schema(pattern = "^(claim|redeem|expire)$")]
         event: String,
         /// welcome / fission / tier / promo.
+        #[schema(pattern = "^(welcome|fission|tier|promo)$")]
         kind: String,
+        #[schema(minimum = 0, maximum = 1000000000)]
         face_value: f64,
+        #[schema(minimum = 0, maximum = 1000000000)]
         threshold: f64,
+        #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
         campaign_id: Option<String>,
     },
     Order {
+        #[schema(
+            min_length = 1,
+            max_length = 512,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]+$"
+        )]
         event_id: String,
+        #[schema(
+            min_length = 1,
+            max_length = 256,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]+$"
+        )]
         member_id: String,
         #[serde(deserialize_with = "plausible::de_time")]
         #[schema(schema_with = time_schema)]
         at: i64,
+        #[schema(
+            min_length = 1,
+            max_length = 256,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]+$"
+        )]
         order_id: String,
+        #[schema(minimum = 0, maximum = 1000000000)]
         amount: f64,
+        #[schema(minimum = 0, maximum = 1000000000)]
         list_amount: f64,
+        #[schema(minimum = 0, maximum = 1000000000)]
         discount: f64,
+        #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
         coupon_id: Option<String>,
+        #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
         channel: Option<String>,
         #[serde(default)]
         refunded: bool,
     },
     Points {
+        #[schema(
+            min_length = 1,
+            max_length = 512,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]+$"
+        )]
         event_id: String,
+        #[schema(
+            min_length = 1,
+            max_length = 256,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]+$"
+        )]
         member_id: String,
         #[serde(deserialize_with = "plausible::de_time")]
         #[schema(schema_with = time_schema)]
         at: i64,
+        #[schema(minimum = -1000000000, maximum = 1000000000)]
+        #[serde(deserialize_with = "super::json::de_whole_i64")]
         delta: i64,
         /// purchase / share / invite / checkin / redeem_coupon / redeem_gift / points_plus_cash / expire.
+        #[schema(
+            pattern = "^(purchase|share|invite|checkin|redeem_coupon|redeem_gift|points_plus_cash|expire)$"
+        )]
         reason: String,
     },
     Label {
+        #[schema(
+            min_length = 1,
+            max_length = 512,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]+$"
+        )]
         event_id: String,
+        #[schema(
+            min_length = 1,
+            max_length = 256,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]+$"
+        )]
         member_id: String,
         #[serde(deserialize_with = "plausible::de_time")]
         #[schema(schema_with = time_schema)]
         at: i64,
         /// 1 = wool, 0 = genuine.
+        #[schema(maximum = 1)]
+        #[serde(deserialize_with = "super::json::de_whole_u8")]
         label: u8,
+        #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
         source: Option<String>,
     },
 }
@@ -123,15 +209,27 @@ impl Event {
     /// stored event is folded (an event stored before a check existed is skipped, not fatal).
     pub fn problem(&self, window: &TimeWindow) -> Option<(&'static str, String)> {
         let text = |field: &'static str, v: &str| -> Option<(&'static str, String)> {
+            // An event id may hold a member id and a prefix (`signup:<member>`).
+            let max = if field == "event_id" {
+                2 * MAX_ID_CHARS
+            } else {
+                MAX_ID_CHARS
+            };
             if v.is_empty() {
                 Some((field, "must not be empty".into()))
-            } else if v.chars().count() > MAX_ID_CHARS {
-                Some((field, format!("longer than {MAX_ID_CHARS} characters")))
-            } else if v.chars().any(char::is_control) {
+            } else if v.chars().count() > max {
+                Some((field, format!("longer than {max} characters")))
+            } else if v.chars().any(|c| c.is_control() || c == '\u{FFFD}') {
                 Some((field, "holds control characters".into()))
             } else {
                 None
             }
+        };
+        // An optional text may be absent or empty; when given it is held to the same rules.
+        let optional = |field: &'static str, v: &Option<String>| {
+            v.as_deref()
+                .filter(|v| !v.is_empty())
+                .and_then(|v| text(field, v))
         };
         let amount =
             |field: &'static str, v: f64| plausible::check_amount(v).err().map(|e| (field, e.0));
@@ -143,15 +241,38 @@ impl Event {
             return Some(("at", e.0));
         }
         match self {
-            Event::Signup { .. } => None,
+            Event::Signup {
+                channel,
+                campaign_id,
+                inviter_id,
+                device_id,
+                ip,
+                phone_prefix,
+                phone_hash,
+                region,
+                ..
+            } => [
+                ("channel", channel),
+                ("campaign_id", campaign_id),
+                ("inviter_id", inviter_id),
+                ("device_id", device_id),
+                ("ip", ip),
+                ("phone_prefix", phone_prefix),
+                ("phone_hash", phone_hash),
+                ("region", region),
+            ]
+            .into_iter()
+            .find_map(|(field, v)| optional(field, v)),
             Event::Coupon {
                 coupon_id,
                 event,
                 kind,
                 face_value,
                 threshold,
+                campaign_id,
                 ..
             } => text("coupon_id", coupon_id)
+                .or_else(|| optional("campaign_id", campaign_id))
                 .or_else(|| {
                     CouponEvent::parse(event)
                         .is_none()
@@ -172,8 +293,12 @@ impl Event {
                 amount: paid,
                 list_amount,
                 discount,
+                coupon_id,
+                channel,
                 ..
             } => text("order_id", order_id)
+                .or_else(|| optional("coupon_id", coupon_id))
+                .or_else(|| optional("channel", channel))
                 .or_else(|| amount("amount", *paid))
                 .or_else(|| amount("list_amount", *list_amount))
                 .or_else(|| amount("discount", *discount)),
@@ -185,9 +310,9 @@ impl Event {
                         .is_none()
                         .then(|| ("reason", format!("'{reason}' is not a points reason")))
                 }),
-            Event::Label { label, .. } => {
-                (*label > 1).then(|| ("label", format!("{label}: 1 = wool, 0 = genuine")))
-            }
+            Event::Label { label, source, .. } => (*label > 1)
+                .then(|| ("label", format!("{label}: 1 = wool, 0 = genuine")))
+                .or_else(|| optional("source", source)),
         }
     }
 
@@ -215,23 +340,51 @@ impl Event {
     }
 }
 
-/// A time in a request: Unix seconds or RFC 3339 text.
+/// A time in a request: Unix seconds or RFC 3339 text, inside the live window. The bounds are
+/// written when the document is (the window's end moves with the clock).
 pub fn time_schema() -> utoipa::openapi::schema::Schema {
+    time_schema_of(false)
+}
+
+/// [`time_schema`], or null.
+pub fn opt_time_schema() -> utoipa::openapi::schema::Schema {
+    time_schema_of(true)
+}
+
+fn time_schema_of(nullable: bool) -> utoipa::openapi::schema::Schema {
+    use chrono::Datelike;
     use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
-    let one_of = OneOfBuilder::new()
+    let window = TimeWindow::live();
+    // Text: any second of the whole years from 2000 to last year (every such time is in the
+    // window); the days stop at 28 so that every date the pattern allows exists.
+    let last_year =
+        chrono::DateTime::from_timestamp(plausible::now(), 0).map_or(2025, |d| d.year() - 1);
+    let years: Vec<String> = (2000..=last_year).map(|y| y.to_string()).collect();
+    let pattern = format!(
+        "^({})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$",
+        years.join("|")
+    );
+    let mut one_of = OneOfBuilder::new()
         .item(
             ObjectBuilder::new()
                 .schema_type(Type::Integer)
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(window.earliest as f64))
+                .maximum(Some(window.latest as f64))
                 .description(Some("Unix seconds (UTC)")),
         )
         .item(
             ObjectBuilder::new()
                 .schema_type(Type::String)
+                .pattern(Some(pattern))
                 .description(Some(
-                    "RFC 3339 (2024-05-01T08:30:00Z), a date-time without zone (UTC) or a date",
+                    "RFC 3339 (2024-05-01T08:30:00Z); offsets, a date-time without zone (UTC) and a date are taken too",
                 )),
-        )
+        );
+    if nullable {
+        one_of = one_of.item(ObjectBuilder::new().schema_type(Type::Null));
+    }
+    let one_of = one_of
         .description(Some(
             "A time from 2000-01-01 to now + 1 day: Unix seconds or RFC 3339 text",
         ))

@@ -64,8 +64,19 @@ pub async fn read_limited(payload: web::Payload, limit: usize) -> Result<web::By
     }
 }
 
-/// Deserialises JSON, naming the field of a value that does not fit by its path.
+/// Deserialises JSON, naming the field of a value that does not fit by its path. Every body the
+/// API takes is a JSON object (serde would also read a struct from an array).
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') | None => {}
+        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "body: expected a JSON object",
+            ))
+        }
+        Some(_) => {}
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let parsed: Result<T, _> = serde_path_to_error::deserialize(de);
     let value = parsed.map_err(|e| {
@@ -78,6 +89,36 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ApiError::bad_request("invalid_field", describe(&path, &message))
     })?;
     Ok(value)
+}
+
+/// serde: a whole number, given as an integer or as a number with no fraction (JSON has one
+/// number type: `5.0` is 5).
+pub fn de_whole_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    use serde::Deserialize;
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!(
+            "{n} is not a whole number in range"
+        ))),
+    }
+}
+
+/// [`de_whole_i64`] into a `u8`.
+pub fn de_whole_u8<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    let v = de_whole_i64(d)?;
+    u8::try_from(v).map_err(|_| serde::de::Error::custom(format!("{v} is out of range (0 to 255)")))
+}
+
+/// [`de_whole_u8`] for an optional field.
+pub fn de_opt_whole_u8<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    use serde::Deserialize;
+    #[derive(Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "de_whole_u8")] u8);
+    Option::<Wrap>::deserialize(d).map(|o| o.map(|Wrap(v)| v))
 }
 
 /// `path: why`, with a missing field named as part of the path (`events[2].at: missing`).

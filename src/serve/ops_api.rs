@@ -73,7 +73,9 @@ async fn prometheus(state: Data) -> HttpResponse {
         super::admin_api::get_event, super::admin_api::refresh_state,
         super::admin_api::get_models, super::admin_api::reload_models,
         super::admin_api::get_list, super::admin_api::change_list, super::admin_api::delete_list,
+        super::admin_api::change_ip_range, super::admin_api::delete_ip_range,
         healthz, readyz, prometheus, openapi),
+    components(schemas(super::lists::IdListKey)),
     modifiers(&Keys)
 )]
 pub struct ApiDoc;
@@ -97,8 +99,39 @@ impl utoipa::Modify for Keys {
 
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "operations", responses((status = 200, description = "this API's OpenAPI description")))]
 async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(document())
+}
+
+/// The API description, with what utoipa cannot derive: events refuse fields they do not have
+/// (they are a tagged enum), and a recorded candidate needs its member id.
+pub fn document() -> serde_json::Value {
     use utoipa::OpenApi;
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    if let Some(variants) = doc
+        .pointer_mut("/components/schemas/Event/oneOf")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        for v in variants
+            .iter_mut()
+            .filter_map(serde_json::Value::as_object_mut)
+        {
+            v.insert("additionalProperties".into(), false.into());
+        }
+    }
+    if let Some(c) = doc
+        .pointer_mut("/components/schemas/Candidate")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        c.insert(
+            "if".into(),
+            serde_json::json!({"properties": {"record": {"const": true}}, "required": ["record"]}),
+        );
+        c.insert(
+            "then".into(),
+            serde_json::json!({"properties": {"member_id": {"type": "string", "minLength": 1}}, "required": ["member_id"]}),
+        );
+    }
+    doc
 }
 
 /// A path no route has.

@@ -136,18 +136,27 @@ impl Models {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Candidate {
+    #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
     pub member_id: Option<String>,
     /// Unix seconds or RFC 3339, from 2000-01-01 to now + 1 day; default now.
     #[serde(default, deserialize_with = "crate::data::plausible::de_opt_time")]
-    #[schema(schema_with = super::events::time_schema)]
+    #[schema(schema_with = super::events::opt_time_schema)]
     pub joined_at: Option<i64>,
+    #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
     pub channel: Option<String>,
+    #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
     pub campaign_id: Option<String>,
+    #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
     pub inviter_id: Option<String>,
+    #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
     pub device_id: Option<String>,
+    #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
     pub ip: Option<String>,
+    #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
     pub phone_prefix: Option<String>,
+    #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
     pub phone_hash: Option<String>,
+    #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
     pub region: Option<String>,
     /// Also add the sign-up to the online state.
     #[serde(default)]
@@ -185,8 +194,8 @@ impl Candidate {
             if v.chars().count() > MAX_ID_CHARS {
                 return bad(field, format!("longer than {MAX_ID_CHARS} characters"));
             }
-            if v.chars().any(char::is_control) {
-                return bad(field, "holds control characters".into());
+            if v.chars().any(|c| c.is_control() || c == '\u{FFFD}') {
+                return bad(field, "holds characters that are not printable".into());
             }
         }
         Ok(())
