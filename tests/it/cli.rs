@@ -516,6 +516,85 @@ fn segment_tables_name_each_column_once() -> TestResult {
     Ok(())
 }
 
+/// Debug text (`{…}`, `Some(…)`, `Targets {`) in what a user reads, if any.
+fn debug_text(stdout: &str) -> Option<&str> {
+    stdout
+        .lines()
+        .find(|l| l.contains('{') || l.contains('}') || l.contains("Some(") || l.contains("None"))
+}
+
+#[test]
+fn text_output_carries_no_debug_text() -> TestResult {
+    let f = fixture();
+    let out = tempfile::tempdir()?;
+    let (d, m) = (f.data.as_os_str(), f.model.as_os_str());
+    let file = |name: &str| out.path().join(name).into_os_string();
+    let (seg, aud) = (file("seg.csv"), file("aud.csv"));
+    let runs: Vec<Vec<&OsStr>> = vec![
+        vec!["stats".as_ref(), d],
+        vec![
+            "evaluate".as_ref(),
+            "--model".as_ref(),
+            m,
+            "--data".as_ref(),
+            d,
+        ],
+        vec![
+            "explain".as_ref(),
+            "--model".as_ref(),
+            m,
+            "--data".as_ref(),
+            d,
+            "--member".as_ref(),
+            "M00000074".as_ref(),
+        ],
+        vec![
+            "compare".as_ref(),
+            "--models".as_ref(),
+            m,
+            m,
+            "--data".as_ref(),
+            d,
+        ],
+        vec![
+            "diagnose".as_ref(),
+            "--data".as_ref(),
+            d,
+            "--model".as_ref(),
+            m,
+        ],
+        vec![
+            "segment".as_ref(),
+            "--data".as_ref(),
+            d,
+            "--as-of".as_ref(),
+            "2024-12-01".as_ref(),
+            "--out".as_ref(),
+            &seg,
+        ],
+        vec![
+            "audience".as_ref(),
+            "--data".as_ref(),
+            d,
+            "--model".as_ref(),
+            m,
+            "--drop".as_ref(),
+            "review".as_ref(),
+            "--out".as_ref(),
+            &aud,
+        ],
+    ];
+    for args in runs {
+        let o = woolguard(&args);
+        assert_eq!(o.status.code(), Some(0), "{:?}: {}", args[0], shown(&o));
+        let stdout = text(&o.stdout);
+        if let Some(line) = debug_text(&stdout) {
+            panic!("{:?} prints debug text: {line}\n{stdout}", args[0]);
+        }
+    }
+    Ok(())
+}
+
 /// A quick training configuration (few trees).
 #[cfg(feature = "gbm")]
 const QUICK: &str = r#"
@@ -551,10 +630,7 @@ fn train_prints_tables_without_debug_text() -> TestResult {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", shown(&o));
     let stdout = text(&o.stdout);
-    assert!(
-        !stdout.contains('{') && !stdout.contains('}'),
-        "debug text: {stdout}"
-    );
+    assert!(debug_text(&stdout).is_none(), "debug text: {stdout}");
     assert!(
         stdout.contains("policy targets: reject_precision"),
         "the policy in words: {stdout}"
