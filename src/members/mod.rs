@@ -28,6 +28,11 @@ pub enum MembersError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not valid TOML for this config: {source}")]
     Toml {
         path: PathBuf,
@@ -83,7 +88,7 @@ pub(crate) fn write_table<R: Row + serde::Serialize>(
         source,
     };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| MembersError::Io {
+        std::fs::create_dir_all(parent).map_err(|source| MembersError::Write {
             path: parent.to_path_buf(),
             source,
         })?;
@@ -92,7 +97,7 @@ pub(crate) fn write_table<R: Row + serde::Serialize>(
     for i in 0..n {
         w.serialize(row(i)).map_err(csv_err)?;
     }
-    w.flush().map_err(|source| MembersError::Io {
+    w.flush().map_err(|source| MembersError::Write {
         path: path.to_path_buf(),
         source,
     })?;
