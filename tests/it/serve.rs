@@ -461,10 +461,13 @@ fn the_real_binary_scores_filters_and_refuses_bad_requests_over_loopback() {
     let (status, text) = server.call("GET", "/metrics", &[], "");
     assert_eq!(status, 200);
     assert!(
-        text.contains("woolguard_requests_total{route=\"/v1/candidates/score\",status=\"200\"}"),
+        text.contains("woolguard_requests_total{tenant=\"brand-a\",route=\"/v1/candidates/score\",status=\"200\"}"),
         "{text}"
     );
-    assert!(text.contains("woolguard_model_info{tenant=\"brand-a\",version=\"default\"} 1"));
+    assert!(text.contains(
+        "woolguard_model_info{tenant=\"brand-a\",slot=\"member\",version=\"default\"} 1"
+    ));
+    assert!(text.contains("# HELP woolguard_decisions_total "), "{text}");
 }
 
 fn sample_tenant() -> Tenant {
@@ -711,11 +714,11 @@ fn acknowledged_events_survive_kill_9_and_are_never_applied_twice() {
     assert_eq!(v["accepted"].as_array().map(Vec::len), Some(0), "{body}");
     assert_eq!(v["duplicates"].as_array().map(Vec::len), Some(10), "{body}");
     // A bad event is refused with its position and field, and nothing of its batch is stored.
-    let bad = r#"{"events":[{"type":"signup","event_id":"ok-1","member_id":"x","at":1},{"type":"points","event_id":"p-1","member_id":"x","at":1,"delta":5,"reason":"lottery"}]}"#;
+    let bad = r#"{"events":[{"type":"signup","event_id":"ok-1","member_id":"x","at":1735689600},{"type":"points","event_id":"p-1","member_id":"x","at":1735689600,"delta":5,"reason":"lottery"}]}"#;
     let (status, body) = server.call("POST", "/v1/events", &a, bad);
     assert_eq!(
         (status, json(&body)["code"].as_str()),
-        (400, Some("invalid_event")),
+        (400, Some("invalid_field")),
         "{body}"
     );
     assert!(json(&body)["message"]
@@ -1121,6 +1124,8 @@ fn audiences_come_as_json_ndjson_or_parquet_and_the_spec_lists_every_route() {
         ("/v1/lists/{list}/{key}", "get"),
         ("/v1/lists/{list}/{key}/{value}", "put"),
         ("/v1/lists/{list}/{key}/{value}", "delete"),
+        ("/v1/lists/{list}/ip_range/{range}", "put"),
+        ("/v1/lists/{list}/ip_range/{range}", "delete"),
         ("/v1/openapi.json", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
@@ -1132,7 +1137,7 @@ fn audiences_come_as_json_ndjson_or_parquet_and_the_spec_lists_every_route() {
             "{method} {path} missing from the spec"
         );
     }
-    assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(14));
+    assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(15));
     for schema in [
         "Candidate",
         "Verdict",
