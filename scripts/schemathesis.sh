@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin=target/release/woolguard
-examples="${SCHEMATHESIS_EXAMPLES:-40}"
+examples="${SCHEMATHESIS_EXAMPLES:-80}"
 if ! command -v st >/dev/null 2>&1; then
   echo "schemathesis: installing schemathesis from PyPI"
   python3 -m pip install -q "schemathesis>=4.3,<5"

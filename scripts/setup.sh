@@ -24,6 +24,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# schemathesis (PyPI) for the HTTP contract test (scripts/schemathesis.sh), when absent.
+if ! command -v st >/dev/null 2>&1; then
+  echo "setup: installing schemathesis from PyPI"
+  python3 -m pip install -q "schemathesis>=4.3,<5"
+fi
+
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo is not on PATH; install the Rust toolchain (rustup) first" >&2
   exit 1

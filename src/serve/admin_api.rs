@@ -115,7 +115,7 @@ pub struct ReloadRequest {
         (status = 400, description = "`model_refused` (the old model keeps serving), `malformed_json` or `invalid_field`", body = ApiError),
         (status = 401, description = "missing or wrong admin key", body = ApiError),
         (status = 403, description = "no admin key is configured", body = ApiError),
-        (status = 404, description = "unknown tenant", body = ApiError),
+        (status = 404, description = "`unknown_tenant`, or `unknown_model`: no model file at the path", body = ApiError),
         (status = 413, description = "body too large", body = ApiError),
         (status = 415, description = "the body is not application/json", body = ApiError)),
     security(("admin_key" = [])))]

@@ -55,8 +55,19 @@ impl Metrics {
     }
 
     pub fn decision(&self, tenant: &str, route: &'static str, d: Decision) {
+        self.decisions_n(tenant, route, d.name(), 1);
+    }
+
+    /// `n` verdicts of one decision (an audience's counts).
+    pub fn decisions_n(&self, tenant: &str, route: &'static str, decision: &str, n: u64) {
+        let Some(d) = [Decision::Pass, Decision::Review, Decision::Reject]
+            .into_iter()
+            .find(|d| d.name() == decision)
+        else {
+            return;
+        };
         if let Ok(mut m) = self.decisions.lock() {
-            *m.entry((tenant.to_string(), route, d.name())).or_default() += 1;
+            *m.entry((tenant.to_string(), route, d.name())).or_default() += n;
         }
     }
 

@@ -157,6 +157,12 @@ async fn filter_audience(
     let query = query.into_inner();
     let (ids, policy) = blocking(move || audience::parse(&content_type, body, query)).await?;
     check_ids(&state, ids.len())?;
+    let name = tenant.name.clone();
     let audience = blocking(move || tenant.filter_audience(&ids, &policy)).await?;
+    for (decision, n) in &audience.summary.by_decision {
+        state
+            .metrics
+            .decisions_n(&name, "/v1/audiences/filter", decision, *n as u64);
+    }
     Ok(HttpResponse::Ok().json(audience))
 }

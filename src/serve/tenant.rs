@@ -50,6 +50,12 @@ impl Models {
         signup_path: &Path,
     ) -> Result<Self, ApiError> {
         let load = |p: &Path, slot: Slot| {
+            if !p.is_file() {
+                return Err(ApiError::not_found(
+                    "unknown_model",
+                    format!("no model file at {}", p.display()),
+                ));
+            }
             let a = Artefact::load(p).map_err(refused)?;
             slot::check_fit(&a, slot, &p.display().to_string()).map_err(refused)?;
             Ok::<_, ApiError>(a)

@@ -293,6 +293,8 @@ fn models_that_load_but_are_wrong_are_refused_and_the_old_one_keeps_serving() {
             "{why}: {message}"
         );
     }
+    let (status, code, _) = reload("model", "models/no-such-model", false);
+    assert_eq!((status, code.as_str()), (404, "unknown_model"));
     let (_, _, message) = reload("model", &rejects_all, false);
     assert!(message.contains("reject 100.0%"), "{message}");
     let (status, body) = server.call("GET", "/v1/models", &[("x-api-key", "key-a")], "");
