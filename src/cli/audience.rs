@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use woolguard::members::audience::{self, AudienceSummary, Count, DropLevel, Tally};
 use woolguard::members::{segment, select};
-use woolguard::model::artefact::Artefact;
+use woolguard::model::slot;
 
 use super::data::load_history;
 use super::progress::spinner;
@@ -57,7 +57,12 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (tiers, rules) = args.rules.load()?;
-    let model = args.model.as_deref().map(Artefact::load).transpose()?;
+    // The audience drops by the wool model's decisions: only a member-time wool model fits.
+    let model = args
+        .model
+        .as_deref()
+        .map(|p| slot::load_for(p, slot::MEMBER))
+        .transpose()?;
     let h = load_history(&args.data)?;
     let as_of = time::as_of(args.as_of, &h);
     let sp = spinner("segmenting");

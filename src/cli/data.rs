@@ -100,7 +100,13 @@ fn write_absent(out: &mut impl Write, tables: &[Table]) -> std::io::Result<()> {
 /// is their result.
 #[cfg_attr(not(feature = "gbm"), allow(dead_code))] // only `train` says it so
 pub fn say_absent(dir: &Path) -> anyhow::Result<()> {
-    write_absent(&mut std::io::stderr().lock(), &absent_tables(dir))?;
+    for table in absent_tables(dir) {
+        tracing::warn!(
+            table = table.name(),
+            reason = %absent_reason(table),
+            "optional table absent: read as empty"
+        );
+    }
     Ok(())
 }
 

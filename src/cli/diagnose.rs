@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use woolguard::members::diagnose::{self, Diagnosis, GroupStats};
-use woolguard::model::artefact::Artefact;
+use woolguard::model::slot;
 
 use super::data::load_history;
 use super::segment::ValueRules;
@@ -44,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (tiers, rfm_rules) = args.rules.load()?;
     let model = match &args.model {
         // The artefact's error names the path and the cause.
-        Some(path) => Some(Artefact::load(path)?),
+        Some(path) => Some(slot::load_for(path, slot::MEMBER)?),
         None => None,
     };
     let history = load_history(&args.data)?;

@@ -14,6 +14,7 @@ use woolguard::model::evaluate::{header, row, Evaluation};
 #[cfg(feature = "gbm")]
 use woolguard::model::policy::PolicyParams;
 use woolguard::model::score;
+use woolguard::model::slot;
 #[cfg(feature = "gbm")]
 use woolguard::model::{report::TrainReport, train::train as fit};
 
@@ -339,6 +340,14 @@ pub struct PromoteArgs {
     /// The tenant whose member model is replaced.
     #[arg(long, default_value = "default")]
     pub tenant: String,
+    /// A history to smoke-check the model on first: its decisions on these members must stay
+    /// inside the band (at most 20% rejected, 90% reviewed or rejected).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Promote even when the smoke check (here with --data, or the scorer's) is outside the
+    /// band. The slot and sanity checks still apply.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -386,6 +395,30 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn promote(args: PromoteArgs) -> anyhow::Result<ExitCode> {
+    // Every check comes before anything changes: the slot and sanity, the smoke check on a
+    // history, and the scorer's own checks of the file (its smoke check on the tenant's members).
+    let a = slot::load_for(&args.model, slot::MEMBER)?;
+    if let (Some(data), false) = (&args.data, args.force) {
+        let h = load_history(data)?;
+        slot::smoke_history(
+            &a,
+            &h,
+            &slot::SmokeBand::default(),
+            &args.model.display().to_string(),
+        )?;
+    }
+    if let (Some(scorer), Some(key)) = (&args.scorer, &args.admin_key) {
+        let candidate = std::fs::canonicalize(&args.model)
+            .with_context(|| format!("{}", args.model.display()))?;
+        let body =
+            serde_json::json!({"tenant": args.tenant, "model": candidate, "force": args.force})
+                .to_string();
+        let (status, reply) = post(scorer, "/v1/models/reload", key, &body)
+            .with_context(|| format!("asking {scorer} to check the model"))?;
+        if status != 200 {
+            anyhow::bail!("{scorer} refused the model ({status}): {reply}; nothing was promoted");
+        }
+    }
     let e = woolguard::model::registry::promote(&args.models_dir, &args.model)?;
     println!(
         "release {}: {} is now {}/current (kept as {})",
@@ -396,7 +429,9 @@ pub fn promote(args: PromoteArgs) -> anyhow::Result<ExitCode> {
     );
     if let (Some(scorer), Some(key)) = (&args.scorer, &args.admin_key) {
         let current = std::fs::canonicalize(args.models_dir.join("current"))?;
-        let body = serde_json::json!({"tenant": args.tenant, "model": current}).to_string();
+        // The same bytes the scorer just accepted, now from `current`.
+        let body =
+            serde_json::json!({"tenant": args.tenant, "model": current, "force": true}).to_string();
         let (status, reply) = post(scorer, "/v1/models/reload", key, &body)
             .with_context(|| format!("asking {scorer} to reload"))?;
         if status != 200 {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use woolguard::members::diagnose;
-use woolguard::model::artefact::Artefact;
+use woolguard::model::slot;
 use woolguard::report::{self, Inputs};
 
 use super::data::load_history;
@@ -42,7 +42,11 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let diagnose = diagnose::load(args.config.as_deref())?;
     let (tiers, rules) = args.rules.load()?;
-    let model = args.model.as_deref().map(Artefact::load).transpose()?;
+    let model = args
+        .model
+        .as_deref()
+        .map(|p| slot::load_for(p, slot::MEMBER))
+        .transpose()?;
     let history = load_history(&args.data)?;
     let as_of = time::as_of(args.as_of, &history);
     let inputs = Inputs {

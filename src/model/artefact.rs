@@ -70,7 +70,7 @@ pub enum ArtefactError {
     #[error("model {path} was trained on features this build does not compute: {message}")]
     Features { path: String, message: String },
     #[error(transparent)]
-    Unfit(#[from] super::slot::FitError),
+    Unfit(#[from] Box<super::slot::FitError>),
     #[error("scoring with model {version}: {source}")]
     Score { version: String, source: GbmError },
 }
@@ -237,7 +237,7 @@ impl Artefact {
                 a.features.len()
             )));
         }
-        super::slot::check_sane(&a, path)?;
+        super::slot::check_sane(&a, path).map_err(Box::new)?;
         Ok(a)
     }
 

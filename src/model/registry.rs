@@ -117,7 +117,9 @@ fn now() -> i64 {
 
 /// Makes `model` the current model of `models`, after loading and checking it.
 pub fn promote(models: &Path, model: &Path) -> Result<Entry, RegistryError> {
-    let a = Artefact::load(model)?;
+    // `current` is what the scorer serves as its member model: only a model fit for that slot
+    // may become it.
+    let a = super::slot::load_for(model, super::slot::MEMBER)?;
     let log = history(models)?;
     let release = log.last().map_or(1, |e| e.release + 1);
     let dir = models.join(RELEASES);

@@ -130,6 +130,31 @@ pub fn check_fit(a: &Artefact, slot: Slot, path: &str) -> Result<(), FitError> {
     Ok(())
 }
 
+/// Loads a model for a slot: [`Artefact::load`] (which checks it is sane), then its target and
+/// moment against the slot's.
+pub fn load_for(
+    path: &std::path::Path,
+    slot: Slot,
+) -> Result<Artefact, super::artefact::ArtefactError> {
+    let a = Artefact::load(path)?;
+    check_fit(&a, slot, &path.display().to_string()).map_err(Box::new)?;
+    Ok(a)
+}
+
+/// [`smoke`] for a member-time model on a history's members, each as of the history's end.
+pub fn smoke_history(
+    a: &Artefact,
+    h: &crate::data::History,
+    band: &SmokeBand,
+    path: &str,
+) -> Result<(), super::artefact::ArtefactError> {
+    let as_of = super::score::end_of(h);
+    let (_, rows) = super::score::rows_as_of(h, a, as_of);
+    let p = a.probabilities(&rows.values)?;
+    smoke(p.iter().map(|&p| a.decide(p)), band, path).map_err(Box::new)?;
+    Ok(())
+}
+
 /// The largest shares of rejects and of reviews (rejects included) a new model may give on the
 /// tenant's own members before a swap is refused.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -346,10 +346,11 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         actix_web::rt::spawn(async move {
             loop {
                 actix_web::rt::time::sleep(every).await;
-                for t in refresher.tenants.iter().cloned() {
+                for t in &refresher.tenants {
                     if !t.has_new_events().unwrap_or(false) {
                         continue;
                     }
+                    let t = t.clone();
                     // The refresh logs its own outcome, with the tenant.
                     let _ = blocking(move || t.refresh()).await;
                 }

@@ -441,3 +441,109 @@ fn every_refusal_is_json_with_a_code_and_times_come_as_seconds_or_rfc3339() {
         (401, "unauthorized")
     );
 }
+
+fn woolguard(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_woolguard"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn commands_that_take_a_model_refuse_one_that_does_not_fit_the_slot() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("aud.parquet");
+    let out = out.to_string_lossy();
+    for (cmd, model) in [
+        (
+            vec![
+                "audience",
+                "--data",
+                "data/sample",
+                "--drop",
+                "reject",
+                "--out",
+                &out,
+            ],
+            "models/value",
+        ),
+        (
+            vec![
+                "audience",
+                "--data",
+                "data/sample",
+                "--drop",
+                "reject",
+                "--out",
+                &out,
+            ],
+            "models/signup",
+        ),
+        (vec!["diagnose", "--data", "data/sample"], "models/value"),
+    ] {
+        let mut args = cmd.clone();
+        args.extend(["--model", model]);
+        let o = woolguard(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("slot takes a wool model"), "{args:?}: {err}");
+    }
+    // The shipped member model still fits.
+    let o = woolguard(&[
+        "audience",
+        "--data",
+        "data/sample",
+        "--model",
+        "models/default",
+        "--drop",
+        "reject",
+        "--out",
+        &out,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn promote_refuses_a_model_outside_its_slot_or_the_smoke_band_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let models = dir.path().join("models");
+    let models = models.to_string_lossy();
+    let o = woolguard(&["promote", "models/value", "--models-dir", &models]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let rejects_all = altered_model(dir.path(), "rejects-all", |v| {
+        v["thresholds"] = serde_json::json!({"review": 0.0, "reject": 0.0});
+    });
+    let o = woolguard(&[
+        "promote",
+        &rejects_all,
+        "--models-dir",
+        &models,
+        "--data",
+        "data/sample",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("reject 100.0%"), "{err}");
+    assert!(
+        !dir.path().join("models/current").exists(),
+        "a refused model became current"
+    );
+    // Forced, the smoke check gives way.
+    let o = woolguard(&[
+        "promote",
+        &rejects_all,
+        "--models-dir",
+        &models,
+        "--data",
+        "data/sample",
+        "--force",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(dir.path().join("models/current").exists());
+}
