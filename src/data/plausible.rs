@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use chrono::DateTime;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// 2000-01-01T00:00:00Z: the earliest time a live event or request may carry by default.
@@ -132,24 +132,7 @@ pub fn check_points(delta: i64) -> Result<i64, Implausible> {
 /// `+08:00`), a date-time without a zone (`2024-05-01T08:30:00`, `2024-05-01 08:30`, taken as
 /// UTC), or a date (`2024-05-01`, midnight UTC). Fractions of a second are dropped.
 pub fn parse_time(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.timestamp());
-    }
-    for fmt in [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
-            return Some(t.and_utc().timestamp());
-        }
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp())
+    super::import::timefmt::parse_iso(s.trim(), super::import::timefmt::utc())
 }
 
 /// What the accepted text forms are, for messages.
