@@ -31,6 +31,22 @@ pub fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// The live window's earliest time and future slack, when the server's config sets them.
+static LIVE: std::sync::OnceLock<(i64, i64)> = std::sync::OnceLock::new();
+
+/// Sets the live window for this process (the scorer's config, once at start): events and
+/// requests from `earliest` to `future_slack_secs` past now. A second call is refused.
+pub fn configure_live(earliest: i64, future_slack_secs: i64) -> Result<(), Implausible> {
+    if future_slack_secs < 0 || earliest >= now() {
+        return Err(Implausible(format!(
+            "a live window from {} to {future_slack_secs} s past now holds no time",
+            show_time(earliest)
+        )));
+    }
+    LIVE.set((earliest, future_slack_secs))
+        .map_err(|_| Implausible("the live window is already set".into()))
+}
+
 /// The last second of the UTC day holding `t`.
 pub fn end_of_day(t: i64) -> i64 {
     t.div_euclid(86_400)
@@ -58,12 +74,17 @@ impl fmt::Display for Implausible {
 impl std::error::Error for Implausible {}
 
 impl TimeWindow {
-    /// Live events and requests: 2000-01-01 .. now + 1 day, rounded up to the end of that UTC
-    /// day, so that the bound is the same all day (the API description states it).
+    /// Live events and requests: 2000-01-01 .. now + 1 day (or as [`configure_live`] set),
+    /// rounded up to the end of that UTC day, so that the bound is the same all day (the API
+    /// description states it).
     pub fn live() -> Self {
+        let (earliest, slack) = LIVE
+            .get()
+            .copied()
+            .unwrap_or((LIVE_EARLIEST, FUTURE_SLACK_SECS));
         TimeWindow {
-            earliest: LIVE_EARLIEST,
-            latest: end_of_day(now().saturating_add(FUTURE_SLACK_SECS)),
+            earliest,
+            latest: end_of_day(now().saturating_add(slack)),
         }
     }
 

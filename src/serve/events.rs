@@ -355,25 +355,27 @@ fn time_schema_of(nullable: bool) -> utoipa::openapi::schema::Schema {
     use chrono::Datelike;
     use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
     let window = TimeWindow::live();
-    // Text: any second of the whole years from 2000 to last year (every such time is in the
-    // window); the days stop at 28 so that every date the pattern allows exists.
-    let last_year =
-        chrono::DateTime::from_timestamp(plausible::now(), 0).map_or(2025, |d| d.year() - 1);
-    let years: Vec<String> = (2000..=last_year).map(|y| y.to_string()).collect();
-    let pattern = format!(
-        "^({})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$",
-        years.join("|")
+    // Text: any second of the whole years from the window's start to last year (every such
+    // time is in the window); the days stop at 28 so that every date the pattern allows exists.
+    let year = |t: i64| chrono::DateTime::from_timestamp(t, 0).map(|d| d.year());
+    let last_year = year(plausible::now()).map_or(2025, |y| y - 1);
+    // The first whole year inside the window.
+    let first_year = year(window.earliest.saturating_sub(1)).map_or(2000, |y| y + 1);
+    let years: Vec<String> = (first_year..=last_year).map(|y| y.to_string()).collect();
+    let mut one_of = OneOfBuilder::new().item(
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(window.earliest as f64))
+            .maximum(Some(window.latest as f64))
+            .description(Some("Unix seconds (UTC)")),
     );
-    let mut one_of = OneOfBuilder::new()
-        .item(
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-                .minimum(Some(window.earliest as f64))
-                .maximum(Some(window.latest as f64))
-                .description(Some("Unix seconds (UTC)")),
-        )
-        .item(
+    if !years.is_empty() {
+        let pattern = format!(
+            "^({})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$",
+            years.join("|")
+        );
+        one_of = one_of.item(
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .pattern(Some(pattern))
@@ -381,12 +383,13 @@ fn time_schema_of(nullable: bool) -> utoipa::openapi::schema::Schema {
                     "RFC 3339 (2024-05-01T08:30:00Z); offsets, a date-time without zone (UTC) and a date are taken too",
                 )),
         );
+    }
     if nullable {
         one_of = one_of.item(ObjectBuilder::new().schema_type(Type::Null));
     }
     let one_of = one_of
         .description(Some(
-            "A time from 2000-01-01 to now + 1 day: Unix seconds or RFC 3339 text",
+            "A time inside the live window (by default 2000-01-01 to the end of the UTC day after today): Unix seconds or RFC 3339 text",
         ))
         .build();
     utoipa::openapi::schema::Schema::OneOf(one_of)

@@ -71,6 +71,11 @@ pub struct ServeConfig {
     pub smoke: SmokeBand,
     /// Requests slower than this (milliseconds) are logged.
     pub slow_request_ms: u64,
+    /// The earliest time an event or request may carry (a date or RFC 3339).
+    pub earliest_time: String,
+    /// How far past now an event or request time may lie, in hours (rounded up to the end of
+    /// that UTC day).
+    pub future_hours: u32,
     #[serde(skip_serializing)]
     pub tenants: Vec<TenantConfig>,
 }
@@ -87,6 +92,8 @@ impl Default for ServeConfig {
             review_remedy: Some("grant the welcome benefit after a first order".to_string()),
             smoke: SmokeBand::default(),
             slow_request_ms: 1000,
+            earliest_time: "2000-01-01".to_string(),
+            future_hours: 24,
             tenants: Vec::new(),
         }
     }
@@ -304,6 +311,14 @@ pub fn configure(state: Data, max_body_bytes: usize) -> impl FnOnce(&mut web::Se
 /// address (useful with port 0) as its first line on stdout.
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let started = Instant::now();
+    let earliest = crate::data::plausible::parse_time(&config.earliest_time).ok_or_else(|| {
+        anyhow::anyhow!(
+            "earliest_time '{}' is not a time ({})",
+            config.earliest_time,
+            crate::data::plausible::TIME_FORMS
+        )
+    })?;
+    crate::data::plausible::configure_live(earliest, i64::from(config.future_hours) * 3600)?;
     let state = web::Data::new(AppState::load(&config)?);
     let max_body = config.max_body_bytes;
     let app_state = state.clone();

@@ -547,3 +547,35 @@ fn promote_refuses_a_model_outside_its_slot_or_the_smoke_band_and_changes_nothin
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(dir.path().join("models/current").exists());
 }
+
+#[test]
+fn the_live_window_is_configurable() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = config_with_state(dir.path());
+    let text = std::fs::read_to_string(&cfg).unwrap_or_else(|e| panic!("{e}"));
+    let text = text.replacen(
+        "max_ids = 1000\n",
+        "max_ids = 1000\nearliest_time = \"2024-06-01\"\nfuture_hours = 0\n",
+        1,
+    );
+    std::fs::write(&cfg, text).unwrap_or_else(|e| panic!("{e}"));
+    let server = Server::start(&cfg);
+    let a = [("x-api-key", "key-a")];
+    let at = |t: &str| {
+        events(&format!(
+            r#"{{"type":"points","event_id":"p-{t}","member_id":"M00000002","at":"{t}","delta":1,"reason":"share"}}"#
+        ))
+    };
+    let (status, body) = server.call("POST", "/v1/events", &a, &at("2024-05-31T23:59:59Z"));
+    let (status, code, message) = refusal(status, &body);
+    assert_eq!((status, code.as_str()), (400, "invalid_field"), "{body}");
+    assert!(message.contains("2024-06-01T00:00:00Z"), "{message}");
+    let (status, body) = server.call("POST", "/v1/events", &a, &at("2024-06-01T00:00:00Z"));
+    assert_eq!(status, 200, "{body}");
+    // The API description states the configured bound.
+    let (_, body) = server.call("GET", "/v1/openapi.json", &[], "");
+    let min = json(&body)["components"]["schemas"]["Candidate"]["properties"]["joined_at"]["oneOf"]
+        [0]["minimum"]
+        .as_f64();
+    assert_eq!(min, Some(1_717_200_000.0), "2024-06-01T00:00:00Z");
+}
