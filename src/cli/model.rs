@@ -362,6 +362,18 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     };
     let a = load_model(current)?;
     let b = load_model(new)?;
+    let kind = |m: &Artefact| (m.target, m.moment);
+    if kind(&a) != kind(&b) {
+        anyhow::bail!(
+            "{} is a {} model of the {} moment and {} a {} model of the {} moment: compare takes two models of one kind",
+            current.display(),
+            a.target.name(),
+            slot::moment_name(a.moment),
+            new.display(),
+            b.target.name(),
+            slot::moment_name(b.moment)
+        );
+    }
     let h = load_history(&args.data)?;
     let c = woolguard::model::compare::compare(&h, &a, &b, args.seed)?;
     let mut out = std::io::stdout().lock();

@@ -55,7 +55,8 @@ pub enum FitError {
     },
 }
 
-fn moment_name(m: Moment) -> &'static str {
+/// `recruitment` or `member`.
+pub fn moment_name(m: Moment) -> &'static str {
     match m {
         Moment::Recruitment => "recruitment",
         Moment::Member => "member",

@@ -579,3 +579,21 @@ fn the_live_window_is_configurable() {
         .as_f64();
     assert_eq!(min, Some(1_717_200_000.0), "2024-06-01T00:00:00Z");
 }
+
+#[test]
+fn compare_refuses_models_of_two_kinds_in_words() {
+    let o = woolguard(&[
+        "compare",
+        "--models",
+        "models/default",
+        "models/value",
+        "--data",
+        "data/sample",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("a wool model of the member moment and models/value a value model"),
+        "{err}"
+    );
+}
