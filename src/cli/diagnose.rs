@@ -64,6 +64,14 @@ fn pct(x: Option<f64>) -> String {
     x.map_or_else(|| "-".to_string(), |v| format!("{:.1}%", 100.0 * v))
 }
 
+/// A share over `n`, in brackets when `n` is under the minimum (`quality.min_members`).
+fn pct_n(x: Option<f64>, n: usize, min: usize) -> String {
+    match x {
+        Some(_) if n < min => format!("[{}]", pct(x)),
+        _ => pct(x),
+    }
+}
+
 /// Names are written whole (a campaign copied from here must work in `audience --select`); the
 /// name column is as wide as the longest, at least 20.
 fn name_width(d: &Diagnosis) -> usize {
@@ -80,12 +88,14 @@ fn print_groups(
     title: &str,
     groups: &[GroupStats],
     width: usize,
+    min: usize,
 ) -> std::io::Result<()> {
     writeln!(
         out,
-        "{title:<w$} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>6}",
+        "{title:<w$} {:>8} {:>6} {:>8} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
         "members",
         "share",
+        "labelled",
         "wool",
         "pred",
         "1st",
@@ -100,17 +110,18 @@ fn print_groups(
     for g in groups {
         writeln!(
             out,
-            "  {:<width$} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>6}",
+            "  {:<width$} {:>8} {:>6} {:>8} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
             g.name,
             g.members,
             pct(Some(g.share)),
-            pct(g.wool_share),
+            g.labelled,
+            pct_n(g.wool_share, g.labelled, min),
             pct(g.predicted_wool_share),
-            pct(g.first_purchase_rate),
-            pct(g.repurchase_rate),
-            pct(g.purchase_rate),
-            pct(g.exchange_rate),
-            pct(g.coupon_use_rate),
+            pct_n(g.first_purchase_rate, g.first_purchase_eligible, min),
+            pct_n(g.repurchase_rate, g.buyers, min),
+            pct_n(g.purchase_rate, g.past_buyers, min),
+            pct_n(g.exchange_rate, g.points_holders, min),
+            pct_n(g.coupon_use_rate, g.coupon_claims, min),
             g.average_order_value
                 .map_or_else(|| "-".to_string(), |v| format!("{v:.2}")),
             pct(Some(g.sales_share)),
@@ -139,12 +150,19 @@ fn print(out: &mut impl Write, d: &Diagnosis) -> std::io::Result<()> {
          of sales",
         s.label.window_days, s.first_purchase_days, s.activity_days, s.exchange_points
     )?;
+    let min = s.quality.min_members;
+    writeln!(
+        out,
+        "[bracketed] rates rest on fewer than {min} members (labelled, eligible, buyers, past \
+         buyers, points holders) or coupons: too few to read as a fact"
+    )?;
+    writeln!(out, "{}", d.wool_evidence.reason)?;
     let w = name_width(d);
-    print_groups(out, "overall", std::slice::from_ref(&d.overall), w)?;
-    print_groups(out, "tier", &d.by_tier, w)?;
-    print_groups(out, "channel", &d.by_channel, w)?;
-    print_groups(out, "campaign", &d.by_campaign, w)?;
-    print_groups(out, "segment", &d.by_segment, w)?;
+    print_groups(out, "overall", std::slice::from_ref(&d.overall), w, min)?;
+    print_groups(out, "tier", &d.by_tier, w, min)?;
+    print_groups(out, "channel", &d.by_channel, w, min)?;
+    print_groups(out, "campaign", &d.by_campaign, w, min)?;
+    print_groups(out, "segment", &d.by_segment, w, min)?;
     let p = &d.pareto;
     match p.top_sales_share {
         Some(share) => writeln!(
@@ -200,6 +218,7 @@ fn print(out: &mut impl Write, d: &Diagnosis) -> std::io::Result<()> {
 
 /// Channels as columns, periods as rows: the labelled wool share (labelled members).
 fn print_channel_periods(out: &mut impl Write, d: &Diagnosis) -> std::io::Result<()> {
+    let min = d.settings.quality.min_members;
     let channels: Vec<&str> = d.by_channel.iter().map(|g| g.name.as_str()).collect();
     write!(
         out,
@@ -222,7 +241,7 @@ fn print_channel_periods(out: &mut impl Write, d: &Diagnosis) -> std::io::Result
                 .iter()
                 .find(|r| r.channel == *c && r.period_start == t.period_start);
             let text = cell.map_or_else(String::new, |r| {
-                format!("{} ({})", pct(r.wool_share), r.labelled)
+                format!("{} ({})", pct_n(r.wool_share, r.labelled, min), r.labelled)
             });
             write!(out, " {text:>w$}")?;
         }

@@ -195,11 +195,19 @@ fn tiny_diagnosis() -> Diagnosis {
     diagnose_july(&tiny())
 }
 
-/// The diagnosis as of 2024-07-01 with the default rules.
+/// The default rules, except that wool is measurable on the tiny history's two pieces of
+/// evidence (b took a benefit, d was reviewed).
+fn tiny_rules() -> DiagnoseRules {
+    let mut p = DiagnoseParams::default();
+    p.quality.min_benefit_members = 2;
+    p.check().unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+/// The diagnosis as of 2024-07-01 with the default rules (wool measurable on 2 members).
 fn diagnose_july(h: &History) -> Diagnosis {
     diagnose(
         h,
-        &rules(),
+        &tiny_rules(),
         &TierRules::default(),
         &RfmRules::default(),
         at(2024, 7, 1),
@@ -209,7 +217,7 @@ fn diagnose_july(h: &History) -> Diagnosis {
 }
 
 #[test]
-fn tiny_history_by_hand() {
+fn tiny_history_by_hand() -> TestResult {
     let d = tiny_diagnosis();
     // f joined after the moment; a's July order, e's July order and redemption, d's July
     // exchange and e's July review are after it too.
@@ -224,6 +232,30 @@ fn tiny_history_by_hand() {
     // e's window is open and its review comes later → unlabelled.
     assert_eq!((all.labelled, all.wool), (4, 2));
     assert_eq!(all.wool_share, Some(0.5));
+    // Wilson 95% for 2 of 4: centre 0.5, half-width 1.96 · √(0.0625 + 0.06002) / 1.96036
+    // = 0.34997 → [0.150, 0.850].
+    let [lo, hi] = all.wool_interval.ok_or("no interval")?;
+    assert!(
+        (lo - 0.1500).abs() < 5e-4 && (hi - 0.8500).abs() < 5e-4,
+        "{lo} {hi}"
+    );
+    // The evidence: b took a benefit in its window (redeemed, gave nothing back), d was
+    // reviewed; a's redemption came after its window. 2 ≥ the minimum of 2: measurable.
+    let e = &d.wool_evidence;
+    assert_eq!((e.labelled, e.reviewed, e.took_benefit), (4, 1, 1));
+    assert!(d.wool_measurable);
+    // With the shipped minimum (30) the same history cannot measure wool: no share at all.
+    let strict = diagnose(
+        &tiny(),
+        &rules(),
+        &TierRules::default(),
+        &RfmRules::default(),
+        at(2024, 7, 1),
+        None,
+    )?;
+    assert!(!strict.wool_measurable);
+    assert_eq!((strict.overall.wool_share, strict.overall.wool), (None, 2));
+    assert!(strict.flags.iter().all(|f| f.kind == FlagKind::MiddleTier));
     // First purchase within 30 days, of a, b, c, d (e joined Jun 20): a and b; c's only order
     // in time was refunded.
     assert_eq!((all.first_purchase_eligible, all.first_purchasers), (4, 2));
@@ -371,6 +403,7 @@ fn tiny_history_by_hand() {
         "{}",
         d.settings.rules[1]
     );
+    Ok(())
 }
 
 #[test]
@@ -388,6 +421,7 @@ fn tiny_history_flags_with_small_thresholds() {
     p.flags.min_labelled = 1;
     p.flags.others_min_labelled = 1;
     p.flags.others_ratio = 1.5;
+    p.quality.min_benefit_members = 2;
     let rules = p.check().unwrap_or_else(|e| panic!("{e:?}"));
     let d = diagnose(
         &tiny(),
@@ -704,7 +738,7 @@ fn cdnow_figures_match_the_raw_csv() -> TestResult {
         eprintln!("skipped: cdnow_figures_match_the_raw_csv needs ../shared/realdata/cdnow");
         return Ok(());
     };
-    let (_dir, h) = import_with("data/mappings/cdnow.toml", &source);
+    let (dir, h) = import_with("data/mappings/cdnow.toml", &source);
     let as_of = at(1998, 7, 1);
     let d = diagnose(
         &h,
@@ -776,10 +810,34 @@ fn cdnow_figures_match_the_raw_csv() -> TestResult {
     // Everyone joined on the day of their first purchase: all first-purchased in time.
     assert_eq!(web.first_purchase_rate, Some(1.0));
     // No coupons, points or reviews in the export: every outcome window closed long before the
-    // moment and nobody took a benefit, so everyone is labelled genuine.
+    // moment and nobody took a benefit, so the rule labels everyone genuine — and that is no
+    // measurement of wool: no share is given, and the diagnosis says why.
     assert_eq!((web.labelled, web.wool), (23_570, 0));
     assert_eq!((web.coupon_claims, web.exchangers), (0, 0));
-    assert_eq!(web.wool_share, Some(0.0));
+    assert_eq!((web.wool_share, web.wool_interval), (None, None));
+    assert_eq!(d.overall.wool_share, None);
+    assert!(!d.wool_measurable);
+    let e = &d.wool_evidence;
+    assert_eq!(
+        (
+            e.labelled,
+            e.reviewed,
+            e.took_benefit,
+            e.benefit_events,
+            e.minimum
+        ),
+        (23_570, 0, 0, 0, 30)
+    );
+    assert!(
+        e.reason
+            .starts_with("wool cannot be measured on this history"),
+        "{}",
+        e.reason
+    );
+    assert!(d
+        .channel_wool_by_period
+        .iter()
+        .all(|c| c.wool_share.is_none()));
 
     // Tracks: January 1997 to June 1998, 18 months.
     assert_eq!(d.tracks.len(), 18);
@@ -812,6 +870,39 @@ fn cdnow_figures_match_the_raw_csv() -> TestResult {
     );
     // No labels, one channel, no campaign: no wool flag can fire.
     assert!(d.flags.iter().all(|f| f.kind == FlagKind::MiddleTier));
+
+    // The command says the same, in its text and as a JSON field, never "0.0%" wool.
+    let json = woolguard(&[
+        "diagnose".as_ref(),
+        "--data".as_ref(),
+        dir.path().as_os_str(),
+        "--json".as_ref(),
+    ]);
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout)?;
+    assert_eq!(v["wool_measurable"], serde_json::json!(false));
+    assert_eq!(v["overall"]["wool_share"], serde_json::Value::Null);
+    assert!(v["wool_evidence"]["reason"]
+        .as_str()
+        .is_some_and(|r| r.starts_with("wool cannot be measured on this history")));
+    let text = woolguard(&[
+        "diagnose".as_ref(),
+        "--data".as_ref(),
+        dir.path().as_os_str(),
+    ]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("wool cannot be measured on this history"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  all                     23570 100.0%    23570        -"),
+        "{text}"
+    );
     Ok(())
 }
 

@@ -35,6 +35,11 @@
 //!   the tier at the moment would take every one-star who bought out of one-star;
 //! - **average order value**: paid / orders; **share of sales**: the group's paid / everyone's.
 //!
+//! Small numbers and missing evidence (`quality`, `[quality]` of `training/diagnose.toml`): every
+//! wool share carries its Wilson 95% interval and its count, and where too few labelled members
+//! took a benefit or were reviewed, wool cannot be measured: every wool share is `None`, no wool
+//! flag fires, and `wool_evidence` says why.
+//!
 //! The flag rules and their thresholds live in `FlagParams` (`training/diagnose.toml`, `[flags]`)
 //! and are copied into every `Diagnosis`, so that a reader of the output sees the rule next to
 //! the numbers it fired on.
@@ -60,6 +65,7 @@ use crate::model::score::rows_as_of;
 
 mod flags;
 mod params;
+mod quality;
 mod tracks;
 
 pub use flags::tier_flags;
@@ -67,6 +73,7 @@ use flags::{above_flags, jump_flags};
 pub use params::{
     definition_text, load, rule_text, DiagnoseParams, DiagnoseRules, FlagParams, Period,
 };
+pub use quality::{wilson, QualityParams, WoolEvidence, Z95};
 use tracks::tracks;
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +97,8 @@ pub struct GroupStats {
     pub wool: usize,
     /// wool / labelled; `None` without labelled members.
     pub wool_share: Option<f64>,
+    /// The Wilson 95% interval of the wool share.
+    pub wool_interval: Option<[f64; 2]>,
     /// Members the model rejects; `None` without a model.
     pub predicted_wool: Option<usize>,
     pub predicted_wool_share: Option<f64>,
@@ -155,6 +164,7 @@ pub struct ChannelPeriod {
     pub labelled: usize,
     pub wool: usize,
     pub wool_share: Option<f64>,
+    pub wool_interval: Option<[f64; 2]>,
     pub predicted_wool: Option<usize>,
     pub predicted_wool_share: Option<f64>,
 }
@@ -200,6 +210,7 @@ pub struct Settings {
     pub exchange_points: i64,
     pub label: LabelParams,
     pub flags: FlagParams,
+    pub quality: QualityParams,
     /// The activity rates' definitions in words.
     pub definitions: Vec<String>,
     /// The flag rules in words.
@@ -212,6 +223,11 @@ pub struct Diagnosis {
     /// The as-of moment, RFC 3339.
     pub as_of: String,
     pub members: usize,
+    /// Whether the history lets wool be measured (enough labelled members took a benefit or
+    /// were reviewed); when not, every wool share is `None` and no wool flag fires.
+    pub wool_measurable: bool,
+    /// The counts behind `wool_measurable`, and the answer in words.
+    pub wool_evidence: WoolEvidence,
     /// The model version behind the predicted wool figures, if any.
     pub model: Option<String>,
     pub settings: Settings,
@@ -240,6 +256,10 @@ pub const NO_GROUP: &str = "(none)";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts {
     pub label: Option<u8>,
+    /// The label came from a review.
+    pub reviewed: bool,
+    /// Labelled by the rule and took a benefit in the outcome window.
+    pub took_benefit: bool,
     pub predicted: Option<bool>,
     pub first_purchase_eligible: bool,
     pub first_purchaser: bool,
@@ -301,9 +321,15 @@ pub fn facts_of(
     };
     let prefer = rules.label.params().prefer_reviewed;
     f.label = match reviewed.filter(|_| prefer) {
-        Some(l) => Some(l),
-        None => (joined.saturating_add(rules.label.window()) <= as_of)
-            .then(|| rules.label.outcome(h, ix, m)),
+        Some(l) => {
+            f.reviewed = true;
+            Some(l)
+        }
+        None => (joined.saturating_add(rules.label.window()) <= as_of).then(|| {
+            let l = rules.label.outcome(h, ix, m);
+            f.took_benefit = l == 1 || quality::took_benefit(&rules.label, h, ix, m);
+            l
+        }),
     };
     let o = &h.orders;
     for &r in ix.orders.of(m) {
@@ -387,6 +413,8 @@ pub fn facts_of(
 struct Acc {
     members: usize,
     labelled: usize,
+    reviewed: usize,
+    took: usize,
     wool: usize,
     predicted: usize,
     fp_eligible: usize,
@@ -411,6 +439,8 @@ impl Acc {
             self.labelled += 1;
             self.wool += usize::from(l == 1);
         }
+        self.reviewed += usize::from(f.reviewed);
+        self.took += usize::from(f.took_benefit);
         self.predicted += usize::from(f.predicted == Some(true));
         self.fp_eligible += usize::from(f.first_purchase_eligible);
         self.fp += usize::from(f.first_purchase_eligible && f.first_purchaser);
@@ -442,6 +472,8 @@ impl Acc {
     fn merge(mut self, o: &Acc) -> Acc {
         self.members += o.members;
         self.labelled += o.labelled;
+        self.reviewed += o.reviewed;
+        self.took += o.took;
         self.wool += o.wool;
         self.predicted += o.predicted;
         self.fp_eligible += o.fp_eligible;
@@ -465,14 +497,24 @@ fn ratio(a: usize, b: usize) -> Option<f64> {
     (b > 0).then(|| a as f64 / b as f64)
 }
 
-fn stats(name: String, a: &Acc, total: &Acc, with_model: bool) -> GroupStats {
+/// A wool share and its Wilson 95% interval; neither where wool cannot be measured.
+fn wool_share(a: &Acc, measurable: bool) -> (Option<f64>, Option<[f64; 2]>) {
+    if !measurable {
+        return (None, None);
+    }
+    (ratio(a.wool, a.labelled), wilson(a.wool, a.labelled, Z95))
+}
+
+fn stats(name: String, a: &Acc, total: &Acc, with_model: bool, measurable: bool) -> GroupStats {
+    let (wool_share, wool_interval) = wool_share(a, measurable);
     GroupStats {
         name,
         members: a.members,
         share: ratio(a.members, total.members).unwrap_or(0.0),
         labelled: a.labelled,
         wool: a.wool,
-        wool_share: ratio(a.wool, a.labelled),
+        wool_share,
+        wool_interval,
         predicted_wool: with_model.then_some(a.predicted),
         predicted_wool_share: if with_model {
             ratio(a.predicted, a.members)
@@ -665,12 +707,22 @@ pub fn diagnose_segmented(
     let all = accumulate(&facts, &vec![0; facts.len()], 1)
         .pop()
         .unwrap_or_default();
+    let taken = rules.label.params().taken;
+    let evidence = quality::wool_evidence(
+        all.labelled,
+        all.reviewed,
+        all.took,
+        quality::benefit_events(h, taken, as_of),
+        taken,
+        &p.quality,
+    );
+    let measurable = evidence.measurable;
     let groups = |names: Vec<String>, key: &[usize]| -> Vec<GroupStats> {
         let accs = accumulate(&facts, key, names.len());
         names
             .into_iter()
             .zip(&accs)
-            .map(|(n, a)| stats(n, a, &all, with_model))
+            .map(|(n, a)| stats(n, a, &all, with_model, measurable))
             .collect()
     };
 
@@ -686,7 +738,13 @@ pub fn diagnose_segmented(
         .zip(accumulate(&facts, &seg.tiers, n_tiers))
         .zip(accumulate(&facts, &start_tiers, n_tiers))
         .map(|((name, now), then)| {
-            stats(name.clone(), &now.with_activity_of(&then), &all, with_model)
+            stats(
+                name.clone(),
+                &now.with_activity_of(&then),
+                &all,
+                with_model,
+                measurable,
+            )
         })
         .collect();
     let col = |c: &[u32]| -> Vec<u32> { members.iter().map(|&m| c[m as usize]).collect() };
@@ -731,13 +789,15 @@ pub fn diagnose_segmented(
     for (c, name) in channel_names.iter().enumerate() {
         for (q, &s) in starts.iter().enumerate() {
             let a = &cp[c * np + q];
+            let (wool_share, wool_interval) = wool_share(a, measurable);
             channel_wool_by_period.push(ChannelPeriod {
                 channel: name.clone(),
                 period_start: day_string(s),
                 members: a.members,
                 labelled: a.labelled,
                 wool: a.wool,
-                wool_share: ratio(a.wool, a.labelled),
+                wool_share,
+                wool_interval,
                 predicted_wool: with_model.then_some(a.predicted),
                 predicted_wool_share: if with_model {
                     ratio(a.predicted, a.members)
@@ -763,10 +823,17 @@ pub fn diagnose_segmented(
         .map(|(&c, &q)| c * np + q)
         .collect();
     let campaign_periods = accumulate(&facts, &campaign_period_key, campaign_names.len() * np);
-    for (what, names, by, grid) in [
-        ("channel", &channel_names, &by_channel, &cp),
-        ("campaign", &campaign_names, &by_campaign, &campaign_periods),
-    ] {
+    // Where wool cannot be measured, a share of 0 everywhere is no evidence of a jump or of a
+    // group above the others.
+    let wool_groups = if measurable {
+        vec![
+            ("channel", &channel_names, &by_channel, &cp),
+            ("campaign", &campaign_names, &by_campaign, &campaign_periods),
+        ]
+    } else {
+        Vec::new()
+    };
+    for (what, names, by, grid) in wool_groups {
         flags.extend(jump_flags(
             what,
             names,
@@ -783,6 +850,8 @@ pub fn diagnose_segmented(
         as_of: DateTime::from_timestamp(as_of, 0)
             .map_or_else(|| as_of.to_string(), |t| t.to_rfc3339()),
         members: members.len(),
+        wool_measurable: measurable,
+        wool_evidence: evidence,
         model: model.map(|a| a.version.clone()),
         settings: Settings {
             period: p.period,
@@ -791,10 +860,11 @@ pub fn diagnose_segmented(
             exchange_points: p.exchange_points,
             label: *rules.label.params(),
             flags: p.flags,
+            quality: p.quality,
             definitions: definition_text(p),
             rules: rule_text(p),
         },
-        overall: stats("all".to_string(), &all, &all, with_model),
+        overall: stats("all".to_string(), &all, &all, with_model, measurable),
         by_tier,
         by_channel,
         by_campaign,

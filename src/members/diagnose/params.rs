@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::tier::{invalid, within, Invalid};
 use super::super::{read_toml, MembersError, DAY};
+use super::quality::QualityParams;
 use crate::model::label::{LabelParams, LabelRule, Target};
 
 /// The length of a track period.
@@ -119,6 +120,8 @@ pub struct DiagnoseParams {
     /// The labelled-wool rule: the model module's label rule (`[label]` of training/wool.toml).
     pub label: LabelParams,
     pub flags: FlagParams,
+    /// When a share is too small to read as a fact, and when wool is measurable at all.
+    pub quality: QualityParams,
 }
 
 impl Default for DiagnoseParams {
@@ -130,6 +133,7 @@ impl Default for DiagnoseParams {
             exchange_points: 300,
             label: LabelParams::default(),
             flags: FlagParams::default(),
+            quality: QualityParams::default(),
         }
     }
 }
@@ -163,6 +167,7 @@ impl DiagnoseParams {
             .label
             .check()
             .map_err(|e| invalid("label", e.to_string()))?;
+        self.quality.check()?;
         let f = &self.flags;
         if f.recent_periods == 0 {
             return Err(invalid("flags.recent_periods", "must be at least 1"));
