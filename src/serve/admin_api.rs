@@ -7,10 +7,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::events::{self, Appended};
+use super::events;
 use super::json::Body;
 use super::lists::IdListKey;
 use super::scoring_api::check_ids;
+use super::store::Appended;
 use super::tenant::{self, ListKey, ListKind, Models, Tenant};
 use super::{blocking, Data};
 use crate::model::policy::Thresholds;

@@ -14,6 +14,7 @@ pub mod lists;
 pub mod metrics;
 pub mod ops_api;
 pub mod scoring_api;
+pub mod store;
 pub mod tenant;
 
 use std::collections::HashMap;
@@ -151,7 +152,7 @@ pub fn init_state(
             .map_err(|e| anyhow::anyhow!("removing {}: {e}", dir.events.display()))?;
     }
     let rows = crate::data::write::write_history(&history, &dir.history)?;
-    events::RedbStore::open(&dir.events).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    store::RedbStore::open(&dir.events).map_err(|e| anyhow::anyhow!("{}", e.message))?;
     Ok(StateInit {
         tenant: tenant.to_string(),
         history: dir.history,
@@ -196,7 +197,7 @@ impl AppState {
                 Models::load(Arc::new(history), &t.model, &t.signup_model).map_err(fail)?;
             let mut tenant = Tenant::new(&t.name, models, config.review_remedy.clone());
             if let Some(dir) = &dir {
-                let store = events::RedbStore::open(&dir.events).map_err(fail)?;
+                let store = store::RedbStore::open(&dir.events).map_err(fail)?;
                 tenant = tenant.with_store(Box::new(store)).map_err(fail)?;
                 // Every stored event reaches the member scores before the first request (with
                 // none stored, the snapshot just loaded is already current).

@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::events::{fold, Appended, Event, EventStore, Folded, MAX_ID_CHARS};
+use super::events::{fold, Event, Folded, MAX_ID_CHARS};
 pub use super::lists::{ListHit, ListKey, ListKind, Lists};
+use super::store::{Appended, EventStore};
 use crate::data::history::{History, MemberIdx, NONE};
 use crate::data::plausible::{self, TimeWindow};
 use crate::features::recruit::{self, RecruitState, Signup, FEATURES};

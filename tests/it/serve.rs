@@ -754,7 +754,7 @@ fn a_recorded_candidate_is_stored_and_counted_once_after_a_restart() {
     drop(server);
     // The state a restarted scorer rebuilds counts the device's one account, once.
     let store =
-        woolguard::serve::events::RedbStore::open(&dir.path().join("state/brand-a/events.redb"))
+        woolguard::serve::store::RedbStore::open(&dir.path().join("state/brand-a/events.redb"))
             .unwrap_or_else(|e| panic!("{e}"));
     let tenant = sample_tenant()
         .with_store(Box::new(store))
@@ -798,9 +798,9 @@ fn sigterm_stops_the_server_cleanly_and_keeps_the_store() {
     assert!(code.success(), "exit status {code}");
     // The store was closed cleanly: it opens and holds the five events.
     let store =
-        woolguard::serve::events::RedbStore::open(&dir.path().join("state/brand-a/events.redb"))
+        woolguard::serve::store::RedbStore::open(&dir.path().join("state/brand-a/events.redb"))
             .unwrap_or_else(|e| panic!("{e}"));
-    use woolguard::serve::events::EventStore;
+    use woolguard::serve::store::EventStore;
     assert_eq!(store.replay().map(|v| v.len()).unwrap_or(0), 5);
 }
 
