@@ -13,8 +13,10 @@ use crate::members::diagnose::{self, Diagnosis, GroupStats};
 pub const CHARTS: &[&str] = &[
     "tier-members",
     "tier-wool",
+    "channel-wool-overall",
     "channel-wool",
     "channel-predicted",
+    "campaign-wool",
     "rfm-members",
     "rfm-sales",
     "pareto",
@@ -49,9 +51,15 @@ section{background:var(--card);border:1px solid var(--line);border-radius:8px;pa
 .kpi .v{font-size:22px;font-weight:650}
 .kpi .k{color:var(--muted);font-size:12px}
 .charts{display:flex;flex-wrap:wrap;gap:18px}
-figure{margin:0}
-figcaption{color:var(--muted);font-size:12px;max-width:560px}
-svg.chart{display:block;max-width:100%;height:auto;font-size:11px}
+figure{margin:0;flex:1 1 460px;min-width:0}
+figure.wide{flex-basis:100%}
+figure.third{flex-basis:300px}
+figcaption{color:var(--muted);font-size:12px}
+svg.chart{display:block;width:100%;height:auto;font-size:11px}
+svg .ci{stroke:#1d2430;stroke-width:1.2;fill:none}
+td.small{color:#9aa3ad}
+.n{color:var(--muted);font-size:11px}
+.unmeasurable{border-left:4px solid var(--warn);padding:6px 10px;margin:10px 0 0;background:#fbf3f2}
 svg .grid{stroke:#eceff3}
 svg .axis{stroke:#9aa3ad}
 svg .marker{stroke:var(--warn);stroke-dasharray:3 3}
@@ -117,6 +125,59 @@ fn figure(out: &mut String, svg: &str, caption: &str) {
     );
 }
 
+/// A figure across the whole width (long time axes, many groups).
+fn wide_figure(out: &mut String, svg: &str, caption: &str) {
+    let _ = write!(
+        out,
+        r#"<figure class="wide">{svg}<figcaption>{}</figcaption></figure>"#,
+        esc(caption)
+    );
+}
+
+/// A small figure, three to a row.
+fn third_figure(out: &mut String, svg: &str, caption: &str) {
+    let _ = write!(
+        out,
+        r#"<figure class="third">{svg}<figcaption>{}</figcaption></figure>"#,
+        esc(caption)
+    );
+}
+
+/// A table cell with a share over `n`: greyed with its count when `n` is under `min`.
+fn share_cell(v: Option<f64>, n: usize, min: usize) -> String {
+    match v {
+        Some(v) if n < min => format!(
+            r#"<td class="small" title="on {n}, fewer than {min}: too few to read as a fact">{} <span class="n">({n})</span></td>"#,
+            svg::percent(v)
+        ),
+        v => format!("<td>{}</td>", opt_pct(v)),
+    }
+}
+
+/// The wool share cell: the share, its Wilson 95% interval in the title, and the labelled
+/// count; greyed under `min`; "not measurable" where wool cannot be measured.
+fn wool_cell(g: &GroupStats, measurable: bool, min: usize) -> String {
+    if !measurable {
+        return r#"<td class="small" title="wool cannot be measured on this history">n/a</td>"#
+            .to_string();
+    }
+    let Some(v) = g.wool_share else {
+        return "<td>–</td>".to_string();
+    };
+    let ci = g.wool_interval.map_or_else(String::new, |[lo, hi]| {
+        format!(" · 95% interval {}–{}", svg::percent(lo), svg::percent(hi))
+    });
+    let small = g.labelled < min;
+    format!(
+        r#"<td{} title="{} of {} labelled{ci}">{} <span class="n">({})</span></td>"#,
+        if small { r#" class="small""# } else { "" },
+        g.wool,
+        g.labelled,
+        svg::percent(v),
+        g.labelled
+    )
+}
+
 fn kpi(out: &mut String, value: &str, key: &str) {
     let _ = write!(
         out,
@@ -152,20 +213,49 @@ fn headline(out: &mut String, r: &Report) {
         ),
         None => kpi(out, "–", "no sales before the date"),
     }
-    kpi(
-        out,
-        &opt_pct(all.wool_share),
-        &format!(
-            "wool share of {} labelled members",
-            svg::count(all.labelled as f64)
-        ),
-    );
+    if d.wool_measurable {
+        let ci = all.wool_interval.map_or_else(String::new, |[lo, hi]| {
+            format!(" (95% interval {}–{})", svg::percent(lo), svg::percent(hi))
+        });
+        kpi(
+            out,
+            &opt_pct(all.wool_share),
+            &format!(
+                "wool share of {} labelled members{ci}",
+                svg::count(all.labelled as f64)
+            ),
+        );
+    } else {
+        kpi(
+            out,
+            "not measurable",
+            "wool cannot be measured on this history",
+        );
+    }
     if let Some(p) = all.predicted_wool_share {
         kpi(
             out,
             &svg::percent(p),
             "rejected by the model as of the date",
         );
+    }
+    if let Some(m) = r.model.as_ref().and_then(|m| m.metrics.as_ref()) {
+        if d.wool_measurable && m.positives > 0 {
+            for (point, what) in [(&m.reject, "rejects"), (&m.review, "rejects and reviews")] {
+                let caught = (point.recall.unwrap_or(0.0) * m.positives as f64).round();
+                kpi(
+                    out,
+                    &opt_pct(point.recall),
+                    &format!(
+                        "of the {} labelled wool caught by the model's {what} ({} of {} flagged), precision {}",
+                        svg::count(m.positives as f64),
+                        svg::count(caught),
+                        svg::count(point.flagged as f64),
+                        opt_pct(point.precision)
+                    ),
+                );
+            }
+        }
     }
     kpi(
         out,
@@ -192,7 +282,15 @@ fn headline(out: &mut String, r: &Report) {
         );
     }
     kpi(out, &d.flags.len().to_string(), "diagnostic flags");
-    out.push_str("</div></section>");
+    out.push_str("</div>");
+    if !d.wool_measurable {
+        let _ = write!(
+            out,
+            r#"<p class="unmeasurable" id="wool-unmeasurable">{}. Wool shares and wool flags are left out; the other figures stand.</p>"#,
+            esc(&d.wool_evidence.reason)
+        );
+    }
+    out.push_str("</section>");
 }
 
 fn flags(out: &mut String, d: &Diagnosis) {
@@ -219,33 +317,35 @@ fn flags(out: &mut String, d: &Diagnosis) {
     out.push_str("</ul></details></section>");
 }
 
-fn group_table(out: &mut String, title: &str, groups: &[GroupStats], with_model: bool) {
+fn group_table(out: &mut String, title: &str, groups: &[GroupStats], d: &Diagnosis) {
+    let with_model = d.model.is_some();
+    let min = d.settings.quality.min_members;
     let _ = write!(
         out,
-        "<table><thead><tr><th>{}</th><th>members</th><th>share</th><th>wool</th>{}<th>first purchase</th><th>repurchase</th><th>purchase</th><th>points exchange</th><th>coupon use</th><th>avg order</th><th>sales share</th></tr></thead><tbody>",
+        "<table><thead><tr><th>{}</th><th>members</th><th>share</th><th>wool (labelled)</th>{}<th>first purchase</th><th>repurchase</th><th>purchase</th><th>points exchange</th><th>coupon use</th><th>avg order</th><th>sales share</th></tr></thead><tbody>",
         esc(title),
         if with_model { "<th>model rejects</th>" } else { "" }
     );
     for g in groups {
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td>{}",
             esc(&g.name),
             g.members,
             svg::percent(g.share),
-            opt_pct(g.wool_share),
+            wool_cell(g, d.wool_measurable, min),
         );
         if with_model {
-            let _ = write!(out, "<td>{}</td>", opt_pct(g.predicted_wool_share));
+            out.push_str(&share_cell(g.predicted_wool_share, g.members, min));
         }
         let _ = write!(
             out,
-            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            opt_pct(g.first_purchase_rate),
-            opt_pct(g.repurchase_rate),
-            opt_pct(g.purchase_rate),
-            opt_pct(g.exchange_rate),
-            opt_pct(g.coupon_use_rate),
+            "{}{}{}{}{}<td>{}</td><td>{}</td></tr>",
+            share_cell(g.first_purchase_rate, g.first_purchase_eligible, min),
+            share_cell(g.repurchase_rate, g.buyers, min),
+            share_cell(g.purchase_rate, g.past_buyers, min),
+            share_cell(g.exchange_rate, g.points_holders, min),
+            share_cell(g.coupon_use_rate, g.coupon_claims, min),
             g.average_order_value
                 .map_or_else(|| "–".to_string(), |v| format!("{v:.2}")),
             svg::percent(g.sales_share)
@@ -254,8 +354,11 @@ fn group_table(out: &mut String, title: &str, groups: &[GroupStats], with_model:
     out.push_str("</tbody></table>");
 }
 
-/// Share series of groups: members, sales, labelled wool and (with a model) rejected.
-fn share_series(groups: &[GroupStats], with_model: bool) -> Vec<Series> {
+/// Share series of groups: members, sales, labelled wool (with its interval, grey on too few
+/// labelled members) and (with a model) rejected.
+fn share_series(groups: &[GroupStats], d: &Diagnosis) -> Vec<Series> {
+    let with_model = d.model.is_some();
+    let min = d.settings.quality.min_members;
     let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
     let mut s = vec![
         Series::new("share of members", groups.iter().map(|g| g.share).collect()),
@@ -266,20 +369,24 @@ fn share_series(groups: &[GroupStats], with_model: bool) -> Vec<Series> {
         Series::new(
             "wool share",
             groups.iter().map(|g| nan(g.wool_share)).collect(),
-        ),
+        )
+        .counts(groups.iter().map(|g| g.labelled).collect(), min)
+        .intervals(groups.iter().map(|g| g.wool_interval).collect()),
     ];
     if with_model {
-        s.push(Series::new(
-            "model rejects",
-            groups.iter().map(|g| nan(g.predicted_wool_share)).collect(),
-        ));
+        s.push(
+            Series::new(
+                "model rejects",
+                groups.iter().map(|g| nan(g.predicted_wool_share)).collect(),
+            )
+            .counts(groups.iter().map(|g| g.members).collect(), min),
+        );
     }
     s
 }
 
 fn tiers(out: &mut String, d: &Diagnosis) {
     let t = &d.by_tier;
-    let with_model = d.model.is_some();
     let names: Vec<String> = t.iter().map(|g| g.name.clone()).collect();
     let frame = Frame::default();
     out.push_str(r#"<section id="tiers"><h2>Tiers</h2><div class="charts">"#);
@@ -305,13 +412,13 @@ fn tiers(out: &mut String, d: &Diagnosis) {
             "Share of members, share of sales and wool share per tier",
             &frame,
             &names,
-            &share_series(t, with_model),
+            &share_series(t, d),
             &Axes::new("tier", "share", Format::Percent),
         ),
         "Wool share: wool among the tier's labelled members. A tier with many members, few sales and a high wool share is where the wool party hides.",
     );
     out.push_str("</div>");
-    group_table(out, "tier", t, with_model);
+    group_table(out, "tier", t, d);
     out.push_str("</section>");
 }
 
@@ -329,21 +436,26 @@ fn channels(out: &mut String, d: &Diagnosis) {
             periods.push(cp.period_start.clone());
         }
     }
-    let series_of = |pick: &dyn Fn(&diagnose::ChannelPeriod) -> Option<f64>| -> Vec<Series> {
+    let min = d.settings.quality.min_members;
+    type Pick<'a> = &'a dyn Fn(&diagnose::ChannelPeriod) -> (Option<f64>, usize);
+    let series_of = |pick: Pick<'_>| -> Vec<Series> {
         chans
             .iter()
             .map(|c| {
-                let values = periods
+                let cells: Vec<(Option<f64>, usize)> = periods
                     .iter()
                     .map(|p| {
                         d.channel_wool_by_period
                             .iter()
                             .find(|cp| cp.channel == c.name && &cp.period_start == p)
-                            .and_then(pick)
-                            .unwrap_or(f64::NAN)
+                            .map_or((None, 0), pick)
                     })
                     .collect();
-                Series::new(&c.name, values)
+                Series::new(
+                    &c.name,
+                    cells.iter().map(|c| c.0.unwrap_or(f64::NAN)).collect(),
+                )
+                .counts(cells.iter().map(|c| c.1).collect(), min)
             })
             .collect()
     };
@@ -354,34 +466,167 @@ fn channels(out: &mut String, d: &Diagnosis) {
         ..Frame::default()
     };
     out.push_str(r#"<section id="channels"><h2>Recruitment channels</h2><div class="charts">"#);
-    figure(
+    wool_bars(
+        out,
+        "channel-wool-overall",
+        "Wool share per channel, all join periods",
+        "channel",
+        &d.by_channel,
+        d,
+    );
+    wide_figure(
         out,
         &svg::lines(
             "channel-wool",
             "Wool share by channel and join period",
             &frame,
             &periods,
-            &series_of(&|cp| cp.wool_share),
+            &series_of(&|cp| (cp.wool_share, cp.labelled)),
             &Axes::new("join period", "wool share", Format::Percent),
         ),
-        "Wool among each channel's labelled members, by the period they joined; recent periods have no labels until the label rule's outcome window closes.",
+        &format!(
+            "Wool among each channel's labelled members, by the period they joined; recent periods have no labels until the label rule's outcome window closes. A hollow grey ring off the line: fewer than {min} labelled members that period (the count is in its tip).",
+        ),
     );
     if with_model {
-        figure(
+        wide_figure(
             out,
             &svg::lines(
                 "channel-predicted",
                 "Share rejected by the model, by channel and join period",
                 &frame,
                 &periods,
-                &series_of(&|cp| cp.predicted_wool_share),
+                &series_of(&|cp| (cp.predicted_wool_share, cp.members)),
                 &Axes::new("join period", "rejected", Format::Percent),
             ),
             "The model's reject decisions as of the date: they cover recent periods the labels cannot yet.",
         );
     }
     out.push_str("</div>");
-    group_table(out, "channel", &d.by_channel, with_model);
+    group_table(out, "channel", &d.by_channel, d);
+    out.push_str("</section>");
+}
+
+/// Groups in a wool-share bar chart at most; the rest are in the table.
+const MAX_BARS: usize = 12;
+
+/// Wool share per group with its Wilson 95% interval, grey where fewer than the minimum are
+/// labelled; the largest `MAX_BARS` groups by members, in their given order.
+fn wool_bars(
+    out: &mut String,
+    id: &str,
+    title: &str,
+    what: &str,
+    groups: &[GroupStats],
+    d: &Diagnosis,
+) {
+    let min = d.settings.quality.min_members;
+    let mut shown: Vec<&GroupStats> = groups.iter().collect();
+    shown.sort_by(|a, b| b.members.cmp(&a.members).then(a.name.cmp(&b.name)));
+    shown.truncate(MAX_BARS);
+    shown.sort_by_key(|g| groups.iter().position(|x| x.name == g.name));
+    let series = Series::new(
+        "wool share",
+        shown
+            .iter()
+            .map(|g| g.wool_share.unwrap_or(f64::NAN))
+            .collect(),
+    )
+    .counts(shown.iter().map(|g| g.labelled).collect(), min)
+    .intervals(shown.iter().map(|g| g.wool_interval).collect());
+    let names: Vec<String> = shown.iter().map(|g| g.name.clone()).collect();
+    let caption = if d.wool_measurable {
+        format!(
+            "Wool among each {what}'s labelled members, with its Wilson 95% interval; a grey bar rests on fewer than {min} labelled members (the count is in its tip and in the table).{}",
+            if groups.len() > shown.len() {
+                format!(" The {} largest of {} by members.", shown.len(), groups.len())
+            } else {
+                String::new()
+            }
+        )
+    } else {
+        "Wool cannot be measured on this history: no bars.".to_string()
+    };
+    wide_figure(
+        out,
+        &svg::bars(
+            id,
+            title,
+            &Frame {
+                width: 1140.0,
+                ..Frame::default()
+            },
+            &names,
+            &[series],
+            &Axes::new(what, "wool share", Format::Percent),
+        ),
+        &caption,
+    );
+}
+
+/// Campaigns side by side: size, wool share with counts and interval, first-purchase and
+/// repurchase rates, share of sales, and the wool flags that fired on each.
+fn campaigns(out: &mut String, d: &Diagnosis) {
+    let min = d.settings.quality.min_members;
+    out.push_str(r#"<section id="campaigns"><h2>Campaigns</h2><div class="charts">"#);
+    wool_bars(
+        out,
+        "campaign-wool",
+        "Wool share per campaign",
+        "campaign",
+        &d.by_campaign,
+        d,
+    );
+    out.push_str("</div>");
+    let flagged: Vec<&diagnose::Flag> = d
+        .flags
+        .iter()
+        .filter(|f| f.subject.starts_with("campaign:"))
+        .collect();
+    out.push_str(r#"<table id="campaign-table"><thead><tr><th>campaign</th><th>members</th><th>share</th><th>wool (labelled)</th><th>first purchase</th><th>repurchase</th><th>sales share</th><th>flags</th></tr></thead><tbody>"#);
+    for g in &d.by_campaign {
+        let subject = format!("campaign:{}", g.name);
+        let mine: Vec<&&diagnose::Flag> = flagged.iter().filter(|f| f.subject == subject).collect();
+        let flag_cell = mine
+            .iter()
+            .map(|f| {
+                format!(
+                    r#"<span class="flag-warn" title="{}">{}</span>"#,
+                    esc(&f.message),
+                    esc(f.kind.name())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _ = write!(
+            out,
+            r#"<tr data-campaign="{}"><td>{}</td><td>{}</td><td>{}</td>{}{}{}<td>{}</td><td>{}</td></tr>"#,
+            esc(&g.name),
+            esc(&g.name),
+            g.members,
+            svg::percent(g.share),
+            wool_cell(g, d.wool_measurable, min),
+            share_cell(g.first_purchase_rate, g.first_purchase_eligible, min),
+            share_cell(g.repurchase_rate, g.buyers, min),
+            svg::percent(g.sales_share),
+            flag_cell
+        );
+    }
+    out.push_str("</tbody></table>");
+    if flagged.is_empty() {
+        out.push_str(r#"<p class="note">No campaign flag fired.</p>"#);
+    } else {
+        out.push_str(r#"<ul class="flags">"#);
+        for f in flagged {
+            let _ = write!(
+                out,
+                r#"<li><span class="flag-warn">{}</span> {}</li>"#,
+                esc(f.kind.name()),
+                esc(&f.message)
+            );
+        }
+        out.push_str("</ul>");
+    }
     out.push_str("</section>");
 }
 
@@ -400,7 +645,7 @@ fn tracks(out: &mut String, d: &Diagnosis) {
         ..Frame::default()
     };
     out.push_str(r#"<section id="tracks-section"><h2>The four tracks</h2><div class="charts">"#);
-    figure(
+    wide_figure(
         out,
         &svg::lines(
             "tracks",
@@ -560,7 +805,6 @@ fn pareto(out: &mut String, r: &Report) {
         "Members ranked by sales before the date, highest first; the 20/80 rule puts the curve near 80% at the 20% mark.",
     );
     let segs = &r.diagnosis.by_segment;
-    let with_model = r.diagnosis.model.is_some();
     figure(
         out,
         &svg::bars(
@@ -574,13 +818,13 @@ fn pareto(out: &mut String, r: &Report) {
                 .iter()
                 .map(|g| g.name.replace('_', " "))
                 .collect::<Vec<_>>(),
-            &share_series(segs, with_model),
+            &share_series(segs, &r.diagnosis),
             &Axes::new("", "share", Format::Percent),
         ),
         "RFM segments in their fixed order, then members without orders.",
     );
     out.push_str("</div>");
-    group_table(out, "segment", segs, with_model);
+    group_table(out, "segment", segs, &r.diagnosis);
     out.push_str("</section>");
 }
 
@@ -613,7 +857,7 @@ fn model(out: &mut String, m: &ModelSection) {
         opt(metrics.reject.recall),
     );
     let small = Frame::with_plot(300.0, 260.0);
-    figure(
+    third_figure(
         out,
         &svg::curves(
             "model-roc",
@@ -634,7 +878,7 @@ fn model(out: &mut String, m: &ModelSection) {
         "True-positive against false-positive rate over every threshold.",
     );
     let base = metrics.positives as f64 / metrics.members.max(1) as f64;
-    figure(
+    third_figure(
         out,
         &svg::curves(
             "model-pr",
@@ -656,7 +900,7 @@ fn model(out: &mut String, m: &ModelSection) {
         .iter()
         .map(|b| (b.mean_probability, b.observed_rate))
         .collect();
-    figure(
+    third_figure(
         out,
         &svg::curves(
             "model-calibration",
@@ -708,6 +952,7 @@ pub fn render(r: &Report) -> String {
     flags(&mut out, &r.diagnosis);
     tiers(&mut out, &r.diagnosis);
     channels(&mut out, &r.diagnosis);
+    campaigns(&mut out, &r.diagnosis);
     rfm(&mut out, &r.grid);
     pareto(&mut out, r);
     tracks(&mut out, &r.diagnosis);

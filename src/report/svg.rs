@@ -232,11 +232,23 @@ impl Axes {
     }
 }
 
+/// Grey of reference lines (chance, equal shares), in the legend as on the chart.
+pub const REFERENCE: &str = "#888888";
+
+/// Grey for marks resting on too few members, and for their text.
+pub const SMALL: &str = "#c3c8cf";
+
 /// One named series of values, one per category or period.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     pub name: String,
     pub values: Vec<f64>,
+    /// The count each value is a share of (members, labelled members, coupons), if a share.
+    pub counts: Option<Vec<usize>>,
+    /// Values on fewer than this many are drawn grey (bars) or left off the line (lines).
+    pub min_count: usize,
+    /// A 95% interval per value, drawn as a whisker on bars.
+    pub intervals: Option<Vec<Option<[f64; 2]>>>,
 }
 
 impl Series {
@@ -244,6 +256,83 @@ impl Series {
         Series {
             name: name.to_string(),
             values,
+            counts: None,
+            min_count: 0,
+            intervals: None,
+        }
+    }
+
+    /// The count behind each value, and the smallest count a value is shown as a fact on.
+    pub fn counts(mut self, counts: Vec<usize>, min: usize) -> Self {
+        self.counts = Some(counts);
+        self.min_count = min;
+        self
+    }
+
+    pub fn intervals(mut self, intervals: Vec<Option<[f64; 2]>>) -> Self {
+        self.intervals = Some(intervals);
+        self
+    }
+
+    /// The count behind value `i`, if known.
+    pub fn count_at(&self, i: usize) -> Option<usize> {
+        self.counts.as_ref().and_then(|c| c.get(i).copied())
+    }
+
+    /// Whether value `i` rests on fewer than `min_count`.
+    pub fn small(&self, i: usize) -> bool {
+        self.count_at(i).is_some_and(|n| n < self.min_count)
+    }
+
+    /// ` (n=20, fewer than 30: too few to read as a fact)` for tips; empty without counts.
+    fn count_note(&self, i: usize) -> String {
+        match self.count_at(i) {
+            Some(n) if n < self.min_count => format!(
+                " (n={n}, fewer than {}: too few to read as a fact)",
+                self.min_count
+            ),
+            Some(n) => format!(" (n={n})"),
+            None => String::new(),
+        }
+    }
+}
+
+/// Approximate width in pixels of `s` at the charts' 11 px font (wide characters count double).
+pub fn text_width(s: &str) -> f64 {
+    s.chars()
+        .map(|c| if c.is_ascii() { 6.4 } else { 11.0 })
+        .sum()
+}
+
+/// The angle category labels are turned by when they would not fit their band side by side.
+const TURN: f64 = 40.0;
+
+/// Whether labels under bands of `band` px must be turned to not overlap, showing every `every`-th.
+fn must_turn(labels: &[String], band: f64, every: usize) -> bool {
+    let widest = labels.iter().map(|l| text_width(l)).fold(0.0, f64::max);
+    widest + 6.0 > band * every as f64
+}
+
+/// How often a category label is shown: at most about 12 of them.
+fn label_every(n: usize) -> usize {
+    n.div_ceil(12).max(1)
+}
+
+impl Frame {
+    /// This frame with room under the plot for `labels` turned by [`TURN`] when they must be,
+    /// over `bands` bands (the plot keeps its size; the chart grows).
+    pub fn fit_labels(&self, labels: &[String], bands: usize) -> Frame {
+        let band = (self.x1() - self.x0()) / bands.max(1) as f64;
+        if !must_turn(labels, band, label_every(labels.len())) {
+            return *self;
+        }
+        let widest = labels.iter().map(|l| text_width(l)).fold(0.0, f64::max);
+        let need = 12.0 + widest * TURN.to_radians().sin() + 22.0;
+        let extra = (need - self.bottom).max(0.0);
+        Frame {
+            bottom: self.bottom + extra,
+            height: self.height + extra,
+            ..*self
         }
     }
 }
@@ -319,12 +408,14 @@ impl Svg {
         let mut buf = String::with_capacity(8 * 1024);
         let _ = write!(
             buf,
-            r#"<svg id="{}" class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" width="{}" height="{}" role="img" aria-label="{}">"#,
+            r#"<svg id="{}" class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {} {}" width="{}" height="{}" style="max-width:{}px" role="img" aria-label="{}">"#,
             esc(id),
             n(frame.width),
             n(frame.height),
             n(frame.width),
             n(frame.height),
+            // Pages may widen a chart to their column, not blow its text up.
+            n(frame.width * 1.3),
             esc(title)
         );
         Svg { buf }
@@ -402,24 +493,49 @@ impl Svg {
         }
     }
 
-    /// Category labels under a band axis, thinned so that at most about 12 show.
-    fn x_categories(&mut self, frame: &Frame, labels: &[String], centre: impl Fn(usize) -> f64) {
-        let every = labels.len().div_ceil(12).max(1);
+    /// Category labels under a band axis, thinned so that at most about 12 show, turned by
+    /// [`TURN`] degrees when they would overlap side by side (bands of `band` px).
+    fn x_categories(
+        &mut self,
+        frame: &Frame,
+        labels: &[String],
+        band: f64,
+        centre: impl Fn(usize) -> f64,
+    ) {
+        let every = label_every(labels.len());
+        let turn = must_turn(labels, band, every);
         for (i, l) in labels.iter().enumerate() {
-            if i % every == 0 {
+            if i % every != 0 {
+                continue;
+            }
+            if turn {
+                let (x, y) = (centre(i) + 4.0, frame.y0() + 12.0);
+                let _ = write!(
+                    self.buf,
+                    r#"<text x="{}" y="{}" text-anchor="end" class="tick" transform="rotate(-{TURN} {} {})">{}</text>"#,
+                    n(x),
+                    n(y),
+                    n(x),
+                    n(y),
+                    esc(l)
+                );
+            } else {
                 self.text(centre(i), frame.y0() + 16.0, "middle", "tick", l);
             }
         }
     }
 
-    /// One swatch and name per series, in a row along the top.
-    fn legend(&mut self, frame: &Frame, names: &[&str], dashed: &[bool]) {
+    /// One swatch and name per series, in a row along the top, each in its series' colour.
+    fn legend(&mut self, frame: &Frame, names: &[&str], colours: &[&str], dashed: &[bool]) {
         if names.len() < 2 {
             return;
         }
         let mut x = frame.x0();
         for (i, name) in names.iter().enumerate() {
-            let colour = PALETTE[i % PALETTE.len()];
+            let colour = colours
+                .get(i)
+                .copied()
+                .unwrap_or(PALETTE[i % PALETTE.len()]);
             if dashed.get(i).copied().unwrap_or(false) {
                 let _ = write!(
                     self.buf,
@@ -435,8 +551,7 @@ impl Svg {
                 );
             }
             self.text(x + 16.0, 16.0, "start", "legend", name);
-            // Names are short; 7 px per character is enough for the default font.
-            x += 28.0 + 7.0 * name.chars().count() as f64;
+            x += 28.0 + text_width(name);
         }
     }
 
@@ -455,35 +570,90 @@ pub fn bars(
     series: &[Series],
     axes: &Axes,
 ) -> String {
+    let frame = &frame.fit_labels(categories, categories.len());
+    let highs = series.iter().flat_map(|s| {
+        s.intervals
+            .iter()
+            .flatten()
+            .map(|i| i.map_or(f64::NAN, |[_, hi]| hi))
+    });
     let (y, t) = y_scale(
         frame,
         axes,
-        series.iter().flat_map(|s| s.values.iter().copied()),
+        series
+            .iter()
+            .flat_map(|s| s.values.iter().copied())
+            .chain(highs),
     );
     let mut svg = Svg::open(id, title, frame);
     svg.y_axis(frame, &y, &t, axes);
     let layout = bar_layout(frame, categories.len(), series, &y);
     for (s, rects) in layout.iter().enumerate() {
-        let colour = PALETTE[s % PALETTE.len()];
+        let ser = &series[s];
         for (c, r) in rects.iter().enumerate() {
-            let v = series[s].values.get(c).copied().unwrap_or(0.0);
-            let tip = if series.len() > 1 {
+            let v = ser.values.get(c).copied().unwrap_or(0.0);
+            if !v.is_finite() {
+                continue;
+            }
+            let interval = ser
+                .intervals
+                .as_ref()
+                .and_then(|i| i.get(c).copied().flatten());
+            let ci = interval.map_or_else(String::new, |[lo, hi]| {
                 format!(
-                    "{} · {}: {}",
-                    categories[c],
-                    series[s].name,
-                    axes.y_format.show(v)
+                    ", 95% interval {}–{}",
+                    axes.y_format.show(lo),
+                    axes.y_format.show(hi)
                 )
+            });
+            let what = if series.len() > 1 {
+                format!("{} · {}", categories[c], ser.name)
             } else {
-                format!("{}: {}", categories[c], axes.y_format.show(v))
+                categories[c].clone()
             };
-            svg.rect(r, colour, &tip);
+            let tip = format!("{what}: {}{ci}{}", axes.y_format.show(v), ser.count_note(c));
+            let small = ser.small(c);
+            let colour = if small {
+                SMALL
+            } else {
+                PALETTE[s % PALETTE.len()]
+            };
+            let _ = write!(
+                svg.buf,
+                r#"<rect x="{}" y="{}" width="{}" height="{}" fill="{colour}"{} data-tip="{}"/>"#,
+                n(r.x),
+                n(r.y),
+                n(r.w),
+                n(r.h),
+                if small { r#" class="small""# } else { "" },
+                esc(&tip)
+            );
+            if let Some([lo, hi]) = interval {
+                let (cx, w) = (r.x + r.w / 2.0, (r.w * 0.3).min(6.0));
+                let (ylo, yhi) = (y.map(lo), y.map(hi));
+                let _ = write!(
+                    svg.buf,
+                    r#"<path d="M{},{}V{}M{},{}H{}M{},{}H{}" class="ci" data-tip="{}"/>"#,
+                    n(cx),
+                    n(ylo),
+                    n(yhi),
+                    n(cx - w),
+                    n(ylo),
+                    n(cx + w),
+                    n(cx - w),
+                    n(yhi),
+                    n(cx + w),
+                    esc(&tip)
+                );
+            }
         }
     }
     let band = (frame.x1() - frame.x0()) / categories.len().max(1) as f64;
-    svg.x_categories(frame, categories, |i| frame.x0() + band * (i as f64 + 0.5));
+    svg.x_categories(frame, categories, band, |i| {
+        frame.x0() + band * (i as f64 + 0.5)
+    });
     let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
-    svg.legend(frame, &names, &[]);
+    svg.legend(frame, &names, &PALETTE, &[]);
     svg.close()
 }
 
@@ -513,7 +683,7 @@ pub fn lines(
         let mut d = String::new();
         let mut pen_down = false;
         for (i, &v) in ser.values.iter().enumerate().take(periods.len()) {
-            if !v.is_finite() {
+            if !v.is_finite() || ser.small(i) {
                 pen_down = false;
                 continue;
             }
@@ -531,25 +701,34 @@ pub fn lines(
             r#"<path d="{d}" fill="none" stroke="{colour}" stroke-width="2"/>"#
         );
         for (i, &v) in ser.values.iter().enumerate().take(periods.len()) {
-            if v.is_finite() {
-                let _ = write!(
-                    svg.buf,
-                    r#"<circle cx="{}" cy="{}" r="3" fill="{colour}" data-tip="{}"/>"#,
-                    n(x.map(i as f64)),
-                    n(y.map(v)),
-                    esc(&format!(
-                        "{} · {}: {}",
-                        periods[i],
-                        ser.name,
-                        axes.y_format.show(v)
-                    ))
-                );
+            if !v.is_finite() {
+                continue;
             }
+            // A value on too few members is a hollow grey ring off the line.
+            let fill = if ser.small(i) {
+                format!(r#"fill="none" stroke="{SMALL}" class="small""#)
+            } else {
+                format!(r#"fill="{colour}""#)
+            };
+            let _ = write!(
+                svg.buf,
+                r#"<circle cx="{}" cy="{}" r="3" {fill} data-tip="{}"/>"#,
+                n(x.map(i as f64)),
+                n(y.map(v)),
+                esc(&format!(
+                    "{} · {}: {}{}",
+                    periods[i],
+                    ser.name,
+                    axes.y_format.show(v),
+                    ser.count_note(i)
+                ))
+            );
         }
     }
-    svg.x_categories(frame, periods, |i| x.map(i as f64));
+    let step = (frame.x1() - frame.x0() - 16.0) / periods.len().saturating_sub(1).max(1) as f64;
+    svg.x_categories(frame, periods, step, |i| x.map(i as f64));
     let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
-    svg.legend(frame, &names, &[]);
+    svg.legend(frame, &names, &PALETTE, &[]);
     svg.close()
 }
 
@@ -626,12 +805,18 @@ pub fn curves(
         svg.line(px, frame.y0(), px, frame.y1(), "marker");
         svg.text(px + 4.0, frame.y1() + 12.0, "start", "legend", &m.label);
     }
-    for (i, c) in curves.iter().enumerate() {
-        let colour = if c.dashed {
-            "#888888"
-        } else {
-            PALETTE[i % PALETTE.len()]
-        };
+    let colours: Vec<&str> = curves
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if c.dashed {
+                REFERENCE
+            } else {
+                PALETTE[i % PALETTE.len()]
+            }
+        })
+        .collect();
+    for (c, &colour) in curves.iter().zip(&colours) {
         let mut d = String::new();
         for (k, &(px, py)) in c
             .points
@@ -680,7 +865,7 @@ pub fn curves(
     }
     let names: Vec<&str> = curves.iter().map(|c| c.name.as_str()).collect();
     let dashed: Vec<bool> = curves.iter().map(|c| c.dashed).collect();
-    svg.legend(frame, &names, &dashed);
+    svg.legend(frame, &names, &colours, &dashed);
     svg.close()
 }
 
@@ -763,7 +948,7 @@ pub fn heat_map(
             }
         }
     }
-    svg.x_categories(frame, col_names, |i| frame.x0() + cw * (i as f64 + 0.5));
+    svg.x_categories(frame, col_names, cw, |i| frame.x0() + cw * (i as f64 + 0.5));
     svg.axis_titles(frame, axes);
     svg.close()
 }
