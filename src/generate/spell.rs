@@ -115,7 +115,7 @@ pub fn members(
         });
         set_opt(&mut row.region, Some(region(m.region)));
         w.push(&row)?;
-        truth.push(&row.member_id, m.kind)?;
+        truth.push(&row.member_id, m.kind, m.group)?;
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `truth.parquet`: what every generated member really is (member_id, is_wool 0/1, kind).
+//! `truth.parquet`: what every generated member really is (member_id, is_wool 0/1, kind, and
+//! gang_id: the gang a wool account was planned in, empty for lone accounts and genuine members).
 //!
 //! Only evaluation reads it; it is not a contract table, so `data::read` never loads it and
 //! nothing that trains or scores may. The reader checks the file as strictly as the contract
@@ -17,7 +18,7 @@ use parquet::errors::ParquetError;
 
 use super::keys::MemberKind;
 use crate::data::history::Members;
-use crate::data::schema::{req, Column, Kind};
+use crate::data::schema::{opt, req, Column, Kind};
 use crate::data::write::{Row, RowSink, TableWriter};
 use crate::data::{DataError, Table};
 
@@ -30,12 +31,19 @@ const TRUTH_COLUMNS: &[Column] = &[
     req("member_id", Kind::Text),
     req("is_wool", Kind::Int),
     req("kind", Kind::Text),
+    opt("gang_id", Kind::Text),
 ];
+
+/// How a planned gang is named in the truth: `G` and its number.
+pub fn gang_name(group: u32) -> Option<String> {
+    (group != 0).then(|| format!("G{group:06}"))
+}
 
 /// One row as written.
 struct TruthOut {
     member_id: String,
     kind: MemberKind,
+    gang: Option<String>,
 }
 
 impl Row for TruthOut {
@@ -47,6 +55,7 @@ impl Row for TruthOut {
         out.text(&self.member_id);
         out.int(i64::from(self.kind.is_wool()));
         out.text(self.kind.name());
+        out.opt_text(self.gang.as_deref());
     }
 }
 
@@ -59,10 +68,18 @@ impl TruthWriter {
         TableWriter::create(&dir.join(TRUTH_FILE)).map(TruthWriter)
     }
 
-    pub fn push(&mut self, member_id: &str, kind: MemberKind) -> Result<(), DataError> {
+    /// One member: its kind and, for a wool account planned in a gang, the gang (`group`, 0:
+    /// none; genuine members never have one).
+    pub fn push(&mut self, member_id: &str, kind: MemberKind, group: u32) -> Result<(), DataError> {
+        let gang = if kind.is_wool() {
+            gang_name(group)
+        } else {
+            None
+        };
         self.0.push(&TruthOut {
             member_id: member_id.to_string(),
             kind,
+            gang,
         })
     }
 
@@ -80,6 +97,9 @@ pub struct TruthRow {
     /// A `MemberKind` name for generated sets; kept as text so that other sources of truth
     /// with their own kinds read too.
     pub kind: String,
+    /// The gang the account belongs to (`None`: a lone account or a genuine member; also for
+    /// truth files written before gangs were recorded).
+    pub gang_id: Option<String>,
 }
 
 /// The truth of a generated history, in file order, with a lookup by member id.
@@ -202,6 +222,11 @@ fn read_batch(
     let ids = column(path, batch, "member_id", &DataType::Utf8)?;
     let wool = column(path, batch, "is_wool", &DataType::Int64)?;
     let kinds = column(path, batch, "kind", &DataType::Utf8)?;
+    let gangs = match batch.column_by_name("gang_id") {
+        Some(_) => Some(column(path, batch, "gang_id", &DataType::Utf8)?),
+        None => None,
+    };
+    let gangs = gangs.as_ref().map(|g| g.as_string::<i32>());
     let (ids, wool, kinds) = (
         ids.as_string::<i32>(),
         wool.as_primitive::<Int64Type>(),
@@ -233,6 +258,9 @@ fn read_batch(
             member_id: id.to_string(),
             is_wool,
             kind: kinds.value(i).to_string(),
+            gang_id: gangs
+                .filter(|g| g.is_valid(i) && !g.value(i).is_empty())
+                .map(|g| g.value(i).to_string()),
         });
     }
     Ok(())
@@ -249,14 +277,22 @@ mod tests {
             source,
         })?;
         let mut w = TruthWriter::create(dir.path())?;
-        w.push("M1", MemberKind::Loyal)?;
-        w.push("M2", MemberKind::DeviceFarm)?;
-        assert_eq!(w.finish()?, 2);
+        w.push("M1", MemberKind::Loyal, 0)?;
+        w.push("M2", MemberKind::DeviceFarm, 17)?;
+        w.push("M3", MemberKind::Loyal, 17)?;
+        assert_eq!(w.finish()?, 3);
         let t = read_truth(dir.path())?;
-        assert_eq!(t.len(), 2);
+        assert_eq!(t.len(), 3);
         assert_eq!(t.wool(), 1);
         assert_eq!(t.get("M2").map(|r| r.kind.as_str()), Some("device_farm"));
-        assert_eq!(t.get("M3"), None);
+        assert_eq!(
+            t.get("M2").and_then(|r| r.gang_id.as_deref()),
+            Some("G000017")
+        );
+        // A genuine member is never in a gang, whatever its plan says.
+        assert_eq!(t.get("M3").and_then(|r| r.gang_id.as_deref()), None);
+        assert_eq!(t.get("M1").and_then(|r| r.gang_id.as_deref()), None);
+        assert_eq!(t.get("M4"), None);
         Ok(())
     }
 }

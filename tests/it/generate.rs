@@ -47,6 +47,28 @@ fn generated_set_loads_with_the_written_row_counts() -> TestResult {
         "wool share {share} outside 5–15%"
     );
     assert_eq!(s.wool as usize, truth.wool());
+    // Gang truth: every gang account is wool and shares its gang with at least one other;
+    // lone opportunists and genuine members have none.
+    let mut gangs: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for r in &truth.rows {
+        match (&r.gang_id, r.kind.as_str()) {
+            (Some(g), _) => {
+                assert!(r.is_wool, "{} in gang {g} is not wool", r.member_id);
+                *gangs.entry(g.as_str()).or_default() += 1;
+            }
+            (None, "lone_opportunist") => {}
+            (None, kind) => assert!(
+                !r.is_wool,
+                "{} ({kind}) is wool without a gang",
+                r.member_id
+            ),
+        }
+        if r.kind == "lone_opportunist" {
+            assert_eq!(r.gang_id, None, "{}", r.member_id);
+        }
+    }
+    assert!(gangs.len() >= 5, "{} gangs", gangs.len());
+    assert!(gangs.values().all(|&n| n >= 2), "a gang of one: {gangs:?}");
 
     // Reviewed labels: a few percent, mostly right, some wrong.
     let labelled = h.labels.len() as f64 / 3_000.0;
