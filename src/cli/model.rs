@@ -218,12 +218,13 @@ pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     let a = load_model(&args.model)?;
     let h = load_history(&args.data)?;
     let truth = truth_of(&args.data, &h)?;
-    let e = score::evaluate(&h, &a, truth.as_deref())?;
+    let x = score::assess(&h, &a, truth.as_deref())?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&e)?)?;
+        writeln!(out, "{}", serde_json::to_string_pretty(&x)?)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let e = &x.evaluation;
     writeln!(
         out,
         "model {} on {} (thresholds: review ≥ {:.4}, reject ≥ {:.4})",
@@ -237,7 +238,16 @@ pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
     if let Some(m) = &e.against_truth {
         writeln!(out, "  {}", row("against truth", m))?;
     }
-    print_slices(&mut out, &e)?;
+    print_slices(&mut out, e)?;
+    writeln!(
+        out,
+        "trade-off: flagging every member at or above a cut-off (per 10,000 members scored, the share of the wool caught, the precision)"
+    )?;
+    let lines =
+        woolguard::model::evaluate::tradeoff_lines(&x.tradeoff, x.tradeoff_truth.as_deref());
+    for line in lines {
+        writeln!(out, "  {line}")?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -140,6 +140,83 @@ pub fn truth_labels(truth: &[bool], members: &[MemberIdx]) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// What a cut-off would do: members at or above it per 10,000 scored, the share of the wool (the
+/// positives) they hold, and the precision among them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Cutoff {
+    pub threshold: f64,
+    pub per_10k: f64,
+    pub caught: Option<f64>,
+    pub precision: Option<f64>,
+    /// `review` or `reject` where the cut-off is the model's own threshold.
+    pub current: Option<&'static str>,
+}
+
+/// The cut-offs a trade-off table shows besides the model's own thresholds.
+pub const CUTOFFS: [f64; 12] = [
+    0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9,
+];
+
+/// The trade-off table: for each cut-off (the grid and the model's thresholds), highest first,
+/// what flagging every member at or above it would give.
+pub fn tradeoff(probs: &[f64], labels: &[u8], t: &Thresholds) -> Vec<Cutoff> {
+    // A grid cut-off within half a point of one of the model's thresholds would print as the
+    // same row: the model's own stands for it.
+    let near = |c: f64| (c - t.review).abs() < 0.005 || (c - t.reject).abs() < 0.005;
+    let mut cuts: Vec<(f64, Option<&'static str>)> = CUTOFFS
+        .iter()
+        .filter(|&&c| !near(c))
+        .map(|&c| (c, None))
+        .collect();
+    cuts.push((t.review, Some("review")));
+    if t.reject != t.review {
+        cuts.push((t.reject, Some("reject")));
+    }
+    cuts.sort_by(|a, b| b.0.total_cmp(&a.0));
+    cuts.into_iter()
+        .map(|(threshold, current)| {
+            let a = at_threshold(probs, labels, threshold);
+            Cutoff {
+                threshold,
+                per_10k: 10_000.0 * a.flagged_share,
+                caught: finite(a.recall),
+                precision: finite(a.precision),
+                current,
+            }
+        })
+        .collect()
+}
+
+/// The trade-off table as text lines, against labels and (where known) against the truth.
+pub fn tradeoff_lines(labels: &[Cutoff], truth: Option<&[Cutoff]>) -> Vec<String> {
+    let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{:.1}%", 100.0 * v));
+    let mut out = vec![format!(
+        "{:>9} {:>9} {:>9} {:>10} {:>12} {:>14}  {}",
+        "cut-off", "per 10k", "caught", "precision", "caught/truth", "precision/truth", ""
+    )
+    .trim_end()
+    .to_string()];
+    for (i, c) in labels.iter().enumerate() {
+        let t = truth.and_then(|t| t.get(i));
+        out.push(
+            format!(
+                "{:>9.3} {:>9.0} {:>9} {:>10} {:>12} {:>14}  {}",
+                c.threshold,
+                c.per_10k,
+                pct(c.caught),
+                pct(c.precision),
+                pct(t.and_then(|t| t.caught)),
+                pct(t.and_then(|t| t.precision)),
+                c.current
+                    .map_or(String::new(), |k| format!("← the model's {k} threshold")),
+            )
+            .trim_end()
+            .to_string(),
+        );
+    }
+    out
+}
+
 fn opt(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"))
 }
@@ -179,6 +256,35 @@ pub fn header(first: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tradeoff_by_hand() {
+        // Four members, two wool: at 0.5, one member of four (2,500 per 10k) is flagged, it is
+        // wool (precision 1) and it is one of the two (caught 0.5).
+        let probs = [0.9, 0.4, 0.3, 0.2];
+        let labels = [1, 0, 1, 0];
+        let t = Thresholds {
+            review: 0.25,
+            reject: 0.85,
+        };
+        let table = tradeoff(&probs, &labels, &t);
+        let at = |c: f64| table.iter().find(|r| r.threshold == c).copied();
+        let half = at(0.5).unwrap_or_else(|| panic!("no 0.5 row"));
+        assert_eq!(
+            (half.per_10k, half.caught, half.precision),
+            (2_500.0, Some(0.5), Some(1.0))
+        );
+        // The model's own thresholds are rows of their own, marked; 0.25 is on the grid too and
+        // appears once.
+        assert_eq!(at(0.85).and_then(|r| r.current), Some("reject"));
+        assert_eq!(table.iter().filter(|r| r.threshold == 0.25).count(), 1);
+        assert_eq!(at(0.25).and_then(|r| r.current), Some("review"));
+        let quarter = at(0.25).unwrap_or_else(|| panic!("no 0.25 row"));
+        assert_eq!((quarter.per_10k, quarter.caught), (7_500.0, Some(1.0)));
+        assert_eq!(quarter.precision, Some(2.0 / 3.0));
+        // Highest cut-off first.
+        assert!(table.windows(2).all(|w| w[0].threshold > w[1].threshold));
+    }
 
     #[test]
     fn metrics_by_hand() {

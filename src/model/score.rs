@@ -295,6 +295,22 @@ pub fn evaluate(
     a: &Artefact,
     truth: Option<&[bool]>,
 ) -> Result<Evaluation, ScoreError> {
+    assess(h, a, truth).map(|x| x.evaluation)
+}
+
+/// An evaluation and its trade-off tables (what each cut-off would flag, catch and get right).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assessment {
+    #[serde(flatten)]
+    pub evaluation: Evaluation,
+    /// Against the labels.
+    pub tradeoff: Vec<super::evaluate::Cutoff>,
+    /// Against the truth, where known (same cut-offs).
+    pub tradeoff_truth: Option<Vec<super::evaluate::Cutoff>>,
+}
+
+/// [`evaluate`] with the trade-off tables.
+pub fn assess(h: &History, a: &Artefact, truth: Option<&[bool]>) -> Result<Assessment, ScoreError> {
     let checked: super::config::Checked =
         TrainConfig::check(a.config.clone()).map_err(ScoreError::Config)?;
     let ds = assemble(
@@ -312,10 +328,18 @@ pub fn evaluate(
         .filter(|_| a.target == super::label::Target::Wool)
         .and_then(|truth| truth_labels(truth, &ds.members));
     let (by_channel, by_campaign) = slices(h, &ds.members, &probs, &ds.labels, t);
-    Ok(Evaluation {
-        overall: Metrics::of(&probs, &ds.labels, t),
-        against_truth: against_truth.map(|y| Metrics::of(&probs, &y, t)),
-        by_channel,
-        by_campaign,
+    let tradeoff = super::evaluate::tradeoff(&probs, &ds.labels, t);
+    let tradeoff_truth = against_truth
+        .as_ref()
+        .map(|y| super::evaluate::tradeoff(&probs, y, t));
+    Ok(Assessment {
+        evaluation: Evaluation {
+            overall: Metrics::of(&probs, &ds.labels, t),
+            against_truth: against_truth.map(|y| Metrics::of(&probs, &y, t)),
+            by_channel,
+            by_campaign,
+        },
+        tradeoff,
+        tradeoff_truth,
     })
 }

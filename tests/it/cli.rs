@@ -689,3 +689,51 @@ fn json_logs_are_one_object_a_line_with_level_and_message() -> TestResult {
     assert!(quiet.stderr.is_empty(), "{}", shown(&quiet));
     Ok(())
 }
+
+/// The trade-off table: one row a cut-off, highest first, the model's thresholds marked, and its
+/// figures the evaluation's own at those thresholds.
+#[test]
+fn evaluate_shows_the_tradeoff_of_each_cutoff() -> TestResult {
+    let f = fixture();
+    let o = woolguard(&[
+        OsStr::new("evaluate"),
+        OsStr::new("--model"),
+        f.model.as_os_str(),
+        OsStr::new("--data"),
+        f.data.as_os_str(),
+        OsStr::new("--json"),
+    ]);
+    assert!(o.status.success(), "{}", shown(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)?;
+    let rows = v["tradeoff"].as_array().ok_or("no tradeoff")?;
+    assert!(rows.len() >= 10, "{} rows", rows.len());
+    let cut = |r: &serde_json::Value| r["threshold"].as_f64().unwrap_or(f64::NAN);
+    assert!(rows.windows(2).all(|w| cut(&w[0]) > cut(&w[1])));
+    let reject = rows
+        .iter()
+        .find(|r| r["current"] == "reject")
+        .ok_or("no reject row")?;
+    assert_eq!(reject["precision"], v["overall"]["reject"]["precision"]);
+    assert_eq!(reject["caught"], v["overall"]["reject"]["recall"]);
+    let members = v["overall"]["members"].as_f64().unwrap_or(0.0);
+    let flagged = v["overall"]["reject"]["flagged"].as_f64().unwrap_or(-1.0);
+    let per_10k = reject["per_10k"].as_f64().unwrap_or(-1.0);
+    assert!(
+        (per_10k - 10_000.0 * flagged / members).abs() < 1e-6,
+        "{per_10k}"
+    );
+    // Against the truth too, row for row.
+    let truth = v["tradeoff_truth"].as_array().ok_or("no truth table")?;
+    assert_eq!(truth.len(), rows.len());
+    let o = woolguard(&[
+        OsStr::new("evaluate"),
+        OsStr::new("--model"),
+        f.model.as_os_str(),
+        OsStr::new("--data"),
+        f.data.as_os_str(),
+    ]);
+    let out = text(&o.stdout);
+    assert!(out.contains("← the model's reject threshold"), "{out}");
+    assert!(out.contains("← the model's review threshold"), "{out}");
+    Ok(())
+}
