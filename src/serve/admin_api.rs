@@ -320,6 +320,7 @@ pub struct EventStored {
 
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "events", params(("id" = String, Path)),
     responses((status = 200, description = "the event is stored", body = EventStored),
+        (status = 400, description = "`invalid_field`: a malformed path", body = ApiError),
         (status = 401, description = "missing or unknown API key", body = ApiError),
         (status = 404, description = "`unknown_event`: not stored", body = ApiError),
         (status = 503, description = "the event store is unavailable", body = ApiError)),
