@@ -304,8 +304,12 @@ pub fn text_width(s: &str) -> f64 {
         .sum()
 }
 
-/// The angle category labels are turned by when they would not fit their band side by side.
-const TURN: f64 = 40.0;
+/// The angle category labels are turned by when they would not fit their band side by side:
+/// upright, so that each takes one line's width whatever its length.
+const TURN: f64 = 90.0;
+
+/// Baseline of x-axis labels under the plot: clear of the lowest y tick label beside it.
+const X_LABEL_DY: f64 = 21.0;
 
 /// Whether labels under bands of `band` px must be turned to not overlap, showing every `every`-th.
 fn must_turn(labels: &[String], band: f64, every: usize) -> bool {
@@ -327,7 +331,7 @@ impl Frame {
             return *self;
         }
         let widest = labels.iter().map(|l| text_width(l)).fold(0.0, f64::max);
-        let need = 12.0 + widest * TURN.to_radians().sin() + 22.0;
+        let need = 8.0 + widest * TURN.to_radians().sin() + 22.0;
         let extra = (need - self.bottom).max(0.0);
         Frame {
             bottom: self.bottom + extra,
@@ -509,7 +513,7 @@ impl Svg {
                 continue;
             }
             if turn {
-                let (x, y) = (centre(i) + 4.0, frame.y0() + 12.0);
+                let (x, y) = (centre(i) + 4.0, frame.y0() + 8.0);
                 let _ = write!(
                     self.buf,
                     r#"<text x="{}" y="{}" text-anchor="end" class="tick" transform="rotate(-{TURN} {} {})">{}</text>"#,
@@ -520,7 +524,7 @@ impl Svg {
                     esc(l)
                 );
             } else {
-                self.text(centre(i), frame.y0() + 16.0, "middle", "tick", l);
+                self.text(centre(i), frame.y0() + X_LABEL_DY, "middle", "tick", l);
             }
         }
     }
@@ -539,15 +543,17 @@ impl Svg {
             if dashed.get(i).copied().unwrap_or(false) {
                 let _ = write!(
                     self.buf,
-                    r#"<line x1="{}" y1="12" x2="{}" y2="12" stroke="{colour}" stroke-width="2" stroke-dasharray="4 3"/>"#,
+                    r#"<line x1="{}" y1="12" x2="{}" y2="12" stroke="{colour}" stroke-width="2" stroke-dasharray="4 3" class="swatch" data-series="{}"/>"#,
                     n(x),
-                    n(x + 12.0)
+                    n(x + 12.0),
+                    esc(name)
                 );
             } else {
                 let _ = write!(
                     self.buf,
-                    r#"<rect x="{}" y="6" width="12" height="12" fill="{colour}"/>"#,
-                    n(x)
+                    r#"<rect x="{}" y="6" width="12" height="12" fill="{colour}" class="swatch" data-series="{}"/>"#,
+                    n(x),
+                    esc(name)
                 );
             }
             self.text(x + 16.0, 16.0, "start", "legend", name);
@@ -620,12 +626,13 @@ pub fn bars(
             };
             let _ = write!(
                 svg.buf,
-                r#"<rect x="{}" y="{}" width="{}" height="{}" fill="{colour}"{} data-tip="{}"/>"#,
+                r#"<rect x="{}" y="{}" width="{}" height="{}" fill="{colour}"{} data-series="{}" data-tip="{}"/>"#,
                 n(r.x),
                 n(r.y),
                 n(r.w),
                 n(r.h),
                 if small { r#" class="small""# } else { "" },
+                esc(&ser.name),
                 esc(&tip)
             );
             if let Some([lo, hi]) = interval {
@@ -698,7 +705,8 @@ pub fn lines(
         }
         let _ = write!(
             svg.buf,
-            r#"<path d="{d}" fill="none" stroke="{colour}" stroke-width="2"/>"#
+            r#"<path d="{d}" fill="none" stroke="{colour}" stroke-width="2" data-series="{}"/>"#,
+            esc(&ser.name)
         );
         for (i, &v) in ser.values.iter().enumerate().take(periods.len()) {
             if !v.is_finite() {
@@ -798,7 +806,13 @@ pub fn curves(
     {
         let px = x.map(t);
         svg.line(px, frame.y0(), px, frame.y0() + 4.0, "axis");
-        svg.text(px, frame.y0() + 16.0, "middle", "tick", &x_format.show(t));
+        svg.text(
+            px,
+            frame.y0() + X_LABEL_DY,
+            "middle",
+            "tick",
+            &x_format.show(t),
+        );
     }
     for m in markers {
         let px = x.map(m.x);
@@ -834,12 +848,13 @@ pub fn curves(
         }
         let _ = write!(
             svg.buf,
-            r#"<path d="{d}" fill="none" stroke="{colour}" stroke-width="2"{} data-tip="{}"/>"#,
+            r#"<path d="{d}" fill="none" stroke="{colour}" stroke-width="2"{} data-series="{}" data-tip="{}"/>"#,
             if c.dashed {
                 r#" stroke-dasharray="4 3""#
             } else {
                 ""
             },
+            esc(&c.name),
             esc(&c.name)
         );
         if c.dots {
@@ -1117,5 +1132,68 @@ mod tests {
         assert!(svg.contains("4 &lt;b&gt;"));
         assert_eq!(svg.matches("<rect").count(), 4);
         assert_eq!(heat_colour(0.5), "#8096b5");
+    }
+
+    #[test]
+    fn long_labels_turn_and_the_chart_grows_under_them() {
+        // Five bands of 80 px; "potential loyalist" is 18 × 6.4 = 115 px wide: turned upright,
+        // and the bottom grows to 8 + 115.2 + 22 = 145.2 px (the plot keeps 200 px).
+        let f = Frame::with_plot(400.0, 200.0);
+        let labels: Vec<String> = ["champions", "loyal", "potential loyalist", "new", "at risk"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let g = f.fit_labels(&labels, 5);
+        assert!((g.bottom - 145.2).abs() < 0.01, "{}", g.bottom);
+        assert_eq!(g.y0() - g.y1(), 200.0);
+        let svg = bars(
+            "b",
+            "t",
+            &f,
+            &labels,
+            &[Series::new("x", vec![1.0; 5])],
+            &Axes::new("", "", Format::Count),
+        );
+        assert_eq!(svg.matches("rotate(-90").count(), 5, "{svg}");
+        // Short labels stay level.
+        let short: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(f.fit_labels(&short, 2), f);
+    }
+
+    #[test]
+    fn legend_swatches_take_their_line_colour_and_small_bars_are_grey() {
+        let f = Frame::with_plot(400.0, 200.0);
+        let svg = curves(
+            "c",
+            "t",
+            &f,
+            &[
+                Curve::new("model", vec![(0.0, 0.0), (1.0, 1.0)]),
+                Curve::new("chance", vec![(0.0, 0.0), (1.0, 1.0)]).dashed(),
+            ],
+            (0.0, 1.0),
+            Format::Percent,
+            &Axes::new("x", "y", Format::Percent),
+            &[],
+        );
+        assert!(svg.contains(r##"stroke="#888888" stroke-width="2" stroke-dasharray="4 3" class="swatch" data-series="chance""##), "{svg}");
+        assert!(svg.contains(
+            r##"stroke="#888888" stroke-width="2" stroke-dasharray="4 3" data-series="chance""##
+        ));
+        // 3 of 10 with a minimum of 5 is a fact; 1 of 4 is not.
+        let s = Series::new("wool", vec![0.3, 0.25])
+            .counts(vec![10, 4], 5)
+            .intervals(vec![Some([0.108, 0.603]), None]);
+        let svg = bars(
+            "b",
+            "t",
+            &f,
+            &["a".into(), "b".into()],
+            &[s],
+            &Axes::new("", "", Format::Percent),
+        );
+        assert!(svg.contains(r##"fill="#0072B2" data-series="wool" data-tip="a: 30.0%, 95% interval 10.8%–60.3% (n=10)""##), "{svg}");
+        assert!(svg.contains(r##"fill="#c3c8cf" class="small" data-series="wool" data-tip="b: 25.0% (n=4, fewer than 5: too few to read as a fact)""##), "{svg}");
+        assert_eq!(svg.matches(r#"class="ci""#).count(), 1);
     }
 }

@@ -64,7 +64,8 @@ pub fn wilson(k: usize, n: usize, z: f64) -> Option<[f64; 2]> {
     if n == 0 {
         return None;
     }
-    let (n, p) = (n as f64, k.min(n as usize) as f64 / n as f64);
+    let p = k.min(n) as f64 / n as f64;
+    let n = n as f64;
     let z2 = z * z;
     let denom = 1.0 + z2 / n;
     let centre = (p + z2 / (2.0 * n)) / denom;
