@@ -1,7 +1,11 @@
 //! The member-value report (`woolguard report`): one self-contained HTML page with the headline
-//! numbers and diagnostic flags, tier sizes and wool share, wool share by channel over time, the
-//! RFM grid, the Pareto curve, the four tracks per period and, where a model is given, its ROC,
-//! precision–recall and reliability curves on the members as of a date.
+//! numbers (with a model, the share of the labelled wool its rejects and reviews catch, at what
+//! precision) and diagnostic flags, tier sizes and wool share, wool share per channel and by
+//! channel over time, the campaigns, the RFM grid, the Pareto curve, the four tracks per period
+//! and, where a model is given, its ROC, precision–recall and reliability curves on the members as
+//! of a date. A share on too few members is greyed with its count, a wool share carries its
+//! Wilson 95% interval, and where the history cannot measure wool the page says so instead of
+//! showing 0% (all from `members::diagnose`).
 //!
 //! [`build`] gathers every figure from the library's own computations — `members::diagnose` for
 //! every per-group and per-period number and the flags, `members::segment` for the RFM scores
