@@ -265,7 +265,8 @@ pub fn rule_text(p: &DiagnoseParams) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{period_index, periods, DiagnoseError, Diagnosis};
+    use super::super::facts::period_index;
+    use super::super::{periods, DiagnoseError, Diagnosis};
     use super::*;
 
     fn at(y: i32, m: u32, d: u32) -> i64 {
