@@ -615,7 +615,9 @@ fn the_cdnow_report_says_wool_cannot_be_measured() -> TestResult {
         .matches(r#"title="wool cannot be measured on this history">n/a</td>"#)
         .count();
     assert!(na >= 6, "{na} wool cells say n/a");
-    let bars = chart(&html, "channel-wool-overall").ok_or("no chart")?;
-    assert!(!bars.contains("data-series=\"wool share\""), "{bars}");
+    for id in ["channel-wool-overall", "tier-wool", "campaign-wool"] {
+        let svg = chart(&html, id).ok_or("no chart")?;
+        assert!(!svg.contains("data-series=\"wool share\""), "{id}: {svg}");
+    }
     Ok(())
 }

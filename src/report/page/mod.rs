@@ -369,13 +369,18 @@ fn share_series(groups: &[GroupStats], d: &Diagnosis) -> Vec<Series> {
             "share of sales",
             groups.iter().map(|g| g.sales_share).collect(),
         ),
-        Series::new(
-            "wool share",
-            groups.iter().map(|g| nan(g.wool_share)).collect(),
-        )
-        .counts(groups.iter().map(|g| g.labelled).collect(), min)
-        .intervals(groups.iter().map(|g| g.wool_interval).collect()),
     ];
+    // Where wool cannot be measured there is no wool series, not one of zeros.
+    if d.wool_measurable {
+        s.push(
+            Series::new(
+                "wool share",
+                groups.iter().map(|g| nan(g.wool_share)).collect(),
+            )
+            .counts(groups.iter().map(|g| g.labelled).collect(), min)
+            .intervals(groups.iter().map(|g| g.wool_interval).collect()),
+        );
+    }
     if with_model {
         s.push(
             Series::new(
