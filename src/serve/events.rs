@@ -546,10 +546,11 @@ pub fn fold(h: &mut History, events: &[Event]) -> (Folded, Vec<Event>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn signup(id: &str, member: &str) -> Event {
+    /// A sign-up on device `d` (the store's tests use it too).
+    pub(crate) fn signup(id: &str, member: &str) -> Event {
         Event::Signup {
             event_id: id.into(),
             member_id: member.into(),

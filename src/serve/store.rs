@@ -155,22 +155,7 @@ impl EventStore for RedbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn signup(id: &str, member: &str) -> Event {
-        Event::Signup {
-            event_id: id.into(),
-            member_id: member.into(),
-            at: 1_714_521_600,
-            channel: None,
-            campaign_id: None,
-            inviter_id: None,
-            device_id: Some("d".into()),
-            ip: None,
-            phone_prefix: None,
-            phone_hash: None,
-            region: None,
-        }
-    }
+    use crate::serve::events::tests::signup;
 
     #[test]
     fn appends_once_and_replays_in_order_after_reopening() {
