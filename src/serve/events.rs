@@ -199,15 +199,7 @@ impl Event {
             } else {
                 MAX_ID_CHARS
             };
-            if v.is_empty() {
-                Some((field, "must not be empty".into()))
-            } else if v.chars().count() > max {
-                Some((field, format!("longer than {max} characters")))
-            } else if v.chars().any(|c| c.is_control() || c == '\u{FFFD}') {
-                Some((field, "holds control characters".into()))
-            } else {
-                None
-            }
+            text_problem(v, max).map(|why| (field, why))
         };
         // An optional text may be absent or empty; when given it is held to the same rules.
         let optional = |field: &'static str, v: &Option<String>| {
@@ -381,6 +373,21 @@ fn time_schema_of(nullable: bool) -> utoipa::openapi::schema::Schema {
 
 /// Longest id or key (member, device, coupon, …) accepted, in characters.
 pub const MAX_ID_CHARS: usize = 256;
+
+/// Why an id or key cannot be taken — empty, longer than `max` characters, or holding characters
+/// that are not printable (control characters, or the replacement character a lossy decoding
+/// leaves) — or `None`. The one text check of events, candidates and list values.
+pub fn text_problem(v: &str, max: usize) -> Option<String> {
+    if v.is_empty() {
+        Some("is empty".into())
+    } else if v.chars().count() > max {
+        Some(format!("is longer than {max} characters"))
+    } else if v.chars().any(|c| c.is_control() || c == '\u{FFFD}') {
+        Some("holds characters that are not printable".into())
+    } else {
+        None
+    }
+}
 
 /// What folding events into a history did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::events::MAX_ID_CHARS;
+use super::events::{text_problem, MAX_ID_CHARS};
 
 /// An id-like list key (everything but `ip_range`), for the API description of the routes that
 /// take any printable value.
@@ -70,16 +70,10 @@ impl ListKey {
                 )
             });
         }
-        if value.is_empty() {
-            return Err(bad("is empty".into()));
+        match text_problem(value, MAX_ID_CHARS) {
+            Some(why) => Err(bad(why)),
+            None => Ok(value.to_string()),
         }
-        if value.chars().count() > MAX_ID_CHARS {
-            return Err(bad(format!("is longer than {MAX_ID_CHARS} characters")));
-        }
-        if value.chars().any(|c| c.is_control() || c == '\u{FFFD}') {
-            return Err(bad("holds characters that are not printable".into()));
-        }
-        Ok(value.to_string())
     }
 }
 
@@ -125,7 +119,7 @@ impl ListKind {
 }
 
 /// An IP network: the address with the bits past the prefix cleared, and the prefix length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IpNet {
     addr: IpAddr,
     len: u8,
@@ -209,8 +203,8 @@ pub struct ListHit {
 #[derive(Debug, Clone, Default)]
 pub struct Lists {
     entries: HashMap<(ListKind, ListKey), HashSet<String>>,
-    /// The IP ranges of each list, parsed, for matching by containment.
-    nets: HashMap<ListKind, BTreeSet<(u8, String)>>,
+    /// The IP ranges of each list, parsed once, by prefix length, for matching by containment.
+    nets: HashMap<ListKind, BTreeSet<(u8, IpNet)>>,
 }
 
 impl Lists {
@@ -218,10 +212,7 @@ impl Lists {
     pub fn put(&mut self, kind: ListKind, key: ListKey, value: &str) -> bool {
         if key == ListKey::IpRange {
             if let Some(net) = IpNet::parse(value) {
-                self.nets
-                    .entry(kind)
-                    .or_default()
-                    .insert((net.len, net.to_string()));
+                self.nets.entry(kind).or_default().insert((net.len, net));
             }
         }
         self.entries
@@ -234,7 +225,7 @@ impl Lists {
         if key == ListKey::IpRange {
             if let Some(net) = IpNet::parse(value) {
                 if let Some(n) = self.nets.get_mut(&kind) {
-                    n.remove(&(net.len, net.to_string()));
+                    n.remove(&(net.len, net));
                 }
             }
         }
@@ -283,20 +274,20 @@ impl Lists {
 
     /// The narrowest listed range of `kind` holding the address `ip`.
     fn ip_hit(&self, kind: ListKind, ip: &str) -> Option<ListHit> {
+        let nets = self.nets.get(&kind).filter(|n| !n.is_empty())?;
         // A full address, or a history's IP given as its /24 prefix.
         let ip: IpAddr = ip
             .trim()
             .parse()
             .ok()
             .or_else(|| IpNet::parse(ip).map(|n| n.addr))?;
-        let nets = self.nets.get(&kind)?;
         nets.iter()
             .rev()
-            .find(|(_, net)| IpNet::parse(net).is_some_and(|n| n.contains(ip)))
+            .find(|(_, net)| net.contains(ip))
             .map(|(_, net)| ListHit {
                 list: kind,
                 key: ListKey::IpRange,
-                value: net.clone(),
+                value: net.to_string(),
             })
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::events::{fold, Event, Folded, MAX_ID_CHARS};
+use super::events::{fold, text_problem, Event, Folded, MAX_ID_CHARS};
 pub use super::lists::{ListHit, ListKey, ListKind, Lists};
 use super::store::{Appended, EventStore};
 use crate::data::history::{History, MemberIdx, NONE};
@@ -17,7 +17,7 @@ use crate::data::plausible::{self, TimeWindow};
 use crate::features::recruit::{self, RecruitState, Signup, FEATURES};
 use crate::model::artefact::{Artefact, Decision, Reason, Scored};
 use crate::model::score::{end_of, rows_as_of};
-use crate::model::slot::{self, Slot, SmokeBand};
+use crate::model::slot::{self, SmokeBand};
 
 /// A tenant's snapshot: the history as last folded, both models loaded and checked together,
 /// and every member of that history scored by the member model as of the history's end.
@@ -50,23 +50,18 @@ impl Models {
         member_path: &Path,
         signup_path: &Path,
     ) -> Result<Self, ApiError> {
-        let load = |p: &Path, slot: Slot| {
+        let load = |p: &Path| {
             if !p.is_file() {
                 return Err(ApiError::not_found(
                     "unknown_model",
                     format!("no model file at {}", p.display()),
                 ));
             }
-            let a = Artefact::load(p).map_err(refused)?;
-            slot::check_fit(&a, slot, &p.display().to_string()).map_err(refused)?;
-            Ok::<_, ApiError>(a)
+            Artefact::load(p).map_err(refused)
         };
         let paths = (member_path.to_path_buf(), signup_path.to_path_buf());
-        let (member, signup) = (
-            load(member_path, slot::MEMBER)?,
-            load(signup_path, slot::SIGNUP)?,
-        );
-        Self::build(history, member, signup, paths)
+        // Each model's fit for its slot is checked in `build`.
+        Self::build(history, load(member_path)?, load(signup_path)?, paths)
     }
 
     /// The smoke check before a swap: on the tenant's own members, the member model's decisions
@@ -197,12 +192,10 @@ impl Candidate {
             ("phone_hash", &self.phone_hash),
             ("region", &self.region),
         ] {
-            let Some(v) = v else { continue };
-            if v.chars().count() > MAX_ID_CHARS {
-                return bad(field, format!("longer than {MAX_ID_CHARS} characters"));
-            }
-            if v.chars().any(|c| c.is_control() || c == '\u{FFFD}') {
-                return bad(field, "holds characters that are not printable".into());
+            // Absent or empty is no value; a value given is held to the events' rules.
+            let given = v.as_deref().filter(|v| !v.is_empty());
+            if let Some(why) = given.and_then(|v| text_problem(v, MAX_ID_CHARS)) {
+                return bad(field, why);
             }
         }
         Ok(())
