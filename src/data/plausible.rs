@@ -160,6 +160,12 @@ pub fn parse_time(s: &str) -> Option<i64> {
 pub const TIME_FORMS: &str =
     "Unix seconds, RFC 3339 (2024-05-01T08:30:00Z), a date-time (2024-05-01T08:30:00, UTC) or a date (2024-05-01)";
 
+/// A number as a whole number: JSON has one number type, so `5.0` is 5. `None` for a fraction,
+/// or beyond ±9e15, where an f64 no longer holds every whole number.
+pub fn whole(v: f64) -> Option<i64> {
+    (v.fract() == 0.0 && v.abs() < 9.0e15).then_some(v as i64)
+}
+
 /// Serde: a time given as Unix seconds (an integer) or as text in any form [`parse_time`] takes.
 /// The window is checked by the caller, which knows the field's name.
 pub fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
@@ -173,10 +179,9 @@ pub fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     }
     match Raw::deserialize(d) {
         Ok(Raw::Int(t)) => Ok(t),
-        Ok(Raw::Float(t)) if t.fract() == 0.0 && t.abs() < 9.0e15 => Ok(t as i64),
-        Ok(Raw::Float(t)) => Err(serde::de::Error::custom(format!(
-            "{t} is not a whole number of seconds"
-        ))),
+        Ok(Raw::Float(t)) => whole(t).ok_or_else(|| {
+            serde::de::Error::custom(format!("{t} is not a whole number of seconds"))
+        }),
         Ok(Raw::Text(s)) => parse_time(&s)
             .ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a time ({TIME_FORMS})"))),
         Err(_) => Err(serde::de::Error::custom(format!(

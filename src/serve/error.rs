@@ -54,38 +54,3 @@ impl ResponseError for ApiError {
         HttpResponse::build(self.status_code()).json(self)
     }
 }
-
-/// Maps actix's JSON extractor errors (bad syntax, wrong types, missing fields, too large) to
-/// our codes, naming the field where serde does.
-pub fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
-    use actix_web::error::JsonPayloadError as E;
-    match err {
-        E::OverflowKnownLength { length, limit } => ApiError::new(
-            413,
-            "body_too_large",
-            format!("body of {length} bytes is over the {limit}-byte limit"),
-        ),
-        E::Overflow { limit } => ApiError::new(
-            413,
-            "body_too_large",
-            format!("body is over the {limit}-byte limit"),
-        ),
-        E::ContentType => ApiError::new(
-            415,
-            "unsupported_media_type",
-            "send the body as application/json",
-        ),
-        E::Deserialize(e) => serde_error(e),
-        other => ApiError::bad_request("malformed_json", other.to_string()),
-    }
-}
-
-/// A body serde could not read: a value of the wrong type or a missing field (`invalid_field`,
-/// naming it), or not JSON at all (`malformed_json`).
-pub fn serde_error(e: serde_json::Error) -> ApiError {
-    if e.is_data() {
-        ApiError::bad_request("invalid_field", e.to_string())
-    } else {
-        ApiError::bad_request("malformed_json", e.to_string())
-    }
-}

@@ -99,12 +99,9 @@ pub fn de_whole_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Er
     if let Some(i) = n.as_i64() {
         return Ok(i);
     }
-    match n.as_f64() {
-        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
-        _ => Err(serde::de::Error::custom(format!(
-            "{n} is not a whole number in range"
-        ))),
-    }
+    n.as_f64()
+        .and_then(crate::data::plausible::whole)
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number in range")))
 }
 
 /// [`de_whole_i64`] into a `u8`.
