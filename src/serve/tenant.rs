@@ -684,13 +684,12 @@ pub enum DropLevel {
     Review,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// An audience's policy as resolved from its request (`audience::AudienceQuery` in the query,
+/// `audience::BodyPolicy` in a JSON body).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct AudiencePolicy {
-    #[serde(default)]
     pub drop: DropLevel,
     /// Also drop members whose quality score (0 to 100) is below this.
-    #[schema(maximum = 100)]
     pub min_quality: Option<u8>,
 }
 
