@@ -5,3 +5,4 @@ pub mod members;
 pub mod model;
 pub mod report;
 pub mod serve;
+pub mod scoring;

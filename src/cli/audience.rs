@@ -6,22 +6,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use woolguard::members::audience::{self, AudienceSummary, Count, DropLevel, Tally};
 use woolguard::members::{segment, select};
 use woolguard::model::slot;
+use woolguard::scoring::campaign::{self as audience, AudienceSummary, Count, Tally};
+use woolguard::scoring::members::{MemberScorer, Standings};
+use woolguard::scoring::{AudiencePolicy, DropLevel};
 
 use super::data::load_history;
+use super::policy::PolicyArgs;
 use super::progress::spinner;
 use super::segment::ValueRules;
 use super::time::{self, flag_time};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Drop {
-    /// Drop members the model rejects.
-    Reject,
-    /// Drop members the model reviews or rejects.
-    Review,
-}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -42,9 +37,18 @@ pub struct Args {
     /// and with --model decision, quality, probability; and, or, not, (), in [a, b].
     #[arg(long)]
     pub select: Option<String>,
-    /// Remove selected members the model decides to reject (or review: review and reject).
+    /// Remove selected members whose verdict (lists, then the model) is reject (or review:
+    /// review and reject), as `POST /v1/audiences/filter` does.
     #[arg(long, value_enum, requires = "model")]
-    pub drop: Option<Drop>,
+    pub drop: Option<DropLevel>,
+    /// Also remove selected members whose quality score (0 to 100) is below this.
+    #[arg(long, requires = "model", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub min_quality: Option<u8>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Also write the removed members (member_id, removed_by, decision, reason) to this file.
+    #[arg(long)]
+    pub removed: Option<PathBuf>,
     /// Output file: `.csv` writes CSV, anything else Parquet.
     #[arg(long)]
     pub out: PathBuf,
@@ -75,27 +79,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|text| select::parse(text, &vocab).map(|e| (text, e)))
         .transpose()
         .map_err(|e| anyhow::anyhow!("--select: {e}"))?;
+    let policy = (args.drop.is_some() || args.min_quality.is_some()).then(|| AudiencePolicy {
+        drop: args.drop.unwrap_or_default(),
+        min_quality: args.min_quality,
+    });
+    let lists = args.policy.load()?;
     let scores = match &model {
         Some(a) => {
             let sp = spinner(&format!("scoring with {}", a.version));
-            let sc = audience::score(&h, &s, a);
+            let standings = Standings::new(&h, &s, &tiers);
+            let scorer = MemberScorer::new(&h, a, lists.judge(), as_of, Some(&standings));
+            let sc = audience::score(&scorer, &s, policy.as_ref());
             sp.finish_and_clear();
-            Some((a, sc?))
+            Some(sc?)
         }
         None => None,
     };
-    let drop = args.drop.map(|d| match d {
-        Drop::Reject => DropLevel::Reject,
-        Drop::Review => DropLevel::Review,
-    });
     let aud = audience::build(
         &h,
         &s,
         &tiers,
         expr.as_ref().map(|(t, e)| (*t, e)),
         scores,
-        drop,
+        policy,
     )?;
+    if let Some(path) = &args.removed {
+        aud.write_removed(&h, &s, path)
+            .with_context(|| format!("--removed {}", path.display()))?;
+    }
     aud.write(&h, &s, &tiers, &args.out)
         .with_context(|| format!("--out {}", args.out.display()))?;
     let mut out = std::io::stdout().lock();

@@ -8,6 +8,7 @@ mod generate;
 mod import;
 pub mod log;
 mod model;
+mod policy;
 pub mod progress;
 mod report;
 mod segment;

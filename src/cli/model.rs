@@ -18,7 +18,10 @@ use woolguard::model::slot;
 #[cfg(feature = "gbm")]
 use woolguard::model::{report::TrainReport, train::train as fit};
 
+use woolguard::scoring::members::{self as scoring, score_to_file, MemberScorer};
+
 use super::data::load_history;
+use super::policy::PolicyArgs;
 use super::progress::spinner;
 use super::time::{self, flag_time};
 
@@ -63,6 +66,8 @@ pub struct ScoreArgs {
     /// 2024-12-31 (00:00 UTC). Default: just after the history's last event.
     #[arg(long, value_parser = flag_time)]
     pub as_of: Option<i64>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -80,6 +85,8 @@ pub struct ExplainArgs {
     /// Features listed (largest effect first).
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     #[arg(long)]
     pub json: bool,
 }
@@ -256,7 +263,9 @@ pub fn score(args: ScoreArgs) -> anyhow::Result<ExitCode> {
     let h = load_history(&args.data)?;
     let t = time::as_of(args.as_of, &h);
     let s = spinner("scoring");
-    let summary = score::score_to_file(&h, &a, t, &args.out);
+    let policy = args.policy.load()?;
+    let scorer = MemberScorer::new(&h, &a, policy.judge(), t, None);
+    let summary = score_to_file(&scorer, &args.out);
     s.finish_and_clear();
     let summary = summary?;
     println!(
@@ -275,7 +284,9 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let a = load_model(&args.model)?;
     let h = load_history(&args.data)?;
     let t = time::as_of(args.as_of, &h);
-    let mut e = score::explain(&h, &a, &args.member, t)?;
+    let policy = args.policy.load()?;
+    let scorer = MemberScorer::new(&h, &a, policy.judge(), t, None);
+    let mut e = scoring::explain(&scorer, &args.member)?;
     e.terms.truncate(args.top);
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -287,12 +298,12 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
         "member {}: {} probability {:.4}, quality {}, decision {} (model {})",
         e.member_id,
         a.target.name(),
-        e.scored.probability,
-        e.scored.quality,
-        e.scored.decision.name(),
+        e.verdict.probability,
+        e.verdict.quality,
+        e.verdict.decision.name(),
         a.version
     )?;
-    for r in &e.scored.reasons {
+    for r in &e.verdict.reasons {
         writeln!(out, "  reason {}: {}", r.code, r.text)?;
     }
     writeln!(

@@ -197,6 +197,24 @@ pub fn de_opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Er
     Option::<Wrap>::deserialize(d).map(|o| o.map(|Wrap(t)| t))
 }
 
+/// Longest id or key (member, device, coupon, …) accepted, in characters.
+pub const MAX_ID_CHARS: usize = 256;
+
+/// Why an id or key cannot be taken — empty, longer than `max` characters, or holding characters
+/// that are not printable (control characters, or the replacement character a lossy decoding
+/// leaves) — or `None`. The one text check of events, candidates and list values.
+pub fn text_problem(v: &str, max: usize) -> Option<String> {
+    if v.is_empty() {
+        Some("is empty".into())
+    } else if v.chars().count() > max {
+        Some(format!("is longer than {max} characters"))
+    } else if v.chars().any(|c| c.is_control() || c == '\u{FFFD}') {
+        Some("holds characters that are not printable".into())
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

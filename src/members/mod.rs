@@ -8,7 +8,6 @@
 //! applies one (and, optionally, a model's decisions). Nothing here reads an event at or after
 //! the as-of moment, and only `audience` uses a trained model, when given one.
 
-pub mod audience;
 pub mod cluster;
 pub mod diagnose;
 pub mod rfm;

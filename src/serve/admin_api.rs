@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::events;
 use super::json::Body;
-use super::lists::IdListKey;
+use crate::scoring::lists::IdListKey;
 use super::scoring_api::check_ids;
 use super::store::Appended;
 use super::tenant::{self, ListKey, ListKind, Models, Tenant};

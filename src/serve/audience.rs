@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::json::from_slice;
-use super::tenant::{AudiencePolicy, DropLevel};
+use crate::scoring::{AudiencePolicy, DropLevel};
 
 /// An audience's policy: in the query string (any body), or in a JSON body's `policy` (whose
 /// fields win over the query's).

@@ -54,3 +54,15 @@ impl ResponseError for ApiError {
         HttpResponse::build(self.status_code()).json(self)
     }
 }
+
+impl From<crate::scoring::lists::ListError> for ApiError {
+    fn from(e: crate::scoring::lists::ListError) -> Self {
+        use crate::scoring::lists::ListError as E;
+        let code = match &e {
+            E::UnknownKey(_) => return ApiError::not_found("unknown_list_key", e.to_string()),
+            E::UnknownList(_) => return ApiError::not_found("unknown_list", e.to_string()),
+            E::InvalidValue { .. } => "invalid_field",
+        };
+        ApiError::bad_request(code, e.to_string())
+    }
+}

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
 use crate::data::history::{History, NONE};
-use crate::data::plausible::{self, TimeWindow};
+use crate::data::plausible::{self, text_problem, TimeWindow, MAX_ID_CHARS};
 use crate::data::schema::{CouponEvent, CouponKind, PointsReason, Vocabulary};
 
 /// One event, in the contract's shape (DESIGN.md §3), with its own id.
@@ -369,24 +369,6 @@ fn time_schema_of(nullable: bool) -> utoipa::openapi::schema::Schema {
         ))
         .build();
     utoipa::openapi::schema::Schema::OneOf(one_of)
-}
-
-/// Longest id or key (member, device, coupon, …) accepted, in characters.
-pub const MAX_ID_CHARS: usize = 256;
-
-/// Why an id or key cannot be taken — empty, longer than `max` characters, or holding characters
-/// that are not printable (control characters, or the replacement character a lossy decoding
-/// leaves) — or `None`. The one text check of events, candidates and list values.
-pub fn text_problem(v: &str, max: usize) -> Option<String> {
-    if v.is_empty() {
-        Some("is empty".into())
-    } else if v.chars().count() > max {
-        Some(format!("is longer than {max} characters"))
-    } else if v.chars().any(|c| c.is_control() || c == '\u{FFFD}') {
-        Some("holds characters that are not printable".into())
-    } else {
-        None
-    }
 }
 
 /// What folding events into a history did.

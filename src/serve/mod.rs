@@ -10,7 +10,6 @@ pub mod audience;
 pub mod error;
 pub mod events;
 pub mod json;
-pub mod lists;
 pub mod metrics;
 pub mod ops_api;
 pub mod scoring_api;

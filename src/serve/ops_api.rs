@@ -75,7 +75,7 @@ async fn prometheus(state: Data) -> HttpResponse {
         super::admin_api::get_list, super::admin_api::change_list, super::admin_api::delete_list,
         super::admin_api::change_ip_range, super::admin_api::delete_ip_range,
         healthz, readyz, prometheus, openapi),
-    components(schemas(super::lists::IdListKey)),
+    components(schemas(crate::scoring::lists::IdListKey)),
     modifiers(&Keys)
 )]
 pub struct ApiDoc;

@@ -9,15 +9,21 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::events::{fold, text_problem, Event, Folded, MAX_ID_CHARS};
-pub use super::lists::{ListHit, ListKey, ListKind, Lists};
+use super::events::{fold, Event, Folded};
 use super::store::{Appended, EventStore};
 use crate::data::history::{History, MemberIdx, NONE};
 use crate::data::plausible::{self, TimeWindow};
+use crate::data::plausible::{text_problem, MAX_ID_CHARS};
 use crate::features::recruit::{self, RecruitState, Signup, FEATURES};
-use crate::model::artefact::{Artefact, Decision, Reason, Scored};
+use crate::model::artefact::Decision;
+use crate::model::artefact::{Artefact, Scored};
 use crate::model::score::{end_of, rows_as_of};
 use crate::model::slot::{self, SmokeBand};
+use crate::scoring::members::{member_keys, Standings};
+pub use crate::scoring::{
+    drop_reason, AudiencePolicy, DropLevel, Judge, ListKey, ListKeys, ListKind, Lists, Standing,
+    Verdict,
+};
 
 /// A tenant's snapshot: the history as last folded, both models loaded and checked together,
 /// and every member of that history scored by the member model as of the history's end.
@@ -34,13 +40,6 @@ pub struct Models {
     pub scores: Vec<Option<Scored>>,
     /// Each member's tier and RFM segment as of the same moment (default rules).
     pub standing: Vec<Option<Standing>>,
-}
-
-/// Where a member stands: tier and RFM segment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Standing {
-    pub tier: String,
-    pub segment: &'static str,
 }
 
 impl Models {
@@ -98,12 +97,6 @@ impl Models {
         slot::check_fit(&signup, slot::SIGNUP, &signup_path.display().to_string())
             .map_err(refused)?;
         let as_of = end_of(&history);
-        let (members, rows) = rows_as_of(&history, &member, as_of);
-        let scored = member.score_rows(&rows.values, 3).map_err(refused)?;
-        let mut scores = vec![None; history.members.len()];
-        for (m, s) in members.into_iter().zip(scored) {
-            scores[m as usize] = Some(s);
-        }
         let tiers = crate::members::tier::TierRules::default();
         let seg = crate::members::segment::segment(
             &history,
@@ -111,13 +104,17 @@ impl Models {
             &crate::members::rfm::RfmRules::default(),
             as_of,
         );
-        let mut standing = vec![None; history.members.len()];
-        for (i, &m) in seg.members.iter().enumerate() {
-            standing[m as usize] = Some(Standing {
-                tier: tiers.name(seg.tiers[i]).to_string(),
-                segment: seg.segments[i].map_or(crate::members::rfm::NO_ORDERS, |s| s.name()),
-            });
+        let standings = Standings::new(&history, &seg, &tiers);
+        // The model's scores only: the lists are applied per request, as they stand then.
+        let (members, rows) = rows_as_of(&history, &member, as_of);
+        let scored = member.score_rows(&rows.values, 3).map_err(refused)?;
+        let mut scores = vec![None; history.members.len()];
+        for (m, s) in members.into_iter().zip(scored) {
+            scores[m as usize] = Some(s);
         }
+        let standing = (0..history.members.len() as MemberIdx)
+            .map(|m| standings.of(m))
+            .collect();
         // A smoke prediction with the sign-up model: an empty candidate.
         let empty = vec![f64::NAN; signup.features.len()];
         signup.score_row(&empty, 0).map_err(refused)?;
@@ -200,22 +197,6 @@ impl Candidate {
         }
         Ok(())
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Verdict {
-    pub probability: f64,
-    pub quality: u8,
-    pub decision: Decision,
-    pub reasons: Vec<Reason>,
-    pub model_version: String,
-    /// The list entry that decided instead of the model, if any.
-    pub list: Option<ListHit>,
-    /// What to offer instead of a plain no, for review decisions where configured.
-    pub remedy: Option<String>,
-    /// A member's tier and segment (members only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub standing: Option<Standing>,
 }
 
 pub struct Tenant {
@@ -307,7 +288,7 @@ impl Tenant {
         let models = match result {
             Ok(m) => m,
             Err(e) => {
-                tracing::error!(tenant = %self.name, code = e.code, reason = %e.message, "refresh failed; the events stay pending");
+                tracing::error!(tenant = %self.name, code = e.code, reason = %e, "refresh failed; the events stay pending");
                 return Err(e);
             }
         };
@@ -343,32 +324,19 @@ impl Tenant {
         Ok(self.pending()? > self.waiting.load(std::sync::atomic::Ordering::Relaxed))
     }
 
-    fn verdict(&self, a: &Artefact, mut scored: Scored, list: Option<ListHit>) -> Verdict {
-        if let Some(hit) = &list {
-            let (p, d) = match hit.list {
-                ListKind::Deny => (1.0, Decision::Reject),
-                ListKind::Allow => (0.0, Decision::Pass),
-            };
-            scored = Scored {
-                probability: p,
-                quality: crate::model::artefact::quality(p),
-                decision: d,
-                reasons: Vec::new(),
-            };
-        }
-        let remedy = (scored.decision == Decision::Review)
-            .then(|| self.remedy.clone())
-            .flatten();
-        Verdict {
-            probability: scored.probability,
-            quality: scored.quality,
-            decision: scored.decision,
-            reasons: scored.reasons,
-            model_version: a.version.clone(),
-            list,
-            remedy,
-            standing: None,
-        }
+    /// Decides under the tenant's lists and remedy as they stand.
+    fn decide(
+        &self,
+        a: &Artefact,
+        scored: Scored,
+        keys: &ListKeys<'_>,
+    ) -> Result<Verdict, ApiError> {
+        let lists = self.lists.read().map_err(|_| poisoned())?;
+        let judge = Judge {
+            lists: &lists,
+            remedy: self.remedy.as_deref(),
+        };
+        Ok(judge.decide(a, scored, keys))
     }
 
     /// Scores a candidate against the online state as of its `joined_at`, and records it when
@@ -418,16 +386,16 @@ impl Tenant {
             }
             _ => self.candidate_features(c)?,
         };
-        let hit = self.lists.read().map_err(|_| poisoned())?.check(&[
-            (ListKey::Member, c.member_id.as_deref()),
-            (ListKey::Device, c.device_id.as_deref()),
-            (ListKey::PhoneHash, c.phone_hash.as_deref()),
-            (ListKey::IpRange, c.ip.as_deref()),
-        ]);
+        let keys = ListKeys {
+            member: c.member_id.as_deref(),
+            device: c.device_id.as_deref(),
+            phone_hash: c.phone_hash.as_deref(),
+            ip: c.ip.as_deref(),
+        };
         let scored = a
             .score_row(&row[..a.features.len().min(row.len())], 3)
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok(self.verdict(a, scored, hit))
+        self.decide(a, scored, &keys)
     }
 
     /// The candidate's sign-up features from the online state as of its `joined_at` (the same
@@ -462,33 +430,12 @@ impl Tenant {
     ///
     /// The events are pending afterwards: [`Tenant::refresh`] folds them into the snapshot.
     pub fn with_store(mut self, store: Box<dyn EventStore>) -> Result<Self, ApiError> {
-        {
-            let lists = self.lists.get_mut().map_err(|_| poisoned())?;
-            for entry in store.list_entries()? {
-                let mut parts = entry.splitn(3, '/');
-                let (Some(kind), Some(key), Some(value)) =
-                    (parts.next(), parts.next(), parts.next())
-                else {
-                    return Err(ApiError::internal(format!(
-                        "stored list entry '{entry}' is not kind/key/value"
-                    )));
-                };
-                // Entries stored before values were checked are normalised (`10.1.2` becomes
-                // `10.1.2.0/24`); one that can never match is left out, said in the log.
-                let (kind, key) = (ListKind::parse(kind)?, ListKey::parse(key)?);
-                match key.normalise(value) {
-                    Ok(v) => {
-                        lists.put(kind, key, &v);
-                    }
-                    Err(e) => tracing::warn!(
-                        tenant = %self.name,
-                        entry = %entry,
-                        reason = %e.message,
-                        "stored list entry left out: it can never match"
-                    ),
-                }
-            }
+        let (lists, left_out) = Lists::from_stored(&store.list_entries()?);
+        for (entry, reason) in left_out {
+            tracing::warn!(tenant = %self.name, entry = %entry, reason = %reason,
+                "stored list entry left out: it can never match");
         }
+        *self.lists.get_mut().map_err(|_| poisoned())? = lists;
         let events = store.replay()?;
         // An event stored before its values were checked on arrival is not applied (the fold
         // skips it too, counted and logged): one bad value must not stop the tenant.
@@ -621,18 +568,6 @@ impl Tenant {
         }
     }
 
-    /// The allow / deny entry that decides for a history member, by id, device, phone or IP
-    /// range.
-    fn member_hit(h: &History, lists: &Lists, m: MemberIdx) -> Option<ListHit> {
-        let i = m as usize;
-        lists.check(&[
-            (ListKey::Member, Some(h.members.id(m))),
-            (ListKey::Device, h.keys.opt_name(h.members.device[i])),
-            (ListKey::PhoneHash, h.keys.opt_name(h.members.phone_hash[i])),
-            (ListKey::IpRange, h.keys.opt_name(h.members.ip[i])),
-        ])
-    }
-
     /// A history member's member-time score (as of the history's end), lists applied.
     pub fn score_member(&self, models: &Models, id: &str) -> Result<Verdict, ApiError> {
         let m = models.history.members.index_of(id).ok_or_else(|| {
@@ -649,12 +584,7 @@ impl Tenant {
                     format!("member '{id}' joined after the scores' as-of time"),
                 )
             })?;
-        let hit = Self::member_hit(
-            &models.history,
-            &*self.lists.read().map_err(|_| poisoned())?,
-            m,
-        );
-        let mut v = self.verdict(&models.member, scored, hit);
+        let mut v = self.decide(&models.member, scored, &member_keys(&models.history, m))?;
         v.standing = models.standing.get(m as usize).cloned().flatten();
         Ok(v)
     }
@@ -671,26 +601,6 @@ pub struct Refreshed {
     /// UTC seconds: the member scores are as of this moment.
     pub scores_as_of: i64,
     pub seconds: f64,
-}
-
-/// How much of the wool an audience filter drops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DropLevel {
-    /// Drop reject decisions only.
-    #[default]
-    Reject,
-    /// Drop review decisions too.
-    Review,
-}
-
-/// An audience's policy as resolved from its request (`audience::AudienceQuery` in the query,
-/// `audience::BodyPolicy` in a JSON body).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AudiencePolicy {
-    pub drop: DropLevel,
-    /// Also drop members whose quality score (0 to 100) is below this.
-    pub min_quality: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -728,20 +638,19 @@ impl Tenant {
     ) -> Result<Audience, ApiError> {
         let models = self.snapshot()?;
         let lists = self.lists.read().map_err(|_| poisoned())?;
+        let judge = Judge {
+            lists: &lists,
+            remedy: self.remedy.as_deref(),
+        };
         let mut out = Audience::default();
         out.summary.requested = ids.len();
         out.summary.model_version = models.member.version.clone();
         for id in ids {
-            let verdict = match models.history.members.index_of(id) {
-                None => None,
-                Some(m) => models
-                    .scores
-                    .get(m as usize)
-                    .cloned()
-                    .flatten()
-                    .map(|s| (s, Self::member_hit(&models.history, &lists, m))),
-            };
-            let Some((scored, hit)) = verdict else {
+            let verdict = models.history.members.index_of(id).and_then(|m| {
+                let scored = models.scores.get(m as usize).cloned().flatten()?;
+                Some(judge.decide(&models.member, scored, &member_keys(&models.history, m)))
+            });
+            let Some(v) = verdict else {
                 out.dropped.push(Dropped {
                     member_id: id.clone(),
                     decision: None,
@@ -753,24 +662,13 @@ impl Tenant {
                     .or_default() += 1;
                 continue;
             };
-            let v = self.verdict(&models.member, scored, hit);
             *out.summary
                 .by_decision
                 .entry(v.decision.name().to_string())
                 .or_default() += 1;
-            let by_decision = match policy.drop {
-                DropLevel::Reject => v.decision == Decision::Reject,
-                DropLevel::Review => v.decision >= Decision::Review,
-            };
-            let low = policy.min_quality.is_some_and(|q| v.quality < q);
-            if !(by_decision || low) {
+            let Some(reason) = drop_reason(&v, policy) else {
                 out.kept.push(id.clone());
                 continue;
-            }
-            let reason = match (&v.list, v.reasons.first()) {
-                (Some(_), _) => "DENY_LIST".to_string(),
-                (None, Some(r)) if by_decision => r.code.clone(),
-                _ => "LOW_QUALITY".to_string(),
             };
             *out.summary
                 .dropped_by_reason

@@ -14,13 +14,15 @@ use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use woolguard::data::{load, History};
 use woolguard::generate::{generate, Params};
-use woolguard::members::audience::{self, DropLevel, Removal};
 use woolguard::members::rfm::RfmRules;
 use woolguard::members::segment::{segment, Segmentation};
 use woolguard::members::select::{self, Expr};
 use woolguard::members::tier::TierRules;
 use woolguard::model::artefact::{Artefact, Decision};
 use woolguard::model::score::rows_as_of;
+use woolguard::scoring::campaign::{self as audience, Removal};
+use woolguard::scoring::members::MemberScorer;
+use woolguard::scoring::{AudiencePolicy, DropLevel, Judge, Lists};
 
 use crate::common;
 
@@ -178,14 +180,24 @@ fn an_audience_matches_a_filter_written_by_hand() -> TestResult {
         "(tier >= silver or segment in [champions, loyal, potential_loyalist]) and not channel = {top}"
     );
     let expr = select::parse(&text, &vocab)?;
-    let scores = audience::score(&h, &s, &a)?;
+    let policy = AudiencePolicy {
+        drop: DropLevel::Review,
+        min_quality: None,
+    };
+    let lists = Lists::default();
+    let judge = Judge {
+        lists: &lists,
+        remedy: None,
+    };
+    let scorer = MemberScorer::new(&h, &a, judge, as_of, None);
+    let scores = audience::score(&scorer, &s, Some(&policy))?;
     let aud = audience::build(
         &h,
         &s,
         &tiers,
         Some((&text, &expr)),
-        Some((&a, scores)),
-        Some(DropLevel::Review),
+        Some(scores),
+        Some(policy),
     )?;
     let expected = by_hand(&h, &s, &tiers, &top, &decision);
     let mut got = BTreeMap::new();
@@ -196,11 +208,11 @@ fn an_audience_matches_a_filter_written_by_hand() -> TestResult {
             Removal::Selection => {
                 got.insert(id, "selection");
             }
-            Removal::Model(Decision::Review, _) => {
+            Removal::Dropped(Decision::Review, _) => {
                 got.insert(id, "model_review");
             }
-            Removal::Model(_, code) => {
-                assert!(code.is_some(), "a rejected member without a reason");
+            Removal::Dropped(_, code) => {
+                assert!(!code.is_empty(), "a rejected member without a reason");
                 got.insert(id, "model_reject");
             }
         }
@@ -334,13 +346,21 @@ fn the_audience_command_writes_what_it_keeps_and_says_why_it_removed_the_rest() 
     let s = segment(&h, &tiers, &RfmRules::default(), midnight(2024, 7, 1));
     let a = model(dir.path());
     let expr = parse(select, &h, &s, true);
+    let policy = AudiencePolicy::default();
+    let lists = Lists::default();
+    let judge = Judge {
+        lists: &lists,
+        remedy: None,
+    };
+    let scorer = MemberScorer::new(&h, &a, judge, s.as_of, None);
+    let scores = audience::score(&scorer, &s, Some(&policy))?;
     let aud = audience::build(
         &h,
         &s,
         &tiers,
         Some((select, &expr)),
-        Some((&a, audience::score(&h, &s, &a)?)),
-        Some(DropLevel::Reject),
+        Some(scores),
+        Some(policy),
     )?;
     assert_eq!(aud.summary.kept, kept);
     let expected: Vec<String> = aud

@@ -1,10 +1,13 @@
 //! Campaign audiences (DESIGN.md §1, "before a campaign"): the members a selection keeps, less
-//! those a model would reject (or review), with each kept member's tier, segment and cluster, and
-//! a summary of what was removed and why.
+//! those the audience policy drops (their verdict rejects, or reviews, or their quality is under
+//! the floor), with each kept member's tier, segment and cluster, and a summary of what was
+//! removed and why.
 //!
 //! Every member of the segmentation is accounted for exactly once: kept, removed by the
-//! selection, or selected and removed by the model's decision. The wool share of the removed
-//! comes from the reviewed labels table (a member's latest review), never from the model.
+//! selection, or selected and removed by its verdict, with the reason code
+//! [`super::drop_reason`] gives (the one `POST /v1/audiences/filter` gives). The wool share of
+//! the removed comes from the reviewed labels table (a member's latest review), never from the
+//! model.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -12,16 +15,17 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::rfm::{Segment, NO_ORDERS};
-use super::segment::Segmentation;
-use super::select::{Expr, Facts, Vocabulary};
-use super::tier::TierRules;
-use super::{write_table, MembersError};
+use super::members::MemberScorer;
+use super::{drop_reason, AudiencePolicy};
 use crate::data::history::{History, MemberIdx, NONE};
-use crate::data::schema::{req, Column, Kind};
+use crate::data::schema::{opt, req, Column, Kind};
 use crate::data::write::{Row, RowSink};
-use crate::features::{self, Moment};
-use crate::model::artefact::{Artefact, ArtefactError, Decision};
+use crate::members::rfm::{Segment, NO_ORDERS};
+use crate::members::segment::Segmentation;
+use crate::members::select::{Expr, Facts, Vocabulary};
+use crate::members::tier::TierRules;
+use crate::members::{write_table, MembersError};
+use crate::model::artefact::{ArtefactError, Decision};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AudienceError {
@@ -29,25 +33,6 @@ pub enum AudienceError {
     Model(#[from] ArtefactError),
     #[error(transparent)]
     Members(#[from] MembersError),
-}
-
-/// Which model decisions remove a selected member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DropLevel {
-    /// Reject only.
-    Reject,
-    /// Review and reject.
-    Review,
-}
-
-impl DropLevel {
-    pub fn drops(self, d: Decision) -> bool {
-        match self {
-            DropLevel::Reject => d == Decision::Reject,
-            DropLevel::Review => d >= Decision::Review,
-        }
-    }
 }
 
 /// The names a selection over this segmentation may use.
@@ -77,31 +62,45 @@ pub fn vocabulary(h: &History, s: &Segmentation, tiers: &TierRules, model: bool)
     }
 }
 
-/// A model's scores of the segmentation's members, parallel to `Segmentation::members`.
+/// The verdicts of the segmentation's members, parallel to `Segmentation::members`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelScores {
     pub version: String,
     pub probability: Vec<f64>,
     pub decision: Vec<Decision>,
+    pub quality: Vec<u8>,
+    /// The reason code of each member the policy drops (`None`: kept by the policy).
+    pub dropped: Vec<Option<String>>,
 }
 
 impl ModelScores {
     pub fn quality(&self, i: usize) -> u8 {
-        crate::model::artefact::quality(self.probability[i])
+        self.quality[i]
     }
 }
 
-/// Scores every member of `s` with `a` as of the segmentation's moment (a member-time model on
-/// their history before it; a recruitment model as at their sign-up), without reasons.
-pub fn score(h: &History, s: &Segmentation, a: &Artefact) -> Result<ModelScores, AudienceError> {
-    let cutoffs = (a.moment == Moment::Member).then(|| vec![s.as_of; s.members.len()]);
-    let m = features::build(h, a.config.merge.caps(), &s.members, cutoffs.as_deref());
-    let probability = a.probabilities(&m.values)?;
-    let decision = probability.iter().map(|&p| a.decide(p)).collect();
+/// The verdicts of every member of `s` as of the segmentation's moment, and which of them
+/// `policy` drops (none without one).
+pub fn score(
+    scorer: &MemberScorer<'_>,
+    s: &Segmentation,
+    policy: Option<&AudiencePolicy>,
+) -> Result<ModelScores, AudienceError> {
+    let keep_all = AudiencePolicy {
+        drop: super::DropLevel::Reject,
+        min_quality: None,
+    };
+    let verdicts = scorer.audience_verdicts(&s.members, policy.unwrap_or(&keep_all))?;
+    let version = scorer.model().version.clone();
     Ok(ModelScores {
-        version: a.version.clone(),
-        probability,
-        decision,
+        version,
+        probability: verdicts.iter().map(|v| v.probability).collect(),
+        decision: verdicts.iter().map(|v| v.decision).collect(),
+        quality: verdicts.iter().map(|v| v.quality).collect(),
+        dropped: verdicts
+            .iter()
+            .map(|v| policy.and_then(|p| drop_reason(v, p)))
+            .collect(),
     })
 }
 
@@ -111,8 +110,8 @@ pub enum Removal {
     Kept,
     /// The selection did not match.
     Selection,
-    /// Selected, then dropped for the model's decision; the model's strongest reason code.
-    Model(Decision, Option<String>),
+    /// Selected, then dropped by the policy: the verdict's decision and the reason code.
+    Dropped(Decision, String),
 }
 
 /// Count of members under a name.
@@ -157,17 +156,18 @@ pub struct AudienceSummary {
     /// RFC 3339.
     pub as_of: String,
     pub select: Option<String>,
-    pub drop: Option<DropLevel>,
+    pub drop: Option<super::DropLevel>,
+    pub min_quality: Option<u8>,
     pub model_version: Option<String>,
     /// Members who joined before the as-of moment.
     pub members: usize,
     pub selected: usize,
     pub kept: usize,
     pub removed: usize,
-    /// `selection`, `model_reject`, `model_review`: adds up to `removed`.
+    /// `selection`, `model_reject`, `model_review`, `low_quality`: adds up to `removed`.
     pub removed_by_reason: Vec<Count>,
-    /// The model's strongest reason code of each member it removed, most frequent first: adds
-    /// up to the model's share of `removed`.
+    /// The reason code of each member the policy removed (`DENY_LIST`, a feature's code,
+    /// `LOW_QUALITY`, …), most frequent first: adds up to the policy's share of `removed`.
     pub removed_by_code: Vec<Count>,
     /// Every tier, lowest first: adds up to `removed`.
     pub removed_by_tier: Vec<Count>,
@@ -243,38 +243,16 @@ pub fn build(
     s: &Segmentation,
     tiers: &TierRules,
     select: Option<(&str, &Expr)>,
-    model: Option<(&Artefact, ModelScores)>,
-    drop: Option<DropLevel>,
+    model: Option<ModelScores>,
+    policy: Option<AudiencePolicy>,
 ) -> Result<Audience, AudienceError> {
-    let scores = model.as_ref().map(|(_, sc)| sc);
+    let scores = model.as_ref();
     let n = s.members.len();
     let selected: Vec<bool> = (0..n)
         .into_par_iter()
         .with_min_len(4_096)
         .map(|i| select.is_none_or(|(_, e)| e.matches(&facts(h, s, scores, i))))
         .collect();
-    let dropped: Vec<bool> = (0..n)
-        .map(|i| {
-            selected[i]
-                && drop
-                    .zip(scores)
-                    .is_some_and(|(d, sc)| d.drops(sc.decision[i]))
-        })
-        .collect();
-    // Reasons only for the members the model removes (path attributions are the slow part).
-    let dropped_at: Vec<usize> = (0..n).filter(|&i| dropped[i]).collect();
-    let mut codes: HashMap<usize, Option<String>> = HashMap::new();
-    if let Some((a, _)) = &model {
-        if !dropped_at.is_empty() {
-            let members: Vec<MemberIdx> = dropped_at.iter().map(|&i| s.members[i]).collect();
-            let cutoffs = (a.moment == Moment::Member).then(|| vec![s.as_of; members.len()]);
-            let m = features::build(h, a.config.merge.caps(), &members, cutoffs.as_deref());
-            let scored = a.score_rows(&m.values, 1)?;
-            for (&i, sc) in dropped_at.iter().zip(scored) {
-                codes.insert(i, sc.reasons.first().map(|r| r.code.clone()));
-            }
-        }
-    }
     let labels = latest_labels(h);
     let mut removal = Vec::with_capacity(n);
     let mut kept = Vec::new();
@@ -292,13 +270,11 @@ pub fn build(
                 .entry(sc.decision[i].name().to_string())
                 .or_default() += 1;
         }
-        let r = if !selected[i] {
-            Removal::Selection
-        } else if dropped[i] {
-            let d = scores.map_or(Decision::Reject, |sc| sc.decision[i]);
-            Removal::Model(d, codes.get(&i).cloned().flatten())
-        } else {
-            Removal::Kept
+        let dropped = scores.and_then(|sc| sc.dropped[i].clone().map(|r| (sc.decision[i], r)));
+        let r = match dropped {
+            _ if !selected[i] => Removal::Selection,
+            Some((d, reason)) => Removal::Dropped(d, reason),
+            None => Removal::Kept,
         };
         match &r {
             Removal::Kept => {
@@ -308,11 +284,14 @@ pub fn build(
             removed => {
                 shares.removed.add(label);
                 let reason = match removed {
-                    Removal::Model(d, code) => {
+                    Removal::Dropped(d, code) => {
                         shares.removed_by_model.add(label);
-                        let code = code.clone().unwrap_or_else(|| "NO_REASON".to_string());
-                        *by_code.entry(code).or_default() += 1;
-                        format!("model_{}", d.name())
+                        *by_code.entry(code.clone()).or_default() += 1;
+                        if code == "LOW_QUALITY" && !policy.is_some_and(|p| p.drop.drops(*d)) {
+                            "low_quality".to_string()
+                        } else {
+                            format!("model_{}", d.name())
+                        }
                     }
                     _ => {
                         shares.removed_by_selection.add(label);
@@ -333,7 +312,8 @@ pub fn build(
         as_of: chrono::DateTime::from_timestamp(s.as_of, 0)
             .map_or_else(|| s.as_of.to_string(), |t| t.to_rfc3339()),
         select: select.map(|(text, _)| text.to_string()),
-        drop,
+        drop: policy.map(|p| p.drop),
+        min_quality: policy.and_then(|p| p.min_quality),
         model_version: scores.map(|sc| sc.version.clone()),
         members: n,
         selected: selected.iter().filter(|&&x| x).count(),
@@ -357,7 +337,7 @@ pub fn build(
     Ok(Audience {
         kept,
         removal,
-        scores: model.map(|(_, sc)| sc),
+        scores: model,
         summary,
     })
 }
@@ -435,7 +415,70 @@ impl Row for ScoredAudienceRow {
     }
 }
 
+/// One row of the removed members' file: who, by what, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RemovedRow {
+    pub member_id: String,
+    /// `selection`, or `policy` (the verdict under the audience policy).
+    pub removed_by: &'static str,
+    pub decision: Option<&'static str>,
+    /// The reason code (as `POST /v1/audiences/filter` gives it) of a member the policy removed.
+    pub reason: Option<String>,
+}
+
+const REMOVED_COLUMNS: &[Column] = &[
+    req("member_id", Kind::Text),
+    req("removed_by", Kind::Text),
+    opt("decision", Kind::Text),
+    opt("reason", Kind::Text),
+];
+
+impl Row for RemovedRow {
+    fn columns() -> &'static [Column] {
+        REMOVED_COLUMNS
+    }
+
+    fn append(&self, out: &mut RowSink<'_>) {
+        out.text(&self.member_id);
+        out.text(self.removed_by);
+        out.opt_text(self.decision);
+        out.opt_text(self.reason.as_deref());
+    }
+}
+
 impl Audience {
+    /// Writes the removed members to `path` (`.csv` → CSV, else Parquet). Returns the rows
+    /// written.
+    pub fn write_removed(
+        &self,
+        h: &History,
+        s: &Segmentation,
+        path: &Path,
+    ) -> Result<u64, AudienceError> {
+        let removed: Vec<usize> = (0..self.removal.len())
+            .filter(|&i| self.removal[i] != Removal::Kept)
+            .collect();
+        let written = write_table(path, removed.len(), |j| {
+            let i = removed[j];
+            let member_id = h.members.id(s.members[i]).to_string();
+            match &self.removal[i] {
+                Removal::Dropped(d, reason) => RemovedRow {
+                    member_id,
+                    removed_by: "policy",
+                    decision: Some(d.name()),
+                    reason: Some(reason.clone()),
+                },
+                _ => RemovedRow {
+                    member_id,
+                    removed_by: "selection",
+                    decision: self.scores.as_ref().map(|sc| sc.decision[i].name()),
+                    reason: None,
+                },
+            }
+        })?;
+        Ok(written)
+    }
+
     /// The file row of the `i`-th member of the segmentation.
     pub fn row(&self, h: &History, s: &Segmentation, tiers: &TierRules, i: usize) -> AudienceRow {
         let c = usize::from(s.clusters[i]);

@@ -9,8 +9,18 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
-use super::events::{text_problem, MAX_ID_CHARS};
+use crate::data::plausible::{text_problem, MAX_ID_CHARS};
+
+/// A list name, key or value that cannot be taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListError {
+    #[error("'{0}': lists are keyed by member, device, phone_hash or ip_range")]
+    UnknownKey(String),
+    #[error("'{0}': the lists are allow and deny")]
+    UnknownList(String),
+    #[error("value: '{value}' {why}")]
+    InvalidValue { value: String, why: String },
+}
 
 /// An id-like list key (everything but `ip_range`), for the API description of the routes that
 /// take any printable value.
@@ -42,23 +52,21 @@ impl ListKey {
         }
     }
 
-    pub fn parse(s: &str) -> Result<Self, ApiError> {
+    pub fn parse(s: &str) -> Result<Self, ListError> {
         match s {
             "member" => Ok(ListKey::Member),
             "device" => Ok(ListKey::Device),
             "phone_hash" => Ok(ListKey::PhoneHash),
             "ip_range" => Ok(ListKey::IpRange),
-            _ => Err(ApiError::not_found(
-                "unknown_list_key",
-                format!("'{s}': lists are keyed by member, device, phone_hash or ip_range"),
-            )),
+            _ => Err(ListError::UnknownKey(s.to_string())),
         }
     }
 
-    /// The value as stored and matched, or 400 `invalid_field` saying which forms are taken.
-    pub fn normalise(self, value: &str) -> Result<String, ApiError> {
-        let bad = |why: String| {
-            ApiError::bad_request("invalid_field", format!("value: '{}' {why}", shown(value)))
+    /// The value as stored and matched, or why it is not one (saying which forms are taken).
+    pub fn normalise(self, value: &str) -> Result<String, ListError> {
+        let bad = |why: String| ListError::InvalidValue {
+            value: shown(value),
+            why,
         };
         if self == ListKey::IpRange {
             return IpNet::parse(value).map(|n| n.to_string()).ok_or_else(|| {
@@ -106,14 +114,11 @@ impl ListKind {
         }
     }
 
-    pub fn parse(s: &str) -> Result<Self, ApiError> {
+    pub fn parse(s: &str) -> Result<Self, ListError> {
         match s {
             "allow" => Ok(ListKind::Allow),
             "deny" => Ok(ListKind::Deny),
-            _ => Err(ApiError::not_found(
-                "unknown_list",
-                format!("'{s}': the lists are allow and deny"),
-            )),
+            _ => Err(ListError::UnknownList(s.to_string())),
         }
     }
 }
@@ -292,6 +297,90 @@ impl Lists {
     }
 }
 
+/// A lists file for the batch commands (`--lists FILE`): the same entries as the scorer's lists,
+/// one array per list and key:
+///
+/// ```toml
+/// [deny]
+/// device = ["dev-17"]
+/// ip_range = ["10.1.2.0/24"]
+/// [allow]
+/// member = ["m-000042"]
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListsFile {
+    #[serde(default)]
+    allow: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    deny: HashMap<String, Vec<String>>,
+}
+
+impl Lists {
+    /// Reads a lists file (see [`ListsFile`]); every key and value is checked as over HTTP, and
+    /// an error names the list, the key and the value.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let file: ListsFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut lists = Lists::default();
+        for (kind, keys) in [(ListKind::Allow, file.allow), (ListKind::Deny, file.deny)] {
+            let mut keys: Vec<_> = keys.into_iter().collect();
+            keys.sort();
+            for (key, values) in keys {
+                let at = |e: ListError| format!("[{}] {key}: {e}", kind.name());
+                let key = ListKey::parse(&key).map_err(at)?;
+                for v in values {
+                    let v = key.normalise(&v).map_err(at)?;
+                    lists.put(kind, key, &v);
+                }
+            }
+        }
+        Ok(lists)
+    }
+
+    /// The lists from their stored entries (`list/key/value`). Entries stored before values were
+    /// checked are normalised (`10.1.2` becomes `10.1.2.0/24`); one that can never match is left
+    /// out and returned with the reason, for the caller to say.
+    pub fn from_stored(entries: &[String]) -> (Self, Vec<(String, String)>) {
+        let mut lists = Lists::default();
+        let mut left_out = Vec::new();
+        for entry in entries {
+            let mut parts = entry.splitn(3, '/');
+            let parsed = match (parts.next(), parts.next(), parts.next()) {
+                (Some(kind), Some(key), Some(value)) => ListKind::parse(kind).and_then(|kind| {
+                    let key = ListKey::parse(key)?;
+                    Ok((kind, key, key.normalise(value)?))
+                }),
+                _ => Err(ListError::InvalidValue {
+                    value: shown(entry),
+                    why: "is not list/key/value".to_string(),
+                }),
+            };
+            match parsed {
+                Ok((kind, key, value)) => {
+                    lists.put(kind, key, &value);
+                }
+                Err(e) => left_out.push((entry.clone(), e.to_string())),
+            }
+        }
+        (lists, left_out)
+    }
+
+    /// Every entry as `(list, key, value)`, sorted.
+    pub fn entries(&self) -> Vec<(ListKind, ListKey, String)> {
+        let mut out: Vec<_> = self
+            .entries
+            .iter()
+            .flat_map(|(&(kind, key), vs)| vs.iter().map(move |v| (kind, key, v.clone())))
+            .collect();
+        out.sort_by(|a, b| (a.0.name(), a.1.name(), &a.2).cmp(&(b.0.name(), b.1.name(), &b.2)));
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.values().all(HashSet::is_empty)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,12 +403,39 @@ mod tests {
             "10.1.2.3.4",
             "::/0",
         ] {
-            let e = ListKey::IpRange
-                .normalise(bad)
-                .err()
-                .map(|e| (e.status, e.code));
-            assert_eq!(e, Some((400, "invalid_field")), "{bad}");
+            let e = ListKey::IpRange.normalise(bad);
+            assert!(
+                matches!(e, Err(ListError::InvalidValue { .. })),
+                "{bad}: {e:?}"
+            );
         }
+    }
+
+    #[test]
+    fn a_lists_file_is_checked_entry_by_entry() {
+        let l = Lists::from_toml(
+            "[deny]\ndevice = [\"dev-1\"]\nip_range = [\"10.1.2\"]\n[allow]\nmember = [\"m-9\"]\n",
+        )
+        .ok();
+        let l = l.as_ref();
+        assert_eq!(
+            l.map(Lists::entries).unwrap_or_default(),
+            vec![
+                (ListKind::Allow, ListKey::Member, "m-9".to_string()),
+                (ListKind::Deny, ListKey::Device, "dev-1".to_string()),
+                (ListKind::Deny, ListKey::IpRange, "10.1.2.0/24".to_string()),
+            ]
+        );
+        assert_eq!(
+            Lists::from_toml("[deny]\ncolour = [\"red\"]\n").err(),
+            Some(
+                "[deny] colour: 'colour': lists are keyed by member, device, phone_hash or ip_range"
+                    .to_string()
+            )
+        );
+        assert!(Lists::from_toml("[deny]\nip_range = [\"10.1\"]\n")
+            .is_err_and(|e| e.starts_with("[deny] ip_range: value: '10.1' is not an IP range")));
+        assert!(Lists::from_toml("[block]\n").is_err());
     }
 
     #[test]

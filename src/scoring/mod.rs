@@ -1,0 +1,121 @@
+//! The one place a decision is made. A verdict for a sign-up candidate or a member comes from the
+//! same steps on every path (`woolguard score`, `audience`, `explain`, `diagnose`, `report` and
+//! every HTTP route): the allow / deny lists first, then the analysts' rules, then the model's
+//! thresholds, then the remedy offered instead of a plain no; with a member's tier and segment.
+//!
+//! Nothing here reads files or speaks HTTP: the callers hand in the model's score, the feature
+//! row it came from, the keys the lists match on and what the rules may read.
+
+pub mod audience;
+pub mod campaign;
+pub mod lists;
+pub mod members;
+
+use serde::Serialize;
+
+use crate::model::artefact::{quality, Artefact, Decision, Reason, Scored};
+pub use audience::{drop_reason, AudiencePolicy, DropLevel};
+pub use lists::{ListHit, ListKey, ListKind, Lists};
+
+/// Where a member stands: tier and RFM segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Standing {
+    pub tier: String,
+    pub segment: &'static str,
+}
+
+/// A decision with everything that made it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Verdict {
+    /// The model's calibrated probability (1 on a deny list, 0 on an allow list).
+    pub probability: f64,
+    pub quality: u8,
+    pub decision: Decision,
+    /// What decided first (a list entry, a rule), then the features that pushed the score up.
+    pub reasons: Vec<Reason>,
+    pub model_version: String,
+    /// The list entry that decided instead of the model, if any.
+    pub list: Option<ListHit>,
+    /// What to offer instead of a plain no, for review decisions where configured.
+    pub remedy: Option<String>,
+    /// A member's tier and segment (members only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standing: Option<Standing>,
+}
+
+/// The keys a list entry can match, for one candidate or member.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListKeys<'a> {
+    pub member: Option<&'a str>,
+    pub device: Option<&'a str>,
+    pub phone_hash: Option<&'a str>,
+    pub ip: Option<&'a str>,
+}
+
+impl ListKeys<'_> {
+    fn check(&self, lists: &Lists) -> Option<ListHit> {
+        lists.check(&[
+            (ListKey::Member, self.member),
+            (ListKey::Device, self.device),
+            (ListKey::PhoneHash, self.phone_hash),
+            (ListKey::IpRange, self.ip),
+        ])
+    }
+}
+
+/// The policy a tenant (or a batch command) decides under.
+#[derive(Debug, Clone, Copy)]
+pub struct Judge<'a> {
+    pub lists: &'a Lists,
+    pub remedy: Option<&'a str>,
+}
+
+impl<'a> Judge<'a> {
+    /// Decides from the model's score of one candidate or member: lists, then the model's
+    /// thresholds (already in `scored`), then the remedy.
+    pub fn decide(&self, model: &Artefact, scored: Scored, keys: &ListKeys<'_>) -> Verdict {
+        let list = keys.check(self.lists);
+        let Scored {
+            mut probability,
+            quality: mut q,
+            mut decision,
+            mut reasons,
+        } = scored;
+        if let Some(hit) = &list {
+            (probability, decision) = match hit.list {
+                ListKind::Deny => (1.0, Decision::Reject),
+                ListKind::Allow => (0.0, Decision::Pass),
+            };
+            q = quality(probability);
+            reasons = vec![list_reason(hit)];
+        }
+        let remedy = (decision == Decision::Review)
+            .then(|| self.remedy.map(str::to_string))
+            .flatten();
+        Verdict {
+            probability,
+            quality: q,
+            decision,
+            reasons,
+            model_version: model.version.clone(),
+            list,
+            remedy,
+            standing: None,
+        }
+    }
+}
+
+/// The first reason of a verdict a list decided: `DENY_LIST` or `ALLOW_LIST`.
+fn list_reason(hit: &ListHit) -> Reason {
+    Reason {
+        code: format!("{}_LIST", hit.list.name().to_uppercase()),
+        value: None,
+        contribution: 0.0,
+        text: format!(
+            "on the {} list by {}: {}",
+            hit.list.name(),
+            hit.key.name(),
+            hit.value
+        ),
+    }
+}
