@@ -262,7 +262,7 @@ pub fn build(
     let mut by_channel: BTreeMap<String, usize> = BTreeMap::new();
     let mut decisions: BTreeMap<String, usize> = BTreeMap::new();
     let mut shares = LabelShares::default();
-    for i in 0..n {
+    for (i, &is_selected) in selected.iter().enumerate() {
         let m = s.members[i];
         let label = labels.get(&m).copied();
         if let Some(sc) = scores {
@@ -272,7 +272,7 @@ pub fn build(
         }
         let dropped = scores.and_then(|sc| sc.dropped[i].clone().map(|r| (sc.decision[i], r)));
         let r = match dropped {
-            _ if !selected[i] => Removal::Selection,
+            _ if !is_selected => Removal::Selection,
             Some((d, reason)) => Removal::Dropped(d, reason),
             None => Removal::Kept,
         };
