@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use woolguard::expr::select;
 use woolguard::members::audience::{self, AudienceSummary, Count, DropLevel, Tally};
-use woolguard::members::{segment, select};
+use woolguard::members::segment;
 use woolguard::model::slot;
 
 use super::data::load_history;
@@ -69,12 +70,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let s = segment::segment(&h, &tiers, &rules, as_of);
     sp.finish_and_clear();
     let vocab = audience::vocabulary(&h, &s, &tiers, model.is_some());
-    let expr = args
-        .select
-        .as_deref()
-        .map(|text| select::parse(text, &vocab).map(|e| (text, e)))
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("--select: {e}"))?;
+    // The error shows the selection with a caret under the column it names.
+    let expr = match args.select.as_deref() {
+        Some(text) => Some((
+            text,
+            select::parse(text, &vocab)
+                .map_err(|e| anyhow::anyhow!("--select: {}", e.show(text)))?,
+        )),
+        None => None,
+    };
     let scores = match &model {
         Some(a) => {
             let sp = spinner(&format!("scoring with {}", a.version));

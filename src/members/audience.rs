@@ -14,12 +14,12 @@ use serde::Serialize;
 
 use super::rfm::{Segment, NO_ORDERS};
 use super::segment::Segmentation;
-use super::select::{Expr, Facts, Vocabulary};
 use super::tier::TierRules;
 use super::{write_table, MembersError};
 use crate::data::history::{History, MemberIdx, NONE};
 use crate::data::schema::{req, Column, Kind};
 use crate::data::write::{Row, RowSink};
+use crate::expr::select::{Expr, Facts, Vocabulary};
 use crate::features::{self, Moment};
 use crate::model::artefact::{Artefact, ArtefactError, Decision};
 
@@ -74,6 +74,7 @@ pub fn vocabulary(h: &History, s: &Segmentation, tiers: &TierRules, model: bool)
         channels: named(&h.members.channel),
         campaigns: named(&h.members.campaign),
         model,
+        ..Vocabulary::default()
     }
 }
 
