@@ -1,4 +1,5 @@
 pub mod data;
+pub mod expr;
 pub mod features;
 pub mod generate;
 pub mod members;

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use woolguard::members::{segment, select};
+use woolguard::expr::select;
+use woolguard::members::segment;
 use woolguard::model::slot;
 use woolguard::scoring::campaign::{self as audience, AudienceSummary, Count, Tally};
 use woolguard::scoring::members::{MemberScorer, Standings};
@@ -73,12 +74,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let s = segment::segment(&h, &tiers, &rules, as_of);
     sp.finish_and_clear();
     let vocab = audience::vocabulary(&h, &s, &tiers, model.is_some());
-    let expr = args
-        .select
-        .as_deref()
-        .map(|text| select::parse(text, &vocab).map(|e| (text, e)))
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("--select: {e}"))?;
+    // The error shows the selection with a caret under the column it names.
+    let expr = match args.select.as_deref() {
+        Some(text) => Some((
+            text,
+            select::parse(text, &vocab)
+                .map_err(|e| anyhow::anyhow!("--select: {}", e.show(text)))?,
+        )),
+        None => None,
+    };
     let policy = (args.drop.is_some() || args.min_quality.is_some()).then(|| AudiencePolicy {
         drop: args.drop.unwrap_or_default(),
         min_quality: args.min_quality,

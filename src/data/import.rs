@@ -55,9 +55,10 @@
 //!   Each other column comes from a feed without `joined_at` (a customer file) when one gives it,
 //!   else from the earliest row that has a value. A members feed may leave out `joined_at` or
 //!   `channel` if another gives them. Every event's member must be among the members.
-//! - Values are expressions (see `expr`): a column name (in backticks if it has spaces or
-//!   punctuation), a constant (`'text'`, `12.5`, `true`, `null`, or a bare TOML number or
-//!   boolean), `+ - * /`, `&` or `+` with a quoted text to join text, comparisons `== != < <= > >=`,
+//! - Values are expressions (see `crate::expr::import`): a column name (in backticks if it has
+//!   spaces or punctuation), a constant (`'text'`, `12.5`, `true`, `null`, or a bare TOML number
+//!   or boolean), `+ - * /`, `&` or `+` with a quoted text to join text, comparisons
+//!   `= (or ==) != < <= > >=`,
 //!   `and or not`, and functions: `time(x, 'strftime format' | 'iso' | 'epoch' | 'epoch_ms',
 //!   'offset'?)`, `number`, `text`, `abs`, `round(x, digits)`, `if(cond, a, b?)`, `coalesce`,
 //!   `empty`, `lookup(source, key, column)`, `map(name, x)`, `row()` (the 1-based data row),
@@ -66,7 +67,6 @@
 //!   vocabulary value (coupon event and kind, points reason, label) within its vocabulary, order
 //!   ids unique.
 
-pub mod expr;
 pub mod mapping;
 mod run;
 pub(crate) mod timefmt;

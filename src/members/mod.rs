@@ -4,15 +4,14 @@
 //!
 //! `tier` and `rfm` each compute one member's value in one function and a whole history in
 //! parallel over it; `cluster` fits k-means on a sample and assigns everyone; `segment` puts the
-//! three together for the `segment` command. `select` parses audience selections and `audience`
-//! applies one (and, optionally, a model's decisions). Nothing here reads an event at or after
-//! the as-of moment, and only `audience` uses a trained model, when given one.
+//! three together for the `segment` command. `audience` applies a selection (parsed by
+//! `crate::expr::select`) and, optionally, a model's decisions. Nothing here reads an event at or
+//! after the as-of moment, and only `audience` uses a trained model, when given one.
 
 pub mod cluster;
 pub mod diagnose;
 pub mod rfm;
 pub mod segment;
-pub mod select;
 pub mod tier;
 
 use std::path::{Path, PathBuf};

@@ -20,9 +20,9 @@ use super::{drop_reason, AudiencePolicy};
 use crate::data::history::{History, MemberIdx, NONE};
 use crate::data::schema::{opt, req, Column, Kind};
 use crate::data::write::{Row, RowSink};
+use crate::expr::select::{Expr, Facts, Vocabulary};
 use crate::members::rfm::{Segment, NO_ORDERS};
 use crate::members::segment::Segmentation;
-use crate::members::select::{Expr, Facts, Vocabulary};
 use crate::members::tier::TierRules;
 use crate::members::{write_table, MembersError};
 use crate::model::artefact::{ArtefactError, Decision};
@@ -59,6 +59,7 @@ pub fn vocabulary(h: &History, s: &Segmentation, tiers: &TierRules, model: bool)
         channels: named(&h.members.channel),
         campaigns: named(&h.members.campaign),
         model,
+        ..Vocabulary::default()
     }
 }
 

@@ -371,7 +371,7 @@ fn a_bad_expression_names_the_mapping_file_and_key() {
         msg.contains("mapping.toml, key orders.list_amount"),
         "{msg}"
     );
-    assert!(msg.contains("at character"), "{msg}");
+    assert!(msg.contains("col "), "{msg}");
 
     let (msg, _) = import_err(
         &|m| {

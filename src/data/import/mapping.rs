@@ -14,11 +14,11 @@ use std::sync::Arc;
 use chrono::FixedOffset;
 use serde::Deserialize;
 
-use super::expr::{self, Compiler, Expr, Lookup, Scope, SlotDef, ValueMap, Want};
 use super::timefmt::{parse_offset, utc};
 use super::ImportError;
 use crate::data::error::Location;
 use crate::data::schema::{CouponEvent, CouponKind, Kind, PointsReason, Table, Vocabulary};
+use crate::expr::import::{self as expr, Compiler, Expr, Lookup, Scope, SlotDef, ValueMap, Want};
 
 /// A mapping as written in TOML, before any check.
 #[derive(Debug, Clone, Deserialize)]

@@ -14,12 +14,12 @@ use std::fs;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 
-use super::expr::{Ctx, EvalError, Value};
 use super::mapping::{clean_header, Feed, Mapping, Source};
 use super::{FeedReport, ImportError, ImportOptions, ImportReport, Progress};
 use crate::data::error::Location;
 use crate::data::schema::{CouponEvent, CouponKind, PointsReason, Table, Vocabulary};
 use crate::data::write::{CouponRow, DatasetWriter, LabelRow, MemberRow, OrderRow, PointsRow};
+use crate::expr::import::{fmt_num, Ctx, EvalError, Value};
 
 /// FxHash, as rustc uses it: ids are short strings hashed millions of times, and SipHash's
 /// defence against crafted keys buys nothing when a brand imports its own export.
@@ -367,7 +367,7 @@ impl<'m> FeedRun<'m> {
         };
         let key = match group.key.eval(&cx) {
             Ok(Value::Text(k)) => k,
-            Ok(Value::Num(v)) => super::expr::fmt_num(v).into(),
+            Ok(Value::Num(v)) => fmt_num(v).into(),
             Ok(other) => {
                 let column = if let Value::Null(o) = other { o } else { None };
                 let e = EvalError {
@@ -541,7 +541,7 @@ impl Out<'_, '_> {
             None => Ok(None),
             Some(Value::Text(s)) if s.is_empty() => Ok(None),
             Some(Value::Text(s)) => Ok(Some(Cow::Borrowed(s.as_ref()))),
-            Some(Value::Num(v)) => Ok(Some(Cow::Owned(super::expr::fmt_num(*v)))),
+            Some(Value::Num(v)) => Ok(Some(Cow::Owned(fmt_num(*v)))),
             Some(other) => Err(self.error(c, format!("{other} is not text"))),
         }
     }
@@ -585,7 +585,7 @@ impl Out<'_, '_> {
                 c,
                 format!(
                     "{} is negative; money in the contract never is (a return is an order with refunded = true and its positive amount)",
-                    super::expr::fmt_num(v)
+                    fmt_num(v)
                 ),
             ));
         }
@@ -595,10 +595,7 @@ impl Out<'_, '_> {
     fn int(&self, c: usize) -> Result<i64, ImportError> {
         let v = self.number(c)?;
         if v.fract() != 0.0 || v.abs() > 9.0e15 {
-            return Err(self.error(
-                c,
-                format!("{} is not a whole number", super::expr::fmt_num(v)),
-            ));
+            return Err(self.error(c, format!("{} is not a whole number", fmt_num(v))));
         }
         Ok(v as i64)
     }
