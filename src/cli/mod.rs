@@ -11,6 +11,7 @@ mod model;
 mod policy;
 pub mod progress;
 mod report;
+mod rules;
 mod segment;
 mod serve;
 mod state;
@@ -80,6 +81,9 @@ pub enum Command {
     /// One self-contained HTML report: headline numbers and flags, tiers, channels over time,
     /// RFM grid, Pareto curve, the four tracks, and a model's ROC, PR and reliability curves.
     Report(report::Args),
+    /// Rules beside the model: `rules check FILE` checks a rules file; `rules backtest` replays
+    /// it on a history, point in time, against the labels and the model.
+    Rules(rules::Args),
     /// The scorer's durable online state: `state init` bootstraps it from a history.
     State(state::Args),
     /// Serve the HTTP scorer: candidates at sign-up, members, audiences, lists, model swaps.
@@ -106,5 +110,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run_cli(args),
         Command::State(args) => state::run(args),
+        Command::Rules(args) => rules::run(args),
     }
 }

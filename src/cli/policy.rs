@@ -1,9 +1,11 @@
-//! The policy a batch command decides under: the allow / deny lists (and rules) from files, or
+//! The policy a batch command decides under: the allow / deny lists and the rules from files, or
 //! those a tenant's scorer has stored, so that batch and real time decide alike.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
+use woolguard::members::tier::TierRules;
+use woolguard::scoring::rules::{RuleSet, RulesFile};
 use woolguard::scoring::{Judge, Lists};
 use woolguard::serve::store::{EventStore, RedbStore};
 use woolguard::serve::StateDir;
@@ -15,11 +17,15 @@ pub struct PolicyArgs {
     /// own.
     #[arg(long, conflicts_with = "state")]
     pub lists: Option<PathBuf>,
-    /// A scorer's state folder: decide under the lists the tenant has stored (the scorer must
-    /// not hold it open).
+    /// Rules (TOML, as training/rules.toml), applied after the lists and before the model's
+    /// thresholds, as the scorer applies its own.
+    #[arg(long, conflicts_with = "state")]
+    pub rules: Option<PathBuf>,
+    /// A scorer's state folder: decide under the lists and rules the tenant has stored (the
+    /// scorer must not hold it open).
     #[arg(long)]
     pub state: Option<PathBuf>,
-    /// The tenant whose stored lists `--state` reads.
+    /// The tenant whose stored lists and rules `--state` reads.
     #[arg(long, default_value = "default", requires = "state")]
     pub tenant: String,
 }
@@ -28,16 +34,28 @@ pub struct PolicyArgs {
 #[derive(Debug, Default)]
 pub struct Policy {
     pub lists: Lists,
+    pub rules: RuleSet,
+}
+
+/// Reads and checks a rules file.
+pub fn load_rules(path: &std::path::Path) -> anyhow::Result<RuleSet> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("--rules {}", path.display()))?;
+    RuleSet::from_toml(&text, &TierRules::default().names)
+        .map_err(|e| anyhow::anyhow!("--rules {}: {e}", path.display()))
 }
 
 impl PolicyArgs {
     pub fn load(&self) -> anyhow::Result<Policy> {
+        let mut policy = Policy::default();
         if let Some(path) = &self.lists {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("--lists {}", path.display()))?;
-            let lists = Lists::from_toml(&text)
+            policy.lists = Lists::from_toml(&text)
                 .map_err(|e| anyhow::anyhow!("--lists {}: {e}", path.display()))?;
-            return Ok(Policy { lists });
+        }
+        if let Some(path) = &self.rules {
+            policy.rules = load_rules(path)?;
         }
         if let Some(state) = &self.state {
             let dir = StateDir::of(state, &self.tenant);
@@ -58,9 +76,19 @@ impl PolicyArgs {
             for (entry, reason) in left_out {
                 tracing::warn!(entry = %entry, reason = %reason, "stored list entry left out: it can never match");
             }
-            return Ok(Policy { lists });
+            policy.lists = lists;
+            let stored = store
+                .rules()
+                .map_err(|e| anyhow::anyhow!("--state {}: {}", state.display(), e.message))?;
+            if let Some(json) = stored {
+                let file: RulesFile = serde_json::from_str(&json)
+                    .with_context(|| format!("--state {}: stored rules", state.display()))?;
+                policy.rules = RuleSet::check(file, &TierRules::default().names).map_err(|e| {
+                    anyhow::anyhow!("--state {}: stored rules: {e}", state.display())
+                })?;
+            }
         }
-        Ok(Policy::default())
+        Ok(policy)
     }
 }
 
@@ -68,6 +96,7 @@ impl Policy {
     pub fn judge(&self) -> Judge<'_> {
         Judge {
             lists: &self.lists,
+            rules: &self.rules,
             remedy: None,
         }
     }

@@ -28,6 +28,10 @@ pub struct Args {
     pub api_key: Option<String>,
     #[arg(long, env = "WOOLGUARD_TENANT", default_value = "default")]
     pub tenant: String,
+    /// …and the rules it starts with (e.g. training/rules.toml; rules stored by `PUT /v1/rules`
+    /// win).
+    #[arg(long, env = "WOOLGUARD_RULES")]
+    pub rules: Option<PathBuf>,
     /// Folder of the tenants' durable state (history snapshot and event store, see `woolguard
     /// state init`); needed for `POST /v1/events`.
     #[arg(long, env = "WOOLGUARD_STATE")]
@@ -78,6 +82,7 @@ pub fn run_cli(args: Args) -> anyhow::Result<ExitCode> {
             data,
             model,
             signup_model: args.signup_model,
+            rules: args.rules,
         });
     }
     if config.tenants.is_empty() {

@@ -213,7 +213,7 @@ pub fn facts(h: &History, s: &Segmentation, scores: Option<&ModelScores>, i: usi
 }
 
 /// Each member's latest reviewed label (1 wool, 0 genuine), by member index.
-fn latest_labels(h: &History) -> HashMap<MemberIdx, u8> {
+pub fn latest_labels(h: &History) -> HashMap<MemberIdx, u8> {
     let l = &h.labels;
     let mut out: HashMap<MemberIdx, (i64, u8)> = HashMap::new();
     for i in 0..l.len() {

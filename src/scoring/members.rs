@@ -6,15 +6,17 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::rules::{channel_code, On, Outcome};
 use super::{Judge, ListKeys, Standing, Verdict};
 use crate::data::history::{History, MemberIdx};
 use crate::data::schema::{opt, req, Column, Kind};
 use crate::data::write::{Row, RowSink, TableWriter};
+use crate::expr::select::Facts;
 use crate::features;
 use crate::members::rfm::NO_ORDERS;
 use crate::members::segment::Segmentation;
 use crate::members::tier::TierRules;
-use crate::model::artefact::{Artefact, ArtefactError, Decision};
+use crate::model::artefact::{Artefact, ArtefactError, Decision, Scored};
 use crate::model::score::{AsOf, ScoreError};
 
 /// Tiers and segments of the members, to put beside their verdicts.
@@ -107,18 +109,56 @@ impl<'a> MemberScorer<'a> {
         self.at.scores(m)
     }
 
+    /// What a rule reads of member `m` besides its feature row: its standing (with standings)
+    /// and its channel.
+    pub fn facts(&self, m: MemberIdx) -> Facts {
+        let h = self.history;
+        let base = self
+            .standings
+            .and_then(|st| Some((st, st.position(m)?)))
+            .map(|(st, i)| super::campaign::facts(h, st.segmentation, None, i))
+            .unwrap_or_default();
+        Facts {
+            channel: channel_code(h.keys.name(h.members.channel[m as usize])),
+            campaign: crate::data::history::NONE,
+            ..base
+        }
+    }
+
+    /// The model's scores of `members` (each one the model scores), with the `top` strongest
+    /// reasons, and what the rules say of each: everything but the lists, which a scorer applies
+    /// as they stand when asked.
+    pub fn judged(
+        &self,
+        members: &[MemberIdx],
+        top: usize,
+    ) -> Result<Vec<(Scored, Outcome)>, ArtefactError> {
+        let rows = self.at.rows(members);
+        let scored = self.model.score_rows(&rows.values, top)?;
+        let on = On::of(self.model.moment);
+        let width = rows.cols().max(1);
+        Ok(members
+            .iter()
+            .zip(scored)
+            .enumerate()
+            .map(|(i, (&m, s))| {
+                let row = &rows.values[i * width..(i + 1) * width];
+                let outcome = self.judge.rules_for(on, &s, &self.facts(m), row);
+                (s, outcome)
+            })
+            .collect())
+    }
+
     /// The verdicts of `members` (each one the model scores), with the `top` strongest reasons.
     pub fn verdicts(
         &self,
         members: &[MemberIdx],
         top: usize,
     ) -> Result<Vec<Verdict>, ArtefactError> {
-        let rows = self.at.rows(members);
-        let scored = self.model.score_rows(&rows.values, top)?;
         Ok(members
             .iter()
-            .zip(scored)
-            .map(|(&m, s)| self.verdict(m, s))
+            .zip(self.judged(members, top)?)
+            .map(|(&m, (s, o))| self.verdict(m, s, &o))
             .collect())
     }
 
@@ -132,32 +172,34 @@ impl<'a> MemberScorer<'a> {
     ) -> Result<Vec<Verdict>, ArtefactError> {
         let rows = self.at.rows(members);
         let probabilities = self.model.probabilities(&rows.values)?;
-        let width = self.model.features.len().max(1);
+        let width = rows.cols().max(1);
+        let on = On::of(self.model.moment);
         members
             .iter()
             .zip(probabilities)
             .enumerate()
             .map(|(i, (&m, p))| {
-                let bare = crate::model::artefact::Scored {
+                let row = &rows.values[i * width..(i + 1) * width];
+                let bare = Scored {
                     probability: p,
                     quality: crate::model::artefact::quality(p),
                     decision: self.model.decide(p),
                     reasons: Vec::new(),
                 };
-                let v = self.verdict(m, bare);
-                if v.reasons.is_empty() && super::drop_reason(&v, policy).is_some() {
-                    let row = &rows.values[i * width..(i + 1) * width];
-                    return Ok(self.verdict(m, self.model.score_row(row, 1)?));
+                let outcome = self.judge.rules_for(on, &bare, &self.facts(m), row);
+                let v = self.verdict(m, bare, &outcome);
+                if super::drop_reason(&v, policy).is_some() {
+                    return Ok(self.verdict(m, self.model.score_row(row, 1)?, &outcome));
                 }
                 Ok(v)
             })
             .collect()
     }
 
-    fn verdict(&self, m: MemberIdx, scored: crate::model::artefact::Scored) -> Verdict {
+    fn verdict(&self, m: MemberIdx, scored: Scored, outcome: &Outcome) -> Verdict {
         let mut v = self
             .judge
-            .decide(self.model, scored, &member_keys(self.history, m));
+            .decide(self.model, scored, &member_keys(self.history, m), outcome);
         v.standing = self.standings.and_then(|s| s.of(m));
         v
     }
@@ -353,7 +395,11 @@ pub fn explain(scorer: &MemberScorer<'_>, member_id: &str) -> Result<Explanation
     }
     let matrix = scorer.at.rows(&[m]);
     let row = matrix.row(0);
-    let verdict = scorer.verdict(m, a.score_row(row, 3)?);
+    let scored = a.score_row(row, 3)?;
+    let outcome = scorer
+        .judge
+        .rules_for(On::of(a.moment), &scored, &scorer.facts(m), row);
+    let verdict = scorer.verdict(m, scored, &outcome);
     let c = a
         .gbm
         .path_contributions(row)

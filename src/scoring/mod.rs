@@ -7,15 +7,19 @@
 //! row it came from, the keys the lists match on and what the rules may read.
 
 pub mod audience;
+pub mod backtest;
 pub mod campaign;
 pub mod lists;
 pub mod members;
+pub mod rules;
 
 use serde::Serialize;
 
+use crate::expr::select::Facts;
 use crate::model::artefact::{quality, Artefact, Decision, Reason, Scored};
 pub use audience::{drop_reason, AudiencePolicy, DropLevel};
 pub use lists::{ListHit, ListKey, ListKind, Lists};
+pub use rules::{On, Outcome, RuleHit, RuleSet};
 
 /// Where a member stands: tier and RFM segment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -36,6 +40,12 @@ pub struct Verdict {
     pub model_version: String,
     /// The list entry that decided instead of the model, if any.
     pub list: Option<ListHit>,
+    /// The enforced rule that took part in the decision, if any.
+    pub rule: Option<RuleHit>,
+    /// Every rule that matched, enforced or in shadow (shadow rules never decide).
+    pub rules_matched: Vec<String>,
+    /// Whether the benefits of this member or candidate are held (a `hold` rule).
+    pub hold_benefits: bool,
     /// What to offer instead of a plain no, for review decisions where configured.
     pub remedy: Option<String>,
     /// A member's tier and segment (members only).
@@ -67,13 +77,37 @@ impl ListKeys<'_> {
 #[derive(Debug, Clone, Copy)]
 pub struct Judge<'a> {
     pub lists: &'a Lists,
+    pub rules: &'a RuleSet,
     pub remedy: Option<&'a str>,
 }
 
 impl<'a> Judge<'a> {
-    /// Decides from the model's score of one candidate or member: lists, then the model's
-    /// thresholds (already in `scored`), then the remedy.
-    pub fn decide(&self, model: &Artefact, scored: Scored, keys: &ListKeys<'_>) -> Verdict {
+    /// What the rules over `on` say of a candidate or member the model scored `scored`, with its
+    /// facts and feature row (the model's `probability`, `quality` and `decision` are added to
+    /// the facts here).
+    pub fn rules_for(&self, on: On, scored: &Scored, facts: &Facts, row: &[f64]) -> Outcome {
+        if !self.rules.judges(on) {
+            return Outcome::default();
+        }
+        let facts = Facts {
+            decision: Some(scored.decision),
+            quality: Some(scored.quality),
+            probability: Some(scored.probability),
+            ..*facts
+        };
+        self.rules.evaluate(on, &facts, row)
+    }
+
+    /// Decides from the model's score of one candidate or member and what the rules said of it:
+    /// lists first, then the deciding rule, then the model's thresholds (already in `scored`),
+    /// then the remedy.
+    pub fn decide(
+        &self,
+        model: &Artefact,
+        scored: Scored,
+        keys: &ListKeys<'_>,
+        outcome: &Outcome,
+    ) -> Verdict {
         let list = keys.check(self.lists);
         let Scored {
             mut probability,
@@ -81,6 +115,7 @@ impl<'a> Judge<'a> {
             mut decision,
             mut reasons,
         } = scored;
+        let mut rule = None;
         if let Some(hit) = &list {
             (probability, decision) = match hit.list {
                 ListKind::Deny => (1.0, Decision::Reject),
@@ -88,10 +123,28 @@ impl<'a> Judge<'a> {
             };
             q = quality(probability);
             reasons = vec![list_reason(hit)];
+        } else if let Some(hit) = &outcome.decided {
+            decision = rules::apply(hit.action, decision);
+            reasons.insert(
+                0,
+                Reason {
+                    code: hit.code.clone(),
+                    value: None,
+                    contribution: 0.0,
+                    text: hit.text.clone(),
+                },
+            );
+            rule = Some(hit.clone());
         }
         let remedy = (decision == Decision::Review)
             .then(|| self.remedy.map(str::to_string))
             .flatten();
+        let rules_matched = outcome
+            .matched
+            .iter()
+            .filter_map(|&i| self.rules.rules().get(i))
+            .map(|r| r.spec.name.clone())
+            .collect();
         Verdict {
             probability,
             quality: q,
@@ -99,6 +152,11 @@ impl<'a> Judge<'a> {
             reasons,
             model_version: model.version.clone(),
             list,
+            hold_benefits: rule
+                .as_ref()
+                .is_some_and(|r: &RuleHit| r.action == rules::Action::Hold),
+            rule,
+            rules_matched,
             remedy,
             standing: None,
         }

@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use super::error::ApiError;
 use super::events;
 use super::json::Body;
-use crate::scoring::lists::IdListKey;
 use super::scoring_api::check_ids;
 use super::store::Appended;
 use super::tenant::{self, ListKey, ListKind, Models, Tenant};
 use super::{blocking, Data};
 use crate::model::policy::Thresholds;
+use crate::scoring::lists::IdListKey;
 
 /// The model, list and event routes.
 pub fn config_admin_api(cfg: &mut web::ServiceConfig) {
@@ -135,7 +135,7 @@ async fn reload_models(
         let member = body.model.unwrap_or_else(|| old.member_path.clone());
         let signup = body.signup_model.unwrap_or_else(|| old.signup_path.clone());
         let new = t.rebuild(|old| {
-            let new = Models::load(old.history.clone(), &member, &signup)?;
+            let new = Models::load(old.history.clone(), &member, &signup, old.rules.clone())?;
             if !body.force {
                 new.smoke(&band)?;
             }

@@ -29,6 +29,8 @@ type DecisionKey = (String, &'static str, &'static str);
 pub struct Metrics {
     requests: Mutex<BTreeMap<RequestKey, Series>>,
     decisions: Mutex<BTreeMap<DecisionKey, u64>>,
+    /// Rule matches by tenant, rule and whether the rule decided (`true`) or only matched.
+    rules: Mutex<BTreeMap<(String, String, bool), u64>>,
 }
 
 /// A label value with `\`, `"` and new lines escaped, as the text format requires.
@@ -56,6 +58,20 @@ impl Metrics {
 
     pub fn decision(&self, tenant: &str, route: &'static str, d: Decision) {
         self.decisions_n(tenant, route, d.name(), 1);
+    }
+
+    /// The rules a verdict matched, and the one that decided.
+    pub fn rules(&self, tenant: &str, v: &crate::scoring::Verdict) {
+        if v.rules_matched.is_empty() {
+            return;
+        }
+        if let Ok(mut m) = self.rules.lock() {
+            for name in &v.rules_matched {
+                let decided = v.rule.as_ref().is_some_and(|r| &r.name == name);
+                *m.entry((tenant.to_string(), name.clone(), decided))
+                    .or_default() += 1;
+            }
+        }
     }
 
     /// `n` verdicts of one decision (an audience's counts).
@@ -131,6 +147,22 @@ impl Metrics {
                     out,
                     "woolguard_decisions_total{{tenant=\"{}\",route=\"{route}\",decision=\"{d}\"}} {n}",
                     label(tenant)
+                );
+            }
+        }
+        head(
+            &mut out,
+            "woolguard_rule_matches_total",
+            "counter",
+            "Verdicts a rule matched, by tenant, rule and whether it decided (shadow rules and rules a list or an earlier rule overrode only match).",
+        );
+        if let Ok(m) = self.rules.lock() {
+            for ((tenant, rule, decided), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "woolguard_rule_matches_total{{tenant=\"{}\",rule=\"{}\",decided=\"{decided}\"}} {n}",
+                    label(tenant),
+                    label(rule)
                 );
             }
         }

@@ -12,6 +12,7 @@ pub mod events;
 pub mod json;
 pub mod metrics;
 pub mod ops_api;
+pub mod rules_api;
 pub mod scoring_api;
 pub mod store;
 pub mod tenant;
@@ -44,6 +45,10 @@ pub struct TenantConfig {
     pub model: PathBuf,
     /// Recruitment-time model (candidates).
     pub signup_model: PathBuf,
+    /// Rules file (TOML, see `training/rules.toml`) the tenant starts with; rules stored by
+    /// `PUT /v1/rules` win over it.
+    #[serde(default)]
+    pub rules: Option<PathBuf>,
 }
 
 /// The service's configuration, from a TOML file and/or flags and `WOOLGUARD_*` variables.
@@ -173,6 +178,39 @@ pub struct AppState {
     pub smoke: SmokeBand,
 }
 
+/// The rules a tenant starts with: those its store holds (set by `PUT /v1/rules`), else its
+/// rules file, else none.
+fn tenant_rules(
+    t: &TenantConfig,
+    store: Option<&store::RedbStore>,
+) -> anyhow::Result<Arc<crate::scoring::RuleSet>> {
+    use crate::scoring::rules::{RuleSet, RulesFile};
+    use store::EventStore;
+    let tiers = crate::members::tier::TierRules::default().names;
+    let stored = match store {
+        Some(s) => s
+            .rules()
+            .map_err(|e| anyhow::anyhow!("tenant {}: {}", t.name, e.message))?,
+        None => None,
+    };
+    let set = match (stored, &t.rules) {
+        (Some(json), _) => {
+            let file: RulesFile = serde_json::from_str(&json)
+                .map_err(|e| anyhow::anyhow!("tenant {}: stored rules: {e}", t.name))?;
+            RuleSet::check(file, &tiers)
+                .map_err(|e| anyhow::anyhow!("tenant {}: stored rules: {e}", t.name))?
+        }
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("tenant {}: rules {}: {e}", t.name, path.display()))?;
+            RuleSet::from_toml(&text, &tiers)
+                .map_err(|e| anyhow::anyhow!("tenant {}: rules {}: {e}", t.name, path.display()))?
+        }
+        (None, None) => RuleSet::default(),
+    };
+    Ok(Arc::new(set))
+}
+
 impl AppState {
     /// Loads every tenant's history and models; any failure names the tenant and file.
     pub fn load(config: &ServeConfig) -> anyhow::Result<Self> {
@@ -192,11 +230,15 @@ impl AppState {
             };
             let history =
                 crate::data::load(&data).map_err(|e| anyhow::anyhow!("tenant {}: {e}", t.name))?;
+            let store = match &dir {
+                Some(dir) => Some(store::RedbStore::open(&dir.events).map_err(fail)?),
+                None => None,
+            };
+            let rules = tenant_rules(t, store.as_ref())?;
             let models =
-                Models::load(Arc::new(history), &t.model, &t.signup_model).map_err(fail)?;
+                Models::load(Arc::new(history), &t.model, &t.signup_model, rules).map_err(fail)?;
             let mut tenant = Tenant::new(&t.name, models, config.review_remedy.clone());
-            if let Some(dir) = &dir {
-                let store = store::RedbStore::open(&dir.events).map_err(fail)?;
+            if let Some(store) = store {
                 tenant = tenant.with_store(Box::new(store)).map_err(fail)?;
                 // Every stored event reaches the member scores before the first request (with
                 // none stored, the snapshot just loaded is already current).
@@ -303,6 +345,7 @@ pub fn configure(state: Data, max_body_bytes: usize) -> impl FnOnce(&mut web::Se
             .configure(ops_api::config_ops_api)
             .configure(scoring_api::config_scoring_api)
             .configure(admin_api::config_admin_api)
+            .configure(rules_api::config_rules_api)
             .default_service(web::to(ops_api::not_found));
     }
 }

@@ -28,7 +28,7 @@ pub fn config_scoring_api(cfg: &mut web::ServiceConfig) {
 }
 
 #[utoipa::path(post, path = "/v1/candidates/score", tag = "scoring", request_body = Candidate,
-    responses((status = 200, description = "the candidate's score, decision and reasons", body = tenant::Verdict),
+    responses((status = 200, description = "the candidate's score, decision and reasons", body = crate::scoring::Verdict),
         (status = 400, description = "`malformed_json`, `invalid_field` (naming the field), `missing_field`", body = ApiError),
         (status = 401, description = "missing or unknown API key", body = ApiError),
         (status = 409, description = "`member_exists`: a recorded sign-up of a known member", body = ApiError),
@@ -47,6 +47,7 @@ async fn score_candidate(
     state
         .metrics
         .decision(&name, "/v1/candidates/score", verdict.decision);
+    state.metrics.rules(&name, &verdict);
     Ok(HttpResponse::Ok().json(verdict))
 }
 
@@ -71,7 +72,7 @@ pub enum MemberResult {
     Scored {
         member_id: String,
         #[serde(flatten)]
-        verdict: tenant::Verdict,
+        verdict: crate::scoring::Verdict,
     },
     Failed {
         member_id: String,
@@ -102,6 +103,7 @@ async fn score_members(
                 state
                     .metrics
                     .decision(&tenant.name, "/v1/members/score", verdict.decision);
+                state.metrics.rules(&tenant.name, &verdict);
                 MemberResult::Scored {
                     member_id: id.clone(),
                     verdict,

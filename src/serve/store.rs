@@ -19,6 +19,9 @@ const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("events");
 /// Allow / deny list entries (`kind/key/value`) that are present.
 const LISTS: TableDefinition<&str, u8> = TableDefinition::new("lists");
 
+/// The tenant's rule set (key `current`), as JSON, swapped whole.
+const RULES: TableDefinition<&str, &str> = TableDefinition::new("rules");
+
 /// Arrival order → event id, for replay in the order events were acknowledged.
 const ORDER: TableDefinition<u64, &str> = TableDefinition::new("order");
 
@@ -43,6 +46,10 @@ pub trait EventStore: Send + Sync {
     fn set_list_entry(&self, entry: &str, present: bool) -> Result<(), ApiError>;
     /// Every list entry stored.
     fn list_entries(&self) -> Result<Vec<String>, ApiError>;
+    /// Replaces the stored rule set (JSON), durably.
+    fn set_rules(&self, json: &str) -> Result<(), ApiError>;
+    /// The stored rule set, if one was ever stored.
+    fn rules(&self) -> Result<Option<String>, ApiError>;
 }
 
 /// The embedded store: one redb file per tenant.
@@ -65,6 +72,7 @@ impl RedbStore {
         tx.open_table(EVENTS).map_err(store_error)?;
         tx.open_table(ORDER).map_err(store_error)?;
         tx.open_table(LISTS).map_err(store_error)?;
+        tx.open_table(RULES).map_err(store_error)?;
         tx.commit().map_err(store_error)?;
         Ok(RedbStore { db })
     }
@@ -149,6 +157,22 @@ impl EventStore for RedbStore {
             out.push(k.value().to_string());
         }
         Ok(out)
+    }
+
+    fn set_rules(&self, json: &str) -> Result<(), ApiError> {
+        let tx = self.db.begin_write().map_err(store_error)?;
+        tx.open_table(RULES)
+            .map_err(store_error)?
+            .insert("current", json)
+            .map_err(store_error)?;
+        tx.commit().map_err(store_error)
+    }
+
+    fn rules(&self) -> Result<Option<String>, ApiError> {
+        let tx = self.db.begin_read().map_err(store_error)?;
+        let table = tx.open_table(RULES).map_err(store_error)?;
+        let current = table.get("current").map_err(store_error)?;
+        Ok(current.map(|v| v.value().to_string()))
     }
 }
 

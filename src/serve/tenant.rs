@@ -17,12 +17,14 @@ use crate::data::plausible::{text_problem, MAX_ID_CHARS};
 use crate::features::recruit::{self, RecruitState, Signup, FEATURES};
 use crate::model::artefact::Decision;
 use crate::model::artefact::{Artefact, Scored};
-use crate::model::score::{end_of, rows_as_of};
+use crate::model::score::end_of;
 use crate::model::slot::{self, SmokeBand};
-use crate::scoring::members::{member_keys, Standings};
+use crate::scoring::members::{member_keys, MemberScorer, Standings};
+use crate::scoring::rules::RulesFile;
+use crate::scoring::rules::{channel_code, On};
 pub use crate::scoring::{
-    drop_reason, AudiencePolicy, DropLevel, Judge, ListKey, ListKeys, ListKind, Lists, Standing,
-    Verdict,
+    drop_reason, AudiencePolicy, DropLevel, Judge, ListKey, ListKeys, ListKind, Lists, Outcome,
+    RuleSet, Standing, Verdict,
 };
 
 /// A tenant's snapshot: the history as last folded, both models loaded and checked together,
@@ -36,8 +38,11 @@ pub struct Models {
     pub member_path: PathBuf,
     pub signup_path: PathBuf,
     pub as_of: i64,
-    /// Indexed by member; `None` for members the member model cannot score yet.
-    pub scores: Vec<Option<Scored>>,
+    /// The rules this snapshot decides under: a new rule set is a new snapshot.
+    pub rules: Arc<RuleSet>,
+    /// Indexed by member: the model's score and what the rules said; `None` for members the
+    /// member model cannot score yet.
+    pub scores: Vec<Option<(Scored, Outcome)>>,
     /// Each member's tier and RFM segment as of the same moment (default rules).
     pub standing: Vec<Option<Standing>>,
 }
@@ -48,6 +53,7 @@ impl Models {
         history: Arc<History>,
         member_path: &Path,
         signup_path: &Path,
+        rules: Arc<RuleSet>,
     ) -> Result<Self, ApiError> {
         let load = |p: &Path| {
             if !p.is_file() {
@@ -60,13 +66,19 @@ impl Models {
         };
         let paths = (member_path.to_path_buf(), signup_path.to_path_buf());
         // Each model's fit for its slot is checked in `build`.
-        Self::build(history, load(member_path)?, load(signup_path)?, paths)
+        Self::build(
+            history,
+            load(member_path)?,
+            load(signup_path)?,
+            paths,
+            rules,
+        )
     }
 
     /// The smoke check before a swap: on the tenant's own members, the member model's decisions
     /// as of now and the sign-up model's at each member's sign-up must stay inside `band`.
     pub fn smoke(&self, band: &SmokeBand) -> Result<(), ApiError> {
-        let member = self.scores.iter().flatten().map(|s| s.decision);
+        let member = self.scores.iter().flatten().map(|(s, _)| s.decision);
         slot::smoke(member, band, &self.member_path.display().to_string()).map_err(refused)?;
         let (rows, _) = recruit::build(&self.history, self.signup.config.merge.caps());
         let width = self.signup.features.len().min(FEATURES.len());
@@ -82,8 +94,23 @@ impl Models {
 
     /// The same models over another history (after events were folded into it).
     pub fn rebuild(&self, history: Arc<History>) -> Result<Self, ApiError> {
+        self.rebuild_with(history, self.rules.clone())
+    }
+
+    /// The same models over `history` under `rules`.
+    pub fn rebuild_with(
+        &self,
+        history: Arc<History>,
+        rules: Arc<RuleSet>,
+    ) -> Result<Self, ApiError> {
         let paths = (self.member_path.clone(), self.signup_path.clone());
-        Self::build(history, self.member.clone(), self.signup.clone(), paths)
+        Self::build(
+            history,
+            self.member.clone(),
+            self.signup.clone(),
+            paths,
+            rules,
+        )
     }
 
     fn build(
@@ -91,6 +118,7 @@ impl Models {
         member: Artefact,
         signup: Artefact,
         (member_path, signup_path): (PathBuf, PathBuf),
+        rules: Arc<RuleSet>,
     ) -> Result<Self, ApiError> {
         slot::check_fit(&member, slot::MEMBER, &member_path.display().to_string())
             .map_err(refused)?;
@@ -105,11 +133,19 @@ impl Models {
             as_of,
         );
         let standings = Standings::new(&history, &seg, &tiers);
-        // The model's scores only: the lists are applied per request, as they stand then.
-        let (members, rows) = rows_as_of(&history, &member, as_of);
-        let scored = member.score_rows(&rows.values, 3).map_err(refused)?;
+        // The model's scores and the rules' outcomes: the lists are applied per request, as they
+        // stand then.
+        let no_lists = Lists::default();
+        let judge = Judge {
+            lists: &no_lists,
+            rules: &rules,
+            remedy: None,
+        };
+        let scorer = MemberScorer::new(&history, &member, judge, as_of, Some(&standings));
+        let members = scorer.members();
+        let judged = scorer.judged(&members, 3).map_err(refused)?;
         let mut scores = vec![None; history.members.len()];
-        for (m, s) in members.into_iter().zip(scored) {
+        for (m, s) in members.into_iter().zip(judged) {
             scores[m as usize] = Some(s);
         }
         let standing = (0..history.members.len() as MemberIdx)
@@ -125,6 +161,7 @@ impl Models {
             member_path,
             signup_path,
             as_of,
+            rules,
             scores,
             standing,
         })
@@ -324,19 +361,25 @@ impl Tenant {
         Ok(self.pending()? > self.waiting.load(std::sync::atomic::Ordering::Relaxed))
     }
 
-    /// Decides under the tenant's lists and remedy as they stand.
+    /// Decides under the tenant's lists and remedy as they stand and the snapshot's rules.
     fn decide(
         &self,
+        models: &Models,
         a: &Artefact,
         scored: Scored,
         keys: &ListKeys<'_>,
+        outcome: &Outcome,
     ) -> Result<Verdict, ApiError> {
         let lists = self.lists.read().map_err(|_| poisoned())?;
-        let judge = Judge {
-            lists: &lists,
+        Ok(self.judge(&lists, models).decide(a, scored, keys, outcome))
+    }
+
+    fn judge<'a>(&'a self, lists: &'a Lists, models: &'a Models) -> Judge<'a> {
+        Judge {
+            lists,
+            rules: &models.rules,
             remedy: self.remedy.as_deref(),
-        };
-        Ok(judge.decide(a, scored, keys))
+        }
     }
 
     /// Scores a candidate against the online state as of its `joined_at`, and records it when
@@ -395,7 +438,15 @@ impl Tenant {
         let scored = a
             .score_row(&row[..a.features.len().min(row.len())], 3)
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        self.decide(a, scored, &keys)
+        let facts = crate::expr::select::Facts {
+            channel: channel_code(c.channel.as_deref().unwrap_or_default()),
+            campaign: crate::data::history::NONE,
+            ..Default::default()
+        };
+        let lists = self.lists.read().map_err(|_| poisoned())?;
+        let judge = self.judge(&lists, &models);
+        let outcome = judge.rules_for(On::Signup, &scored, &facts, &row);
+        Ok(judge.decide(a, scored, &keys, &outcome))
     }
 
     /// The candidate's sign-up features from the online state as of its `joined_at` (the same
@@ -555,6 +606,22 @@ impl Tenant {
         Ok((value.clone(), changed))
     }
 
+    /// Checks a rule set, builds the snapshot that decides under it, stores the set durably (with
+    /// a store) and swaps the snapshot in: a request sees the old rules or the new, never a mix.
+    pub fn set_rules(&self, file: RulesFile) -> Result<Arc<Models>, ApiError> {
+        let rules = RuleSet::check(file, &crate::members::tier::TierRules::default().names)
+            .map_err(|e| ApiError::bad_request("invalid_rules", e.to_string()))?;
+        let json =
+            serde_json::to_string(rules.spec()).map_err(|e| ApiError::internal(e.to_string()))?;
+        self.rebuild(|old| {
+            let new = old.rebuild_with(old.history.clone(), Arc::new(rules))?;
+            if let Some(store) = &self.store {
+                store.set_rules(&json)?;
+            }
+            Ok(new)
+        })
+    }
+
     /// The values of one list, sorted.
     pub fn list_values(&self, kind: ListKind, key: ListKey) -> Result<Vec<String>, ApiError> {
         Ok(self.lists.read().map_err(|_| poisoned())?.get(kind, key))
@@ -584,7 +651,14 @@ impl Tenant {
                     format!("member '{id}' joined after the scores' as-of time"),
                 )
             })?;
-        let mut v = self.decide(&models.member, scored, &member_keys(&models.history, m))?;
+        let (scored, outcome) = scored;
+        let mut v = self.decide(
+            models,
+            &models.member,
+            scored,
+            &member_keys(&models.history, m),
+            &outcome,
+        )?;
         v.standing = models.standing.get(m as usize).cloned().flatten();
         Ok(v)
     }
@@ -638,17 +712,15 @@ impl Tenant {
     ) -> Result<Audience, ApiError> {
         let models = self.snapshot()?;
         let lists = self.lists.read().map_err(|_| poisoned())?;
-        let judge = Judge {
-            lists: &lists,
-            remedy: self.remedy.as_deref(),
-        };
+        let judge = self.judge(&lists, &models);
         let mut out = Audience::default();
         out.summary.requested = ids.len();
         out.summary.model_version = models.member.version.clone();
         for id in ids {
             let verdict = models.history.members.index_of(id).and_then(|m| {
-                let scored = models.scores.get(m as usize).cloned().flatten()?;
-                Some(judge.decide(&models.member, scored, &member_keys(&models.history, m)))
+                let (scored, outcome) = models.scores.get(m as usize).cloned().flatten()?;
+                let keys = member_keys(&models.history, m);
+                Some(judge.decide(&models.member, scored, &keys, &outcome))
             });
             let Some(v) = verdict else {
                 out.dropped.push(Dropped {

@@ -22,7 +22,7 @@ use woolguard::model::artefact::{Artefact, Decision};
 use woolguard::model::score::rows_as_of;
 use woolguard::scoring::campaign::{self as audience, Removal};
 use woolguard::scoring::members::MemberScorer;
-use woolguard::scoring::{AudiencePolicy, DropLevel, Judge, Lists};
+use woolguard::scoring::{AudiencePolicy, DropLevel, Judge, Lists, RuleSet};
 
 use crate::common;
 
@@ -185,8 +185,10 @@ fn an_audience_matches_a_filter_written_by_hand() -> TestResult {
         min_quality: None,
     };
     let lists = Lists::default();
+    let rules = RuleSet::default();
     let judge = Judge {
         lists: &lists,
+        rules: &rules,
         remedy: None,
     };
     let scorer = MemberScorer::new(&h, &a, judge, as_of, None);
@@ -348,8 +350,10 @@ fn the_audience_command_writes_what_it_keeps_and_says_why_it_removed_the_rest() 
     let expr = parse(select, &h, &s, true);
     let policy = AudiencePolicy::default();
     let lists = Lists::default();
+    let rules = RuleSet::default();
     let judge = Judge {
         lists: &lists,
+        rules: &rules,
         remedy: None,
     };
     let scorer = MemberScorer::new(&h, &a, judge, s.as_of, None);

@@ -11,7 +11,9 @@ use woolguard::model::artefact::{Artefact, ArtefactError, Decision, FORMAT};
 use woolguard::model::config::{Checked, TrainConfig};
 use woolguard::model::score::{end_of, evaluate, rows_as_of};
 use woolguard::scoring::members::{explain, score_to_file, MemberScorer};
-use woolguard::scoring::{Judge, Lists};
+use woolguard::scoring::{Judge, Lists, RuleSet};
+
+static NO_RULES: std::sync::LazyLock<RuleSet> = std::sync::LazyLock::new(RuleSet::default);
 
 /// A scorer of `h` with `a` at `as_of` with no lists.
 fn bare<'a>(
@@ -25,6 +27,7 @@ fn bare<'a>(
         a,
         Judge {
             lists,
+            rules: &NO_RULES,
             remedy: None,
         },
         as_of,

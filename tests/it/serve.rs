@@ -476,6 +476,7 @@ fn sample_tenant() -> Tenant {
         Arc::new(h),
         &root().join("models/default"),
         &root().join("models/signup"),
+        Default::default(),
     )
     .unwrap_or_else(|e| panic!("{}", e.message));
     Tenant::new("t", models, None)
@@ -547,6 +548,7 @@ fn a_model_swap_under_load_fails_no_request_and_each_score_matches_its_version()
                     old.history.clone(),
                     &root().join("models/default"),
                     &paths[i % 2],
+                    Default::default(),
                 )
             })
             .unwrap_or_else(|e| panic!("{}", e.message));
@@ -580,6 +582,7 @@ fn online_sign_ups_replayed_in_time_order_get_the_offline_features() {
         Arc::new(empty),
         &root().join("models/default"),
         &root().join("models/signup"),
+        Default::default(),
     )
     .unwrap_or_else(|e| panic!("{}", e.message));
     let online = Tenant::new("replay", models, None);
