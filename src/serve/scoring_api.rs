@@ -72,7 +72,7 @@ pub enum MemberResult {
     Scored {
         member_id: String,
         #[serde(flatten)]
-        verdict: crate::scoring::Verdict,
+        verdict: Box<crate::scoring::Verdict>,
     },
     Failed {
         member_id: String,
@@ -106,7 +106,7 @@ async fn score_members(
                 state.metrics.rules(&tenant.name, &verdict);
                 MemberResult::Scored {
                     member_id: id.clone(),
-                    verdict,
+                    verdict: Box::new(verdict),
                 }
             }
             Err(error) => MemberResult::Failed {
