@@ -1129,6 +1129,8 @@ fn audiences_come_as_json_ndjson_or_parquet_and_the_spec_lists_every_route() {
         ("/v1/lists/{list}/{key}/{value}", "delete"),
         ("/v1/lists/{list}/ip_range/{range}", "put"),
         ("/v1/lists/{list}/ip_range/{range}", "delete"),
+        ("/v1/rules", "get"),
+        ("/v1/rules", "put"),
         ("/v1/openapi.json", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
@@ -1140,7 +1142,7 @@ fn audiences_come_as_json_ndjson_or_parquet_and_the_spec_lists_every_route() {
             "{method} {path} missing from the spec"
         );
     }
-    assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(15));
+    assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(16));
     for schema in [
         "Candidate",
         "Verdict",
