@@ -5,5 +5,5 @@ pub mod generate;
 pub mod members;
 pub mod model;
 pub mod report;
-pub mod serve;
 pub mod scoring;
+pub mod serve;
