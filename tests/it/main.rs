@@ -1,5 +1,6 @@
 //! One integration test binary (links once), a module per area.
 
+mod agreement;
 mod audience;
 mod cli;
 mod common;
