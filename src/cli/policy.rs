@@ -7,8 +7,8 @@ use anyhow::Context;
 use woolguard::members::tier::TierRules;
 use woolguard::scoring::rules::{RuleSet, RulesFile};
 use woolguard::scoring::{Judge, Lists};
-use woolguard::serve::store::{EventStore, RedbStore};
-use woolguard::serve::StateDir;
+use woolguard::state::dir::StateDir;
+use woolguard::state::store::{EventStore, RedbStore};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct PolicyArgs {
@@ -68,10 +68,10 @@ impl PolicyArgs {
                 );
             }
             let store = RedbStore::open(&dir.events)
-                .map_err(|e| anyhow::anyhow!("--state {}: {}", state.display(), e.message))?;
+                .with_context(|| format!("--state {}", state.display()))?;
             let entries = store
                 .list_entries()
-                .map_err(|e| anyhow::anyhow!("--state {}: {}", state.display(), e.message))?;
+                .with_context(|| format!("--state {}", state.display()))?;
             let (lists, left_out) = Lists::from_stored(&entries);
             for (entry, reason) in left_out {
                 tracing::warn!(entry = %entry, reason = %reason, "stored list entry left out: it can never match");
@@ -79,7 +79,7 @@ impl PolicyArgs {
             policy.lists = lists;
             let stored = store
                 .rules()
-                .map_err(|e| anyhow::anyhow!("--state {}: {}", state.display(), e.message))?;
+                .with_context(|| format!("--state {}", state.display()))?;
             if let Some(json) = stored {
                 let file: RulesFile = serde_json::from_str(&json)
                     .with_context(|| format!("--state {}: stored rules", state.display()))?;

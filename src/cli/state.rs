@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use woolguard::serve::init_state;
+use woolguard::state::dir::init_state;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

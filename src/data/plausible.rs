@@ -215,6 +215,33 @@ pub fn text_problem(v: &str, max: usize) -> Option<String> {
     }
 }
 
+/// serde: a whole number, given as an integer or as a number with no fraction (JSON has one
+/// number type: `5.0` is 5).
+pub fn de_whole_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    use serde::Deserialize;
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    n.as_f64()
+        .and_then(whole)
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number in range")))
+}
+
+/// [`de_whole_i64`] into a `u8`.
+pub fn de_whole_u8<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    let v = de_whole_i64(d)?;
+    u8::try_from(v).map_err(|_| serde::de::Error::custom(format!("{v} is out of range (0 to 255)")))
+}
+
+/// [`de_whole_u8`] for an optional field.
+pub fn de_opt_whole_u8<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
+    use serde::Deserialize;
+    #[derive(Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "de_whole_u8")] u8);
+    Option::<Wrap>::deserialize(d).map(|o| o.map(|Wrap(v)| v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

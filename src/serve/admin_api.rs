@@ -6,15 +6,16 @@ use std::path::PathBuf;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
-use super::events;
+use super::error::{ApiError, Code};
 use super::json::Body;
 use super::scoring_api::check_ids;
-use super::store::Appended;
-use super::tenant::{self, ListKey, ListKind, Models, Tenant};
 use super::{blocking, Data};
 use crate::model::policy::Thresholds;
 use crate::scoring::lists::IdListKey;
+use crate::scoring::{ListKey, ListKind};
+use crate::state::events;
+use crate::state::store::Appended;
+use crate::state::tenant::{self, Models, Tenant};
 
 /// The model, list and event routes.
 pub fn config_admin_api(cfg: &mut web::ServiceConfig) {
@@ -149,7 +150,7 @@ async fn reload_models(
             tracing::info!(tenant = %tenant.name, versions = %versions, "models reloaded")
         }
         Err(e) => {
-            tracing::warn!(tenant = %tenant.name, code = e.code, reason = %e.message, "model reload refused; the old models keep serving")
+            tracing::warn!(tenant = %tenant.name, code = %e.code, reason = %e.message, "model reload refused; the old models keep serving")
         }
     }
     outcome?;
@@ -175,7 +176,7 @@ pub struct ListChange {
 }
 
 #[utoipa::path(get, path = "/v1/lists/{list}/{key}", tag = "lists",
-    params(("list" = tenant::ListKind, Path, description = "allow or deny"), ("key" = tenant::ListKey, Path, description = "what the entries are keyed by")),
+    params(("list" = crate::scoring::ListKind, Path, description = "allow or deny"), ("key" = crate::scoring::ListKey, Path, description = "what the entries are keyed by")),
     responses((status = 200, description = "the entries", body = ListEntries),
         (status = 400, description = "a malformed path", body = ApiError),
         (status = 401, description = "missing or unknown API key", body = ApiError),
@@ -193,7 +194,7 @@ async fn get_list(
 }
 
 #[utoipa::path(put, path = "/v1/lists/{list}/{key}/{value}", tag = "lists",
-    params(("list" = tenant::ListKind, Path), ("key" = IdListKey, Path),
+    params(("list" = crate::scoring::ListKind, Path), ("key" = IdListKey, Path),
         ("value" = String, Path, pattern = r"^[^\x00-\x1f\x7f-\x9f\ufffd]{1,256}$", description = "member id, device id or phone hash: printable, 1 to 256 characters")),
     responses((status = 200, description = "whether the list changed, and the value as stored", body = ListChange),
         (status = 400, description = "`invalid_field`: a value that can never match", body = ApiError),
@@ -212,7 +213,7 @@ async fn change_list(
 }
 
 #[utoipa::path(delete, path = "/v1/lists/{list}/{key}/{value}", tag = "lists",
-    params(("list" = tenant::ListKind, Path), ("key" = IdListKey, Path),
+    params(("list" = crate::scoring::ListKind, Path), ("key" = IdListKey, Path),
         ("value" = String, Path, pattern = r"^[^\x00-\x1f\x7f-\x9f\ufffd]{1,256}$", description = "as for PUT")),
     responses((status = 200, description = "whether the list changed", body = ListChange),
         (status = 400, description = "`invalid_field`: a value that can never match", body = ApiError),
@@ -229,7 +230,7 @@ async fn delete_list(
 }
 
 #[utoipa::path(put, path = "/v1/lists/{list}/ip_range/{range}", tag = "lists",
-    params(("list" = tenant::ListKind, Path),
+    params(("list" = crate::scoring::ListKind, Path),
         ("range" = String, Path, pattern = r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){2}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:/(?:[89]|[12][0-9]|3[0-2]))?)?$", description = "a network: `10.1.2.0%2F24` (CIDR, /8 or longer), a single address `10.1.2.7`, the bare /24 prefix `10.1.2`; IPv6 networks (`2001:db8:1::%2F48`, /16 or longer) are taken too. Stored as its network (`10.1.2.0/24`), matched by containment")),
     responses((status = 200, description = "whether the list changed, and the range as stored", body = ListChange),
         (status = 400, description = "`invalid_field`: not an IP range", body = ApiError),
@@ -247,7 +248,7 @@ async fn change_ip_range(
 }
 
 #[utoipa::path(delete, path = "/v1/lists/{list}/ip_range/{range}", tag = "lists",
-    params(("list" = tenant::ListKind, Path), ("range" = String, Path, pattern = r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){2}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:/(?:[89]|[12][0-9]|3[0-2]))?)?$", description = "as for PUT")),
+    params(("list" = crate::scoring::ListKind, Path), ("range" = String, Path, pattern = r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){2}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:/(?:[89]|[12][0-9]|3[0-2]))?)?$", description = "as for PUT")),
     responses((status = 200, description = "whether the list changed", body = ListChange),
         (status = 400, description = "`invalid_field`: not an IP range", body = ApiError),
         (status = 401, description = "missing or unknown API key", body = ApiError),
@@ -337,8 +338,8 @@ async fn get_event(
             stored: true,
         }))
     } else {
-        Err(ApiError::not_found(
-            "unknown_event",
+        Err(ApiError::new(
+            Code::UnknownEvent,
             format!("event '{}' is not stored", *path),
         ))
     }

@@ -7,7 +7,7 @@ use arrow::datatypes::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Deserialize;
 
-use super::error::ApiError;
+use super::error::{ApiError, Code};
 use super::json::from_slice;
 use crate::scoring::{AudiencePolicy, DropLevel};
 
@@ -31,7 +31,7 @@ pub struct BodyPolicy {
     /// `reject` (default) or `review` (drops review decisions too).
     pub drop: Option<DropLevel>,
     /// Also drop members whose quality (0 to 100) is below this.
-    #[serde(default, deserialize_with = "super::json::de_opt_whole_u8")]
+    #[serde(default, deserialize_with = "crate::data::plausible::de_opt_whole_u8")]
     #[schema(maximum = 100)]
     pub min_quality: Option<u8>,
 }
@@ -60,8 +60,7 @@ pub fn check_content_type(content_type: &str) -> Result<(), ApiError> {
     match content_type {
         "application/json" | NDJSON | PARQUET | "application/octet-stream" => Ok(()),
         other => Err(ApiError::new(
-            415,
-            "unsupported_media_type",
+            Code::UnsupportedMediaType,
             format!(
                 "content type {}: send application/json, {NDJSON} or {PARQUET}",
                 if other.is_empty() {
@@ -94,8 +93,8 @@ pub fn parse(
         (query.min_quality, "min_quality"),
     ] {
         if let Some(q) = q.filter(|&q| q > 100) {
-            return Err(ApiError::bad_request(
-                "invalid_field",
+            return Err(ApiError::new(
+                Code::InvalidField,
                 format!("{field}: {q} is not a quality score (0 to 100)"),
             ));
         }
@@ -111,8 +110,8 @@ pub fn parse(
 /// skipped.
 pub fn ndjson_ids(body: &[u8]) -> Result<Vec<String>, ApiError> {
     let text = std::str::from_utf8(body).map_err(|e| {
-        ApiError::bad_request(
-            "malformed_ndjson",
+        ApiError::new(
+            Code::MalformedNdjson,
             format!("byte {}: not UTF-8", e.valid_up_to()),
         )
     })?;
@@ -120,9 +119,8 @@ pub fn ndjson_ids(body: &[u8]) -> Result<Vec<String>, ApiError> {
     struct Line {
         member_id: String,
     }
-    let bad = |n: usize, why: String| {
-        ApiError::bad_request("malformed_ndjson", format!("line {n}: {why}"))
-    };
+    let bad =
+        |n: usize, why: String| ApiError::new(Code::MalformedNdjson, format!("line {n}: {why}"));
     let mut ids = Vec::with_capacity(text.len() / 12);
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -148,13 +146,13 @@ pub fn ndjson_ids(body: &[u8]) -> Result<Vec<String>, ApiError> {
 
 /// The `member_id` column of a Parquet file (text; nulls refused with their row).
 pub fn parquet_ids(body: actix_web::web::Bytes) -> Result<Vec<String>, ApiError> {
-    let bad = |why: String| ApiError::bad_request("invalid_parquet", why);
+    let bad = |why: String| ApiError::new(Code::InvalidParquet, why);
     let builder = ParquetRecordBatchReaderBuilder::try_new(body).map_err(|e| bad(e.to_string()))?;
     let schema = builder.parquet_schema();
     let Some(col) = (0..schema.num_columns()).find(|&i| schema.column(i).name() == "member_id")
     else {
-        return Err(ApiError::bad_request(
-            "missing_column",
+        return Err(ApiError::new(
+            Code::MissingColumn,
             "the Parquet audience has no member_id column",
         ));
     };
@@ -169,8 +167,8 @@ pub fn parquet_ids(body: actix_web::web::Bytes) -> Result<Vec<String>, ApiError>
         let a = batch.column(0);
         let row0 = ids.len();
         let null_at = |i: usize| {
-            ApiError::bad_request(
-                "invalid_field",
+            ApiError::new(
+                Code::InvalidField,
                 format!("member_id: row {}: null", row0 + i),
             )
         };
@@ -186,8 +184,8 @@ pub fn parquet_ids(body: actix_web::web::Bytes) -> Result<Vec<String>, ApiError>
                 }
             }
             other => {
-                return Err(ApiError::bad_request(
-                    "invalid_field",
+                return Err(ApiError::new(
+                    Code::InvalidField,
                     format!("member_id: the column is {other}, expected text"),
                 ))
             }
@@ -210,7 +208,7 @@ mod tests {
         );
         let e = ndjson_ids(b"\"M1\"\n{\"id\":5}\n")
             .err()
-            .map(|e| (e.code, e.message));
+            .map(|e| (e.code.as_str(), e.message));
         let (code, message) = e.unwrap_or_default();
         assert_eq!(code, "malformed_ndjson");
         assert!(message.starts_with("line 2:"), "{message}");

@@ -10,7 +10,7 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
+use super::error::{ApiError, Code};
 
 /// A JSON body of type `T`.
 #[derive(Debug)]
@@ -45,8 +45,7 @@ pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
         format!("'{ct}'")
     };
     Err(ApiError::new(
-        415,
-        "unsupported_media_type",
+        Code::UnsupportedMediaType,
         format!("content type {shown}: send the body as application/json"),
     ))
 }
@@ -55,10 +54,9 @@ pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
 pub async fn read_limited(payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
     match payload.to_bytes_limited(limit).await {
         Ok(Ok(b)) => Ok(b),
-        Ok(Err(e)) => Err(ApiError::bad_request("bad_body", e.to_string())),
+        Ok(Err(e)) => Err(ApiError::new(Code::BadBody, e.to_string())),
         Err(_) => Err(ApiError::new(
-            413,
-            "body_too_large",
+            Code::BodyTooLarge,
             format!("body is over the {limit}-byte limit"),
         )),
     }
@@ -70,8 +68,8 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') | None => {}
         Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
-            return Err(ApiError::bad_request(
-                "invalid_field",
+            return Err(ApiError::new(
+                Code::InvalidField,
                 "body: expected a JSON object",
             ))
         }
@@ -84,38 +82,11 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         let message = without_position(&inner.to_string());
         if !inner.is_data() {
-            return ApiError::bad_request("malformed_json", message);
+            return ApiError::new(Code::MalformedJson, message);
         }
-        ApiError::bad_request("invalid_field", describe(&path, &message))
+        ApiError::new(Code::InvalidField, describe(&path, &message))
     })?;
     Ok(value)
-}
-
-/// serde: a whole number, given as an integer or as a number with no fraction (JSON has one
-/// number type: `5.0` is 5).
-pub fn de_whole_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    use serde::Deserialize;
-    let n = serde_json::Number::deserialize(d)?;
-    if let Some(i) = n.as_i64() {
-        return Ok(i);
-    }
-    n.as_f64()
-        .and_then(crate::data::plausible::whole)
-        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number in range")))
-}
-
-/// [`de_whole_i64`] into a `u8`.
-pub fn de_whole_u8<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
-    let v = de_whole_i64(d)?;
-    u8::try_from(v).map_err(|_| serde::de::Error::custom(format!("{v} is out of range (0 to 255)")))
-}
-
-/// [`de_whole_u8`] for an optional field.
-pub fn de_opt_whole_u8<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
-    use serde::Deserialize;
-    #[derive(Deserialize)]
-    struct Wrap(#[serde(deserialize_with = "de_whole_u8")] u8);
-    Option::<Wrap>::deserialize(d).map(|o| o.map(|Wrap(v)| v))
 }
 
 /// `path: why`, with a missing field named as part of the path (`events[2].at: missing`).
@@ -178,7 +149,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
             checked?;
             let payload = payload
                 .await
-                .map_err(|e| ApiError::bad_request("bad_body", e.to_string()))?;
+                .map_err(|e| ApiError::new(Code::BadBody, e.to_string()))?;
             let bytes = read_limited(payload, limit).await?;
             from_slice(&bytes).map(Body)
         })
@@ -207,7 +178,7 @@ mod tests {
     fn err(body: &str) -> (&'static str, String) {
         from_slice::<Outer>(body.as_bytes())
             .err()
-            .map(|e| (e.code, e.message))
+            .map(|e| (e.code.as_str(), e.message))
             .unwrap_or_default()
     }
 

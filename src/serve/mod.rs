@@ -1,24 +1,22 @@
 //! The scorer: an actix-web service scoring sign-up candidates and members, filtering campaign
 //! audiences, and swapping models without downtime (DESIGN.md §5–§7).
 //!
-//! Handlers are thin: they authenticate, parse, call [`tenant::Tenant`] and serialise. Every
+//! Handlers are thin: they authenticate, parse, call [`crate::state::Tenant`] and serialise. Every
 //! error goes through [`error::ApiError`]. A tenant is chosen by its API key, so one brand's key
 //! can never reach another brand's members, lists or models.
 
 pub mod admin_api;
 pub mod audience;
 pub mod error;
-pub mod events;
 pub mod json;
 pub mod metrics;
 pub mod ops_api;
 pub mod rules_api;
 pub mod scoring_api;
-pub mod store;
-pub mod tenant;
+pub mod start;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -26,9 +24,10 @@ use actix_web::{web, HttpRequest};
 use serde::{Deserialize, Serialize};
 
 use crate::model::slot::SmokeBand;
-use error::ApiError;
+use crate::state::tenant::Tenant;
+use error::{ApiError, Code};
 use metrics::Metrics;
-use tenant::{Models, Tenant};
+pub use start::StartError;
 
 pub use ops_api::ApiDoc;
 
@@ -62,7 +61,7 @@ pub struct ServeConfig {
     pub max_body_bytes: usize,
     /// Most ids in one members or audience request.
     pub max_ids: usize,
-    /// Folder of the tenants' durable state (see [`StateDir`]); without it `POST /v1/events`
+    /// Folder of the tenants' durable state (see [`crate::state::dir::StateDir`]); without it `POST /v1/events`
     /// is refused.
     pub state: Option<PathBuf>,
     /// Seconds between folds of newly acknowledged events into the member scores (0: only on
@@ -104,68 +103,6 @@ impl Default for ServeConfig {
     }
 }
 
-/// Where one tenant's durable state lives under the state folder: `<state>/<tenant>/history/`
-/// (a contract folder: the snapshot `woolguard state init` writes) and
-/// `<state>/<tenant>/events.redb` (every event acknowledged since).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StateDir {
-    pub history: PathBuf,
-    pub events: PathBuf,
-}
-
-impl StateDir {
-    pub fn of(state: &Path, tenant: &str) -> Self {
-        let dir = state.join(tenant);
-        StateDir {
-            history: dir.join("history"),
-            events: dir.join("events.redb"),
-        }
-    }
-}
-
-/// What `woolguard state init` wrote.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StateInit {
-    pub tenant: String,
-    pub history: PathBuf,
-    pub events: PathBuf,
-    pub rows: crate::data::write::RowCounts,
-    pub fingerprint: String,
-}
-
-/// Bootstraps a tenant's online state from a history folder: checks the history (the contract
-/// reader refuses what the contract refuses), writes it as the state's snapshot and creates the
-/// empty event store. Refuses a tenant whose state already holds events or a snapshot, unless
-/// `replace`, since a snapshot taken over a log of events would apply them twice.
-pub fn init_state(
-    data: &Path,
-    state: &Path,
-    tenant: &str,
-    replace: bool,
-) -> anyhow::Result<StateInit> {
-    let dir = StateDir::of(state, tenant);
-    if !replace && (dir.history.exists() || dir.events.exists()) {
-        anyhow::bail!(
-            "{} already holds state for tenant '{tenant}'; pass --replace to start it over",
-            state.display()
-        );
-    }
-    let history = crate::data::load(data)?;
-    if dir.events.exists() {
-        std::fs::remove_file(&dir.events)
-            .map_err(|e| anyhow::anyhow!("removing {}: {e}", dir.events.display()))?;
-    }
-    let rows = crate::data::write::write_history(&history, &dir.history)?;
-    store::RedbStore::open(&dir.events).map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    Ok(StateInit {
-        tenant: tenant.to_string(),
-        history: dir.history,
-        events: dir.events,
-        rows,
-        fingerprint: crate::model::report::fingerprint(&history).fingerprint,
-    })
-}
-
 /// Everything the handlers share.
 pub struct AppState {
     pub tenants: Vec<Arc<Tenant>>,
@@ -178,84 +115,7 @@ pub struct AppState {
     pub smoke: SmokeBand,
 }
 
-/// The rules a tenant starts with: those its store holds (set by `PUT /v1/rules`), else its
-/// rules file, else none.
-fn tenant_rules(
-    t: &TenantConfig,
-    store: Option<&store::RedbStore>,
-) -> anyhow::Result<Arc<crate::scoring::RuleSet>> {
-    use crate::scoring::rules::{RuleSet, RulesFile};
-    use store::EventStore;
-    let tiers = crate::members::tier::TierRules::default().names;
-    let stored = match store {
-        Some(s) => s
-            .rules()
-            .map_err(|e| anyhow::anyhow!("tenant {}: {}", t.name, e.message))?,
-        None => None,
-    };
-    let set = match (stored, &t.rules) {
-        (Some(json), _) => {
-            let file: RulesFile = serde_json::from_str(&json)
-                .map_err(|e| anyhow::anyhow!("tenant {}: stored rules: {e}", t.name))?;
-            RuleSet::check(file, &tiers)
-                .map_err(|e| anyhow::anyhow!("tenant {}: stored rules: {e}", t.name))?
-        }
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("tenant {}: rules {}: {e}", t.name, path.display()))?;
-            RuleSet::from_toml(&text, &tiers)
-                .map_err(|e| anyhow::anyhow!("tenant {}: rules {}: {e}", t.name, path.display()))?
-        }
-        (None, None) => RuleSet::default(),
-    };
-    Ok(Arc::new(set))
-}
-
 impl AppState {
-    /// Loads every tenant's history and models; any failure names the tenant and file.
-    pub fn load(config: &ServeConfig) -> anyhow::Result<Self> {
-        let mut tenants = Vec::new();
-        let mut keys = HashMap::new();
-        for (i, t) in config.tenants.iter().enumerate() {
-            let fail = |e: ApiError| anyhow::anyhow!("tenant {}: {}", t.name, e.message);
-            let dir = config.state.as_deref().map(|s| StateDir::of(s, &t.name));
-            let data = match (&t.data, &dir) {
-                (Some(d), _) => d.clone(),
-                (None, Some(dir)) if dir.history.exists() => dir.history.clone(),
-                (None, _) => anyhow::bail!(
-                    "tenant {}: no history: give its data folder, or a state folder made by \
-                     `woolguard state init`",
-                    t.name
-                ),
-            };
-            let history =
-                crate::data::load(&data).map_err(|e| anyhow::anyhow!("tenant {}: {e}", t.name))?;
-            let store = match &dir {
-                Some(dir) => Some(store::RedbStore::open(&dir.events).map_err(fail)?),
-                None => None,
-            };
-            let rules = tenant_rules(t, store.as_ref())?;
-            let models =
-                Models::load(Arc::new(history), &t.model, &t.signup_model, rules).map_err(fail)?;
-            let mut tenant = Tenant::new(&t.name, models, config.review_remedy.clone());
-            if let Some(store) = store {
-                tenant = tenant.with_store(Box::new(store)).map_err(fail)?;
-                // Every stored event reaches the member scores before the first request (with
-                // none stored, the snapshot just loaded is already current).
-                if tenant.pending().map_err(fail)? > 0 {
-                    tenant.refresh().map_err(fail)?;
-                }
-            }
-            tenants.push(Arc::new(tenant));
-            for k in &t.api_keys {
-                if keys.insert(k.clone(), i).is_some() {
-                    anyhow::bail!("API key given to two tenants (second: {})", t.name);
-                }
-            }
-        }
-        Ok(Self::new(tenants, keys, config))
-    }
-
     pub fn new(tenants: Vec<Arc<Tenant>>, keys: HashMap<String, usize>, c: &ServeConfig) -> Self {
         AppState {
             tenants,
@@ -290,15 +150,14 @@ impl AppState {
         self.tenants
             .iter()
             .find(|t| t.name == name)
-            .ok_or_else(|| ApiError::not_found("unknown_tenant", format!("no tenant '{name}'")))
+            .ok_or_else(|| ApiError::new(Code::UnknownTenant, format!("no tenant '{name}'")))
     }
 
     pub fn admin(&self, req: &HttpRequest) -> Result<(), ApiError> {
         match (&self.admin_key, api_key(req, "x-admin-key")) {
             (Some(k), Some(given)) if k == given => Ok(()),
             (None, _) => Err(ApiError::new(
-                403,
-                "admin_disabled",
+                Code::AdminDisabled,
                 "no admin key is configured",
             )),
             _ => Err(ApiError::unauthorized("admin key missing or wrong")),
@@ -313,12 +172,13 @@ fn api_key<'a>(req: &'a HttpRequest, header: &str) -> Option<&'a str> {
 type Data = web::Data<AppState>;
 
 /// Runs CPU-heavy or blocking work off the async workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+async fn blocking<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError> {
     web::block(f)
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(Into::into)
 }
 
 /// A path's resource: a method it does not take is 405 `method_not_allowed` with `Allow`.
@@ -333,10 +193,10 @@ fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
 pub fn configure(state: Data, max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
         let path = web::PathConfig::default().error_handler(|err, _req| {
-            ApiError::bad_request("invalid_field", format!("path: {err}")).into()
+            ApiError::new(Code::InvalidField, format!("path: {err}")).into()
         });
         let query = web::QueryConfig::default().error_handler(|err, _req| {
-            ApiError::bad_request("invalid_field", format!("query: {err}")).into()
+            ApiError::new(Code::InvalidField, format!("query: {err}")).into()
         });
         cfg.app_data(state)
             .app_data(json::BodyLimit(max_body_bytes))
@@ -352,14 +212,13 @@ pub fn configure(state: Data, max_body_bytes: usize) -> impl FnOnce(&mut web::Se
 
 /// Runs the server until SIGINT / SIGTERM; in-flight requests finish first. Prints the bound
 /// address (useful with port 0) as its first line on stdout.
-pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+pub async fn run(config: ServeConfig) -> Result<(), StartError> {
     let started = Instant::now();
     let earliest = crate::data::plausible::parse_time(&config.earliest_time).ok_or_else(|| {
-        anyhow::anyhow!(
-            "earliest_time '{}' is not a time ({})",
-            config.earliest_time,
-            crate::data::plausible::TIME_FORMS
-        )
+        StartError::EarliestTime {
+            given: config.earliest_time.clone(),
+            forms: crate::data::plausible::TIME_FORMS,
+        }
     })?;
     crate::data::plausible::configure_live(earliest, i64::from(config.future_hours) * 3600)?;
     let state = web::Data::new(AppState::load(&config)?);
@@ -393,7 +252,11 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             .configure(configure(app_state.clone(), max_body))
     })
     .shutdown_timeout(30)
-    .bind(&config.bind)?;
+    .bind(&config.bind)
+    .map_err(|source| StartError::Bind {
+        addr: config.bind.clone(),
+        source,
+    })?;
     for addr in server.addrs() {
         println!("listening on {addr}");
         tracing::info!(%addr, "listening");
@@ -422,7 +285,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         config = %serde_json::to_string(&config).unwrap_or_default(),
         "tenants loaded; the effective config (keys left out)"
     );
-    server.run().await?;
+    server.run().await.map_err(StartError::Serve)?;
     state
         .ready
         .store(false, std::sync::atomic::Ordering::Relaxed);

@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::error::ApiError;
+use super::error::{ApiError, Code};
 use super::Data;
 
 /// The operations routes.
@@ -42,7 +42,7 @@ async fn readyz(state: Data) -> Result<HttpResponse, ApiError> {
             tenants: state.tenants.len(),
         }))
     } else {
-        Err(ApiError::new(503, "not_ready", "shutting down"))
+        Err(ApiError::new(Code::NotReady, "shutting down"))
     }
 }
 
@@ -137,8 +137,8 @@ pub fn document() -> serde_json::Value {
 
 /// A path no route has.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found(
-        "no_route",
+    Err(ApiError::new(
+        Code::NoRoute,
         format!("{} {} does not exist", req.method(), req.path()),
     ))
 }
@@ -146,8 +146,7 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 /// A method the path does not take: 405 with the methods it does take in `Allow`.
 pub fn method_not_allowed(req: &HttpRequest, allowed: &str) -> HttpResponse {
     let e = ApiError::new(
-        405,
-        "method_not_allowed",
+        Code::MethodNotAllowed,
         format!(
             "{} {} is not allowed; use {allowed}",
             req.method(),

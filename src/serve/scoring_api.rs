@@ -11,10 +11,10 @@ pub struct ParquetFile(Vec<u8>);
 use serde::{Deserialize, Serialize};
 
 use super::audience::{self, AudienceQuery, AudienceRequest};
-use super::error::ApiError;
+use super::error::{ApiError, Code};
 use super::json::{read_limited, Body};
-use super::tenant::{self, Candidate};
 use super::{blocking, AppState, Data};
+use crate::state::tenant::{self, Candidate};
 
 /// The scoring routes.
 pub fn config_scoring_api(cfg: &mut web::ServiceConfig) {
@@ -111,7 +111,7 @@ async fn score_members(
             }
             Err(error) => MemberResult::Failed {
                 member_id: id.clone(),
-                error,
+                error: error.into(),
             },
         })
         .collect();
@@ -125,8 +125,7 @@ async fn score_members(
 pub(super) fn check_ids(state: &AppState, n: usize) -> Result<(), ApiError> {
     if n > state.max_ids {
         return Err(ApiError::new(
-            413,
-            "too_many_ids",
+            Code::TooManyIds,
             format!("{n} ids; at most {} per request", state.max_ids),
         ));
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use woolguard::data::load;
 use woolguard::features::recruit;
-use woolguard::serve::tenant::{Candidate, Models, Tenant};
+use woolguard::state::tenant::{Candidate, Models, Tenant};
 
 pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -478,7 +478,7 @@ fn sample_tenant() -> Tenant {
         &root().join("models/signup"),
         Default::default(),
     )
-    .unwrap_or_else(|e| panic!("{}", e.message));
+    .unwrap_or_else(|e| panic!("{e}"));
     Tenant::new("t", models, None)
 }
 
@@ -551,7 +551,7 @@ fn a_model_swap_under_load_fails_no_request_and_each_score_matches_its_version()
                     Default::default(),
                 )
             })
-            .unwrap_or_else(|e| panic!("{}", e.message));
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut versions = std::collections::BTreeSet::new();
@@ -584,7 +584,7 @@ fn online_sign_ups_replayed_in_time_order_get_the_offline_features() {
         &root().join("models/signup"),
         Default::default(),
     )
-    .unwrap_or_else(|e| panic!("{}", e.message));
+    .unwrap_or_else(|e| panic!("{e}"));
     let online = Tenant::new("replay", models, None);
     let mut order: Vec<u32> = (0..h.members.len() as u32).collect();
     order.sort_by_key(|&m| (h.members.joined_at[m as usize], m));
@@ -757,7 +757,7 @@ fn a_recorded_candidate_is_stored_and_counted_once_after_a_restart() {
     drop(server);
     // The state a restarted scorer rebuilds counts the device's one account, once.
     let store =
-        woolguard::serve::store::RedbStore::open(&dir.path().join("state/brand-a/events.redb"))
+        woolguard::state::store::RedbStore::open(&dir.path().join("state/brand-a/events.redb"))
             .unwrap_or_else(|e| panic!("{e}"));
     let tenant = sample_tenant()
         .with_store(Box::new(store))
@@ -801,9 +801,9 @@ fn sigterm_stops_the_server_cleanly_and_keeps_the_store() {
     assert!(code.success(), "exit status {code}");
     // The store was closed cleanly: it opens and holds the five events.
     let store =
-        woolguard::serve::store::RedbStore::open(&dir.path().join("state/brand-a/events.redb"))
+        woolguard::state::store::RedbStore::open(&dir.path().join("state/brand-a/events.redb"))
             .unwrap_or_else(|e| panic!("{e}"));
-    use woolguard::serve::store::EventStore;
+    use woolguard::state::store::EventStore;
     assert_eq!(store.replay().map(|v| v.len()).unwrap_or(0), 5);
 }
 

@@ -208,8 +208,8 @@ fn extreme_values_in_every_field_are_refused_and_the_tenant_still_scores() {
 
 #[test]
 fn a_store_holding_implausible_events_from_before_still_starts_and_scores() {
-    use woolguard::serve::events::Event;
-    use woolguard::serve::store::{EventStore, RedbStore};
+    use woolguard::state::events::Event;
+    use woolguard::state::store::{EventStore, RedbStore};
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let cfg = config_with_state(dir.path());
     {

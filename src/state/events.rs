@@ -4,10 +4,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
 use crate::data::history::{History, NONE};
 use crate::data::plausible::{self, text_problem, TimeWindow, MAX_ID_CHARS};
 use crate::data::schema::{CouponEvent, CouponKind, PointsReason, Vocabulary};
+
+/// An event the contract refuses: `events[index].field: why`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("events[{index}].{field}: {why}")]
+pub struct EventError {
+    pub index: usize,
+    pub field: &'static str,
+    pub why: String,
+}
 
 /// One event, in the contract's shape (DESIGN.md §3), with its own id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -133,7 +141,7 @@ pub enum Event {
         #[schema(schema_with = time_schema)]
         at: i64,
         #[schema(minimum = -1000000000, maximum = 1000000000)]
-        #[serde(deserialize_with = "super::json::de_whole_i64")]
+        #[serde(deserialize_with = "crate::data::plausible::de_whole_i64")]
         delta: i64,
         /// purchase / share / invite / checkin / redeem_coupon / redeem_gift / points_plus_cash / expire.
         #[schema(
@@ -159,7 +167,7 @@ pub enum Event {
         at: i64,
         /// 1 = wool, 0 = genuine.
         #[schema(maximum = 1)]
-        #[serde(deserialize_with = "super::json::de_whole_u8")]
+        #[serde(deserialize_with = "crate::data::plausible::de_whole_u8")]
         label: u8,
         #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
         source: Option<String>,
@@ -303,15 +311,15 @@ impl Event {
         }
     }
 
-    /// Refuses what the contract refuses, naming the event (by position in the batch) and field:
-    /// 400 `invalid_field`, `events[i].field: why`.
-    pub fn check(&self, i: usize, window: &TimeWindow) -> Result<(), ApiError> {
+    /// Refuses what the contract refuses, naming the event (by position in the batch) and field.
+    pub fn check(&self, i: usize, window: &TimeWindow) -> Result<(), EventError> {
         match self.problem(window) {
             None => Ok(()),
-            Some((field, why)) => Err(ApiError::bad_request(
-                "invalid_field",
-                format!("events[{i}].{field}: {why}"),
-            )),
+            Some((field, why)) => Err(EventError {
+                index: i,
+                field,
+                why,
+            }),
         }
     }
 }
@@ -567,7 +575,7 @@ pub(crate) mod tests {
         let err = e
             .check(3, &TimeWindow::live())
             .err()
-            .map(|e| e.message)
+            .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.starts_with("events[3].reason"), "{err}");
         assert!(signup("", "m").check(0, &TimeWindow::live()).is_err());
@@ -616,10 +624,10 @@ pub(crate) mod tests {
         let msg = order(1e308, 0.0)
             .check(7, &w)
             .err()
-            .map(|e| (e.code, e.message))
+            .map(|e| (e.index, e.field, e.to_string()))
             .unwrap_or_default();
-        assert_eq!(msg.0, "invalid_field");
-        assert!(msg.1.starts_with("events[7].amount: "), "{}", msg.1);
+        assert_eq!((msg.0, msg.1), (7, "amount"));
+        assert!(msg.2.starts_with("events[7].amount: "), "{}", msg.2);
     }
 
     #[test]

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
 use super::events::{fold, Event, Folded};
 use super::store::{Appended, EventStore};
+use super::StateError;
 use crate::data::history::{History, MemberIdx, NONE};
 use crate::data::plausible::{self, TimeWindow};
 use crate::data::plausible::{text_problem, MAX_ID_CHARS};
@@ -54,13 +54,10 @@ impl Models {
         member_path: &Path,
         signup_path: &Path,
         rules: Arc<RuleSet>,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, StateError> {
         let load = |p: &Path| {
             if !p.is_file() {
-                return Err(ApiError::not_found(
-                    "unknown_model",
-                    format!("no model file at {}", p.display()),
-                ));
+                return Err(StateError::UnknownModel(p.to_path_buf()));
             }
             Artefact::load(p).map_err(refused)
         };
@@ -77,7 +74,7 @@ impl Models {
 
     /// The smoke check before a swap: on the tenant's own members, the member model's decisions
     /// as of now and the sign-up model's at each member's sign-up must stay inside `band`.
-    pub fn smoke(&self, band: &SmokeBand) -> Result<(), ApiError> {
+    pub fn smoke(&self, band: &SmokeBand) -> Result<(), StateError> {
         let member = self.scores.iter().flatten().map(|(s, _)| s.decision);
         slot::smoke(member, band, &self.member_path.display().to_string()).map_err(refused)?;
         let (rows, _) = recruit::build(&self.history, self.signup.config.merge.caps());
@@ -93,7 +90,7 @@ impl Models {
     }
 
     /// The same models over another history (after events were folded into it).
-    pub fn rebuild(&self, history: Arc<History>) -> Result<Self, ApiError> {
+    pub fn rebuild(&self, history: Arc<History>) -> Result<Self, StateError> {
         self.rebuild_with(history, self.rules.clone())
     }
 
@@ -102,7 +99,7 @@ impl Models {
         &self,
         history: Arc<History>,
         rules: Arc<RuleSet>,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, StateError> {
         let paths = (self.member_path.clone(), self.signup_path.clone());
         Self::build(
             history,
@@ -119,7 +116,7 @@ impl Models {
         signup: Artefact,
         (member_path, signup_path): (PathBuf, PathBuf),
         rules: Arc<RuleSet>,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, StateError> {
         slot::check_fit(&member, slot::MEMBER, &member_path.display().to_string())
             .map_err(refused)?;
         slot::check_fit(&signup, slot::SIGNUP, &signup_path.display().to_string())
@@ -176,7 +173,7 @@ pub struct Candidate {
     pub member_id: Option<String>,
     /// Unix seconds or RFC 3339, from 2000-01-01 to now + 1 day; default now.
     #[serde(default, deserialize_with = "crate::data::plausible::de_opt_time")]
-    #[schema(schema_with = super::events::opt_time_schema)]
+    #[schema(schema_with = crate::state::events::opt_time_schema)]
     pub joined_at: Option<i64>,
     #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
     pub channel: Option<String>,
@@ -203,13 +200,8 @@ impl Candidate {
     /// Refuses a field whose value makes no sense: 400 `invalid_field` naming it. A sign-up
     /// given a time outside the plausible window would otherwise be recorded, and move every
     /// as-of time of the tenant with it.
-    pub fn check(&self, window: &TimeWindow) -> Result<(), ApiError> {
-        let bad = |field: &str, why: String| {
-            Err(ApiError::bad_request(
-                "invalid_field",
-                format!("{field}: {why}"),
-            ))
-        };
+    pub fn check(&self, window: &TimeWindow) -> Result<(), StateError> {
+        let bad = |field: &'static str, why: String| Err(StateError::InvalidField { field, why });
         if let Some(t) = self.joined_at {
             if let Err(e) = window.check(t) {
                 return bad("joined_at", e.0);
@@ -253,13 +245,13 @@ pub struct Tenant {
     pub remedy: Option<String>,
 }
 
-/// 400 `model_refused`: the model does not fit or failed its checks; the old one keeps serving.
-fn refused(e: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request("model_refused", e.to_string())
+/// The model does not fit or failed its checks; the old one keeps serving.
+fn refused(e: impl std::error::Error + Send + Sync + 'static) -> StateError {
+    StateError::ModelRefused(Box::new(e))
 }
 
-fn poisoned() -> ApiError {
-    ApiError::internal("a previous request failed while holding the state")
+fn poisoned() -> StateError {
+    StateError::Poisoned
 }
 
 impl Tenant {
@@ -279,7 +271,7 @@ impl Tenant {
         }
     }
 
-    pub fn snapshot(&self) -> Result<Arc<Models>, ApiError> {
+    pub fn snapshot(&self) -> Result<Arc<Models>, StateError> {
         self.models
             .read()
             .map(|m| m.clone())
@@ -290,8 +282,8 @@ impl Tenant {
     /// finish on the snapshot they hold. One rebuild runs at a time.
     pub fn rebuild(
         &self,
-        make: impl FnOnce(&Models) -> Result<Models, ApiError>,
-    ) -> Result<Arc<Models>, ApiError> {
+        make: impl FnOnce(&Models) -> Result<Models, StateError>,
+    ) -> Result<Arc<Models>, StateError> {
         let _one = self.rebuilding.lock().map_err(|_| poisoned())?;
         let new = Arc::new(make(&*self.snapshot()?)?);
         *self.models.write().map_err(|_| poisoned())? = new.clone();
@@ -302,7 +294,7 @@ impl Tenant {
     /// member as of the new end, so member scores, audiences and standing see them. Events of
     /// members who have not signed up yet stay pending. On failure nothing is lost: the events
     /// go back to pending.
-    pub fn refresh(&self) -> Result<Refreshed, ApiError> {
+    pub fn refresh(&self) -> Result<Refreshed, StateError> {
         let started = std::time::Instant::now();
         let events = std::mem::take(&mut *self.pending.lock().map_err(|_| poisoned())?);
         let mut outcome = (Folded::default(), Vec::new());
@@ -325,7 +317,7 @@ impl Tenant {
         let models = match result {
             Ok(m) => m,
             Err(e) => {
-                tracing::error!(tenant = %self.name, code = e.code, reason = %e, "refresh failed; the events stay pending");
+                tracing::error!(tenant = %self.name, reason = %e, "refresh failed; the events stay pending");
                 return Err(e);
             }
         };
@@ -351,13 +343,13 @@ impl Tenant {
     }
 
     /// How many acknowledged events the snapshot does not hold yet.
-    pub fn pending(&self) -> Result<usize, ApiError> {
+    pub fn pending(&self) -> Result<usize, StateError> {
         Ok(self.pending.lock().map_err(|_| poisoned())?.len())
     }
 
     /// Whether events arrived since the last refresh (not counting those still waiting for
     /// their member's sign-up, which only a new sign-up can settle).
-    pub fn has_new_events(&self) -> Result<bool, ApiError> {
+    pub fn has_new_events(&self) -> Result<bool, StateError> {
         Ok(self.pending()? > self.waiting.load(std::sync::atomic::Ordering::Relaxed))
     }
 
@@ -369,7 +361,7 @@ impl Tenant {
         scored: Scored,
         keys: &ListKeys<'_>,
         outcome: &Outcome,
-    ) -> Result<Verdict, ApiError> {
+    ) -> Result<Verdict, StateError> {
         let lists = self.lists.read().map_err(|_| poisoned())?;
         Ok(self.judge(&lists, models).decide(a, scored, keys, outcome))
     }
@@ -384,21 +376,16 @@ impl Tenant {
 
     /// Scores a candidate against the online state as of its `joined_at`, and records it when
     /// asked to (so the next candidate on the same device sees it).
-    pub fn score_candidate(&self, c: &Candidate) -> Result<Verdict, ApiError> {
+    pub fn score_candidate(&self, c: &Candidate) -> Result<Verdict, StateError> {
         c.check(&TimeWindow::live())?;
         if c.record && c.member_id.as_deref().is_none_or(str::is_empty) {
-            return Err(ApiError::bad_request(
-                "missing_field",
+            return Err(StateError::MissingField(
                 "member_id is required when record is true",
             ));
         }
         if let Some(id) = &c.member_id {
             if c.record && self.snapshot()?.history.members.index_of(id).is_some() {
-                return Err(ApiError::new(
-                    409,
-                    "member_exists",
-                    format!("member '{id}' is already a member"),
-                ));
+                return Err(StateError::MemberExists(id.clone()));
             }
         }
         let models = self.snapshot()?;
@@ -437,7 +424,7 @@ impl Tenant {
         };
         let scored = a
             .score_row(&row[..a.features.len().min(row.len())], 3)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(StateError::Score)?;
         let facts = crate::expr::select::Facts {
             channel: channel_code(c.channel.as_deref().unwrap_or_default()),
             campaign: crate::data::history::NONE,
@@ -451,7 +438,7 @@ impl Tenant {
 
     /// The candidate's sign-up features from the online state as of its `joined_at` (the same
     /// `RecruitState` code the offline sweep runs), recording the sign-up when asked to.
-    pub fn candidate_features(&self, c: &Candidate) -> Result<Vec<f64>, ApiError> {
+    pub fn candidate_features(&self, c: &Candidate) -> Result<Vec<f64>, StateError> {
         let mut row = vec![f64::NAN; FEATURES.len()];
         let mut st = self.online.lock().map_err(|_| poisoned())?;
         let mut sym = |v: &Option<String>| {
@@ -480,7 +467,7 @@ impl Tenant {
     /// order, on top of the state built from the history.
     ///
     /// The events are pending afterwards: [`Tenant::refresh`] folds them into the snapshot.
-    pub fn with_store(mut self, store: Box<dyn EventStore>) -> Result<Self, ApiError> {
+    pub fn with_store(mut self, store: Box<dyn EventStore>) -> Result<Self, StateError> {
         let (lists, left_out) = Lists::from_stored(&store.list_entries()?);
         for (entry, reason) in left_out {
             tracing::warn!(tenant = %self.name, entry = %entry, reason = %reason,
@@ -503,18 +490,12 @@ impl Tenant {
 
     /// Checks a batch, stores it durably, then applies the new events to the online state.
     /// Nothing is acknowledged (nor applied) unless the whole batch was stored.
-    pub fn ingest(&self, events: &[Event]) -> Result<Appended, ApiError> {
+    pub fn ingest(&self, events: &[Event]) -> Result<Appended, StateError> {
         let window = TimeWindow::live();
         for (i, e) in events.iter().enumerate() {
             e.check(i, &window)?;
         }
-        let store = self.store.as_ref().ok_or_else(|| {
-            ApiError::new(
-                409,
-                "no_event_store",
-                "this scorer runs without a state folder (--state): events cannot be kept",
-            )
-        })?;
+        let store = self.store.as_ref().ok_or(StateError::NoEventStore)?;
         let (appended, fresh) = store.append(events)?;
         for e in &fresh {
             self.apply(e)?;
@@ -526,7 +507,7 @@ impl Tenant {
     /// What an event changes in the online state at once: a sign-up is recorded (unless the
     /// member is already in the history), a review reaches the group and inviter records. Every
     /// event (these too) reaches the member-time scores at the next [`Tenant::refresh`].
-    fn apply(&self, e: &Event) -> Result<(), ApiError> {
+    fn apply(&self, e: &Event) -> Result<(), StateError> {
         match e {
             Event::Signup {
                 member_id,
@@ -586,7 +567,7 @@ impl Tenant {
         key: ListKey,
         value: &str,
         present: bool,
-    ) -> Result<(String, bool), ApiError> {
+    ) -> Result<(String, bool), StateError> {
         let raw = value;
         let value = &key.normalise(raw)?;
         let mut lists = self.lists.write().map_err(|_| poisoned())?;
@@ -608,11 +589,10 @@ impl Tenant {
 
     /// Checks a rule set, builds the snapshot that decides under it, stores the set durably (with
     /// a store) and swaps the snapshot in: a request sees the old rules or the new, never a mix.
-    pub fn set_rules(&self, file: RulesFile) -> Result<Arc<Models>, ApiError> {
-        let rules = RuleSet::check(file, &crate::members::tier::TierRules::default().names)
-            .map_err(|e| ApiError::bad_request("invalid_rules", e.to_string()))?;
+    pub fn set_rules(&self, file: RulesFile) -> Result<Arc<Models>, StateError> {
+        let rules = RuleSet::check(file, &crate::members::tier::TierRules::default().names)?;
         let json =
-            serde_json::to_string(rules.spec()).map_err(|e| ApiError::internal(e.to_string()))?;
+            serde_json::to_string(rules.spec()).map_err(|e| StateError::Corrupt(e.to_string()))?;
         self.rebuild(|old| {
             let new = old.rebuild_with(old.history.clone(), Arc::new(rules))?;
             if let Some(store) = &self.store {
@@ -623,34 +603,31 @@ impl Tenant {
     }
 
     /// The values of one list, sorted.
-    pub fn list_values(&self, kind: ListKind, key: ListKey) -> Result<Vec<String>, ApiError> {
+    pub fn list_values(&self, kind: ListKind, key: ListKey) -> Result<Vec<String>, StateError> {
         Ok(self.lists.read().map_err(|_| poisoned())?.get(kind, key))
     }
 
     /// Whether an event id has been stored.
-    pub fn has_event(&self, id: &str) -> Result<bool, ApiError> {
+    pub fn has_event(&self, id: &str) -> Result<bool, StateError> {
         match &self.store {
-            Some(s) => s.contains(id),
+            Some(s) => Ok(s.contains(id)?),
             None => Ok(false),
         }
     }
 
     /// A history member's member-time score (as of the history's end), lists applied.
-    pub fn score_member(&self, models: &Models, id: &str) -> Result<Verdict, ApiError> {
-        let m = models.history.members.index_of(id).ok_or_else(|| {
-            ApiError::not_found("unknown_member", format!("member '{id}' is not known"))
-        })?;
+    pub fn score_member(&self, models: &Models, id: &str) -> Result<Verdict, StateError> {
+        let m = models
+            .history
+            .members
+            .index_of(id)
+            .ok_or_else(|| StateError::UnknownMember(id.to_string()))?;
         let scored = models
             .scores
             .get(m as usize)
             .cloned()
             .flatten()
-            .ok_or_else(|| {
-                ApiError::not_found(
-                    "not_scored",
-                    format!("member '{id}' joined after the scores' as-of time"),
-                )
-            })?;
+            .ok_or_else(|| StateError::NotScored(id.to_string()))?;
         let (scored, outcome) = scored;
         let mut v = self.decide(
             models,
@@ -709,7 +686,7 @@ impl Tenant {
         &self,
         ids: &[String],
         policy: &AudiencePolicy,
-    ) -> Result<Audience, ApiError> {
+    ) -> Result<Audience, StateError> {
         let models = self.snapshot()?;
         let lists = self.lists.read().map_err(|_| poisoned())?;
         let judge = self.judge(&lists, &models);

@@ -11,8 +11,28 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 
-use super::error::ApiError;
 use super::events::Event;
+
+/// The store could not be read or written; nothing was acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("event store: {0}")]
+    Redb(#[from] redb::Error),
+    #[error("event store: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("event store: event '{id}': {source}")]
+    Json {
+        id: String,
+        source: serde_json::Error,
+    },
+    #[error("event store: event '{0}' is listed but missing")]
+    Missing(String),
+}
+
+/// Any of redb's errors, as the store's.
+fn redb_err(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Redb(e.into())
+}
 
 /// Event id → the event as JSON.
 const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("events");
@@ -38,18 +58,18 @@ pub struct Appended {
 pub trait EventStore: Send + Sync {
     /// Stores the events not stored yet, in one durable transaction, and returns which were new.
     /// Nothing is acknowledged before the commit returns.
-    fn append(&self, events: &[Event]) -> Result<(Appended, Vec<Event>), ApiError>;
+    fn append(&self, events: &[Event]) -> Result<(Appended, Vec<Event>), StoreError>;
     /// Every stored event, in acknowledgement order.
-    fn replay(&self) -> Result<Vec<Event>, ApiError>;
-    fn contains(&self, event_id: &str) -> Result<bool, ApiError>;
+    fn replay(&self) -> Result<Vec<Event>, StoreError>;
+    fn contains(&self, event_id: &str) -> Result<bool, StoreError>;
     /// Adds (`present`) or removes an allow / deny list entry (`kind/key/value`), durably.
-    fn set_list_entry(&self, entry: &str, present: bool) -> Result<(), ApiError>;
+    fn set_list_entry(&self, entry: &str, present: bool) -> Result<(), StoreError>;
     /// Every list entry stored.
-    fn list_entries(&self) -> Result<Vec<String>, ApiError>;
+    fn list_entries(&self) -> Result<Vec<String>, StoreError>;
     /// Replaces the stored rule set (JSON), durably.
-    fn set_rules(&self, json: &str) -> Result<(), ApiError>;
+    fn set_rules(&self, json: &str) -> Result<(), StoreError>;
     /// The stored rule set, if one was ever stored.
-    fn rules(&self) -> Result<Option<String>, ApiError>;
+    fn rules(&self) -> Result<Option<String>, StoreError>;
 }
 
 /// The embedded store: one redb file per tenant.
@@ -57,48 +77,47 @@ pub struct RedbStore {
     db: Database,
 }
 
-fn store_error(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(503, "store_unavailable", format!("event store: {e}"))
-}
-
 impl RedbStore {
-    pub fn open(path: &Path) -> Result<Self, ApiError> {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(store_error)?;
+            std::fs::create_dir_all(dir)?;
         }
-        let db = Database::create(path).map_err(store_error)?;
+        let db = Database::create(path).map_err(redb_err)?;
         // Create the tables so that a fresh store replays as empty.
-        let tx = db.begin_write().map_err(store_error)?;
-        tx.open_table(EVENTS).map_err(store_error)?;
-        tx.open_table(ORDER).map_err(store_error)?;
-        tx.open_table(LISTS).map_err(store_error)?;
-        tx.open_table(RULES).map_err(store_error)?;
-        tx.commit().map_err(store_error)?;
+        let tx = db.begin_write().map_err(redb_err)?;
+        tx.open_table(EVENTS).map_err(redb_err)?;
+        tx.open_table(ORDER).map_err(redb_err)?;
+        tx.open_table(LISTS).map_err(redb_err)?;
+        tx.open_table(RULES).map_err(redb_err)?;
+        tx.commit().map_err(redb_err)?;
         Ok(RedbStore { db })
     }
 }
 
 impl EventStore for RedbStore {
-    fn append(&self, events: &[Event]) -> Result<(Appended, Vec<Event>), ApiError> {
-        let tx = self.db.begin_write().map_err(store_error)?;
+    fn append(&self, events: &[Event]) -> Result<(Appended, Vec<Event>), StoreError> {
+        let tx = self.db.begin_write().map_err(redb_err)?;
         let mut out = Appended::default();
         let mut fresh = Vec::new();
         {
-            let mut table = tx.open_table(EVENTS).map_err(store_error)?;
-            let mut order = tx.open_table(ORDER).map_err(store_error)?;
+            let mut table = tx.open_table(EVENTS).map_err(redb_err)?;
+            let mut order = tx.open_table(ORDER).map_err(redb_err)?;
             let mut next = order
                 .last()
-                .map_err(store_error)?
+                .map_err(redb_err)?
                 .map_or(0, |(k, _)| k.value() + 1);
             for e in events {
                 let id = e.id();
-                if table.get(id).map_err(store_error)?.is_some() {
+                if table.get(id).map_err(redb_err)?.is_some() {
                     out.duplicates.push(id.to_string());
                     continue;
                 }
-                let bytes = serde_json::to_vec(e).map_err(store_error)?;
-                table.insert(id, bytes.as_slice()).map_err(store_error)?;
-                order.insert(next, id).map_err(store_error)?;
+                let bytes = serde_json::to_vec(e).map_err(|source| StoreError::Json {
+                    id: id.to_string(),
+                    source,
+                })?;
+                table.insert(id, bytes.as_slice()).map_err(redb_err)?;
+                order.insert(next, id).map_err(redb_err)?;
                 next += 1;
                 out.accepted.push(id.to_string());
                 fresh.push(e.clone());
@@ -106,72 +125,73 @@ impl EventStore for RedbStore {
         }
         // redb commits durably (fsync) by default: after this returns, the events survive a
         // crash or `kill -9`.
-        tx.commit().map_err(store_error)?;
+        tx.commit().map_err(redb_err)?;
         Ok((out, fresh))
     }
 
-    fn replay(&self) -> Result<Vec<Event>, ApiError> {
-        let tx = self.db.begin_read().map_err(store_error)?;
-        let table = tx.open_table(EVENTS).map_err(store_error)?;
-        let order = tx.open_table(ORDER).map_err(store_error)?;
+    fn replay(&self) -> Result<Vec<Event>, StoreError> {
+        let tx = self.db.begin_read().map_err(redb_err)?;
+        let table = tx.open_table(EVENTS).map_err(redb_err)?;
+        let order = tx.open_table(ORDER).map_err(redb_err)?;
         let mut out = Vec::new();
-        for row in order.iter().map_err(store_error)? {
-            let (_, id) = row.map_err(store_error)?;
-            let Some(bytes) = table.get(id.value()).map_err(store_error)? else {
-                return Err(store_error(format!(
-                    "event '{}' is listed but missing",
-                    id.value()
-                )));
+        for row in order.iter().map_err(redb_err)? {
+            let (_, id) = row.map_err(redb_err)?;
+            let Some(bytes) = table.get(id.value()).map_err(redb_err)? else {
+                return Err(StoreError::Missing(id.value().to_string()));
             };
-            let e: Event = serde_json::from_slice(bytes.value()).map_err(store_error)?;
+            let e: Event =
+                serde_json::from_slice(bytes.value()).map_err(|source| StoreError::Json {
+                    id: id.value().to_string(),
+                    source,
+                })?;
             out.push(e);
         }
         Ok(out)
     }
 
-    fn contains(&self, event_id: &str) -> Result<bool, ApiError> {
-        let tx = self.db.begin_read().map_err(store_error)?;
-        let table = tx.open_table(EVENTS).map_err(store_error)?;
-        Ok(table.get(event_id).map_err(store_error)?.is_some())
+    fn contains(&self, event_id: &str) -> Result<bool, StoreError> {
+        let tx = self.db.begin_read().map_err(redb_err)?;
+        let table = tx.open_table(EVENTS).map_err(redb_err)?;
+        Ok(table.get(event_id).map_err(redb_err)?.is_some())
     }
 
-    fn set_list_entry(&self, entry: &str, present: bool) -> Result<(), ApiError> {
-        let tx = self.db.begin_write().map_err(store_error)?;
+    fn set_list_entry(&self, entry: &str, present: bool) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(redb_err)?;
         {
-            let mut table = tx.open_table(LISTS).map_err(store_error)?;
+            let mut table = tx.open_table(LISTS).map_err(redb_err)?;
             if present {
-                table.insert(entry, 1).map_err(store_error)?;
+                table.insert(entry, 1).map_err(redb_err)?;
             } else {
-                table.remove(entry).map_err(store_error)?;
+                table.remove(entry).map_err(redb_err)?;
             }
         }
-        tx.commit().map_err(store_error)
+        tx.commit().map_err(redb_err)
     }
 
-    fn list_entries(&self) -> Result<Vec<String>, ApiError> {
-        let tx = self.db.begin_read().map_err(store_error)?;
-        let table = tx.open_table(LISTS).map_err(store_error)?;
+    fn list_entries(&self) -> Result<Vec<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(redb_err)?;
+        let table = tx.open_table(LISTS).map_err(redb_err)?;
         let mut out = Vec::new();
-        for row in table.iter().map_err(store_error)? {
-            let (k, _) = row.map_err(store_error)?;
+        for row in table.iter().map_err(redb_err)? {
+            let (k, _) = row.map_err(redb_err)?;
             out.push(k.value().to_string());
         }
         Ok(out)
     }
 
-    fn set_rules(&self, json: &str) -> Result<(), ApiError> {
-        let tx = self.db.begin_write().map_err(store_error)?;
+    fn set_rules(&self, json: &str) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(redb_err)?;
         tx.open_table(RULES)
-            .map_err(store_error)?
+            .map_err(redb_err)?
             .insert("current", json)
-            .map_err(store_error)?;
-        tx.commit().map_err(store_error)
+            .map_err(redb_err)?;
+        tx.commit().map_err(redb_err)
     }
 
-    fn rules(&self) -> Result<Option<String>, ApiError> {
-        let tx = self.db.begin_read().map_err(store_error)?;
-        let table = tx.open_table(RULES).map_err(store_error)?;
-        let current = table.get("current").map_err(store_error)?;
+    fn rules(&self) -> Result<Option<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(redb_err)?;
+        let table = tx.open_table(RULES).map_err(redb_err)?;
+        let current = table.get("current").map_err(redb_err)?;
         Ok(current.map(|v| v.value().to_string()))
     }
 }
@@ -179,7 +199,7 @@ impl EventStore for RedbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::events::tests::signup;
+    use crate::state::events::tests::signup;
 
     #[test]
     fn appends_once_and_replays_in_order_after_reopening() {

@@ -1,0 +1,155 @@
+//! Start-up: every tenant's history, models, rules and stored state loaded and checked before
+//! the first request; a failure names the tenant and what failed, with its cause.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{AppState, ServeConfig, TenantConfig};
+use crate::scoring::rules::{RuleError, RuleSet, RulesFile};
+use crate::state::dir::StateDir;
+use crate::state::store::{EventStore, RedbStore, StoreError};
+use crate::state::tenant::{Models, Tenant};
+use crate::state::StateError;
+
+/// The scorer could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("tenant {0}: no history: give its data folder, or a state folder made by `woolguard state init`")]
+    NoHistory(String),
+    #[error("tenant {tenant}: {source}")]
+    Data {
+        tenant: String,
+        source: crate::data::DataError,
+    },
+    #[error("tenant {tenant}: {source}")]
+    Store { tenant: String, source: StoreError },
+    #[error("tenant {tenant}: {source}")]
+    State { tenant: String, source: StateError },
+    #[error("tenant {tenant}: rules {}: {source}", .path.display())]
+    ReadRules {
+        tenant: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("tenant {tenant}: rules {where_}: {source}")]
+    Rules {
+        tenant: String,
+        where_: String,
+        source: RuleError,
+    },
+    #[error("tenant {tenant}: stored rules: {source}")]
+    StoredRules {
+        tenant: String,
+        source: serde_json::Error,
+    },
+    #[error("API key given to two tenants (second: {0})")]
+    SharedKey(String),
+    #[error("earliest_time '{given}' is not a time ({forms})")]
+    EarliestTime { given: String, forms: &'static str },
+    #[error(transparent)]
+    Window(#[from] crate::data::plausible::Implausible),
+    #[error("binding {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("serving: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// The rules a tenant starts with: those its store holds (set by `PUT /v1/rules`), else its
+/// rules file, else none.
+fn tenant_rules(t: &TenantConfig, store: Option<&RedbStore>) -> Result<Arc<RuleSet>, StartError> {
+    let tiers = crate::members::tier::TierRules::default().names;
+    let tenant = || t.name.clone();
+    let stored = match store {
+        Some(s) => s.rules().map_err(|source| StartError::Store {
+            tenant: tenant(),
+            source,
+        })?,
+        None => None,
+    };
+    let set = match (stored, &t.rules) {
+        (Some(json), _) => {
+            let file: RulesFile =
+                serde_json::from_str(&json).map_err(|source| StartError::StoredRules {
+                    tenant: tenant(),
+                    source,
+                })?;
+            RuleSet::check(file, &tiers).map_err(|source| StartError::Rules {
+                tenant: tenant(),
+                where_: "stored".to_string(),
+                source,
+            })?
+        }
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|source| StartError::ReadRules {
+                tenant: tenant(),
+                path: path.clone(),
+                source,
+            })?;
+            RuleSet::from_toml(&text, &tiers).map_err(|source| StartError::Rules {
+                tenant: tenant(),
+                where_: path.display().to_string(),
+                source,
+            })?
+        }
+        (None, None) => RuleSet::default(),
+    };
+    Ok(Arc::new(set))
+}
+
+impl AppState {
+    /// Loads every tenant's history and models; any failure names the tenant and file.
+    pub fn load(config: &ServeConfig) -> Result<Self, StartError> {
+        let mut tenants = Vec::new();
+        let mut keys = HashMap::new();
+        for (i, t) in config.tenants.iter().enumerate() {
+            let fail = |source: StateError| StartError::State {
+                tenant: t.name.clone(),
+                source,
+            };
+            let dir = config.state.as_deref().map(|s| StateDir::of(s, &t.name));
+            let data = match (&t.data, &dir) {
+                (Some(d), _) => d.clone(),
+                (None, Some(dir)) if dir.history.exists() => dir.history.clone(),
+                (None, _) => return Err(StartError::NoHistory(t.name.clone())),
+            };
+            let history = crate::data::load(&data).map_err(|source| StartError::Data {
+                tenant: t.name.clone(),
+                source,
+            })?;
+            let store = match &dir {
+                Some(dir) => {
+                    Some(
+                        RedbStore::open(&dir.events).map_err(|source| StartError::Store {
+                            tenant: t.name.clone(),
+                            source,
+                        })?,
+                    )
+                }
+                None => None,
+            };
+            let rules = tenant_rules(t, store.as_ref())?;
+            let models =
+                Models::load(Arc::new(history), &t.model, &t.signup_model, rules).map_err(fail)?;
+            let mut tenant = Tenant::new(&t.name, models, config.review_remedy.clone());
+            if let Some(store) = store {
+                tenant = tenant.with_store(Box::new(store)).map_err(fail)?;
+                // Every stored event reaches the member scores before the first request (with
+                // none stored, the snapshot just loaded is already current).
+                if tenant.pending().map_err(fail)? > 0 {
+                    tenant.refresh().map_err(fail)?;
+                }
+            }
+            tenants.push(Arc::new(tenant));
+            for k in &t.api_keys {
+                if keys.insert(k.clone(), i).is_some() {
+                    return Err(StartError::SharedKey(t.name.clone()));
+                }
+            }
+        }
+        Ok(Self::new(tenants, keys, config))
+    }
+}
