@@ -1,0 +1,158 @@
+//! A tenant's snapshot: the history as last folded, both models loaded and checked together,
+//! the rules, and every member scored (and judged by the rules) as of the history's end. A
+//! snapshot is built whole off the request path and swapped in one step by the tenant.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::StateError;
+use crate::data::history::{History, MemberIdx};
+use crate::features::recruit::{self, FEATURES};
+use crate::model::artefact::{Artefact, Scored};
+use crate::model::score::end_of;
+use crate::model::slot::{self, SmokeBand};
+use crate::scoring::members::{MemberScorer, Standings};
+use crate::scoring::{Judge, Lists, Outcome, RuleSet, Standing};
+
+/// The model does not fit or failed its checks; the old one keeps serving.
+fn refused(e: impl std::error::Error + Send + Sync + 'static) -> StateError {
+    StateError::ModelRefused(Box::new(e))
+}
+
+/// A tenant's snapshot: the history as last folded, both models loaded and checked together,
+/// and every member of that history scored by the member model as of the history's end.
+/// Swapped as a whole: a request sees one snapshot.
+#[derive(Debug)]
+pub struct Models {
+    pub history: Arc<History>,
+    pub member: Artefact,
+    pub signup: Artefact,
+    pub member_path: PathBuf,
+    pub signup_path: PathBuf,
+    pub as_of: i64,
+    /// The rules this snapshot decides under: a new rule set is a new snapshot.
+    pub rules: Arc<RuleSet>,
+    /// Indexed by member: the model's score and what the rules said; `None` for members the
+    /// member model cannot score yet.
+    pub scores: Vec<Option<(Scored, Outcome)>>,
+    /// Each member's tier and RFM segment as of the same moment (default rules).
+    pub standing: Vec<Option<Standing>>,
+}
+
+impl Models {
+    /// Loads both artefacts, checks each is of the moment it serves and scores `history`.
+    pub fn load(
+        history: Arc<History>,
+        member_path: &Path,
+        signup_path: &Path,
+        rules: Arc<RuleSet>,
+    ) -> Result<Self, StateError> {
+        let load = |p: &Path| {
+            if !p.is_file() {
+                return Err(StateError::UnknownModel(p.to_path_buf()));
+            }
+            Artefact::load(p).map_err(refused)
+        };
+        let paths = (member_path.to_path_buf(), signup_path.to_path_buf());
+        // Each model's fit for its slot is checked in `build`.
+        Self::build(
+            history,
+            load(member_path)?,
+            load(signup_path)?,
+            paths,
+            rules,
+        )
+    }
+
+    /// The smoke check before a swap: on the tenant's own members, the member model's decisions
+    /// as of now and the sign-up model's at each member's sign-up must stay inside `band`.
+    pub fn smoke(&self, band: &SmokeBand) -> Result<(), StateError> {
+        let member = self.scores.iter().flatten().map(|(s, _)| s.decision);
+        slot::smoke(member, band, &self.member_path.display().to_string()).map_err(refused)?;
+        let (rows, _) = recruit::build(&self.history, self.signup.config.merge.caps());
+        let width = self.signup.features.len().min(FEATURES.len());
+        let prefix: Vec<f64> = rows
+            .values
+            .chunks(FEATURES.len())
+            .flat_map(|r| r[..width].iter().copied())
+            .collect();
+        let p = self.signup.probabilities(&prefix).map_err(refused)?;
+        let signup = p.iter().map(|&p| self.signup.decide(p));
+        slot::smoke(signup, band, &self.signup_path.display().to_string()).map_err(refused)
+    }
+
+    /// The same models over another history (after events were folded into it).
+    pub fn rebuild(&self, history: Arc<History>) -> Result<Self, StateError> {
+        self.rebuild_with(history, self.rules.clone())
+    }
+
+    /// The same models over `history` under `rules`.
+    pub fn rebuild_with(
+        &self,
+        history: Arc<History>,
+        rules: Arc<RuleSet>,
+    ) -> Result<Self, StateError> {
+        let paths = (self.member_path.clone(), self.signup_path.clone());
+        Self::build(
+            history,
+            self.member.clone(),
+            self.signup.clone(),
+            paths,
+            rules,
+        )
+    }
+
+    fn build(
+        history: Arc<History>,
+        member: Artefact,
+        signup: Artefact,
+        (member_path, signup_path): (PathBuf, PathBuf),
+        rules: Arc<RuleSet>,
+    ) -> Result<Self, StateError> {
+        slot::check_fit(&member, slot::MEMBER, &member_path.display().to_string())
+            .map_err(refused)?;
+        slot::check_fit(&signup, slot::SIGNUP, &signup_path.display().to_string())
+            .map_err(refused)?;
+        let as_of = end_of(&history);
+        let tiers = crate::members::tier::TierRules::default();
+        let seg = crate::members::segment::segment(
+            &history,
+            &tiers,
+            &crate::members::rfm::RfmRules::default(),
+            as_of,
+        );
+        let standings = Standings::new(&history, &seg, &tiers);
+        // The model's scores and the rules' outcomes: the lists are applied per request, as they
+        // stand then.
+        let no_lists = Lists::default();
+        let judge = Judge {
+            lists: &no_lists,
+            rules: &rules,
+            remedy: None,
+        };
+        let scorer = MemberScorer::new(&history, &member, judge, as_of, Some(&standings));
+        let members = scorer.members();
+        let judged = scorer.judged(&members, 3).map_err(refused)?;
+        let mut scores = vec![None; history.members.len()];
+        for (m, s) in members.into_iter().zip(judged) {
+            scores[m as usize] = Some(s);
+        }
+        let standing = (0..history.members.len() as MemberIdx)
+            .map(|m| standings.of(m))
+            .collect();
+        // A smoke prediction with the sign-up model: an empty candidate.
+        let empty = vec![f64::NAN; signup.features.len()];
+        signup.score_row(&empty, 0).map_err(refused)?;
+        Ok(Models {
+            history,
+            member,
+            signup,
+            member_path,
+            signup_path,
+            as_of,
+            rules,
+            scores,
+            standing,
+        })
+    }
+}
