@@ -42,8 +42,9 @@ if [ -z "$addr" ]; then
 fi
 echo "schemathesis: scorer on $addr, $examples examples per operation"
 # From the work folder, so that schemathesis's own files stay out of the repository.
+config="$(pwd)/scripts/schemathesis.toml"
 cd "$work"
-st run "http://$addr/v1/openapi.json" \
+st --config-file "$config" run "http://$addr/v1/openapi.json" \
   --checks all \
   --seed 20261204 \
   --max-examples "$examples" \

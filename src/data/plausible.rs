@@ -35,7 +35,8 @@ pub fn now() -> i64 {
 static LIVE: std::sync::OnceLock<(i64, i64)> = std::sync::OnceLock::new();
 
 /// Sets the live window for this process (the scorer's config, once at start): events and
-/// requests from `earliest` to `future_slack_secs` past now. A second call is refused.
+/// requests from `earliest` to `future_slack_secs` past now. A second call with another
+/// window is refused (the same window again is no change).
 pub fn configure_live(earliest: i64, future_slack_secs: i64) -> Result<(), Implausible> {
     if future_slack_secs < 0 || earliest >= now() {
         return Err(Implausible(format!(
@@ -43,8 +44,11 @@ pub fn configure_live(earliest: i64, future_slack_secs: i64) -> Result<(), Impla
             show_time(earliest)
         )));
     }
-    LIVE.set((earliest, future_slack_secs))
-        .map_err(|_| Implausible("the live window is already set".into()))
+    let wanted = (earliest, future_slack_secs);
+    match LIVE.get_or_init(|| wanted) {
+        set if *set == wanted => Ok(()),
+        _ => Err(Implausible("the live window is already set".into())),
+    }
 }
 
 /// The last second of the UTC day holding `t`.

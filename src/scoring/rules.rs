@@ -95,14 +95,17 @@ fn default_priority() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// Unique in the set: letters, digits, `_` and `-`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub name: String,
     pub on: On,
     /// The test, in the selection language.
     pub when: String,
     pub action: Action,
     /// The reason code a decision carries: capitals, digits and `_`.
+    #[schema(pattern = "^[A-Z0-9_]{1,64}$")]
     pub code: String,
     /// The reason in words.
+    #[schema(min_length = 1, max_length = 300, pattern = "\\S")]
     pub text: String,
     #[serde(default = "default_priority")]
     pub priority: u32,

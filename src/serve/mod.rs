@@ -210,10 +210,9 @@ pub fn configure(state: Data, max_body_bytes: usize) -> impl FnOnce(&mut web::Se
     }
 }
 
-/// Runs the server until SIGINT / SIGTERM; in-flight requests finish first. Prints the bound
-/// address (useful with port 0) as its first line on stdout.
-pub async fn run(config: ServeConfig) -> Result<(), StartError> {
-    let started = Instant::now();
+/// Everything a server (or an in-process test) needs before its first request: the live time
+/// window set, every tenant loaded and checked.
+pub fn prepare(config: &ServeConfig) -> Result<Data, StartError> {
     let earliest = crate::data::plausible::parse_time(&config.earliest_time).ok_or_else(|| {
         StartError::EarliestTime {
             given: config.earliest_time.clone(),
@@ -221,42 +220,65 @@ pub async fn run(config: ServeConfig) -> Result<(), StartError> {
         }
     })?;
     crate::data::plausible::configure_live(earliest, i64::from(config.future_hours) * 3600)?;
-    let state = web::Data::new(AppState::load(&config)?);
-    let max_body = config.max_body_bytes;
-    let app_state = state.clone();
+    Ok(web::Data::new(AppState::load(config)?))
+}
+
+/// The whole app — the routes, the body limit, the error mapping and the middleware that
+/// counts every request by tenant, route and status and logs the slow ones — for the server and
+/// for in-process tests alike.
+pub fn create_app(
+    state: Data,
+    config: &ServeConfig,
+) -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let metrics_state = state.clone();
     let slow_ms = config.slow_request_ms;
-    let server = actix_web::HttpServer::new(move || {
-        let metrics_state = app_state.clone();
-        actix_web::App::new()
-            .wrap_fn(move |req, srv| {
-                use actix_web::dev::Service;
-                let m = metrics_state.clone();
-                let route = req
-                    .match_pattern()
-                    .unwrap_or_else(|| "unmatched".to_string());
-                let tenant = m.tenant_label(req.request());
-                let method = req.method().to_string();
-                let t = Instant::now();
-                let fut = srv.call(req);
-                async move {
-                    let res = fut.await;
-                    let status = res.as_ref().map_or(500, |r| r.status().as_u16());
-                    let seconds = t.elapsed().as_secs_f64();
-                    m.metrics.observe(&tenant, &route, status, seconds);
-                    if seconds * 1000.0 >= slow_ms as f64 {
-                        tracing::warn!(tenant = %tenant, method = %method, route = %route, status, seconds, "slow request");
-                    }
-                    res
+    actix_web::App::new()
+        .wrap_fn(move |req, srv| {
+            use actix_web::dev::Service;
+            let m = metrics_state.clone();
+            let route = req
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_string());
+            let tenant = m.tenant_label(req.request());
+            let method = req.method().to_string();
+            let t = Instant::now();
+            let fut = srv.call(req);
+            async move {
+                let res = fut.await;
+                let status = res.as_ref().map_or(500, |r| r.status().as_u16());
+                let seconds = t.elapsed().as_secs_f64();
+                m.metrics.observe(&tenant, &route, status, seconds);
+                if seconds * 1000.0 >= slow_ms as f64 {
+                    tracing::warn!(tenant = %tenant, method = %method, route = %route, status, seconds, "slow request");
                 }
-            })
-            .configure(configure(app_state.clone(), max_body))
-    })
-    .shutdown_timeout(30)
-    .bind(&config.bind)
-    .map_err(|source| StartError::Bind {
-        addr: config.bind.clone(),
-        source,
-    })?;
+                res
+            }
+        })
+        .configure(configure(state, config.max_body_bytes))
+}
+
+/// Runs the server until SIGINT / SIGTERM; in-flight requests finish first. Prints the bound
+/// address (useful with port 0) as its first line on stdout.
+pub async fn run(config: ServeConfig) -> Result<(), StartError> {
+    let started = Instant::now();
+    let state = prepare(&config)?;
+    let app_state = state.clone();
+    let app_config = config.clone();
+    let server = actix_web::HttpServer::new(move || create_app(app_state.clone(), &app_config))
+        .shutdown_timeout(30)
+        .bind(&config.bind)
+        .map_err(|source| StartError::Bind {
+            addr: config.bind.clone(),
+            source,
+        })?;
     for addr in server.addrs() {
         println!("listening on {addr}");
         tracing::info!(%addr, "listening");

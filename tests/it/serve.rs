@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
+use crate::common::app::Api as _;
 use woolguard::data::load;
 use woolguard::features::recruit;
 use woolguard::state::tenant::{Candidate, Models, Tenant};
@@ -20,6 +21,18 @@ pub(crate) fn root() -> PathBuf {
 pub(crate) struct Server {
     child: Child,
     pub(crate) addr: String,
+}
+
+impl crate::common::app::Api for Server {
+    fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
+        Server::call_raw(self, method, path, headers, body)
+    }
 }
 
 impl Server {
@@ -1035,7 +1048,7 @@ fn events_reach_member_scores_through_the_state_snapshot() {
 #[test]
 fn audiences_come_as_json_ndjson_or_parquet_and_the_spec_lists_every_route() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let server = Server::start(&config(dir.path()));
+    let server = crate::common::app::InProcess::start(&config(dir.path()));
     let a = [("x-api-key", "key-a")];
     let sample = load(&root().join("data/sample")).unwrap_or_else(|e| panic!("{e}"));
     let mut ids: Vec<String> = (0..200u32)

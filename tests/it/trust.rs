@@ -7,6 +7,7 @@ use std::net::TcpStream;
 use std::path::Path;
 
 use super::serve::{config_with_state, json, root, Server};
+use crate::common::app::{Api, InProcess};
 
 const YEAR_0: i64 = -62_167_219_200;
 const YEAR_10000: i64 = 253_402_300_800;
@@ -49,7 +50,7 @@ fn refusal(status: u16, body: &str) -> (u16, String, String) {
 }
 
 /// The tenant still scores members and audiences, as of a plausible time.
-fn still_scores(server: &Server) {
+fn still_scores(server: &impl Api) {
     let a = [("x-api-key", "key-a")];
     let admin = [("x-admin-key", "admin-secret")];
     let (status, body) = server.call(
@@ -90,7 +91,7 @@ fn still_scores(server: &Server) {
 #[test]
 fn extreme_values_in_every_field_are_refused_and_the_tenant_still_scores() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let server = Server::start(&config_with_state(dir.path()));
+    let server = InProcess::start(&config_with_state(dir.path()));
     let a = [("x-api-key", "key-a")];
 
     for t in EXTREME_TIMES {
@@ -222,7 +223,7 @@ fn a_store_holding_implausible_events_from_before_still_starts_and_scores() {
             .collect();
         store.append(&bad).unwrap_or_else(|e| panic!("{e}"));
     }
-    let server = Server::start(&cfg);
+    let server = InProcess::start(&cfg);
     let admin = [("x-admin-key", "admin-secret")];
     let (status, body) = server.call(
         "POST",
@@ -255,7 +256,7 @@ fn altered_model(dir: &Path, name: &str, change: impl Fn(&mut serde_json::Value)
 #[test]
 fn models_that_load_but_are_wrong_are_refused_and_the_old_one_keeps_serving() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let server = Server::start(&config_with_state(dir.path()));
+    let server = InProcess::start(&config_with_state(dir.path()));
     let admin = [("x-admin-key", "admin-secret")];
     let rejects_all = altered_model(dir.path(), "rejects-all", |v| {
         v["thresholds"] = serde_json::json!({"review": 0.0, "reject": 0.0});
@@ -313,7 +314,7 @@ fn models_that_load_but_are_wrong_are_refused_and_the_old_one_keeps_serving() {
 #[test]
 fn list_values_are_checked_and_an_ip_range_matches_what_it_covers() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let server = Server::start(&config_with_state(dir.path()));
+    let server = InProcess::start(&config_with_state(dir.path()));
     let a = [("x-api-key", "key-a")];
     let (status, body) = server.call("PUT", "/v1/lists/deny/ip_range/10.1.2.0%2F24", &a, "");
     assert_eq!(

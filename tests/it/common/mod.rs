@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod app;
+
 use std::path::PathBuf;
 
 /// `../shared/realdata/<name>` beside the repository, or `None` (the caller skips with a message).
