@@ -258,6 +258,37 @@ fn the_real_binary_scores_filters_and_refuses_bad_requests_over_loopback() {
     let (_, body) = server.call("GET", "/v1/lists/deny/device", &a, "");
     assert_eq!(json(&body)["values"][0], "dev-farm-1");
 
+    // A corrupt model is refused and the old one keeps serving.
+    let bad = dir.path().join("corrupt");
+    std::fs::write(&bad, "{\"format\":1,").unwrap_or_else(|e| panic!("{e}"));
+    let admin = [("x-admin-key", "admin-secret")];
+    let req = format!(r#"{{"tenant":"brand-a","model":"{}"}}"#, bad.display());
+    let (status, got) = server.call("POST", "/v1/models/reload", &admin, &req);
+    assert_eq!(
+        (status, json(&got)["code"].as_str()),
+        (400, Some("model_refused")),
+        "{got}"
+    );
+    let (_, body) = server.call("GET", "/v1/models", &a, "");
+    assert_eq!(json(&body)["member"]["version"], "default");
+
+    let (status, text) = server.call("GET", "/metrics", &[], "");
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("woolguard_requests_total{tenant=\"brand-a\",route=\"/v1/candidates/score\",status=\"200\"}"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "woolguard_model_info{tenant=\"brand-a\",slot=\"member\",version=\"default\"} 1"
+    ));
+    assert!(text.contains("# HELP woolguard_decisions_total "), "{text}");
+}
+
+#[test]
+fn members_carry_their_standing_and_an_audience_accounts_for_every_id() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let server = crate::common::app::InProcess::start(&config(dir.path()));
+    let a = [("x-api-key", "key-a")];
     // Members and audiences.
     let (status, body) = server.call(
         "POST",
@@ -310,7 +341,17 @@ fn the_real_binary_scores_filters_and_refuses_bad_requests_over_loopback() {
     let dropped = v["summary"]["dropped"].as_u64().unwrap_or(0);
     assert_eq!(kept + dropped, 301, "every id is kept or dropped");
     assert_eq!(v["summary"]["dropped_by_reason"]["UNKNOWN_MEMBER"], 1);
+}
 
+#[test]
+fn tenants_are_apart() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let server = crate::common::app::InProcess::start(&config(dir.path()));
+    let a = [("x-api-key", "key-a")];
+    let (status, _) = server.call("PUT", "/v1/lists/deny/device/dev-a", &a, "");
+    assert_eq!(status, 200);
+    let (_, body) = server.call("GET", "/v1/lists/deny/device", &a, "");
+    assert_eq!(json(&body)["values"][0], "dev-a");
     // Tenants are apart: brand B's key sees brand B's lists and models only.
     let b = [("x-api-key", "key-b")];
     let (_, body) = server.call("GET", "/v1/lists/deny/device", &b, "");
@@ -318,7 +359,13 @@ fn the_real_binary_scores_filters_and_refuses_bad_requests_over_loopback() {
     let (_, body) = server.call("GET", "/v1/models", &b, "");
     assert_eq!(json(&body)["tenant"], "brand-b");
     assert_eq!(json(&body)["member"]["version"], "brand-b-wool");
+}
 
+#[test]
+fn malformed_requests_get_a_4xx_with_a_stable_code() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let server = crate::common::app::InProcess::start(&config(dir.path()));
+    let a = [("x-api-key", "key-a")];
     // Malformed requests: a 4xx with a stable code, never a 5xx.
     // (method, path, headers, body, status, code)
     type Case<'a> = (
@@ -456,31 +503,6 @@ fn the_real_binary_scores_filters_and_refuses_bad_requests_over_loopback() {
         (status, json(&got)["code"].as_str()),
         (413, Some("body_too_large"))
     );
-
-    // A corrupt model is refused and the old one keeps serving.
-    let bad = dir.path().join("corrupt");
-    std::fs::write(&bad, "{\"format\":1,").unwrap_or_else(|e| panic!("{e}"));
-    let admin = [("x-admin-key", "admin-secret")];
-    let req = format!(r#"{{"tenant":"brand-a","model":"{}"}}"#, bad.display());
-    let (status, got) = server.call("POST", "/v1/models/reload", &admin, &req);
-    assert_eq!(
-        (status, json(&got)["code"].as_str()),
-        (400, Some("model_refused")),
-        "{got}"
-    );
-    let (_, body) = server.call("GET", "/v1/models", &a, "");
-    assert_eq!(json(&body)["member"]["version"], "default");
-
-    let (status, text) = server.call("GET", "/metrics", &[], "");
-    assert_eq!(status, 200);
-    assert!(
-        text.contains("woolguard_requests_total{tenant=\"brand-a\",route=\"/v1/candidates/score\",status=\"200\"}"),
-        "{text}"
-    );
-    assert!(text.contains(
-        "woolguard_model_info{tenant=\"brand-a\",slot=\"member\",version=\"default\"} 1"
-    ));
-    assert!(text.contains("# HELP woolguard_decisions_total "), "{text}");
 }
 
 fn sample_tenant() -> Tenant {
