@@ -7,10 +7,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use woolguard::members::diagnose::{self, Diagnosis, GroupStats};
+use woolguard::members::diagnose::{self, Diagnosis, GroupStats, Predicted};
+use woolguard::members::segment;
 use woolguard::model::slot;
+use woolguard::scoring::members::{MemberScorer, Standings};
 
 use super::data::load_history;
+use super::policy::PolicyArgs;
 use super::segment::ValueRules;
 use super::time::{self, flag_time};
 
@@ -34,6 +37,8 @@ pub struct Args {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub rules: ValueRules,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Print the whole diagnosis as JSON.
     #[arg(long)]
     pub json: bool,
@@ -49,7 +54,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let history = load_history(&args.data)?;
     let as_of = time::as_of(args.as_of, &history);
-    let d = diagnose::diagnose(&history, &rules, &tiers, &rfm_rules, as_of, model.as_ref())
+    let seg = segment::segment(&history, &tiers, &rfm_rules, as_of);
+    let policy = args.policy.load()?;
+    let rejects = match &model {
+        Some(a) => {
+            let standings = Standings::new(&history, &seg, &tiers);
+            Some(
+                MemberScorer::new(&history, a, policy.judge(), as_of, Some(&standings))
+                    .rejects()?,
+            )
+        }
+        None => None,
+    };
+    let predicted = model
+        .as_ref()
+        .zip(rejects.as_deref())
+        .map(|(a, r)| Predicted {
+            version: &a.version,
+            rejects: r,
+        });
+    let d = diagnose::diagnose_segmented(&history, &rules, &tiers, &seg, predicted)
         .with_context(|| format!("diagnosing {}", args.data.display()))?;
     let mut out = std::io::stdout().lock();
     if args.json {

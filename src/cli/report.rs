@@ -11,6 +11,7 @@ use woolguard::model::slot;
 use woolguard::report::{self, Inputs};
 
 use super::data::load_history;
+use super::policy::PolicyArgs;
 use super::progress::spinner;
 use super::segment::ValueRules;
 use super::time::{self, flag_time};
@@ -37,6 +38,8 @@ pub struct Args {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub rules: ValueRules,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -49,6 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .transpose()?;
     let history = load_history(&args.data)?;
     let as_of = time::as_of(args.as_of, &history);
+    let policy = args.policy.load()?;
     let inputs = Inputs {
         history: &history,
         source: args.data.display().to_string(),
@@ -57,6 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         diagnose: &diagnose,
         as_of,
         model: model.as_ref(),
+        judge: policy.judge(),
     };
     let s = spinner("building the report");
     let written = report::write(&inputs, &args.out);

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::data::history::{History, MemberIdx};
 use crate::features::{self, Moment};
-use crate::members::diagnose::{self, DiagnoseError, DiagnoseRules, Diagnosis};
+use crate::members::diagnose::{self, DiagnoseError, DiagnoseRules, Diagnosis, Predicted};
 use crate::members::rfm::{RfmRules, Segment};
 use crate::members::segment::{self, Segmentation};
 use crate::members::tier::TierRules;
@@ -32,6 +32,7 @@ use crate::model::dataset::cutoffs;
 use crate::model::evaluate::Metrics;
 use crate::model::metrics::curve;
 use crate::model::score::ScoreError;
+use crate::scoring::members::{MemberScorer, Standings};
 
 pub use page::render;
 
@@ -255,12 +256,26 @@ pub struct Inputs<'a> {
     pub diagnose: &'a DiagnoseRules,
     pub as_of: i64,
     pub model: Option<&'a Artefact>,
+    /// The lists and rules the model's decisions are made under (`Judge::model_only()`: none).
+    pub judge: crate::scoring::Judge<'a>,
 }
 
 /// Gathers every figure of the report.
 pub fn build(i: &Inputs<'_>) -> Result<Report, ReportError> {
     let seg = segment::segment(i.history, i.tiers, i.rfm, i.as_of);
-    let diagnosis = diagnose::diagnose_segmented(i.history, i.diagnose, i.tiers, &seg, i.model)?;
+    let rejects = i
+        .model
+        .map(|a| {
+            let standings = Standings::new(i.history, &seg, i.tiers);
+            MemberScorer::new(i.history, a, i.judge, i.as_of, Some(&standings)).rejects()
+        })
+        .transpose()
+        .map_err(ScoreError::from)?;
+    let predicted = i.model.zip(rejects.as_deref()).map(|(a, r)| Predicted {
+        version: &a.version,
+        rejects: r,
+    });
+    let diagnosis = diagnose::diagnose_segmented(i.history, i.diagnose, i.tiers, &seg, predicted)?;
     let grid = rfm_grid(&seg, i.rfm);
     let cents: Vec<i64> = seg.rfm.iter().map(|v| v.monetary_cents).collect();
     let pareto = pareto_curve(&cents, CURVE_POINTS);

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::campaign::latest_labels;
 use super::members::{MemberScorer, Standings};
 use super::rules::{Mode, On, RuleSet};
-use super::{Judge, Lists};
+use super::Judge;
 use crate::data::history::{History, MemberIdx};
 use crate::model::artefact::{Artefact, ArtefactError, Decision};
 
@@ -99,11 +99,9 @@ pub fn backtest(
     truth: Option<&[bool]>,
 ) -> Result<MomentBacktest, ArtefactError> {
     let on = On::of(model.moment);
-    let lists = Lists::default();
     let judge = Judge {
-        lists: &lists,
         rules,
-        remedy: None,
+        ..Judge::model_only()
     };
     let scorer = MemberScorer::new(h, model, judge, as_of, standings);
     let members = scorer.members();

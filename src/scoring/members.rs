@@ -196,6 +196,21 @@ impl<'a> MemberScorer<'a> {
             .collect()
     }
 
+    /// For every member of the history, `Some(true)` when its verdict rejects it, `None` for
+    /// members the model does not score at this moment (the predicted wool of `diagnose` and
+    /// the report).
+    pub fn rejects(&self) -> Result<Vec<Option<bool>>, ArtefactError> {
+        const CHUNK: usize = 64 * 1024;
+        let mut out = vec![None; self.history.members.len()];
+        let keep_all = super::AudiencePolicy::default();
+        for chunk in self.members().chunks(CHUNK) {
+            for (&m, v) in chunk.iter().zip(self.audience_verdicts(chunk, &keep_all)?) {
+                out[m as usize] = Some(v.decision == Decision::Reject);
+            }
+        }
+        Ok(out)
+    }
+
     fn verdict(&self, m: MemberIdx, scored: Scored, outcome: &Outcome) -> Verdict {
         let mut v = self
             .judge

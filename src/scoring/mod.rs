@@ -81,6 +81,20 @@ pub struct Judge<'a> {
     pub remedy: Option<&'a str>,
 }
 
+static NO_LISTS: std::sync::LazyLock<Lists> = std::sync::LazyLock::new(Lists::default);
+static NO_RULES: std::sync::LazyLock<RuleSet> = std::sync::LazyLock::new(RuleSet::default);
+
+impl Judge<'static> {
+    /// The model's thresholds alone: no lists, no rules, no remedy.
+    pub fn model_only() -> Self {
+        Judge {
+            lists: &NO_LISTS,
+            rules: &NO_RULES,
+            remedy: None,
+        }
+    }
+}
+
 impl<'a> Judge<'a> {
     /// What the rules over `on` say of a candidate or member the model scored `scored`, with its
     /// facts and feature row (the model's `probability`, `quality` and `decision` are added to

@@ -12,7 +12,7 @@ use crate::model::artefact::{Artefact, Scored};
 use crate::model::score::end_of;
 use crate::model::slot::{self, SmokeBand};
 use crate::scoring::members::{MemberScorer, Standings};
-use crate::scoring::{Judge, Lists, Outcome, RuleSet, Standing};
+use crate::scoring::{Judge, Outcome, RuleSet, Standing};
 
 /// The model does not fit or failed its checks; the old one keeps serving.
 fn refused(e: impl std::error::Error + Send + Sync + 'static) -> StateError {
@@ -124,11 +124,9 @@ impl Models {
         let standings = Standings::new(&history, &seg, &tiers);
         // The model's scores and the rules' outcomes: the lists are applied per request, as they
         // stand then.
-        let no_lists = Lists::default();
         let judge = Judge {
-            lists: &no_lists,
             rules: &rules,
-            remedy: None,
+            ..Judge::model_only()
         };
         let scorer = MemberScorer::new(&history, &member, judge, as_of, Some(&standings));
         let members = scorer.members();

@@ -22,7 +22,7 @@ use woolguard::model::artefact::{Artefact, Decision};
 use woolguard::model::score::rows_as_of;
 use woolguard::scoring::campaign::{self as audience, Removal};
 use woolguard::scoring::members::MemberScorer;
-use woolguard::scoring::{AudiencePolicy, DropLevel, Judge, Lists, RuleSet};
+use woolguard::scoring::{AudiencePolicy, DropLevel, Judge};
 
 use crate::common;
 
@@ -184,13 +184,7 @@ fn an_audience_matches_a_filter_written_by_hand() -> TestResult {
         drop: DropLevel::Review,
         min_quality: None,
     };
-    let lists = Lists::default();
-    let rules = RuleSet::default();
-    let judge = Judge {
-        lists: &lists,
-        rules: &rules,
-        remedy: None,
-    };
+    let judge = Judge::model_only();
     let scorer = MemberScorer::new(&h, &a, judge, as_of, None);
     let scores = audience::score(&scorer, &s, Some(&policy))?;
     let aud = audience::build(
@@ -349,13 +343,7 @@ fn the_audience_command_writes_what_it_keeps_and_says_why_it_removed_the_rest() 
     let a = model(dir.path());
     let expr = parse(select, &h, &s, true);
     let policy = AudiencePolicy::default();
-    let lists = Lists::default();
-    let rules = RuleSet::default();
-    let judge = Judge {
-        lists: &lists,
-        rules: &rules,
-        remedy: None,
-    };
+    let judge = Judge::model_only();
     let scorer = MemberScorer::new(&h, &a, judge, s.as_of, None);
     let scores = audience::score(&scorer, &s, Some(&policy))?;
     let aud = audience::build(

@@ -11,28 +11,15 @@ use woolguard::model::artefact::{Artefact, ArtefactError, Decision, FORMAT};
 use woolguard::model::config::{Checked, TrainConfig};
 use woolguard::model::score::{end_of, evaluate, rows_as_of};
 use woolguard::scoring::members::{explain, score_to_file, MemberScorer};
-use woolguard::scoring::{Judge, Lists, RuleSet};
+use woolguard::scoring::Judge;
 
-static NO_RULES: std::sync::LazyLock<RuleSet> = std::sync::LazyLock::new(RuleSet::default);
-
-/// A scorer of `h` with `a` at `as_of` with no lists.
+/// A scorer of `h` with `a` at `as_of`, the model's thresholds alone.
 fn bare<'a>(
     h: &'a woolguard::data::History,
     a: &'a woolguard::model::artefact::Artefact,
-    lists: &'a Lists,
     as_of: i64,
 ) -> MemberScorer<'a> {
-    MemberScorer::new(
-        h,
-        a,
-        Judge {
-            lists,
-            rules: &NO_RULES,
-            remedy: None,
-        },
-        as_of,
-        None,
-    )
+    MemberScorer::new(h, a, Judge::model_only(), as_of, None)
 }
 use woolguard::model::train::train;
 
@@ -222,8 +209,8 @@ fn batch_scores_every_member_to_parquet_and_csv() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let as_of = end_of(&f.history);
     let pq = dir.path().join("scores.parquet");
-    let summary = score_to_file(&bare(&f.history, &f.model, &Lists::default(), as_of), &pq)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let summary =
+        score_to_file(&bare(&f.history, &f.model, as_of), &pq).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(summary.members, f.history.members.len());
     assert_eq!(
         summary.pass + summary.review + summary.reject,
@@ -232,11 +219,7 @@ fn batch_scores_every_member_to_parquet_and_csv() {
     assert!(summary.reject > 0 && summary.pass > summary.reject);
 
     let csv_path = dir.path().join("scores.csv");
-    score_to_file(
-        &bare(&f.history, &f.model, &Lists::default(), as_of),
-        &csv_path,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    score_to_file(&bare(&f.history, &f.model, as_of), &csv_path).unwrap_or_else(|e| panic!("{e}"));
     let mut r = csv::Reader::from_path(&csv_path).unwrap_or_else(|e| panic!("{e}"));
     let headers = r.headers().cloned().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
@@ -284,15 +267,11 @@ fn explain_adds_up_to_the_score_and_evaluate_matches_training() {
     let as_of = end_of(&f.history);
     let (members, _) = rows_as_of(&f.history, &f.model, as_of);
     let id = f.history.members.id(members[0]).to_string();
-    let e = explain(&bare(&f.history, &f.model, &Lists::default(), as_of), &id)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let e = explain(&bare(&f.history, &f.model, as_of), &id).unwrap_or_else(|e| panic!("{e}"));
     let raw = e.bias + e.terms.iter().map(|t| t.contribution).sum::<f64>();
     assert!((f.model.probability(raw) - e.verdict.probability).abs() < 1e-9);
     assert_eq!(e.terms.len(), f.model.features.len());
-    let unknown = explain(
-        &bare(&f.history, &f.model, &Lists::default(), as_of),
-        "no-such-member",
-    );
+    let unknown = explain(&bare(&f.history, &f.model, as_of), "no-such-member");
     assert!(unknown.is_err());
 
     // Evaluating on the training history covers every labelled member, not only validation.

@@ -58,9 +58,8 @@ use super::tier::TierRules;
 use super::DAY;
 use crate::data::history::{History, NONE};
 use crate::features::member::MemberIndex;
-use crate::model::artefact::{Artefact, ArtefactError, Decision};
+use crate::model::artefact::ArtefactError;
 use crate::model::label::LabelParams;
-use crate::model::score::rows_as_of;
 
 mod facts;
 mod flags;
@@ -450,27 +449,13 @@ fn day_string(t: i64) -> String {
         .map_or_else(|| t.to_string(), |d| d.format("%Y-%m-%d").to_string())
 }
 
-/// The model's decision as of `as_of` for every member of the history: `Some(true)` when it
-/// rejects, `None` for members it does not score (joined at or after the moment).
-pub fn predict(h: &History, a: &Artefact, as_of: i64) -> Result<Vec<Option<bool>>, ArtefactError> {
-    const CHUNK: usize = 16 * 1024;
-    let (members, matrix) = rows_as_of(h, a, as_of);
-    let cols = matrix.cols().max(1);
-    let mut out = vec![None; h.members.len()];
-    let chunks: Vec<&[f64]> = matrix.values.chunks(CHUNK * cols).collect();
-    let decided: Vec<Vec<Decision>> = chunks
-        .par_iter()
-        .map(|rows| {
-            a.probabilities(rows)
-                .map(|p| p.into_iter().map(|p| a.decide(p)).collect())
-        })
-        .collect::<Result<_, _>>()?;
-    for (i, d) in decided.into_iter().flatten().enumerate() {
-        if let Some(&m) = members.get(i) {
-            out[m as usize] = Some(d == Decision::Reject);
-        }
-    }
-    Ok(out)
+/// What a model decided of the members, for the predicted wool figures: its version and, for
+/// every member of the history, `Some(true)` when the verdict (`crate::scoring`) rejects it,
+/// `None` for members it does not score (joined at or after the moment).
+#[derive(Debug, Clone, Copy)]
+pub struct Predicted<'a> {
+    pub version: &'a str,
+    pub rejects: &'a [Option<bool>],
 }
 
 /// Diagnoses every member who joined before `as_of` on the history strictly before it; with a
@@ -481,7 +466,7 @@ pub fn diagnose(
     tiers: &TierRules,
     rfm: &RfmRules,
     as_of: i64,
-    model: Option<&Artefact>,
+    model: Option<Predicted<'_>>,
 ) -> Result<Diagnosis, DiagnoseError> {
     diagnose_segmented(h, rules, tiers, &segment(h, tiers, rfm, as_of), model)
 }
@@ -493,17 +478,11 @@ pub fn diagnose_segmented(
     rules: &DiagnoseRules,
     tiers: &TierRules,
     seg: &Segmentation,
-    model: Option<&Artefact>,
+    model: Option<Predicted<'_>>,
 ) -> Result<Diagnosis, DiagnoseError> {
     let p = &rules.params;
     let as_of = seg.as_of;
-    let predicted = match model {
-        Some(a) => Some(predict(h, a, as_of).map_err(|source| DiagnoseError::Model {
-            version: a.version.clone(),
-            source,
-        })?),
-        None => None,
-    };
+    let predicted = model.map(|m| m.rejects);
     let members = &seg.members;
     let ix = MemberIndex::build(h);
     let first_join = members
@@ -698,7 +677,7 @@ pub fn diagnose_segmented(
         members: members.len(),
         wool_measurable: measurable,
         wool_evidence: evidence,
-        model: model.map(|a| a.version.clone()),
+        model: model.map(|m| m.version.to_string()),
         settings: Settings {
             period: p.period,
             first_purchase_days: p.first_purchase_days,
