@@ -412,20 +412,8 @@ pub fn fold(h: &mut History, events: &[Event]) -> (Folded, Vec<Event>) {
             report.skipped += 1;
             continue;
         }
-        if let Event::Signup {
-            member_id,
-            at,
-            channel,
-            campaign_id,
-            inviter_id,
-            device_id,
-            ip,
-            phone_prefix,
-            phone_hash,
-            region,
-            ..
-        } = e
-        {
+        if let Some(c) = super::tenant::Candidate::of_signup(e) {
+            let member_id = c.member_id.as_deref().unwrap_or_default();
             if h.members.index_of(member_id).is_some() {
                 report.already_there += 1;
                 continue;
@@ -438,15 +426,15 @@ pub fn fold(h: &mut History, events: &[Event]) -> (Folded, Vec<Event>) {
             };
             let m = &mut h.members;
             m.ids.intern(member_id);
-            m.joined_at.push(*at);
-            m.channel.push(key(channel));
-            m.campaign.push(key(campaign_id));
-            m.inviter.push(key(inviter_id));
-            m.device.push(key(device_id));
-            m.ip.push(key(ip));
-            m.phone_prefix.push(key(phone_prefix));
-            m.phone_hash.push(key(phone_hash));
-            m.region.push(key(region));
+            m.joined_at.push(c.joined_at.unwrap_or_default());
+            m.channel.push(key(&c.channel));
+            m.campaign.push(key(&c.campaign_id));
+            m.inviter.push(key(&c.inviter_id));
+            m.device.push(key(&c.device_id));
+            m.ip.push(key(&c.ip));
+            m.phone_prefix.push(key(&c.phone_prefix));
+            m.phone_hash.push(key(&c.phone_hash));
+            m.region.push(key(&c.region));
             report.applied += 1;
             continue;
         }

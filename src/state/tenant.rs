@@ -57,6 +57,57 @@ pub struct Candidate {
 }
 
 impl Candidate {
+    /// The candidate a sign-up event records (`record: true`); `None` for other events.
+    pub fn of_signup(e: &Event) -> Option<Candidate> {
+        let Event::Signup {
+            member_id,
+            at,
+            channel,
+            campaign_id,
+            inviter_id,
+            device_id,
+            ip,
+            phone_prefix,
+            phone_hash,
+            region,
+            ..
+        } = e
+        else {
+            return None;
+        };
+        Some(Candidate {
+            member_id: Some(member_id.clone()),
+            joined_at: Some(*at),
+            channel: channel.clone(),
+            campaign_id: campaign_id.clone(),
+            inviter_id: inviter_id.clone(),
+            device_id: device_id.clone(),
+            ip: ip.clone(),
+            phone_prefix: phone_prefix.clone(),
+            phone_hash: phone_hash.clone(),
+            region: region.clone(),
+            record: true,
+        })
+    }
+
+    /// The sign-up event of a recorded candidate: its id is the member's, so a retry is stored
+    /// once.
+    pub fn signup_event(&self) -> Event {
+        Event::Signup {
+            event_id: format!("signup:{}", self.member_id.as_deref().unwrap_or_default()),
+            member_id: self.member_id.clone().unwrap_or_default(),
+            at: self.joined_at.unwrap_or_else(plausible::now),
+            channel: self.channel.clone(),
+            campaign_id: self.campaign_id.clone(),
+            inviter_id: self.inviter_id.clone(),
+            device_id: self.device_id.clone(),
+            ip: self.ip.clone(),
+            phone_prefix: self.phone_prefix.clone(),
+            phone_hash: self.phone_hash.clone(),
+            region: self.region.clone(),
+        }
+    }
+
     /// Refuses a field whose value makes no sense: 400 `invalid_field` naming it. A sign-up
     /// given a time outside the plausible window would otherwise be recorded, and move every
     /// as-of time of the tenant with it.
@@ -254,19 +305,7 @@ impl Tenant {
                     record: false,
                     ..c.clone()
                 })?;
-                self.ingest(&[Event::Signup {
-                    event_id: format!("signup:{}", c.member_id.as_deref().unwrap_or_default()),
-                    member_id: c.member_id.clone().unwrap_or_default(),
-                    at: c.joined_at.unwrap_or_else(plausible::now),
-                    channel: c.channel.clone(),
-                    campaign_id: c.campaign_id.clone(),
-                    inviter_id: c.inviter_id.clone(),
-                    device_id: c.device_id.clone(),
-                    ip: c.ip.clone(),
-                    phone_prefix: c.phone_prefix.clone(),
-                    phone_hash: c.phone_hash.clone(),
-                    region: c.region.clone(),
-                }])?;
+                self.ingest(&[c.signup_event()])?;
                 row
             }
             _ => self.candidate_features(c)?,
@@ -364,19 +403,7 @@ impl Tenant {
     /// event (these too) reaches the member-time scores at the next [`Tenant::refresh`].
     fn apply(&self, e: &Event) -> Result<(), StateError> {
         match e {
-            Event::Signup {
-                member_id,
-                at,
-                channel,
-                campaign_id,
-                inviter_id,
-                device_id,
-                ip,
-                phone_prefix,
-                phone_hash,
-                region,
-                ..
-            } => {
+            Event::Signup { member_id, .. } => {
                 if self
                     .snapshot()?
                     .history
@@ -386,20 +413,10 @@ impl Tenant {
                 {
                     return Ok(());
                 }
-                let c = Candidate {
-                    member_id: Some(member_id.clone()),
-                    joined_at: Some(*at),
-                    channel: channel.clone(),
-                    campaign_id: campaign_id.clone(),
-                    inviter_id: inviter_id.clone(),
-                    device_id: device_id.clone(),
-                    ip: ip.clone(),
-                    phone_prefix: phone_prefix.clone(),
-                    phone_hash: phone_hash.clone(),
-                    region: region.clone(),
-                    record: true,
-                };
-                self.candidate_features(&c).map(|_| ())
+                match Candidate::of_signup(e) {
+                    Some(c) => self.candidate_features(&c).map(|_| ()),
+                    None => Ok(()),
+                }
             }
             Event::Label {
                 member_id, label, ..
