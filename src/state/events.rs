@@ -225,28 +225,9 @@ impl Event {
             return Some(("at", e.0));
         }
         match self {
-            Event::Signup {
-                channel,
-                campaign_id,
-                inviter_id,
-                device_id,
-                ip,
-                phone_prefix,
-                phone_hash,
-                region,
-                ..
-            } => [
-                ("channel", channel),
-                ("campaign_id", campaign_id),
-                ("inviter_id", inviter_id),
-                ("device_id", device_id),
-                ("ip", ip),
-                ("phone_prefix", phone_prefix),
-                ("phone_hash", phone_hash),
-                ("region", region),
-            ]
-            .into_iter()
-            .find_map(|(field, v)| optional(field, v)),
+            Event::Signup { .. } => {
+                super::tenant::Candidate::of_signup(self).and_then(|c| c.text_problem())
+            }
             Event::Coupon {
                 coupon_id,
                 event,
