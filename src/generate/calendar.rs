@@ -103,14 +103,8 @@ const fn fission(
     reach: f64,
 ) -> Campaign {
     Campaign {
-        id,
-        channel,
-        start,
-        days,
         fission: true,
-        face,
-        threshold,
-        reach,
+        ..campaign(id, channel, start, days, face, threshold, reach)
     }
 }
 
