@@ -9,28 +9,24 @@ use std::process::ExitCode;
 use anyhow::Context;
 use woolguard::members::diagnose::{self, Diagnosis, GroupStats, Predicted};
 use woolguard::members::segment;
-use woolguard::model::slot;
 use woolguard::scoring::members::{MemberScorer, Standings};
 
-use super::data::load_history;
+use super::data::MemberInputs;
 use super::policy::PolicyArgs;
 use super::segment::ValueRules;
-use super::time::{self, flag_time};
+use super::time;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("model", |a| a.help(
+        "A model artefact (e.g. models/default): adds the predicted wool share (decision \
+         reject) of every group as of the moment"
+    )),
+    mut_arg("as_of", |a| a.help(time::as_of_help("The moment to diagnose at"))),
+)]
 pub struct Args {
-    /// History folder.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// A model artefact (e.g. models/default): adds the predicted wool share (decision reject)
-    /// of every group as of the moment.
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// The moment to diagnose at: 2024-12-31T12:00:00Z (RFC 3339), 2024-12-31T12:00:00 (UTC) or
-    /// 2024-12-31 (00:00 UTC); only history strictly before it is read. Default: just after the
-    /// history's last event.
-    #[arg(long, value_parser = flag_time)]
-    pub as_of: Option<i64>,
+    #[command(flatten)]
+    pub inputs: MemberInputs,
     /// Diagnostic rules and flag thresholds (e.g. training/diagnose.toml); built-in defaults
     /// when absent.
     #[arg(long)]
@@ -47,13 +43,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rules = diagnose::load(args.config.as_deref())?;
     let (tiers, rfm_rules) = args.rules.load()?;
-    let model = match &args.model {
-        // The artefact's error names the path and the cause.
-        Some(path) => Some(slot::load_for(path, slot::MEMBER)?),
-        None => None,
-    };
-    let history = load_history(&args.data)?;
-    let as_of = time::as_of(args.as_of, &history);
+    let (model, history, as_of) = args.inputs.load()?;
     let seg = segment::segment(&history, &tiers, &rfm_rules, as_of);
     let policy = args.policy.load()?;
     let rejects = match &model {
@@ -74,7 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             rejects: r,
         });
     let d = diagnose::diagnose_segmented(&history, &rules, &tiers, &seg, predicted)
-        .with_context(|| format!("diagnosing {}", args.data.display()))?;
+        .with_context(|| format!("diagnosing {}", args.inputs.data.display()))?;
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
