@@ -122,20 +122,22 @@ fn print_groups(
         w = width + 2
     )?;
     for g in groups {
+        // Under the headings 1st, rep, buy, exch and c.use.
+        let rates: String = g
+            .activity_rates()
+            .into_iter()
+            .zip([6, 8, 8, 8, 8])
+            .map(|((rate, n), w)| format!(" {:>w$}", pct_n(rate, n, min)))
+            .collect();
         writeln!(
             out,
-            "  {:<width$} {:>8} {:>6} {:>8} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+            "  {:<width$} {:>8} {:>6} {:>8} {:>8} {:>6}{rates} {:>8} {:>6}",
             g.name,
             g.members,
             pct(Some(g.share)),
             g.labelled,
             pct_n(g.wool_share, g.labelled, min),
             pct(g.predicted_wool_share),
-            pct_n(g.first_purchase_rate, g.first_purchase_eligible, min),
-            pct_n(g.repurchase_rate, g.buyers, min),
-            pct_n(g.purchase_rate, g.past_buyers, min),
-            pct_n(g.exchange_rate, g.points_holders, min),
-            pct_n(g.coupon_use_rate, g.coupon_claims, min),
             g.average_order_value
                 .map_or_else(|| "-".to_string(), |v| format!("{v:.2}")),
             pct(Some(g.sales_share)),
