@@ -8,31 +8,27 @@ use std::process::ExitCode;
 use anyhow::Context;
 use woolguard::expr::select;
 use woolguard::members::segment;
-use woolguard::model::slot;
 use woolguard::scoring::campaign::{self as audience, AudienceSummary, Count, Tally};
 use woolguard::scoring::members::{MemberScorer, Standings};
 use woolguard::scoring::{AudiencePolicy, DropLevel};
 
-use super::data::load_history;
+use super::data::MemberInputs;
 use super::policy::PolicyArgs;
 use super::progress::spinner;
 use super::segment::ValueRules;
-use super::time::{self, flag_time};
+use super::time;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("model", |a| a.help(
+        "A member-time model artefact (e.g. models/default): adds decision, quality and \
+         probability, and allows --drop and the score fields in --select"
+    )),
+    mut_arg("as_of", |a| a.help(time::as_of_help("The moment to build the audience at"))),
+)]
 pub struct Args {
-    /// History folder.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// A member-time model artefact (e.g. models/default): adds decision, quality and
-    /// probability, and allows --drop and the score fields in --select.
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// The moment to build the audience at: 2024-12-31T12:00:00Z (RFC 3339), 2024-12-31T12:00:00 (UTC) or
-    /// 2024-12-31 (00:00 UTC); only history strictly before it is read. Default: just after the
-    /// history's last event.
-    #[arg(long, value_parser = flag_time)]
-    pub as_of: Option<i64>,
+    #[command(flatten)]
+    pub inputs: MemberInputs,
     /// Which members to keep, e.g. "tier >= silver and segment in [champions, loyal]". Fields:
     /// tier, segment, cluster, channel, campaign, r, f, m, recency_days, frequency, monetary,
     /// and with --model decision, quality, probability; and, or, not, (), in [a, b].
@@ -62,14 +58,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (tiers, rules) = args.rules.load()?;
-    // The audience drops by the wool model's decisions: only a member-time wool model fits.
-    let model = args
-        .model
-        .as_deref()
-        .map(|p| slot::load_for(p, slot::MEMBER))
-        .transpose()?;
-    let h = load_history(&args.data)?;
-    let as_of = time::as_of(args.as_of, &h);
+    // The audience drops by the wool model's decisions.
+    let (model, h, as_of) = args.inputs.load()?;
     let sp = spinner("segmenting");
     let s = segment::segment(&h, &tiers, &rules, as_of);
     sp.finish_and_clear();

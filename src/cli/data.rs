@@ -9,8 +9,11 @@ use woolguard::data::plausible::{self, TimeWindow};
 use woolguard::data::read::{absent_reason, absent_tables};
 use woolguard::data::summary::{self, Stats, Validation};
 use woolguard::data::{History, ReadOptions, Table};
+use woolguard::model::artefact::Artefact;
+use woolguard::model::slot;
 
 use super::progress::spinner;
+use super::time::{self, flag_time};
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
@@ -73,6 +76,36 @@ impl WindowArgs {
 fn window_end(s: &str) -> Result<i64, String> {
     plausible::parse_time(s)
         .ok_or_else(|| format!("'{s}' is not a time: expected {}", plausible::TIME_FORMS))
+}
+
+/// What the member-value commands that may apply a model read (diagnose, audience, report): the
+/// history, a member-time model and the moment. Each command words `--model` and `--as-of` for
+/// itself (`mut_arg` on its own args).
+#[derive(Debug, clap::Args)]
+pub struct MemberInputs {
+    /// History folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    #[arg(long, value_parser = flag_time)]
+    pub as_of: Option<i64>,
+}
+
+impl MemberInputs {
+    /// The model (only a member-time one fits: these commands score members), then the history
+    /// and the moment: the flag, else just after the history's last event.
+    pub fn load(&self) -> anyhow::Result<(Option<Artefact>, History, i64)> {
+        // The artefact's error names the path and the cause.
+        let model = self
+            .model
+            .as_deref()
+            .map(|p| slot::load_for(p, slot::MEMBER))
+            .transpose()?;
+        let history = load_history(&self.data)?;
+        let as_of = time::as_of(self.as_of, &history);
+        Ok((model, history, as_of))
+    }
 }
 
 /// Reads a history folder, with a spinner on a terminal.

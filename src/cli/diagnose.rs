@@ -9,28 +9,24 @@ use std::process::ExitCode;
 use anyhow::Context;
 use woolguard::members::diagnose::{self, Diagnosis, GroupStats, Predicted};
 use woolguard::members::segment;
-use woolguard::model::slot;
 use woolguard::scoring::members::{MemberScorer, Standings};
 
-use super::data::load_history;
+use super::data::MemberInputs;
 use super::policy::PolicyArgs;
 use super::segment::ValueRules;
-use super::time::{self, flag_time};
+use super::time;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("model", |a| a.help(
+        "A model artefact (e.g. models/default): adds the predicted wool share (decision \
+         reject) of every group as of the moment"
+    )),
+    mut_arg("as_of", |a| a.help(time::as_of_help("The moment to diagnose at"))),
+)]
 pub struct Args {
-    /// History folder.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// A model artefact (e.g. models/default): adds the predicted wool share (decision reject)
-    /// of every group as of the moment.
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// The moment to diagnose at: 2024-12-31T12:00:00Z (RFC 3339), 2024-12-31T12:00:00 (UTC) or
-    /// 2024-12-31 (00:00 UTC); only history strictly before it is read. Default: just after the
-    /// history's last event.
-    #[arg(long, value_parser = flag_time)]
-    pub as_of: Option<i64>,
+    #[command(flatten)]
+    pub inputs: MemberInputs,
     /// Diagnostic rules and flag thresholds (e.g. training/diagnose.toml); built-in defaults
     /// when absent.
     #[arg(long)]
@@ -47,13 +43,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rules = diagnose::load(args.config.as_deref())?;
     let (tiers, rfm_rules) = args.rules.load()?;
-    let model = match &args.model {
-        // The artefact's error names the path and the cause.
-        Some(path) => Some(slot::load_for(path, slot::MEMBER)?),
-        None => None,
-    };
-    let history = load_history(&args.data)?;
-    let as_of = time::as_of(args.as_of, &history);
+    let (model, history, as_of) = args.inputs.load()?;
     let seg = segment::segment(&history, &tiers, &rfm_rules, as_of);
     let policy = args.policy.load()?;
     let rejects = match &model {
@@ -74,7 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             rejects: r,
         });
     let d = diagnose::diagnose_segmented(&history, &rules, &tiers, &seg, predicted)
-        .with_context(|| format!("diagnosing {}", args.data.display()))?;
+        .with_context(|| format!("diagnosing {}", args.inputs.data.display()))?;
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&d)?)?;
@@ -132,20 +122,22 @@ fn print_groups(
         w = width + 2
     )?;
     for g in groups {
+        // Under the headings 1st, rep, buy, exch and c.use.
+        let rates: String = g
+            .activity_rates()
+            .into_iter()
+            .zip([6, 8, 8, 8, 8])
+            .map(|((rate, n), w)| format!(" {:>w$}", pct_n(rate, n, min)))
+            .collect();
         writeln!(
             out,
-            "  {:<width$} {:>8} {:>6} {:>8} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6}",
+            "  {:<width$} {:>8} {:>6} {:>8} {:>8} {:>6}{rates} {:>8} {:>6}",
             g.name,
             g.members,
             pct(Some(g.share)),
             g.labelled,
             pct_n(g.wool_share, g.labelled, min),
             pct(g.predicted_wool_share),
-            pct_n(g.first_purchase_rate, g.first_purchase_eligible, min),
-            pct_n(g.repurchase_rate, g.buyers, min),
-            pct_n(g.purchase_rate, g.past_buyers, min),
-            pct_n(g.exchange_rate, g.points_holders, min),
-            pct_n(g.coupon_use_rate, g.coupon_claims, min),
             g.average_order_value
                 .map_or_else(|| "-".to_string(), |v| format!("{v:.2}")),
             pct(Some(g.sales_share)),

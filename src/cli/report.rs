@@ -7,28 +7,24 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use woolguard::members::diagnose;
-use woolguard::model::slot;
 use woolguard::report::{self, Inputs};
 
-use super::data::load_history;
+use super::data::MemberInputs;
 use super::policy::PolicyArgs;
 use super::progress::spinner;
 use super::segment::ValueRules;
-use super::time::{self, flag_time};
+use super::time;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("model", |a| a.help(
+        "A model artefact to measure on the members as of the date (ROC, PR, reliability)"
+    )),
+    mut_arg("as_of", |a| a.help(time::as_of_help("The moment of the report"))),
+)]
 pub struct Args {
-    /// History folder.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// A model artefact to measure on the members as of the date (ROC, PR, reliability).
-    #[arg(long)]
-    pub model: Option<PathBuf>,
-    /// The moment of the report: 2024-12-31T12:00:00Z (RFC 3339), 2024-12-31T12:00:00 (UTC) or
-    /// 2024-12-31 (00:00 UTC); only history strictly before it is read. Default: just after the
-    /// history's last event.
-    #[arg(long, value_parser = flag_time)]
-    pub as_of: Option<i64>,
+    #[command(flatten)]
+    pub inputs: MemberInputs,
     /// The HTML file to write.
     #[arg(long)]
     pub out: PathBuf,
@@ -45,17 +41,11 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let diagnose = diagnose::load(args.config.as_deref())?;
     let (tiers, rules) = args.rules.load()?;
-    let model = args
-        .model
-        .as_deref()
-        .map(|p| slot::load_for(p, slot::MEMBER))
-        .transpose()?;
-    let history = load_history(&args.data)?;
-    let as_of = time::as_of(args.as_of, &history);
+    let (model, history, as_of) = args.inputs.load()?;
     let policy = args.policy.load()?;
     let inputs = Inputs {
         history: &history,
-        source: args.data.display().to_string(),
+        source: args.inputs.data.display().to_string(),
         tiers: &tiers,
         rfm: &rules,
         diagnose: &diagnose,

@@ -79,17 +79,20 @@ fn print_groups(out: &mut impl Write, title: &str, groups: &[Group]) -> std::io:
         "members", "share", "sales", "sales_share"
     )?;
     for g in groups {
-        writeln!(
-            out,
-            "  {:<18} {:>9} {:>6.1}% {:>14.2} {:>10.1}%",
-            g.name,
-            g.members,
-            100.0 * g.share,
-            g.sales,
-            100.0 * g.sales_share
-        )?;
+        writeln!(out, "  {:<18}{}", g.name, figures(g))?;
     }
     Ok(())
+}
+
+/// A group's members, share, sales and sales share, under the headings of [`print_groups`].
+fn figures(g: &Group) -> String {
+    format!(
+        " {:>9} {:>6.1}% {:>14.2} {:>10.1}%",
+        g.members,
+        100.0 * g.share,
+        g.sales,
+        100.0 * g.sales_share
+    )
 }
 
 fn print_summary(out: &mut impl Write, s: &Summary, file: &std::path::Path) -> std::io::Result<()> {
@@ -110,16 +113,7 @@ fn print_summary(out: &mut impl Write, s: &Summary, file: &std::path::Path) -> s
     )?;
     for c in &s.clusters {
         let g = &c.group;
-        writeln!(
-            out,
-            "  {:>2} {:<44} {:>9} {:>6.1}% {:>14.2} {:>10.1}%",
-            c.id,
-            g.name,
-            g.members,
-            100.0 * g.share,
-            g.sales,
-            100.0 * g.sales_share
-        )?;
+        writeln!(out, "  {:>2} {:<44}{}", c.id, g.name, figures(g))?;
     }
     let p = &s.pareto;
     match p.top_sales_share {

@@ -12,6 +12,15 @@ use woolguard::model::score::end_of;
 pub const FORMS: &str =
     "2024-12-31T12:00:00Z (RFC 3339, any zone), 2024-12-31T12:00:00 (UTC) or 2024-12-31 (00:00 UTC)";
 
+/// The help of an optional `--as-of`: what the moment is for, the forms it takes and the default.
+pub fn as_of_help(moment: &str) -> String {
+    format!(
+        "{moment}: 2024-12-31T12:00:00Z (RFC 3339), 2024-12-31T12:00:00 (UTC) or 2024-12-31 \
+         (00:00 UTC); only history strictly before it is read. Default: just after the history's \
+         last event"
+    )
+}
+
 /// Clap value parser of every time flag. Clap names the flag in its message and exits 2.
 pub fn flag_time(s: &str) -> Result<i64, String> {
     let t = parse_time(s).ok_or_else(|| format!("'{s}' is not a time: expected {FORMS}"))?;

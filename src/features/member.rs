@@ -17,11 +17,7 @@ const HOUR: f64 = 3_600.0;
 const DAY: f64 = 86_400.0;
 
 const fn mem(name: &'static str, description: &'static str) -> FeatureDef {
-    FeatureDef {
-        name,
-        description,
-        moment: Moment::Member,
-    }
+    FeatureDef::new(Moment::Member, name, description)
 }
 
 /// The member-time features, in column order.

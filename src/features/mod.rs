@@ -32,6 +32,16 @@ pub struct FeatureDef {
     pub moment: Moment,
 }
 
+impl FeatureDef {
+    pub(crate) const fn new(moment: Moment, name: &'static str, description: &'static str) -> Self {
+        FeatureDef {
+            name,
+            description,
+            moment,
+        }
+    }
+}
+
 /// Every feature, recruitment-time first, in the column order of feature matrices.
 pub fn registry() -> Vec<FeatureDef> {
     recruit::FEATURES

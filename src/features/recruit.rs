@@ -22,11 +22,7 @@ const HOUR: i64 = 3_600;
 const DAY: i64 = 86_400;
 
 const fn rec(name: &'static str, description: &'static str) -> FeatureDef {
-    FeatureDef {
-        name,
-        description,
-        moment: Moment::Recruitment,
-    }
+    FeatureDef::new(Moment::Recruitment, name, description)
 }
 
 /// The recruitment-time features, in column order.

@@ -13,8 +13,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::calendar::{
-    at_hour, sale_at, CAMPAIGNS, DAY, END, HOUR, MINUTE, PEOPLE, POINTS_EXPIRY, SALES, SCRIPTS,
-    YEAR_2024,
+    at_hour, sale_at, Sale, CAMPAIGNS, DAY, END, HOUR, MINUTE, PEOPLE, POINTS_EXPIRY, SALES,
+    SCRIPTS, YEAR_2024,
 };
 use super::dist::{chance, exp, jitter, lognormal, mix64, poisson, uniform};
 use super::keys::MemberKind;
@@ -300,6 +300,21 @@ struct Grant {
     use_at: i64,
 }
 
+impl Grant {
+    /// A sale's promo coupon, redeemed with chance `use_p` after the mean delay.
+    fn promo(s: &Sale, use_p: f64) -> Grant {
+        Grant {
+            kind: CouponKind::Promo,
+            campaign: Some(s.id),
+            face: s.face,
+            threshold: s.threshold,
+            valid_days: s.days,
+            use_p,
+            use_at: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Act {
     Claim(Grant),
@@ -441,18 +456,7 @@ impl Sim<'_> {
                     let t = s.start + (uniform(self.rng, 0.0, 2.0) * DAY as f64) as i64;
                     at_hour(self.rng, t, &PEOPLE).max(s.start)
                 };
-                self.at(
-                    claim,
-                    Act::Claim(Grant {
-                        kind: CouponKind::Promo,
-                        campaign: Some(s.id),
-                        face: s.face,
-                        threshold: s.threshold,
-                        valid_days: s.days,
-                        use_p: p.promo_use,
-                        use_at: 0,
-                    }),
-                );
+                self.at(claim, Act::Claim(Grant::promo(s, p.promo_use)));
             }
             if s.start <= active_end && chance(self.rng, p.sale_order) {
                 let t = s.start + (uniform(self.rng, 0.1, s.days as f64) * DAY as f64) as i64;
@@ -507,18 +511,7 @@ impl Sim<'_> {
         for s in scenario::sales_after_promo() {
             if chance(self.rng, 0.8) {
                 let t = s.start + (uniform(self.rng, 0.0, 2.0) * DAY as f64) as i64;
-                self.at(
-                    t,
-                    Act::Claim(Grant {
-                        kind: CouponKind::Promo,
-                        campaign: Some(s.id),
-                        face: s.face,
-                        threshold: s.threshold,
-                        valid_days: s.days,
-                        use_p: 0.0,
-                        use_at: 0,
-                    }),
-                );
+                self.at(t, Act::Claim(Grant::promo(s, 0.0)));
             }
         }
     }

@@ -70,6 +70,14 @@ impl Campaign {
     pub fn generosity(&self) -> f64 {
         self.face / self.threshold.max(20.0)
     }
+
+    /// The same campaign as a fission (invite) campaign.
+    const fn with_invites(self) -> Campaign {
+        Campaign {
+            fission: true,
+            ..self
+        }
+    }
 }
 
 const fn campaign(
@@ -93,27 +101,6 @@ const fn campaign(
     }
 }
 
-const fn fission(
-    id: &'static str,
-    channel: &'static str,
-    start: i64,
-    days: i64,
-    face: f64,
-    threshold: f64,
-    reach: f64,
-) -> Campaign {
-    Campaign {
-        id,
-        channel,
-        start,
-        days,
-        fission: true,
-        face,
-        threshold,
-        reach,
-    }
-}
-
 // id, channel, opens at (UTC), days, welcome coupon face value and threshold, reach.
 #[rustfmt::skip]
 pub const CAMPAIGNS: &[Campaign] = &[
@@ -121,21 +108,21 @@ pub const CAMPAIGNS: &[Campaign] = &[
     campaign("rc-2307-launch-wxmini", "wechat_mini", utc(2023, 7, 15, MORNING), 21, 10.0, 0.0, 0.7),
     campaign("rc-2308-qixi-douyin", "douyin", utc(2023, 8, 10, EVENING), 14, 15.0, 79.0, 0.7),
     campaign("rc-2309-school-app", "app", utc(2023, 9, 1, MORNING), 30, 20.0, 129.0, 0.6),
-    fission("fx-2309-invite-wxmini", "wechat_mini", utc(2023, 9, 15, EVENING), 21, 15.0, 59.0, 1.0),
+    campaign("fx-2309-invite-wxmini", "wechat_mini", utc(2023, 9, 15, EVENING), 21, 15.0, 59.0, 1.0).with_invites(),
     campaign("rc-2310-golden-week-jd", "jd", utc(2023, 10, 1, MORNING), 7, 30.0, 199.0, 0.7),
     campaign("rc-2310-double11-tmall", "tmall", utc(2023, 10, 24, EVENING), 20, 50.0, 299.0, 2.0),
     campaign("rc-2311-double11-jd", "jd", utc(2023, 11, 1, EVENING), 12, 40.0, 249.0, 1.2),
     campaign("rc-2312-double12-douyin", "douyin", utc(2023, 12, 5, EVENING), 10, 30.0, 159.0, 0.8),
     campaign("rc-2312-stores-pos", "pos", utc(2023, 12, 15, MORNING), 40, 10.0, 50.0, 0.7),
     campaign("rc-2401-newyear-app", "app", utc(2024, 1, 10, MORNING), 25, 30.0, 169.0, 0.7),
-    fission("fx-2402-spring-invite-app", "app", utc(2024, 1, 28, EVENING), 25, 20.0, 69.0, 1.2),
+    campaign("fx-2402-spring-invite-app", "app", utc(2024, 1, 28, EVENING), 25, 20.0, 69.0, 1.2).with_invites(),
     campaign("rc-2403-womensday-tmall", "tmall", utc(2024, 3, 1, EVENING), 10, 30.0, 199.0, 0.8),
     campaign("rc-2403-spring-wxmini", "wechat_mini", utc(2024, 3, 15, MORNING), 20, 10.0, 0.0, 0.6),
     campaign("rc-2404-live-douyin", "douyin", utc(2024, 4, 15, EVENING), 14, 25.0, 99.0, 0.9),
     campaign("rc-2405-520-app", "app", utc(2024, 5, 14, MORNING), 8, 20.0, 99.0, 0.5),
     campaign("rc-2405-618-tmall", "tmall", utc(2024, 5, 20, EVENING), 30, 50.0, 299.0, 1.8),
     campaign("rc-2405-618-jd", "jd", utc(2024, 5, 31, EVENING), 19, 40.0, 199.0, 1.2),
-    fission("fx-2407-summer-invite-wxmini", "wechat_mini", utc(2024, 7, 1, EVENING), 30, 20.0, 39.0, 1.3),
+    campaign("fx-2407-summer-invite-wxmini", "wechat_mini", utc(2024, 7, 1, EVENING), 30, 20.0, 39.0, 1.3).with_invites(),
     campaign("rc-2408-stores-pos", "pos", utc(2024, 8, 1, MORNING), 45, 10.0, 50.0, 0.7),
     campaign("rc-2408-summer-douyin", "douyin", utc(2024, 8, 20, EVENING), 14, 20.0, 89.0, 0.7),
     campaign("rc-2409-midautumn-wxmini", "wechat_mini", utc(2024, 9, 8, MORNING), 14, 15.0, 59.0, 0.6),

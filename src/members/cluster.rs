@@ -28,6 +28,7 @@ use serde::Serialize;
 
 use crate::data::history::{History, MemberIdx};
 use crate::features::member::{member_row, MemberIndex, FEATURES};
+use crate::model::metrics::mean_variance;
 
 /// One clustering feature: a member-feature column and the words for a cluster far above or
 /// below the mean on it.
@@ -352,11 +353,9 @@ pub fn fit(rows: &[f64], features: &[Feature], params: &ClusterParams) -> Cluste
             .map(|&i| rows[i * d + j])
             .filter(|v| !v.is_nan())
             .collect();
-        if vals.is_empty() {
+        let Some((m, var)) = mean_variance(&vals) else {
             continue;
-        }
-        let m = vals.iter().sum::<f64>() / vals.len() as f64;
-        let var = vals.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / vals.len() as f64;
+        };
         mean[j] = m;
         std[j] = if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 };
     }

@@ -19,6 +19,15 @@ use std::path::{Path, PathBuf};
 use crate::data::write::{Row, TableWriter};
 
 /// What can go wrong reading a member-value config or writing its output.
+/// Midnight UTC of a calendar date, for tests written in dates.
+#[cfg(test)]
+pub(crate) fn at(y: i32, m: u32, d: u32) -> i64 {
+    chrono::NaiveDate::from_ymd_opt(y, m, d)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp())
+        .unwrap_or_else(|| panic!("bad date {y}-{m}-{d}"))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MembersError {
     #[error("cannot read {path}: {source}")]

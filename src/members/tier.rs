@@ -349,13 +349,7 @@ impl TierRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(y: i32, m: u32, d: u32) -> i64 {
-        NaiveDate::from_ymd_opt(y, m, d)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| t.and_utc().timestamp())
-            .unwrap_or_else(|| panic!("bad date {y}-{m}-{d}"))
-    }
+    use crate::members::at;
 
     fn rules() -> TierRules {
         TierParams::default()

@@ -18,6 +18,8 @@ use smartcore::tree::decision_tree_classifier::{
     DecisionTreeClassifier, DecisionTreeClassifierParameters,
 };
 
+use super::metrics::mean_variance;
+
 /// Baseline settings from `training/*.toml` (`[baselines]`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -75,11 +77,9 @@ impl Standardiser {
                 .copied()
                 .filter(|v| v.is_finite())
                 .collect();
-            if vals.is_empty() {
+            let Some((m, var)) = mean_variance(&vals) else {
                 continue;
-            }
-            let m = vals.iter().sum::<f64>() / vals.len() as f64;
-            let var = vals.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / vals.len() as f64;
+            };
             mean[j] = m;
             std[j] = if var > 0.0 { var.sqrt() } else { 1.0 };
         }

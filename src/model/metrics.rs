@@ -77,23 +77,54 @@ pub fn lift_at(scores: &[f64], labels: &[u8], frac: f64) -> Option<f64> {
     Some(hits / k as f64 / base)
 }
 
+/// The mean and the (population) variance of `vals`; `None` when there are none.
+pub fn mean_variance(vals: &[f64]) -> Option<(f64, f64)> {
+    if vals.is_empty() {
+        return None;
+    }
+    let m = vals.iter().sum::<f64>() / vals.len() as f64;
+    let var = vals.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / vals.len() as f64;
+    Some((m, var))
+}
+
 /// Expected calibration error over `bins` equal-width probability bins.
 pub fn ece(probs: &[f64], labels: &[u8], bins: usize) -> f64 {
-    let bins = bins.max(1);
-    let mut count = vec![0usize; bins];
-    let mut sum_p = vec![0.0; bins];
-    let mut sum_y = vec![0.0; bins];
-    for (&p, &y) in probs.iter().zip(labels) {
-        let b = ((p * bins as f64) as usize).min(bins - 1);
-        count[b] += 1;
-        sum_p[b] += p;
-        sum_y[b] += f64::from(y);
-    }
     let n = probs.len().max(1) as f64;
-    (0..bins)
-        .filter(|&b| count[b] > 0)
-        .map(|b| (count[b] as f64 / n) * ((sum_p[b] - sum_y[b]) / count[b] as f64).abs())
+    probability_bins(probs, labels, bins)
+        .iter()
+        .map(|b| (b.count as f64 / n) * ((b.sum_p - b.sum_y) / b.count as f64).abs())
         .sum()
+}
+
+/// The members of one equal-width probability bin: how many, and the sums of their
+/// probabilities and of their labels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProbabilityBin {
+    pub count: usize,
+    pub sum_p: f64,
+    pub sum_y: f64,
+}
+
+/// `bins` equal-width probability bins (at least one), in order, empty ones left out: what the
+/// ECE and the reliability diagram are made of.
+pub fn probability_bins(probs: &[f64], labels: &[u8], bins: usize) -> Vec<ProbabilityBin> {
+    let bins = bins.max(1);
+    let mut out = vec![
+        ProbabilityBin {
+            count: 0,
+            sum_p: 0.0,
+            sum_y: 0.0,
+        };
+        bins
+    ];
+    for (&p, &y) in probs.iter().zip(labels) {
+        let b = &mut out[((p * bins as f64) as usize).min(bins - 1)];
+        b.count += 1;
+        b.sum_p += p;
+        b.sum_y += f64::from(y);
+    }
+    out.retain(|b| b.count > 0);
+    out
 }
 
 /// What a threshold does on a labelled set (score ≥ threshold flags the member).

@@ -180,6 +180,11 @@ mod tests {
     // Ranked by probability: 1 1 0 1 0 0 0 0 (three positives).
     const P: [f64; 8] = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2];
     const Y: [u8; 8] = [1, 1, 0, 1, 0, 0, 0, 0];
+    /// What the targets and the capacity below both come to on P and Y.
+    const BY_HAND: Thresholds = Thresholds {
+        review: 0.6,
+        reject: 0.8,
+    };
 
     #[test]
     fn targets_by_hand() {
@@ -189,13 +194,7 @@ mod tests {
         }
         .choose(&P, &Y);
         // Precision is 1 down to 0.8, 2/3 at 0.7; recall reaches 1 at 0.6.
-        assert_eq!(
-            t,
-            Thresholds {
-                review: 0.6,
-                reject: 0.8
-            }
-        );
+        assert_eq!(t, BY_HAND);
     }
 
     #[test]
@@ -206,13 +205,7 @@ mod tests {
             rejects_per_10k: 2_500.0,
         }
         .choose(&P, &Y);
-        assert_eq!(
-            t,
-            Thresholds {
-                review: 0.6,
-                reject: 0.8
-            }
-        );
+        assert_eq!(t, BY_HAND);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::model::artefact::Artefact;
 use crate::model::config::TrainConfig;
 use crate::model::dataset::cutoffs;
 use crate::model::evaluate::Metrics;
-use crate::model::metrics::curve;
+use crate::model::metrics::{self, curve};
 use crate::model::score::ScoreError;
 use crate::scoring::members::{MemberScorer, Standings};
 
@@ -123,22 +123,12 @@ pub struct Bin {
 /// Reliability bins: `bins` equal-width probability bins (the ones of the ECE), empty ones left
 /// out.
 pub fn reliability(probs: &[f64], labels: &[u8], bins: usize) -> Vec<Bin> {
-    let bins = bins.max(1);
-    let mut count = vec![0usize; bins];
-    let mut sum_p = vec![0.0; bins];
-    let mut sum_y = vec![0.0; bins];
-    for (&p, &y) in probs.iter().zip(labels) {
-        let b = ((p * bins as f64) as usize).min(bins - 1);
-        count[b] += 1;
-        sum_p[b] += p;
-        sum_y[b] += f64::from(y);
-    }
-    (0..bins)
-        .filter(|&b| count[b] > 0)
+    metrics::probability_bins(probs, labels, bins)
+        .iter()
         .map(|b| Bin {
-            members: count[b],
-            mean_probability: sum_p[b] / count[b] as f64,
-            observed_rate: sum_y[b] / count[b] as f64,
+            members: b.count,
+            mean_probability: b.sum_p / b.count as f64,
+            observed_rate: b.sum_y / b.count as f64,
         })
         .collect()
 }

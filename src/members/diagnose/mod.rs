@@ -137,6 +137,20 @@ pub struct GroupStats {
     pub sales_share: f64,
 }
 
+impl GroupStats {
+    /// The activity rates in table order (first purchase, repurchase, purchase, points
+    /// exchange, coupon use), each with the count it is a share of.
+    pub fn activity_rates(&self) -> [(Option<f64>, usize); 5] {
+        [
+            (self.first_purchase_rate, self.first_purchase_eligible),
+            (self.repurchase_rate, self.buyers),
+            (self.purchase_rate, self.past_buyers),
+            (self.exchange_rate, self.points_holders),
+            (self.coupon_use_rate, self.coupon_claims),
+        ]
+    }
+}
+
 /// The four tracks of member operations in one period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrackRow {

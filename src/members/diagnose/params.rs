@@ -268,13 +268,7 @@ mod tests {
     use super::super::facts::period_index;
     use super::super::{periods, DiagnoseError, Diagnosis};
     use super::*;
-
-    fn at(y: i32, m: u32, d: u32) -> i64 {
-        NaiveDate::from_ymd_opt(y, m, d)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| t.and_utc().timestamp())
-            .unwrap_or_else(|| panic!("bad date {y}-{m}-{d}"))
-    }
+    use crate::members::at;
 
     #[test]
     fn periods_start_on_calendar_boundaries() {

@@ -435,7 +435,14 @@ fn hand_built_tree_with_a_repeated_feature() {
 
 /// Three one-split trees, one per missing type, written as LightGBM model text so that
 /// LightGBM itself can be asked what it predicts.
-const MISSING_TYPES_MODEL: &str = "tree
+fn missing_types_model() -> String {
+    let stumps = [
+        stump(0, 0, "0.25", 0, "1 2"),
+        stump(1, 1, "-0.5", 6, "10 20"),
+        stump(2, 2, "-1e-36", 8, "100 200"),
+    ];
+    format!(
+        "tree
 version=v4
 num_class=1
 num_tree_per_iteration=1
@@ -445,16 +452,25 @@ objective=binary sigmoid:1
 feature_names=a b c
 feature_infos=[-1:1] [-1:1] [-1:1]
 
-Tree=0
+{}end of trees
+",
+        stumps.concat()
+    )
+}
+
+/// One tree of LightGBM model text: a single split on `feature`, two leaves.
+fn stump(tree: usize, feature: usize, threshold: &str, decision_type: u8, leaves: &str) -> String {
+    format!(
+        "Tree={tree}
 num_leaves=2
 num_cat=0
-split_feature=0
+split_feature={feature}
 split_gain=1
-threshold=0.25
-decision_type=0
+threshold={threshold}
+decision_type={decision_type}
 left_child=-1
 right_child=-2
-leaf_value=1 2
+leaf_value={leaves}
 leaf_weight=1 1
 leaf_count=5 5
 internal_value=0
@@ -464,50 +480,13 @@ is_linear=0
 shrinkage=1
 
 
-Tree=1
-num_leaves=2
-num_cat=0
-split_feature=1
-split_gain=1
-threshold=-0.5
-decision_type=6
-left_child=-1
-right_child=-2
-leaf_value=10 20
-leaf_weight=1 1
-leaf_count=5 5
-internal_value=0
-internal_weight=0
-internal_count=10
-is_linear=0
-shrinkage=1
-
-
-Tree=2
-num_leaves=2
-num_cat=0
-split_feature=2
-split_gain=1
-threshold=-1e-36
-decision_type=8
-left_child=-1
-right_child=-2
-leaf_value=100 200
-leaf_weight=1 1
-leaf_count=5 5
-internal_value=0
-internal_weight=0
-internal_count=10
-is_linear=0
-shrinkage=1
-
-
-end of trees
-";
+"
+    )
+}
 
 #[test]
 fn missing_types_follow_lightgbm() {
-    let ours = Gbm::from_lightgbm_text(MISSING_TYPES_MODEL).unwrap();
+    let ours = Gbm::from_lightgbm_text(&missing_types_model()).unwrap();
     let t = ours.trees();
     assert_eq!(
         (
@@ -538,7 +517,7 @@ fn missing_types_follow_lightgbm() {
             }
         }
     }
-    let booster = lightgbm3::Booster::from_string(MISSING_TYPES_MODEL).unwrap();
+    let booster = lightgbm3::Booster::from_string(&missing_types_model()).unwrap();
     let theirs = booster.raw_scores(&rows, 3, true).unwrap();
     let mine = ours.predict_raw_batch(&rows, 3).unwrap();
     for (i, row) in rows.chunks_exact(3).enumerate() {
@@ -593,22 +572,23 @@ fn corrupt_models_are_refused() {
     assert!(corrupt("/sigmoid", json!(-1.0)).contains("sigmoid"));
     assert!(corrupt("/n_features", json!(0)).contains("features"));
 
-    let truncated = &MISSING_TYPES_MODEL[..MISSING_TYPES_MODEL.len() - 20];
+    let model = missing_types_model();
+    let truncated = &model[..model.len() - 20];
     assert!(matches!(
         Gbm::from_lightgbm_text(truncated),
         Err(GbmError::ModelText { .. })
     ));
-    let categorical = MISSING_TYPES_MODEL.replacen("decision_type=0", "decision_type=1", 1);
+    let categorical = model.replacen("decision_type=0", "decision_type=1", 1);
     assert!(matches!(
         Gbm::from_lightgbm_text(&categorical),
         Err(GbmError::Unsupported(_))
     ));
-    let multiclass = MISSING_TYPES_MODEL.replacen("num_class=1", "num_class=3", 1);
+    let multiclass = model.replacen("num_class=1", "num_class=3", 1);
     assert!(matches!(
         Gbm::from_lightgbm_text(&multiclass),
         Err(GbmError::Unsupported(_))
     ));
-    let garbled = MISSING_TYPES_MODEL.replacen("threshold=0.25", "threshold=0.2x5", 1);
+    let garbled = model.replacen("threshold=0.25", "threshold=0.2x5", 1);
     let err = Gbm::from_lightgbm_text(&garbled).unwrap_err();
     assert!(
         matches!(err, GbmError::ModelNumber { line: 16, .. }),

@@ -341,14 +341,12 @@ fn group_table(out: &mut String, title: &str, groups: &[GroupStats], d: &Diagnos
         if with_model {
             out.push_str(&share_cell(g.predicted_wool_share, g.members, min));
         }
+        for (rate, n) in g.activity_rates() {
+            out.push_str(&share_cell(rate, n, min));
+        }
         let _ = write!(
             out,
-            "{}{}{}{}{}<td>{}</td><td>{}</td></tr>",
-            share_cell(g.first_purchase_rate, g.first_purchase_eligible, min),
-            share_cell(g.repurchase_rate, g.buyers, min),
-            share_cell(g.purchase_rate, g.past_buyers, min),
-            share_cell(g.exchange_rate, g.points_holders, min),
-            share_cell(g.coupon_use_rate, g.coupon_claims, min),
+            "<td>{}</td><td>{}</td></tr>",
             g.average_order_value
                 .map_or_else(|| "–".to_string(), |v| format!("{v:.2}")),
             svg::percent(g.sales_share)

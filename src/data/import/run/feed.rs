@@ -99,7 +99,7 @@ impl<'m> FeedRun<'m> {
         let Some(group) = &self.feed.group else {
             self.report.rows_out += 1;
             let values = self.evaluate(&cx, &Origin::Row(row))?;
-            return sink.accept(self.feed, self.source, &values, &Origin::Row(row));
+            return sink.accept(&self.out(&values, &Origin::Row(row)));
         };
         let key = match group.key.eval(&cx) {
             Ok(Value::Text(k)) => k,
@@ -177,9 +177,23 @@ impl<'m> FeedRun<'m> {
             };
             self.report.rows_out += 1;
             let values = self.evaluate(&cx, &origin)?;
-            sink.accept(self.feed, self.source, &values, &origin)?;
+            sink.accept(&self.out(&values, &origin))?;
         }
         Ok(())
+    }
+
+    /// An output row of this feed, for a sink.
+    fn out<'v, 'a>(
+        &'v self,
+        values: &'v [Option<Value<'a>>],
+        origin: &'v Origin<'v>,
+    ) -> Out<'v, 'a> {
+        Out {
+            feed: self.feed,
+            source: self.source,
+            values,
+            origin,
+        }
     }
 
     fn evaluate<'a>(
@@ -218,13 +232,7 @@ impl<'m> FeedRun<'m> {
 
 /// Receives the output rows of feeds.
 pub(super) trait Sink {
-    fn accept(
-        &mut self,
-        feed: &Feed,
-        source: &Source,
-        values: &[Option<Value<'_>>],
-        origin: &Origin<'_>,
-    ) -> Result<(), ImportError>;
+    fn accept(&mut self, out: &Out<'_, '_>) -> Result<(), ImportError>;
 }
 
 /// One output row with what is needed to explain a bad value in it.

@@ -1,14 +1,13 @@
 //! Where output rows go: the members, merged by id across the members feeds, and the events,
 //! checked against the members and written as they come.
 
-use super::feed::{Origin, Out, Sink};
+use super::feed::{Out, Sink};
 use super::FastMap;
 use crate::data::error::Location;
-use crate::data::import::mapping::{Feed, Source};
+use crate::data::import::mapping::Source;
 use crate::data::import::ImportError;
 use crate::data::schema::{CouponEvent, CouponKind, PointsReason, Table};
 use crate::data::write::{CouponRow, DatasetWriter, LabelRow, MemberRow, OrderRow, PointsRow};
-use crate::expr::import::Value;
 
 /// A member as the members feeds build it up.
 struct MemberAcc {
@@ -35,19 +34,8 @@ const JOINED_AT: usize = 1;
 const MEMBER_TEXTS: std::ops::Range<usize> = 2..10;
 
 impl Sink for MemberSet {
-    fn accept(
-        &mut self,
-        feed: &Feed,
-        source: &Source,
-        values: &[Option<Value<'_>>],
-        origin: &Origin<'_>,
-    ) -> Result<(), ImportError> {
-        let out = Out {
-            feed,
-            source,
-            values,
-            origin,
-        };
+    fn accept(&mut self, out: &Out<'_, '_>) -> Result<(), ImportError> {
+        let (feed, origin) = (out.feed, out.origin);
         let id = out.str(MEMBER_ID)?;
         // Members merge across feeds, so an empty joined_at or channel in one row only means this
         // row does not tell it; `write` refuses a member that no row tells.
@@ -162,25 +150,14 @@ impl EventSink<'_> {
 }
 
 impl Sink for EventSink<'_> {
-    fn accept(
-        &mut self,
-        feed: &Feed,
-        source: &Source,
-        values: &[Option<Value<'_>>],
-        origin: &Origin<'_>,
-    ) -> Result<(), ImportError> {
-        let out = Out {
-            feed,
-            source,
-            values,
-            origin,
-        };
+    fn accept(&mut self, out: &Out<'_, '_>) -> Result<(), ImportError> {
+        let (feed, origin) = (out.feed, out.origin);
         // Column positions follow schema::{COUPONS, ORDERS, POINTS, LABELS}.
         match feed.table {
             Table::Members => Ok(()),
             Table::Coupons => {
                 let row = CouponRow {
-                    member_id: self.member(&out, 0)?,
+                    member_id: self.member(out, 0)?,
                     coupon_id: out.text(1)?,
                     campaign_id: out.opt_text(2)?,
                     event: out.vocab::<CouponEvent>(3)?.to_string(),
@@ -204,7 +181,7 @@ impl Sink for EventSink<'_> {
                     ));
                 }
                 let row = OrderRow {
-                    member_id: self.member(&out, 1)?,
+                    member_id: self.member(out, 1)?,
                     at: out.time(2)?,
                     amount: out.money(3)?,
                     list_amount: out.money(4)?,
@@ -219,7 +196,7 @@ impl Sink for EventSink<'_> {
             }
             Table::Points => {
                 let row = PointsRow {
-                    member_id: self.member(&out, 0)?,
+                    member_id: self.member(out, 0)?,
                     at: out.time(1)?,
                     delta: out.int(2)?,
                     reason: out.vocab::<PointsReason>(3)?.to_string(),
@@ -235,7 +212,7 @@ impl Sink for EventSink<'_> {
                     ));
                 }
                 let row = LabelRow {
-                    member_id: self.member(&out, 0)?,
+                    member_id: self.member(out, 0)?,
                     label,
                     at: out.time(2)?,
                     source: out.text(3)?,
