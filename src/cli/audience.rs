@@ -174,13 +174,13 @@ fn print_summary(
             .iter()
             .map(|c| format!("{} {}", c.members, c.name))
             .collect();
-        writeln!(out, "model {v}: {}", d.join(", "))?;
+        writeln!(out, "verdicts (lists, rules, model {v}): {}", d.join(", "))?;
     }
     print_counts(out, "removed by reason", &s.removed_by_reason, s.removed)?;
     if !s.removed_by_code.is_empty() {
         print_counts(
             out,
-            "removed by the model, by its top reason",
+            "removed by the policy, by reason code",
             &s.removed_by_code,
             s.removed,
         )?;
@@ -197,7 +197,7 @@ fn print_summary(
     )?;
     writeln!(
         out,
-        "    by the model        {}",
+        "    by the policy       {}",
         tally(&l.removed_by_model)
     )?;
     writeln!(out, "  kept                  {}", tally(&l.kept))?;

@@ -68,13 +68,12 @@ pub fn compare(
     seed: u64,
 ) -> Result<Comparison, ScoreError> {
     if current.target != new.target {
-        return Err(ScoreError::Config(format!(
-            "{} predicts {} and {} predicts {}: compare models of one target",
-            current.version,
-            current.target.name(),
-            new.version,
-            new.target.name()
-        )));
+        return Err(ScoreError::Targets {
+            current: current.version.clone(),
+            current_target: current.target.name(),
+            new: new.version.clone(),
+            new_target: new.target.name(),
+        });
     }
     let checked = TrainConfig::check(current.config.clone()).map_err(ScoreError::Config)?;
     // (members, labels, probabilities) of one model.

@@ -146,8 +146,29 @@ pub enum ConfigError {
     },
     #[error("training config {path}: {message}")]
     Parse { path: String, message: String },
-    #[error("training config {path}: {message}")]
-    Invalid { path: String, message: String },
+    #[error("training config {path}: {source}")]
+    Invalid { path: String, source: InvalidConfig },
+}
+
+/// A value no training can use, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidConfig {
+    #[error("name must be letters, digits, '-' or '_', got {0:?}")]
+    Name(String),
+    #[error(transparent)]
+    Label(#[from] super::label::LabelError),
+    #[error("split.train ({train}) and split.calibration ({calibration}) must be in (0, 1) and leave a validation share")]
+    Split { train: f64, calibration: f64 },
+    #[error("features.observe_days must be at most 3650, got {0}")]
+    ObserveDays(u32),
+    #[error("merge caps must be at least 1")]
+    MergeCaps,
+    #[error("gbm: {0}")]
+    Gbm(#[from] super::gbm::GbmError),
+    #[error("{0}")]
+    Baselines(&'static str),
+    #[error(transparent)]
+    Policy(#[from] super::policy::PolicyError),
 }
 
 /// A checked configuration (`TrainConfig::check`).
@@ -169,57 +190,51 @@ impl TrainConfig {
             path: shown.clone(),
             message: e.to_string().trim_end().to_string(),
         })?;
-        config.check().map_err(|message| ConfigError::Invalid {
+        config.check().map_err(|source| ConfigError::Invalid {
             path: shown,
-            message,
+            source,
         })
     }
 
     /// Refuses values no training can use, naming the key.
-    pub fn check(self) -> Result<Checked, String> {
+    pub fn check(self) -> Result<Checked, InvalidConfig> {
         if self.name.is_empty()
             || !self
                 .name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(format!(
-                "name must be letters, digits, '-' or '_', got {:?}",
-                self.name
-            ));
+            return Err(InvalidConfig::Name(self.name));
         }
-        let rule = self.label.check().map_err(|e| e.to_string())?;
+        let rule = self.label.check()?;
         let s = &self.split;
         let share = |v: f64| v.is_finite() && v > 0.0 && v < 1.0;
         if !share(s.train) || !share(s.calibration) || s.train + s.calibration >= 1.0 {
-            return Err(format!(
-                "split.train ({}) and split.calibration ({}) must be in (0, 1) and leave a \
-                 validation share",
-                s.train, s.calibration
-            ));
+            return Err(InvalidConfig::Split {
+                train: s.train,
+                calibration: s.calibration,
+            });
         }
         if self.features.observe_days > 3_650 {
-            return Err(format!(
-                "features.observe_days must be at most 3650, got {}",
-                self.features.observe_days
-            ));
+            return Err(InvalidConfig::ObserveDays(self.features.observe_days));
         }
         let m = &self.merge;
         if [m.device, m.phone, m.ip24, m.inviter].contains(&0) {
-            return Err("merge caps must be at least 1".to_string());
+            return Err(InvalidConfig::MergeCaps);
         }
-        self.gbm.check().map_err(|e| format!("gbm: {e}"))?;
+        self.gbm.check()?;
         let b = &self.baselines;
         if !(b.logistic_l2.is_finite() && b.logistic_l2 >= 0.0) || b.logistic_iterations == 0 {
-            return Err("baselines.logistic_l2 must be ≥ 0 and logistic_iterations ≥ 1".into());
+            return Err(InvalidConfig::Baselines(
+                "baselines.logistic_l2 must be ≥ 0 and logistic_iterations ≥ 1",
+            ));
         }
         if b.forest_trees == 0 || b.forest_max_depth == 0 || b.forest_sample_rows == 0 {
-            return Err(
-                "baselines.forest_trees, forest_max_depth and forest_sample_rows must be ≥ 1"
-                    .into(),
-            );
+            return Err(InvalidConfig::Baselines(
+                "baselines.forest_trees, forest_max_depth and forest_sample_rows must be ≥ 1",
+            ));
         }
-        let policy = self.policy.check().map_err(|e| e.to_string())?;
+        let policy = self.policy.check()?;
         Ok(Checked {
             config: TrainConfig { policy, ..self },
             rule,
@@ -251,12 +266,12 @@ mod tests {
             },
             ..TrainConfig::default()
         };
-        let err = bad.check().err().unwrap_or_default();
+        let err = bad.check().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("split.train"), "{err}");
 
         let err = toml::from_str::<TrainConfig>("[label]\nwindow_days = 0\n")
             .map_err(|e| e.to_string())
-            .and_then(|c| c.check().map(|_| ()))
+            .and_then(|c| c.check().map(|_| ()).map_err(|e| e.to_string()))
             .err()
             .unwrap_or_default();
         assert!(err.contains("window_days"), "{err}");

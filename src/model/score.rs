@@ -19,7 +19,14 @@ pub enum ScoreError {
     #[error(transparent)]
     Data(#[from] DataError),
     #[error("the model's training config no longer checks: {0}")]
-    Config(String),
+    Config(#[from] super::config::InvalidConfig),
+    #[error("{current} predicts {current_target} and {new} predicts {new_target}: compare models of one target")]
+    Targets {
+        current: String,
+        current_target: &'static str,
+        new: String,
+        new_target: &'static str,
+    },
     #[error("no member of this history has a label under the model's rule (and no reviewed labels): nothing to evaluate")]
     NoLabels,
     #[error("member '{0}' is not in this history")]

@@ -67,7 +67,7 @@ fn fixture() -> &'static Fixture {
             .unwrap_or_else(|e| panic!("{e}"));
         let checked = toml::from_str::<TrainConfig>(CONFIG)
             .map_err(|e| e.to_string())
-            .and_then(TrainConfig::check)
+            .and_then(|c| c.check().map_err(|e| e.to_string()))
             .unwrap_or_else(|e| panic!("{e}"));
         let (model, _) =
             train(&history, &checked, "wool-test", Some(&truth)).unwrap_or_else(|e| panic!("{e}"));
