@@ -13,5 +13,6 @@ mod members;
 mod model;
 mod read;
 mod report;
+mod rules;
 mod serve;
 mod trust;
