@@ -12,6 +12,8 @@ use woolguard::model::artefact::Artefact;
 use woolguard::model::config::TrainConfig;
 use woolguard::model::evaluate::{header, row, Evaluation};
 #[cfg(feature = "gbm")]
+use woolguard::model::holdout::{self, HeldOut};
+#[cfg(feature = "gbm")]
 use woolguard::model::policy::PolicyParams;
 use woolguard::model::score;
 use woolguard::model::slot;
@@ -37,6 +39,13 @@ pub struct TrainArgs {
     /// The artefact to write; its file name is the model version.
     #[arg(long)]
     pub out: PathBuf,
+    /// Also hold out each campaign in turn: train on the others, measure on it (cold start for
+    /// a new campaign), against the labels and the truth where known.
+    #[arg(long)]
+    pub by_campaign_holdout: bool,
+    /// With --by-campaign-holdout: the labelled members a campaign needs to be held out.
+    #[arg(long, default_value_t = 50, requires = "by_campaign_holdout")]
+    pub holdout_min_members: usize,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -122,6 +131,14 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     s.finish_and_clear();
     let (artefact, timings) = trained?;
     artefact.save(&args.out)?;
+    let held = if args.by_campaign_holdout {
+        let s = spinner("holding out each campaign");
+        let held = holdout::by_campaign(&h, &checked, truth.as_deref(), args.holdout_min_members);
+        s.finish_and_clear();
+        Some(held?)
+    } else {
+        None
+    };
     let mut out = std::io::stdout().lock();
     if args.json {
         let v = serde_json::json!({
@@ -131,6 +148,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             "report": artefact.report,
             "data": artefact.data,
             "seconds": timings.phases,
+            "campaign_holdout": held,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(ExitCode::SUCCESS);
@@ -156,7 +174,38 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         artefact.version,
         artefact.data.fingerprint
     )?;
+    if let Some(held) = &held {
+        print_holdout(&mut out, held)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each held-out campaign: the model trained on the others, measured on it.
+#[cfg(feature = "gbm")]
+fn print_holdout(out: &mut impl Write, held: &[HeldOut]) -> std::io::Result<()> {
+    let num = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
+    writeln!(
+        out,
+        "each campaign held out (trained on the others):\n  {:<28} {:>7} {:>8}  {:>9} {:>9} {:>8}  {:>9} {:>9} {:>8}",
+        "campaign", "members", "trained", "auc.lab", "rej.prec", "rejected", "auc.tru", "rej.prec", "rej.rec"
+    )?;
+    for h in held {
+        let t = h.truth.as_ref();
+        writeln!(
+            out,
+            "  {:<28} {:>7} {:>8}  {:>9} {:>9} {:>8}  {:>9} {:>9} {:>8}",
+            h.campaign,
+            h.members,
+            h.trained_on,
+            num(h.labels.roc_auc),
+            num(h.labels.reject.precision),
+            h.labels.reject.flagged,
+            num(t.and_then(|m| m.roc_auc)),
+            num(t.and_then(|m| m.reject.precision)),
+            num(t.and_then(|m| m.reject.recall)),
+        )?;
+    }
+    Ok(())
 }
 
 /// The policy as `[policy]` in the training TOML names it: `targets: reject_precision 0.9, …`.

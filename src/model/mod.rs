@@ -10,6 +10,8 @@ pub mod config;
 pub mod dataset;
 pub mod evaluate;
 pub mod gbm;
+#[cfg(feature = "gbm")]
+pub mod holdout;
 pub mod label;
 pub mod metrics;
 pub mod policy;

@@ -86,7 +86,7 @@ fn calibrate(method: CalibrationMethod, scores: &[f64], labels: &[u8]) -> Calibr
 }
 
 /// A family's calibrated probabilities on the calibration and validation rows → its report.
-fn family(
+pub(crate) fn family(
     name: &str,
     checked: &Checked,
     cal: (&[f64], &[u8]),

@@ -325,3 +325,39 @@ fn compare_promote_and_rollback() {
     assert!(registry::promote(models, &junk).is_err());
     assert_eq!(registry::history(models).map(|l| l.len()).unwrap_or(0), 3);
 }
+
+#[test]
+fn each_campaign_held_out_is_measured_by_a_model_that_never_saw_it() {
+    let f = fixture();
+    let held = woolguard::model::holdout::by_campaign(&f.history, &f.checked, Some(&f.truth), 100)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ds = woolguard::model::dataset::assemble(
+        &f.history,
+        &f.checked.config.features,
+        &f.checked.rule,
+        f.checked.config.merge.caps(),
+    );
+    // Every labelled member of a campaign is measured; every other labelled member is trained on.
+    let mut per: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for &m in &ds.members {
+        let c = f.history.members.campaign[m as usize];
+        if let Some(name) = f.history.keys.opt_name(c) {
+            *per.entry(name).or_default() += 1;
+        }
+    }
+    let eligible = per.values().filter(|&&n| n >= 100).count();
+    assert!(
+        held.len() >= 3 && held.len() <= eligible,
+        "{} of {eligible}",
+        held.len()
+    );
+    for h in &held {
+        assert_eq!(h.members, per[h.campaign.as_str()], "{}", h.campaign);
+        assert_eq!(h.members + h.trained_on, ds.labels.len(), "{}", h.campaign);
+        assert_eq!(h.labels.members, h.members);
+        let auc = h.labels.roc_auc.unwrap_or(0.0);
+        assert!(auc > 0.6 && auc <= 1.0, "{}: {auc}", h.campaign);
+        assert!(h.truth.is_some(), "{}", h.campaign);
+    }
+    assert!(held.windows(2).all(|w| w[0].members >= w[1].members));
+}
