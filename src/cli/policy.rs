@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use woolguard::members::tier::TierRules;
-use woolguard::scoring::rules::{RuleSet, RulesFile};
+use woolguard::scoring::rules::RuleSet;
 use woolguard::scoring::{Judge, Lists};
 use woolguard::state::dir::StateDir;
 use woolguard::state::store::{EventStore, RedbStore};
@@ -69,23 +69,10 @@ impl PolicyArgs {
             }
             let store = RedbStore::open(&dir.events)
                 .with_context(|| format!("--state {}", state.display()))?;
-            let entries = store
-                .list_entries()
-                .with_context(|| format!("--state {}", state.display()))?;
-            let (lists, left_out) = Lists::from_stored(&entries);
-            for (entry, reason) in left_out {
-                tracing::warn!(entry = %entry, reason = %reason, "stored list entry left out: it can never match");
-            }
-            policy.lists = lists;
-            let stored = store
-                .rules()
-                .with_context(|| format!("--state {}", state.display()))?;
-            if let Some(json) = stored {
-                let file: RulesFile = serde_json::from_str(&json)
-                    .with_context(|| format!("--state {}: stored rules", state.display()))?;
-                policy.rules = RuleSet::check(file, &TierRules::default().names).map_err(|e| {
-                    anyhow::anyhow!("--state {}: stored rules: {e}", state.display())
-                })?;
+            let context = || format!("--state {}", state.display());
+            policy.lists = store.stored_lists().with_context(context)?;
+            if let Some(rules) = store.stored_rules().with_context(context)? {
+                policy.rules = rules;
             }
         }
         Ok(policy)

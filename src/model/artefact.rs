@@ -260,18 +260,22 @@ impl Artefact {
         // The probability comes from the same raw score as the batch path, so a member gets
         // the same decision whichever path scored it.
         let probability = self.probability(self.gbm.predict_raw(row).map_err(fail)?);
-        let reasons = if top > 0 {
+        let mut scored = self.bare(probability);
+        if top > 0 {
             let contributions = self.gbm.path_contributions(row).map_err(fail)?;
-            self.reasons(row, &contributions.values, top)
-        } else {
-            Vec::new()
-        };
-        Ok(Scored {
+            scored.reasons = self.reasons(row, &contributions.values, top);
+        }
+        Ok(scored)
+    }
+
+    /// The score of a calibrated probability, without reasons.
+    pub fn bare(&self, probability: f64) -> Scored {
+        Scored {
             probability,
             quality: quality(probability),
             decision: self.decide(probability),
-            reasons,
-        })
+            reasons: Vec::new(),
+        }
     }
 
     /// The calibrated probability of a raw score.

@@ -87,11 +87,7 @@ pub fn score(
     s: &Segmentation,
     policy: Option<&AudiencePolicy>,
 ) -> Result<ModelScores, AudienceError> {
-    let keep_all = AudiencePolicy {
-        drop: super::DropLevel::Reject,
-        min_quality: None,
-    };
-    let verdicts = scorer.audience_verdicts(&s.members, policy.unwrap_or(&keep_all))?;
+    let verdicts = scorer.audience_verdicts(&s.members, policy)?;
     let version = scorer.model().version.clone();
     Ok(ModelScores {
         version,

@@ -143,7 +143,7 @@ impl<'a> MemberScorer<'a> {
             .enumerate()
             .map(|(i, (&m, s))| {
                 let row = &rows.values[i * width..(i + 1) * width];
-                let outcome = self.judge.rules_for(on, &s, &self.facts(m), row);
+                let outcome = self.judge.rules_for(on, &s, || self.facts(m), row);
                 (s, outcome)
             })
             .collect())
@@ -162,13 +162,13 @@ impl<'a> MemberScorer<'a> {
             .collect())
     }
 
-    /// The verdicts of `members` with only the first reason, computed only where an audience
-    /// under `policy` drops the member (the attributions are the slow part): the kept keep the
-    /// model's decision without reasons.
+    /// The verdicts of `members` from the batch probabilities, with the first reason computed
+    /// only where an audience under `policy` drops the member (the attributions are the slow
+    /// part); without a policy, no reasons at all.
     pub fn audience_verdicts(
         &self,
         members: &[MemberIdx],
-        policy: &super::AudiencePolicy,
+        policy: Option<&super::AudiencePolicy>,
     ) -> Result<Vec<Verdict>, ArtefactError> {
         let rows = self.at.rows(members);
         let probabilities = self.model.probabilities(&rows.values)?;
@@ -180,15 +180,10 @@ impl<'a> MemberScorer<'a> {
             .enumerate()
             .map(|(i, (&m, p))| {
                 let row = &rows.values[i * width..(i + 1) * width];
-                let bare = Scored {
-                    probability: p,
-                    quality: crate::model::artefact::quality(p),
-                    decision: self.model.decide(p),
-                    reasons: Vec::new(),
-                };
-                let outcome = self.judge.rules_for(on, &bare, &self.facts(m), row);
+                let bare = self.model.bare(p);
+                let outcome = self.judge.rules_for(on, &bare, || self.facts(m), row);
                 let v = self.verdict(m, bare, &outcome);
-                if super::drop_reason(&v, policy).is_some() {
+                if policy.is_some_and(|p| super::drop_reason(&v, p).is_some()) {
                     return Ok(self.verdict(m, self.model.score_row(row, 1)?, &outcome));
                 }
                 Ok(v)
@@ -202,9 +197,8 @@ impl<'a> MemberScorer<'a> {
     pub fn rejects(&self) -> Result<Vec<Option<bool>>, ArtefactError> {
         const CHUNK: usize = 64 * 1024;
         let mut out = vec![None; self.history.members.len()];
-        let keep_all = super::AudiencePolicy::default();
         for chunk in self.members().chunks(CHUNK) {
-            for (&m, v) in chunk.iter().zip(self.audience_verdicts(chunk, &keep_all)?) {
+            for (&m, v) in chunk.iter().zip(self.audience_verdicts(chunk, None)?) {
                 out[m as usize] = Some(v.decision == Decision::Reject);
             }
         }
@@ -413,7 +407,7 @@ pub fn explain(scorer: &MemberScorer<'_>, member_id: &str) -> Result<Explanation
     let scored = a.score_row(row, 3)?;
     let outcome = scorer
         .judge
-        .rules_for(On::of(a.moment), &scored, &scorer.facts(m), row);
+        .rules_for(On::of(a.moment), &scored, || scorer.facts(m), row);
     let verdict = scorer.verdict(m, scored, &outcome);
     let c = a
         .gbm

@@ -97,9 +97,15 @@ impl Judge<'static> {
 
 impl<'a> Judge<'a> {
     /// What the rules over `on` say of a candidate or member the model scored `scored`, with its
-    /// facts and feature row (the model's `probability`, `quality` and `decision` are added to
-    /// the facts here).
-    pub fn rules_for(&self, on: On, scored: &Scored, facts: &Facts, row: &[f64]) -> Outcome {
+    /// facts (asked for only when a rule judges `on`) and feature row; the model's
+    /// `probability`, `quality` and `decision` are added to the facts here.
+    pub fn rules_for(
+        &self,
+        on: On,
+        scored: &Scored,
+        facts: impl FnOnce() -> Facts,
+        row: &[f64],
+    ) -> Outcome {
         if !self.rules.judges(on) {
             return Outcome::default();
         }
@@ -107,7 +113,7 @@ impl<'a> Judge<'a> {
             decision: Some(scored.decision),
             quality: Some(scored.quality),
             probability: Some(scored.probability),
-            ..*facts
+            ..facts()
         };
         self.rules.evaluate(on, &facts, row)
     }

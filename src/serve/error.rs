@@ -180,7 +180,7 @@ impl From<StateError> for ApiError {
             StateError::NoEventStore => Code::NoEventStore,
             StateError::UnknownModel(_) => Code::UnknownModel,
             StateError::ModelRefused(_) => Code::ModelRefused,
-            StateError::Score(_) | StateError::Poisoned | StateError::Corrupt(_) => Code::Internal,
+            StateError::Score(_) | StateError::Poisoned => Code::Internal,
         };
         ApiError::new(code, e.to_string())
     }

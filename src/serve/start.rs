@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{AppState, ServeConfig, TenantConfig};
-use crate::scoring::rules::{RuleError, RuleSet, RulesFile};
+use crate::scoring::rules::{RuleError, RuleSet};
 use crate::state::dir::StateDir;
 use crate::state::store::{EventStore, RedbStore, StoreError};
 use crate::state::tenant::{Models, Tenant};
@@ -32,16 +32,11 @@ pub enum StartError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("tenant {tenant}: rules {where_}: {source}")]
+    #[error("tenant {tenant}: rules {}: {source}", .path.display())]
     Rules {
         tenant: String,
-        where_: String,
+        path: PathBuf,
         source: RuleError,
-    },
-    #[error("tenant {tenant}: stored rules: {source}")]
-    StoredRules {
-        tenant: String,
-        source: serde_json::Error,
     },
     #[error("API key given to two tenants (second: {0})")]
     SharedKey(String),
@@ -64,25 +59,14 @@ fn tenant_rules(t: &TenantConfig, store: Option<&RedbStore>) -> Result<Arc<RuleS
     let tiers = crate::members::tier::TierRules::default().names;
     let tenant = || t.name.clone();
     let stored = match store {
-        Some(s) => s.rules().map_err(|source| StartError::Store {
+        Some(s) => s.stored_rules().map_err(|source| StartError::Store {
             tenant: tenant(),
             source,
         })?,
         None => None,
     };
     let set = match (stored, &t.rules) {
-        (Some(json), _) => {
-            let file: RulesFile =
-                serde_json::from_str(&json).map_err(|source| StartError::StoredRules {
-                    tenant: tenant(),
-                    source,
-                })?;
-            RuleSet::check(file, &tiers).map_err(|source| StartError::Rules {
-                tenant: tenant(),
-                where_: "stored".to_string(),
-                source,
-            })?
-        }
+        (Some(stored), _) => stored,
         (None, Some(path)) => {
             let text = std::fs::read_to_string(path).map_err(|source| StartError::ReadRules {
                 tenant: tenant(),
@@ -91,7 +75,7 @@ fn tenant_rules(t: &TenantConfig, store: Option<&RedbStore>) -> Result<Arc<RuleS
             })?;
             RuleSet::from_toml(&text, &tiers).map_err(|source| StartError::Rules {
                 tenant: tenant(),
-                where_: path.display().to_string(),
+                path: path.clone(),
                 source,
             })?
         }

@@ -50,6 +50,4 @@ pub enum StateError {
     Score(#[source] crate::model::artefact::ArtefactError),
     #[error("a previous request failed while holding the state")]
     Poisoned,
-    #[error("stored state: {0}")]
-    Corrupt(String),
 }

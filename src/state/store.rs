@@ -12,6 +12,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 
 use super::events::Event;
+use crate::members::tier::TierRules;
+use crate::scoring::lists::Lists;
+use crate::scoring::rules::{RuleError, RuleSet, RulesFile};
 
 /// The store could not be read or written; nothing was acknowledged.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +30,10 @@ pub enum StoreError {
     },
     #[error("event store: event '{0}' is listed but missing")]
     Missing(String),
+    #[error("event store: the stored rules: {0}")]
+    StoredRules(#[source] serde_json::Error),
+    #[error("event store: the stored rules no longer check: {0}")]
+    Rules(#[from] RuleError),
 }
 
 /// Any of redb's errors, as the store's.
@@ -70,6 +77,31 @@ pub trait EventStore: Send + Sync {
     fn set_rules(&self, json: &str) -> Result<(), StoreError>;
     /// The stored rule set, if one was ever stored.
     fn rules(&self) -> Result<Option<String>, StoreError>;
+
+    /// The stored lists. Entries stored before values were checked are normalised; one that can
+    /// never match is left out, said in the log.
+    fn stored_lists(&self) -> Result<Lists, StoreError> {
+        let (lists, left_out) = Lists::from_stored(&self.list_entries()?);
+        for (entry, reason) in left_out {
+            tracing::warn!(entry = %entry, reason = %reason, "stored list entry left out: it can never match");
+        }
+        Ok(lists)
+    }
+
+    /// The stored rule set, checked again (against the default tier names), if one was stored.
+    fn stored_rules(&self) -> Result<Option<RuleSet>, StoreError> {
+        let Some(json) = self.rules()? else {
+            return Ok(None);
+        };
+        let file: RulesFile = serde_json::from_str(&json).map_err(StoreError::StoredRules)?;
+        Ok(Some(RuleSet::check(file, &TierRules::default().names)?))
+    }
+
+    /// Replaces the stored rule set with `rules`, durably.
+    fn store_rules(&self, rules: &RuleSet) -> Result<(), StoreError> {
+        let json = serde_json::to_string(rules.spec()).map_err(StoreError::StoredRules)?;
+        self.set_rules(&json)
+    }
 }
 
 /// The embedded store: one redb file per tenant.

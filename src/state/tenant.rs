@@ -334,14 +334,14 @@ impl Tenant {
         let scored = a
             .score_row(&row[..a.features.len().min(row.len())], 3)
             .map_err(StateError::Score)?;
-        let facts = crate::expr::select::Facts {
+        let facts = || crate::expr::select::Facts {
             channel: channel_code(c.channel.as_deref().unwrap_or_default()),
             campaign: crate::data::history::NONE,
             ..Default::default()
         };
         let lists = self.lists.read().map_err(|_| poisoned())?;
         let judge = self.judge(&lists, &models);
-        let outcome = judge.rules_for(On::Signup, &scored, &facts, &row);
+        let outcome = judge.rules_for(On::Signup, &scored, facts, &row);
         Ok(judge.decide(a, scored, &keys, &outcome))
     }
 
@@ -377,11 +377,10 @@ impl Tenant {
     ///
     /// The events are pending afterwards: [`Tenant::refresh`] folds them into the snapshot.
     pub fn with_store(mut self, store: Box<dyn EventStore>) -> Result<Self, StateError> {
-        let (lists, left_out) = Lists::from_stored(&store.list_entries()?);
-        for (entry, reason) in left_out {
-            tracing::warn!(tenant = %self.name, entry = %entry, reason = %reason,
-                "stored list entry left out: it can never match");
-        }
+        let lists = {
+            let _tenant = tracing::info_span!("tenant", tenant = %self.name).entered();
+            store.stored_lists()?
+        };
         *self.lists.get_mut().map_err(|_| poisoned())? = lists;
         let events = store.replay()?;
         // An event stored before its values were checked on arrival is not applied (the fold
@@ -477,13 +476,14 @@ impl Tenant {
     /// Checks a rule set, builds the snapshot that decides under it, stores the set durably (with
     /// a store) and swaps the snapshot in: a request sees the old rules or the new, never a mix.
     pub fn set_rules(&self, file: RulesFile) -> Result<Arc<Models>, StateError> {
-        let rules = RuleSet::check(file, &crate::members::tier::TierRules::default().names)?;
-        let json =
-            serde_json::to_string(rules.spec()).map_err(|e| StateError::Corrupt(e.to_string()))?;
+        let rules = Arc::new(RuleSet::check(
+            file,
+            &crate::members::tier::TierRules::default().names,
+        )?);
         self.rebuild(|old| {
-            let new = old.rebuild_with(old.history.clone(), Arc::new(rules))?;
+            let new = old.rebuild_with(old.history.clone(), rules.clone())?;
             if let Some(store) = &self.store {
-                store.set_rules(&json)?;
+                store.store_rules(&rules)?;
             }
             Ok(new)
         })

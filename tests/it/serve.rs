@@ -79,9 +79,7 @@ impl Server {
         headers: &[(&str, &str)],
         body: &str,
     ) -> (u16, String) {
-        let mut all = vec![("content-type", "application/json")];
-        all.extend_from_slice(headers);
-        self.call_raw(method, path, &all, body.as_bytes())
+        crate::common::app::Api::call(self, method, path, headers, body)
     }
 
     /// One request with exactly these headers and a body of any bytes.
