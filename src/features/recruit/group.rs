@@ -96,6 +96,8 @@ impl Velocity {
 /// A connected group: accounts tied by rare shared keys, what they are and what they did.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Group {
+    /// The node of the group's earliest account (the smaller node on a tie): what names it.
+    pub first: u32,
     pub size: u32,
     pub devices: u32,
     pub ip24s: u32,
@@ -115,6 +117,9 @@ impl Group {
         }
         if o.size == 0 {
             return;
+        }
+        if (o.first_at, o.first) < (self.first_at, self.first) {
+            self.first = o.first;
         }
         self.size += o.size;
         self.devices += o.devices;

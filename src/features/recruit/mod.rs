@@ -21,7 +21,8 @@ use std::collections::{HashMap, VecDeque};
 use crate::data::history::{History, Interner, Sym, NONE};
 use crate::data::schema::VIRTUAL_PHONE_PREFIXES;
 
-use group::{share, Account, ORDERED};
+pub use group::Account;
+use group::{share, ORDERED};
 pub use group::{Behaviour, Deed, Group};
 pub use sweep::{build, sweep, Probe, Sweep};
 
@@ -394,6 +395,12 @@ impl RecruitState {
         Some((root, &self.groups[root as usize]))
     }
 
+    /// The account recorded as union-find node `node` (nodes come from [`Self::group_of`],
+    /// [`Self::groups`] and [`Group::first`]).
+    pub fn account(&self, node: u32) -> Option<&Account> {
+        self.accounts.get(node as usize)
+    }
+
     /// Every group of at least `min_size` accounts: its root node, what it is and did, and its
     /// accounts in the order they were recorded.
     pub fn groups(&self, min_size: u32) -> Vec<(u32, Group, Vec<&Account>)> {
@@ -584,6 +591,7 @@ impl RecruitState {
         let mut velocity = group::Velocity::default();
         velocity.bump(s.joined_at);
         self.groups.push(Group {
+            first: node,
             size: 1,
             first_at: s.joined_at,
             last_at: s.joined_at,
