@@ -30,6 +30,44 @@ fn empty_tenant(dir: &std::path::Path) -> Tenant {
 #[test]
 fn online_events_replayed_in_time_order_give_the_offline_features() {
     let h = load(&root().join("data/sample")).unwrap_or_else(|e| panic!("{e}"));
+    let tied = replay_agrees(&h);
+    assert!(tied > 0, "{tied} tied sign-ups");
+}
+
+/// A minute-resolution export: every sign-up after the first in its minute is a tie, ordered
+/// by arrival (row order), offline as online; bursts stay visible.
+#[test]
+fn a_minute_resolution_export_keeps_its_bursts_offline_as_online() {
+    let mut h = load(&root().join("data/sample")).unwrap_or_else(|e| panic!("{e}"));
+    let minute = |t: &mut i64| *t -= t.rem_euclid(60);
+    h.members.joined_at.iter_mut().for_each(minute);
+    h.coupons.at.iter_mut().for_each(minute);
+    h.orders.at.iter_mut().for_each(minute);
+    h.labels.at.iter_mut().for_each(minute);
+    let tied = replay_agrees(&h);
+    assert!(
+        tied > 150,
+        "{tied} sign-ups share their minute with an earlier one"
+    );
+    // A later account on a shared device that joined in the same minute still sees the earlier.
+    let (offline, _) = recruit::build(&h, recruit::MergeCaps::default());
+    let m = &h.members;
+    let seen = (0..m.len())
+        .filter(|&i| {
+            m.device[i] != woolguard::data::NONE
+                && (0..i).any(|j| m.device[j] == m.device[i] && m.joined_at[j] == m.joined_at[i])
+        })
+        .inspect(|&i| assert!(offline.row(i)[0] >= 1.0, "member {}", m.id(i as u32)))
+        .count();
+    assert!(
+        seen >= 3,
+        "{seen} same-minute sign-ups on a device used earlier that minute"
+    );
+}
+
+/// Replays `h` through an empty scorer and checks every sign-up's features against the sweep;
+/// returns how many sign-ups tied with an earlier one.
+fn replay_agrees(h: &woolguard::data::History) -> usize {
     let (offline, _) = recruit::build(&h, recruit::MergeCaps::default());
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let online = empty_tenant(dir.path());
@@ -68,10 +106,9 @@ fn online_events_replayed_in_time_order_give_the_offline_features() {
         checked += 1;
     }
     assert_eq!(checked, h.members.len());
-    // The sample has sign-ups in the same second, and groups whose members had ordered.
-    assert!(tied > 0, "{tied} tied sign-ups");
     assert!(
         with_deeds > 100,
         "{with_deeds} sign-ups saw a group's orders"
     );
+    tied
 }
