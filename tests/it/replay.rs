@@ -68,13 +68,13 @@ fn a_minute_resolution_export_keeps_its_bursts_offline_as_online() {
 /// Replays `h` through an empty scorer and checks every sign-up's features against the sweep;
 /// returns how many sign-ups tied with an earlier one.
 fn replay_agrees(h: &woolguard::data::History) -> usize {
-    let (offline, _) = recruit::build(&h, recruit::MergeCaps::default());
+    let (offline, _) = recruit::build(h, recruit::MergeCaps::default());
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let online = empty_tenant(dir.path());
     let mut batch: Vec<Event> = Vec::new();
     let (mut checked, mut tied, mut with_deeds) = (0, 0, 0);
-    for step in recruit::timeline(&h, &[], i64::MAX) {
-        let Some(event) = replay::event_of(&h, step) else {
+    for step in recruit::timeline(h, &[], i64::MAX) {
+        let Some(event) = replay::event_of(h, step) else {
             continue;
         };
         let Step::Signup(m) = step else {

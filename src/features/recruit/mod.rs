@@ -22,8 +22,8 @@ use crate::data::history::{History, Interner, Sym, NONE};
 use crate::data::schema::VIRTUAL_PHONE_PREFIXES;
 
 pub use group::Account;
-use group::{share, ORDERED};
-pub use group::{Behaviour, Deed, Group};
+use group::ORDERED;
+pub use group::{share, Behaviour, Deed, Group};
 pub use sweep::{build, coupon_deed, order_deed, sweep, timeline, Probe, Step, Sweep};
 
 use super::{FeatureDef, Moment};
@@ -675,6 +675,39 @@ impl RecruitState {
             r.labelled += 1;
             r.wool += wool;
         }
+    }
+
+    /// Bytes the state holds on the heap, from the capacity of every table in it (hash tables
+    /// counted at one control byte per slot): what an account costs to keep.
+    pub fn heap_bytes(&self) -> usize {
+        fn table<K, V>(m: &HashMap<K, V>) -> usize {
+            m.capacity() * (std::mem::size_of::<(K, V)>() + 1)
+        }
+        fn vec<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        let keyed = [
+            &self.device,
+            &self.phone,
+            &self.ip24,
+            &self.inviter,
+            &self.campaign,
+        ];
+        let windows: usize = keyed
+            .iter()
+            .flat_map(|m| m.values())
+            .map(|k| k.recent.capacity() * std::mem::size_of::<i64>())
+            .sum();
+        self.keys.heap_bytes()
+            + keyed.iter().map(|m| table(m)).sum::<usize>()
+            + windows
+            + table(&self.ip_range)
+            + table(&self.inviter_record)
+            + table(&self.nodes)
+            + table(&self.trees)
+            + vec(&self.accounts)
+            + vec(&self.parent)
+            + vec(&self.groups)
     }
 
     fn map(&mut self, kind: KeyKind) -> &mut HashMap<Sym, KeyStats> {

@@ -8,6 +8,8 @@ use crate::features::recruit::{self, Step};
 
 use super::events::Event;
 
+pub mod bench;
+
 /// Every row of `h` as an event, in time order (points are left out: the sign-up state does
 /// not read them).
 pub fn events(h: &History) -> impl Iterator<Item = Event> + '_ {
