@@ -130,6 +130,7 @@ struct MemberTime {
     /// Per member: its cutoff and the row of its pool in `pool` (`None`: no member-time row).
     cut: Vec<Option<(i64, usize)>>,
     pool: Vec<f64>,
+    groups: Vec<Option<(String, recruit::Group)>>,
 }
 
 impl<'h> Builder<'h> {
@@ -160,6 +161,7 @@ impl<'h> Builder<'h> {
                 index: member::MemberIndex::build(history),
                 cut,
                 pool: sweep.pool,
+                groups: sweep.groups,
             }
         });
         Builder {
@@ -167,6 +169,14 @@ impl<'h> Builder<'h> {
             recruitment: sweep.recruitment,
             member_time,
         }
+    }
+
+    /// Member `m`'s group at its cutoff, with the member id of its first account (`None`: alone,
+    /// or no cutoff).
+    pub fn group_at_cutoff(&self, m: crate::data::MemberIdx) -> Option<(&str, &recruit::Group)> {
+        let mt = self.member_time.as_ref()?;
+        let (_, k) = mt.cut.get(m as usize).copied().flatten()?;
+        mt.groups[k].as_ref().map(|(first, g)| (first.as_str(), g))
     }
 
     /// Rows for `members`; member-time features too when the builder was made with cutoffs

@@ -84,6 +84,12 @@ impl<'h> AsOf<'h> {
             .collect()
     }
 
+    /// Member `m`'s group at this moment (member-time models; `None` alone), with the member id
+    /// of its first account.
+    pub fn group(&self, m: MemberIdx) -> Option<(&str, &crate::features::recruit::Group)> {
+        self.builder.group_at_cutoff(m)
+    }
+
     /// The feature rows of `members` (each one the model scores) at this moment.
     pub fn rows(&self, members: &[MemberIdx]) -> Matrix {
         self.builder.rows(members)

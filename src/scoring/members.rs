@@ -143,7 +143,7 @@ impl<'a> MemberScorer<'a> {
             .enumerate()
             .map(|(i, (&m, s))| {
                 let row = &rows.values[i * width..(i + 1) * width];
-                let outcome = self.judge.rules_for(on, &s, || self.facts(m), row);
+                let outcome = self.outcome(on, m, &s, row);
                 (s, outcome)
             })
             .collect())
@@ -181,7 +181,7 @@ impl<'a> MemberScorer<'a> {
             .map(|(i, (&m, p))| {
                 let row = &rows.values[i * width..(i + 1) * width];
                 let bare = self.model.bare(p);
-                let outcome = self.judge.rules_for(on, &bare, || self.facts(m), row);
+                let outcome = self.outcome(on, m, &bare, row);
                 let v = self.verdict(m, bare, &outcome);
                 if policy.is_some_and(|p| super::drop_reason(&v, p).is_some()) {
                     return Ok(self.verdict(m, self.model.score_row(row, 1)?, &outcome));
@@ -203,6 +203,13 @@ impl<'a> MemberScorer<'a> {
             }
         }
         Ok(out)
+    }
+
+    /// What the rules say of member `m` scored `scored` on `row`, and its gang at this moment.
+    fn outcome(&self, on: On, m: MemberIdx, scored: &Scored, row: &[f64]) -> Outcome {
+        let mut outcome = self.judge.rules_for(on, scored, || self.facts(m), row);
+        outcome.gang = self.judge.gang(self.at.group(m), self.at.as_of());
+        outcome
     }
 
     fn verdict(&self, m: MemberIdx, scored: Scored, outcome: &Outcome) -> Verdict {
@@ -405,9 +412,7 @@ pub fn explain(scorer: &MemberScorer<'_>, member_id: &str) -> Result<Explanation
     let matrix = scorer.at.rows(&[m]);
     let row = matrix.row(0);
     let scored = a.score_row(row, 3)?;
-    let outcome = scorer
-        .judge
-        .rules_for(On::of(a.moment), &scored, || scorer.facts(m), row);
+    let outcome = scorer.outcome(On::of(a.moment), m, &scored, row);
     let verdict = scorer.verdict(m, scored, &outcome);
     let c = a
         .gbm

@@ -8,7 +8,9 @@
 
 pub mod audience;
 pub mod backtest;
+pub mod benefit;
 pub mod campaign;
+pub mod gang;
 pub mod lists;
 pub mod members;
 pub mod rules;
@@ -51,6 +53,8 @@ pub struct Verdict {
     /// A member's tier and segment (members only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub standing: Option<Standing>,
+    /// The gang the member is in, or the candidate would join (`null`: none).
+    pub gang: Option<gang::GangBrief>,
 }
 
 /// The keys a list entry can match, for one candidate or member.
@@ -79,18 +83,21 @@ pub struct Judge<'a> {
     pub lists: &'a Lists,
     pub rules: &'a RuleSet,
     pub remedy: Option<&'a str>,
+    /// How gangs are scored and flagged (`None`: gangs are not judged).
+    pub gangs: Option<&'a gang::GangPolicy>,
 }
 
 static NO_LISTS: std::sync::LazyLock<Lists> = std::sync::LazyLock::new(Lists::default);
 static NO_RULES: std::sync::LazyLock<RuleSet> = std::sync::LazyLock::new(RuleSet::default);
 
 impl Judge<'static> {
-    /// The model's thresholds alone: no lists, no rules, no remedy.
+    /// The model's thresholds alone: no lists, no rules, no remedy, no gangs.
     pub fn model_only() -> Self {
         Judge {
             lists: &NO_LISTS,
             rules: &NO_RULES,
             remedy: None,
+            gangs: None,
         }
     }
 }
@@ -118,9 +125,20 @@ impl<'a> Judge<'a> {
         self.rules.evaluate(on, &facts, row)
     }
 
+    /// The brief of a group (first account `first_member`) as of `now`, under this judge's gang
+    /// policy (`None`: no policy, or too small to be a gang).
+    pub fn gang(
+        &self,
+        group: Option<(&str, &crate::features::recruit::Group)>,
+        now: i64,
+    ) -> Option<gang::GangBrief> {
+        let (first, g) = group?;
+        self.gangs?.brief(first, g, now)
+    }
+
     /// Decides from the model's score of one candidate or member and what the rules said of it:
     /// lists first, then the deciding rule, then the model's thresholds (already in `scored`),
-    /// then the remedy.
+    /// then a flagged gang (never lowering the decision), then the remedy.
     pub fn decide(
         &self,
         model: &Artefact,
@@ -156,6 +174,14 @@ impl<'a> Judge<'a> {
             );
             rule = Some(hit.clone());
         }
+        let flagged = outcome
+            .gang
+            .as_ref()
+            .filter(|g| g.flagged && list.is_none());
+        if let Some(g) = flagged {
+            decision = gang::escalate(decision, outcome.gang_on_signup);
+            reasons.insert(0, gang::flag_reason(g));
+        }
         let remedy = (decision == Decision::Review)
             .then(|| self.remedy.map(str::to_string))
             .flatten();
@@ -172,13 +198,15 @@ impl<'a> Judge<'a> {
             reasons,
             model_version: model.version.clone(),
             list,
-            hold_benefits: rule
-                .as_ref()
-                .is_some_and(|r: &RuleHit| r.action == rules::Action::Hold),
+            hold_benefits: flagged.is_some()
+                || rule
+                    .as_ref()
+                    .is_some_and(|r: &RuleHit| r.action == rules::Action::Hold),
             rule,
             rules_matched,
             remedy,
             standing: None,
+            gang: outcome.gang.clone(),
         }
     }
 }

@@ -150,13 +150,16 @@ pub struct RuleHit {
     pub text: String,
 }
 
-/// What a rule set said of one candidate or member.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a rule set said of one candidate or member, and the gang it is in (or would join).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
     /// The enforced rule that decides, if any.
     pub decided: Option<RuleHit>,
     /// Every rule that matched, enforced or in shadow, by position in the set.
     pub matched: Vec<usize>,
+    pub gang: Option<super::gang::GangBrief>,
+    /// For a candidate: what joining a flagged gang does (`None`: a member).
+    pub gang_on_signup: Option<super::gang::GangAction>,
 }
 
 /// A checked rule set, in evaluation order (priority, then file order).

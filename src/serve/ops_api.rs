@@ -69,6 +69,7 @@ async fn prometheus(state: Data) -> HttpResponse {
 #[openapi(
     info(title = "woolguard scorer", description = "Scores sign-up candidates and members for the wool party, filters campaign audiences, takes events and swaps models. Every answer that is not a 2xx is JSON `{code, message}` with a stable code; a method a path does not take is 405 with `Allow`. Times in requests are Unix seconds or RFC 3339 text."),
     paths(super::scoring_api::score_candidate, super::scoring_api::score_members,
+        super::scoring_api::check_benefit,
         super::scoring_api::filter_audience, super::admin_api::post_events,
         super::admin_api::get_event, super::admin_api::refresh_state,
         super::admin_api::get_models, super::admin_api::reload_models,

@@ -22,9 +22,27 @@ pub fn config_scoring_api(cfg: &mut web::ServiceConfig) {
         super::resource("/v1/candidates/score", "POST").route(web::post().to(score_candidate)),
     )
     .service(super::resource("/v1/members/score", "POST").route(web::post().to(score_members)))
-    .service(
-        super::resource("/v1/audiences/filter", "POST").route(web::post().to(filter_audience)),
-    );
+    .service(super::resource("/v1/audiences/filter", "POST").route(web::post().to(filter_audience)))
+    .service(super::resource("/v1/benefits/check", "POST").route(web::post().to(check_benefit)));
+}
+
+#[utoipa::path(post, path = "/v1/benefits/check", tag = "scoring", request_body = tenant::BenefitCheck,
+    responses((status = 200, description = "grant, hold or deny, with reasons, the member's gang as it stands and its verdict; a hold is stored as an event first", body = tenant::BenefitAnswer),
+        (status = 400, description = "`malformed_json`, `invalid_field` (naming the field), `missing_field`", body = ApiError),
+        (status = 401, description = "missing or unknown API key", body = ApiError),
+        (status = 404, description = "`unknown_member`", body = ApiError),
+        (status = 413, description = "body too large", body = ApiError),
+        (status = 415, description = "the body is not application/json", body = ApiError),
+        (status = 503, description = "the event store is unavailable; the hold was not stored", body = ApiError)),
+    security(("api_key" = [])))]
+async fn check_benefit(
+    req: HttpRequest,
+    state: Data,
+    body: Body<tenant::BenefitCheck>,
+) -> Result<HttpResponse, ApiError> {
+    let tenant = state.tenant(&req)?.clone();
+    let answer = blocking(move || tenant.check_benefit(&body)).await?;
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 #[utoipa::path(post, path = "/v1/candidates/score", tag = "scoring", request_body = Candidate,

@@ -172,6 +172,34 @@ pub enum Event {
         #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
         source: Option<String>,
     },
+    /// A benefit held at grant time (`POST /v1/benefits/check` writes one for every hold).
+    Hold {
+        #[schema(
+            min_length = 1,
+            max_length = 512,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]+$"
+        )]
+        event_id: String,
+        #[schema(
+            min_length = 1,
+            max_length = 256,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]+$"
+        )]
+        member_id: String,
+        #[serde(deserialize_with = "plausible::de_time")]
+        #[schema(schema_with = time_schema)]
+        at: i64,
+        /// welcome / fission / invite_reward / points / coupon.
+        #[schema(pattern = "^(welcome|fission|invite_reward|points|coupon)$")]
+        kind: String,
+        #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
+        campaign_id: Option<String>,
+        #[schema(minimum = 0, maximum = 1000000000)]
+        value: f64,
+        /// The first reason code of the hold (`GANG_FLAGGED`, a rule's code, …).
+        #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
+        reason: String,
+    },
 }
 
 impl Event {
@@ -181,7 +209,8 @@ impl Event {
             | Event::Coupon { event_id, .. }
             | Event::Order { event_id, .. }
             | Event::Points { event_id, .. }
-            | Event::Label { event_id, .. } => event_id,
+            | Event::Label { event_id, .. }
+            | Event::Hold { event_id, .. } => event_id,
         }
     }
 
@@ -234,7 +263,8 @@ impl Event {
             | Event::Coupon { member_id, .. }
             | Event::Order { member_id, .. }
             | Event::Points { member_id, .. }
-            | Event::Label { member_id, .. } => member_id,
+            | Event::Label { member_id, .. }
+            | Event::Hold { member_id, .. } => member_id,
         }
     }
 
@@ -321,6 +351,18 @@ impl Event {
             Event::Label { label, source, .. } => (*label > 1)
                 .then(|| ("label", format!("{label}: 1 = wool, 0 = genuine")))
                 .or_else(|| optional("source", source)),
+            Event::Hold {
+                kind,
+                campaign_id,
+                value,
+                reason,
+                ..
+            } => crate::scoring::benefit::BenefitKind::parse(kind)
+                .is_none()
+                .then(|| ("kind", crate::scoring::benefit::BenefitKind::expected(kind)))
+                .or_else(|| optional("campaign_id", campaign_id))
+                .or_else(|| amount("value", *value))
+                .or_else(|| text("reason", reason)),
         }
     }
 
@@ -331,7 +373,8 @@ impl Event {
             | Event::Coupon { at, .. }
             | Event::Order { at, .. }
             | Event::Points { at, .. }
-            | Event::Label { at, .. } => *at,
+            | Event::Label { at, .. }
+            | Event::Hold { at, .. } => *at,
         }
     }
 
@@ -548,6 +591,8 @@ pub fn fold(h: &mut History, events: &[Event]) -> (Folded, Vec<Event>) {
                 l.at.push(*at);
                 l.source.push(source);
             }
+            // A hold is the scorer's record of a decision: nothing in the history changes.
+            Event::Hold { .. } => {}
         }
         report.applied += 1;
     }

@@ -2,6 +2,7 @@
 
 mod agreement;
 mod audience;
+mod benefits;
 mod cli;
 mod common;
 mod diagnose;

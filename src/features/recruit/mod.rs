@@ -424,6 +424,12 @@ impl RecruitState {
     /// The candidate's features as of `s.joined_at`, from what was recorded before it.
     /// `out` must hold `FEATURES.len()` values; missing values are NaN.
     pub fn features(&mut self, s: &Signup, out: &mut [f64]) {
+        self.features_and_group(s, out);
+    }
+
+    /// [`Self::features`], and the group the candidate would join (empty: none) with the member
+    /// id of its first account.
+    pub fn features_and_group(&mut self, s: &Signup, out: &mut [f64]) -> (Group, Option<&str>) {
         let range = self.range_of(s.ip);
         let t = s.joined_at;
         let device = lookup(&self.device, s.device);
@@ -541,6 +547,18 @@ impl RecruitState {
         out[30] = tree.map_or(f64::NAN, |(_, t)| {
             share(t.accounts.saturating_sub(t.ordered), t.accounts)
         });
+        let first = (g.size > 0)
+            .then(|| self.accounts.get(g.first as usize))
+            .flatten()
+            .and_then(|a| self.keys.opt_name(a.member));
+        (g, first)
+    }
+
+    /// The member id of `g`'s first account.
+    pub fn first_member(&self, g: &Group) -> Option<&str> {
+        self.accounts
+            .get(g.first as usize)
+            .and_then(|a| self.keys.opt_name(a.member))
     }
 
     /// Member `member`'s keys and group as they stand at `t` (after everything recorded so far).

@@ -11,7 +11,7 @@ use crate::data::history::{History, MemberIdx, NONE};
 use crate::data::schema::{CouponEvent, CouponKind};
 use crate::features::Matrix;
 
-use super::{signup_of, Deed, MergeCaps, RecruitState, FEATURES, POOL_FEATURES};
+use super::{signup_of, Deed, Group, MergeCaps, RecruitState, FEATURES, POOL_FEATURES};
 
 /// Read member `member`'s pool (keys and group as they stand) at `at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,10 +95,12 @@ pub fn order_deed(h: &History, r: usize) -> Deed {
 }
 
 /// What a sweep gives: every member's recruitment features (member order), each probe's pool
-/// features (probe order, `POOL_FEATURES.len()` values each), and the state at the end.
+/// features (probe order, `POOL_FEATURES.len()` values each) and group (with the member id of
+/// its first account; `None` alone), and the state at the end.
 pub struct Sweep {
     pub recruitment: Matrix,
     pub pool: Vec<f64>,
+    pub groups: Vec<Option<(String, Group)>>,
     pub state: RecruitState,
 }
 
@@ -122,16 +124,18 @@ pub fn sweep(history: &History, caps: MergeCaps, probes: &[Probe], until: i64) -
         .collect();
     let mut values = vec![f64::NAN; n * width];
     let mut pool = vec![f64::NAN; probes.len() * pool_width];
+    let mut groups = vec![None; probes.len()];
     for step in timeline(h, probes, until) {
         match step {
             Step::Probe(k) => {
                 let p = probes[k];
                 let at = k * pool_width;
-                state.pool(
-                    syms[p.member as usize],
-                    p.at,
-                    &mut pool[at..at + pool_width],
-                );
+                let member = syms[p.member as usize];
+                state.pool(member, p.at, &mut pool[at..at + pool_width]);
+                if let Some((_, g)) = state.group_of(member).filter(|(_, g)| g.size > 1) {
+                    let first = state.first_member(g).unwrap_or_default().to_string();
+                    groups[k] = Some((first, *g));
+                }
             }
             Step::Signup(m) => {
                 let s = signup_of(h, &mut state, m);
@@ -161,6 +165,7 @@ pub fn sweep(history: &History, caps: MergeCaps, probes: &[Probe], until: i64) -
             values,
         },
         pool,
+        groups,
         state,
     }
 }

@@ -5,6 +5,9 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
+mod benefit;
+
+pub use benefit::{BenefitAnswer, BenefitCheck};
 use serde::{Deserialize, Serialize};
 
 use super::events::{fold, Event, Folded};
@@ -14,7 +17,7 @@ use super::StateError;
 use crate::data::history::NONE;
 use crate::data::plausible::{self, TimeWindow};
 use crate::data::plausible::{text_problem, MAX_ID_CHARS};
-use crate::features::recruit::{self, RecruitState, Signup, FEATURES};
+use crate::features::recruit::{self, Group, RecruitState, Signup, FEATURES};
 use crate::model::artefact::Decision;
 use crate::model::artefact::{Artefact, Scored};
 use crate::scoring::members::member_keys;
@@ -292,6 +295,7 @@ impl Tenant {
             lists,
             rules: &models.rules,
             remedy: self.remedy.as_deref(),
+            gangs: Some(&crate::scoring::gang::DEFAULT_POLICY),
         }
     }
 
@@ -311,19 +315,19 @@ impl Tenant {
         }
         let models = self.snapshot()?;
         let a = &models.signup;
-        let row = match (&self.store, c.record) {
+        let (row, group) = match (&self.store, c.record) {
             // With a store, a recorded sign-up is an event like any other: scored first, then
             // stored durably and applied, so it survives a restart (and a retry is not counted
             // twice: its id is the member's).
             (Some(_), true) => {
-                let row = self.candidate_features(&Candidate {
+                let scored = self.features_and_group(&Candidate {
                     record: false,
                     ..c.clone()
                 })?;
                 self.ingest(&[c.signup_event()])?;
-                row
+                scored
             }
-            _ => self.candidate_features(c)?,
+            _ => self.features_and_group(c)?,
         };
         let keys = ListKeys {
             member: c.member_id.as_deref(),
@@ -341,13 +345,25 @@ impl Tenant {
         };
         let lists = self.lists.read().map_err(|_| poisoned())?;
         let judge = self.judge(&lists, &models);
-        let outcome = judge.rules_for(On::Signup, &scored, facts, &row);
+        let mut outcome = judge.rules_for(On::Signup, &scored, facts, &row);
+        let joined_at = c.joined_at.unwrap_or_else(plausible::now);
+        outcome.gang = judge.gang(group.as_ref().map(|(f, g)| (f.as_str(), g)), joined_at);
+        outcome.gang_on_signup = judge.gangs.map(|p| p.on_signup);
         Ok(judge.decide(a, scored, &keys, &outcome))
     }
 
     /// The candidate's sign-up features from the online state as of its `joined_at` (the same
     /// `RecruitState` code the offline sweep runs), recording the sign-up when asked to.
     pub fn candidate_features(&self, c: &Candidate) -> Result<Vec<f64>, StateError> {
+        self.features_and_group(c).map(|(row, _)| row)
+    }
+
+    /// [`Self::candidate_features`], and the group the candidate would join (with the member id
+    /// of its first account; `None`: none).
+    fn features_and_group(
+        &self,
+        c: &Candidate,
+    ) -> Result<(Vec<f64>, Option<(String, Group)>), StateError> {
         let mut row = vec![f64::NAN; FEATURES.len()];
         let mut st = self.online.lock().map_err(|_| poisoned())?;
         let mut sym = |v: &Option<String>| {
@@ -365,11 +381,12 @@ impl Tenant {
             phone_prefix: sym(&c.phone_prefix),
             phone_hash: sym(&c.phone_hash),
         };
-        st.features(&s, &mut row);
+        let (g, first) = st.features_and_group(&s, &mut row);
+        let group = first.map(|f| (f.to_string(), g));
         if c.record {
             st.record(&s);
         }
-        Ok(row)
+        Ok((row, group))
     }
 
     /// Attaches a durable event store and applies every event it holds, in acknowledgement
@@ -450,7 +467,7 @@ impl Tenant {
                 }
                 Ok(())
             }
-            Event::Points { .. } => Ok(()),
+            Event::Points { .. } | Event::Hold { .. } => Ok(()),
         }
     }
 
