@@ -157,6 +157,9 @@ impl Candidate {
     }
 }
 
+/// A group with the member id of its first account.
+type Named = (String, Group);
+
 pub struct Tenant {
     pub name: String,
     /// Where acknowledged events live; `None` serves without ingestion.
@@ -363,7 +366,7 @@ impl Tenant {
     fn features_and_group(
         &self,
         c: &Candidate,
-    ) -> Result<(Vec<f64>, Option<(String, Group)>), StateError> {
+    ) -> Result<(Vec<f64>, Option<Named>), StateError> {
         let mut row = vec![f64::NAN; FEATURES.len()];
         let mut st = self.online.lock().map_err(|_| poisoned())?;
         let mut sym = |v: &Option<String>| {
