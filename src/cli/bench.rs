@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use woolguard::features::recruit::{share, Group, RecruitState};
+use woolguard::features::recruit::{Group, RecruitState};
 use woolguard::model::slot;
 use woolguard::state::replay::bench::{replay, Held, Quantiles, ReplayParams, ReplayReport};
 
@@ -58,8 +58,11 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         difficulty: args.difficulty,
         caps: signup.config.merge.caps(),
     };
-    let flag = |_: &RecruitState, g: &Group, _: i64| {
-        g.size >= 5 && share(g.deeds.took_no_full(), g.size) >= 0.5
+    let policy = &woolguard::scoring::gang::DEFAULT_POLICY;
+    let flag = |st: &RecruitState, g: &Group, now: i64| {
+        st.first_member(g)
+            .and_then(|first| policy.brief(first, g, now))
+            .is_some_and(|b| b.flagged)
     };
     let bar = spinner("replaying");
     let report = replay(&params, &signup, &flag, &|m| bar.set_message(m.to_string()))?;

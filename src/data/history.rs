@@ -138,6 +138,9 @@ pub struct Members {
     pub phone_prefix: Vec<Sym>,
     pub phone_hash: Vec<Sym>,
     pub region: Vec<Sym>,
+    /// Arrival order among sign-ups with equal `joined_at`, from the optional `seq` column:
+    /// empty when the table has none (the row order is the arrival order), else one per member.
+    pub seq: Vec<i64>,
 }
 
 impl Members {

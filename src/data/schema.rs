@@ -145,6 +145,7 @@ pub const MEMBERS: &[Column] = &[
     opt("phone_prefix", Kind::Text),
     opt("phone_hash", Kind::Text),
     opt("region", Kind::Text),
+    opt("seq", Kind::Int),
 ];
 
 pub const COUPONS: &[Column] = &[

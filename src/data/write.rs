@@ -38,6 +38,8 @@ pub struct MemberRow {
     pub phone_prefix: Option<String>,
     pub phone_hash: Option<String>,
     pub region: Option<String>,
+    /// Arrival order among sign-ups with equal `joined_at` (optional; else the row order).
+    pub seq: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -199,6 +201,7 @@ impl Row for MemberRow {
         out.opt_text(self.phone_prefix.as_deref());
         out.opt_text(self.phone_hash.as_deref());
         out.opt_text(self.region.as_deref());
+        out.opt_int(self.seq);
     }
 }
 
@@ -416,6 +419,7 @@ pub fn write_history(h: &History, dir: &Path) -> Result<RowCounts, DataError> {
             phone_prefix: key(m.phone_prefix[i]),
             phone_hash: key(m.phone_hash[i]),
             region: key(m.region[i]),
+            seq: m.seq.get(i).copied(),
         })?;
     }
     let c = &h.coupons;

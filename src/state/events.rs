@@ -473,6 +473,7 @@ pub fn fold(h: &mut History, events: &[Event]) -> (Folded, Vec<Event>) {
     let signups = events.iter().filter(|e| matches!(e, Event::Signup { .. }));
     let others = events.iter().filter(|e| !matches!(e, Event::Signup { .. }));
     let window = TimeWindow::live();
+    let mut next_seq: Option<i64> = None;
     for e in signups.chain(others) {
         if let Some((field, why)) = e.problem(&window) {
             tracing::warn!(event_id = e.id(), field, reason = %why, "stored event skipped: its values make no sense");
@@ -502,6 +503,14 @@ pub fn fold(h: &mut History, events: &[Event]) -> (Folded, Vec<Event>) {
             m.phone_prefix.push(key(&c.phone_prefix));
             m.phone_hash.push(key(&c.phone_hash));
             m.region.push(key(&c.region));
+            // Online sign-ups arrive in acknowledgement order: after every one before them.
+            if !m.seq.is_empty() {
+                let next = *next_seq.get_or_insert_with(|| {
+                    m.seq.iter().copied().max().unwrap_or(0).saturating_add(1)
+                });
+                m.seq.push(next);
+                next_seq = Some(next.saturating_add(1));
+            }
             report.applied += 1;
             continue;
         }

@@ -193,6 +193,18 @@ impl<'a> Cells<'a> {
         }
     }
 
+    /// An optional whole number: `None` when the column is absent or the cell empty.
+    pub fn opt_int(&self, p: &mut Problems, c: usize, i: usize) -> Option<Result<i64, Bad>> {
+        match self.cols.get(c).map(|c| &c.1) {
+            Some(ColView::Int(a)) if a.is_valid(i) => Some(Ok(a.value(i))),
+            Some(ColView::Text(a)) if a.is_valid(i) && !a.value(i).trim().is_empty() => {
+                Some(self.int(p, c, i))
+            }
+            Some(ColView::Float(a)) if a.is_valid(i) => Some(self.int(p, c, i)),
+            _ => None,
+        }
+    }
+
     pub fn text(&self, p: &mut Problems, c: usize, i: usize) -> Result<&str, Bad> {
         self.opt_text(c, i).ok_or_else(|| self.missing(p, c, i))
     }

@@ -119,6 +119,18 @@ impl<'h> TableSink<'h> {
         m.phone_prefix.push(opt_sym(keys, cells.opt_text(7, i)));
         m.phone_hash.push(opt_sym(keys, cells.opt_text(8, i)));
         m.region.push(opt_sym(keys, cells.opt_text(9, i)));
+        // `seq` on every row or on none: a partial arrival order cannot order ties.
+        let before = m.joined_at.len() - 1;
+        match cells.opt_int(p, 10, i) {
+            Some(Ok(v)) if m.seq.len() == before => m.seq.push(v),
+            Some(Ok(_)) => {
+                let msg = "'seq' is given here but not on earlier rows".to_string();
+                return Err(cells.report(p, 10, i, ProblemKind::MissingValue, msg));
+            }
+            Some(Err(bad)) => return Err(bad),
+            None if !m.seq.is_empty() => return Err(cells.missing(p, 10, i)),
+            None => {}
+        }
         Ok(())
     }
 

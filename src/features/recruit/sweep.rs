@@ -44,7 +44,7 @@ pub fn timeline(h: &History, probes: &[Probe], until: i64) -> impl Iterator<Item
     let before = |t: i64| t < until;
     let streams = [
         by_time(probes.len(), &|i| probes[i].at, &|t| t <= until),
-        by_time(h.members.len(), &|i| h.members.joined_at[i], &before),
+        signup_order(h, until),
         by_time(h.labels.len(), &|i| h.labels.at[i], &before),
         by_time(h.coupons.len(), &|i| h.coupons.at[i], &before),
         by_time(h.orders.len(), &|i| h.orders.at[i], &before),
@@ -70,6 +70,18 @@ pub fn timeline(h: &History, probes: &[Probe], until: i64) -> impl Iterator<Item
             _ => Step::Order(i as usize),
         })
     })
+}
+
+/// Sign-ups before `until` by time, then arrival: the `seq` column where the table has one, then
+/// the row order.
+fn signup_order(h: &History, until: i64) -> Vec<(i64, u32)> {
+    let m = &h.members;
+    let mut order: Vec<(i64, i64, u32)> = (0..m.len())
+        .filter(|&i| m.joined_at[i] < until)
+        .map(|i| (m.joined_at[i], m.seq.get(i).copied().unwrap_or(0), i as u32))
+        .collect();
+    order.sort_unstable();
+    order.into_iter().map(|(t, _, i)| (t, i)).collect()
 }
 
 /// What coupon row `r` tells the state (`None`: an expiry, which it does not keep).

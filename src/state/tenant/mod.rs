@@ -363,10 +363,7 @@ impl Tenant {
 
     /// [`Self::candidate_features`], and the group the candidate would join (with the member id
     /// of its first account; `None`: none).
-    fn features_and_group(
-        &self,
-        c: &Candidate,
-    ) -> Result<(Vec<f64>, Option<Named>), StateError> {
+    fn features_and_group(&self, c: &Candidate) -> Result<(Vec<f64>, Option<Named>), StateError> {
         let mut row = vec![f64::NAN; FEATURES.len()];
         let mut st = self.online.lock().map_err(|_| poisoned())?;
         let mut sym = |v: &Option<String>| {

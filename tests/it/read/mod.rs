@@ -333,3 +333,45 @@ fn validate_of_a_good_folder_is_ok() {
         Some(("2024-01-01T00:00:00Z".into(), "2024-01-05T00:00:00Z".into()))
     );
 }
+
+/// Three sign-ups in one minute on one device, written out of arrival order with a `seq`
+/// column: each sees the accounts that arrived before it, whatever the row order.
+#[test]
+fn a_seq_column_orders_sign_ups_in_the_same_minute() {
+    use woolguard::features::recruit::{self, MergeCaps};
+    let members = "member_id,joined_at,channel,device_id,seq\n\
+C,2024-01-01T00:00:00Z,app,D9,3\n\
+A,2024-01-01T00:00:00Z,app,D9,1\n\
+B,2024-01-01T00:00:00Z,app,D9,2\n";
+    let dir = folder(&[("members.csv", members)]);
+    let h = load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(h.members.seq, vec![3, 1, 2]);
+    let (rows, _) = recruit::build(&h, MergeCaps::default());
+    let device_accounts = |id: &str| rows.row(h.members.index_of(id).unwrap_or(0) as usize)[0];
+    assert_eq!(
+        (
+            device_accounts("A"),
+            device_accounts("B"),
+            device_accounts("C")
+        ),
+        (0.0, 1.0, 2.0)
+    );
+    // Without it, the row order is the arrival order.
+    let plain = members
+        .replace(",seq", "")
+        .replace(",3\n", "\n")
+        .replace(",1\n", "\n")
+        .replace(",2\n", "\n");
+    let dir = folder(&[("members.csv", plain.as_str())]);
+    let h = load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(h.members.seq.is_empty());
+    let (rows, _) = recruit::build(&h, MergeCaps::default());
+    assert_eq!(rows.row(0)[0], 0.0, "C arrived first");
+    // A seq on some rows only is refused where it is missing.
+    let partial = "member_id,joined_at,channel,device_id,seq\n\
+A,2024-01-01T00:00:00Z,app,D9,1\n\
+B,2024-01-01T00:00:00Z,app,D9,\n";
+    let (kind, at) = first_problem(&[("members.csv", partial)]);
+    assert_eq!(kind, ProblemKind::MissingValue);
+    assert_eq!(at, "/members.csv, column seq, row 2");
+}

@@ -116,6 +116,7 @@ impl MemberSet {
                 phone_prefix: text(7),
                 phone_hash: text(8),
                 region: text(9),
+                seq: None,
             };
             writer.members.push(&row)?;
         }
