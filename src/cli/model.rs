@@ -14,6 +14,8 @@ use woolguard::model::evaluate::{header, row, Evaluation};
 #[cfg(feature = "gbm")]
 use woolguard::model::holdout::{self, HeldOut};
 #[cfg(feature = "gbm")]
+use woolguard::model::label::quality::LabelQuality;
+#[cfg(feature = "gbm")]
 use woolguard::model::policy::PolicyParams;
 use woolguard::model::score;
 use woolguard::model::slot;
@@ -149,6 +151,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             "data": artefact.data,
             "seconds": timings.phases,
             "campaign_holdout": held,
+            "label_quality": artefact.report.label_quality,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(ExitCode::SUCCESS);
@@ -253,7 +256,41 @@ fn print_train(out: &mut impl Write, r: &TrainReport) -> std::io::Result<()> {
             }
         }
     }
-    print_slices(out, &r.evaluation)
+    print_slices(out, &r.evaluation)?;
+    if let Some(q) = &r.label_quality {
+        print_label_quality(out, q)?;
+    }
+    Ok(())
+}
+
+/// The labels against the generator's truth: all, by source, and the reviews table itself.
+#[cfg(feature = "gbm")]
+fn print_label_quality(out: &mut impl Write, q: &LabelQuality) -> std::io::Result<()> {
+    let num = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
+    writeln!(
+        out,
+        "labels against the generator's truth:\n  {:<14} {:>8} {:>8} {:>8} {:>9} {:>7}",
+        "labels", "members", "wool", "true", "precision", "recall"
+    )?;
+    for (name, a) in [
+        ("all", &q.all),
+        ("reviewed", &q.reviewed),
+        ("rule", &q.rule),
+        ("linked", &q.linked),
+        ("reviews table", &q.reviews_table),
+    ] {
+        writeln!(
+            out,
+            "  {:<14} {:>8} {:>8} {:>8} {:>9} {:>7}",
+            name,
+            a.members,
+            a.labelled_wool,
+            a.truly_wool,
+            num(a.precision),
+            num(a.recall)
+        )?;
+    }
+    Ok(())
 }
 
 fn print_slices(out: &mut impl Write, e: &Evaluation) -> std::io::Result<()> {

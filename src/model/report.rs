@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::artefact::DataPrint;
 use super::evaluate::{Evaluation, Metrics};
+use super::label::quality::LabelQuality;
 use super::policy::Thresholds;
 use crate::data::history::NONE;
 use crate::data::History;
@@ -32,6 +33,10 @@ pub struct TrainReport {
     pub families: Vec<Family>,
     /// The main model on the validation rows, by channel and campaign.
     pub evaluation: Evaluation,
+    /// The labels against the generator's truth, where the history has one (artefacts written
+    /// before this was measured have none).
+    #[serde(default)]
+    pub label_quality: Option<LabelQuality>,
 }
 
 /// A hash over every table of the history: two histories with the same fingerprint hold the same

@@ -25,6 +25,7 @@ use super::dataset::{
 };
 use super::evaluate::{slices, truth_labels, Evaluation, Metrics};
 use super::gbm::{self, GbmError};
+use super::label::quality::LabelQuality;
 use super::label::{LabelSource, Target};
 use super::report::{fingerprint, Family, TrainReport};
 use crate::data::{History, MemberIdx};
@@ -227,6 +228,8 @@ pub fn train(
         validation_rows: split.validation.len(),
         families,
         evaluation,
+        label_quality: truth
+            .and_then(|t| LabelQuality::measure(history, &ds.members, &ds.labels, &ds.sources, t)),
     };
     let artefact = Artefact {
         format: FORMAT,

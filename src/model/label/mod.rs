@@ -9,6 +9,8 @@ use crate::data::history::{History, MemberIdx, NONE};
 use crate::data::schema::CouponEvent;
 use crate::features::member::MemberIndex;
 
+pub mod quality;
+
 const DAY: i64 = 86_400;
 
 /// What the rule labels as the positive class.
@@ -103,6 +105,9 @@ impl LabelParams {
 pub enum LabelSource {
     Reviewed,
     Rule,
+    /// The outcome rule's label spread through linked accounts (a connected group whose
+    /// members' outcomes or reviews say wool).
+    Linked,
     /// The outcome window has not ended by the end of the history: no label.
     Open,
 }
