@@ -16,7 +16,7 @@ use woolguard::model::holdout::{self, HeldOut};
 #[cfg(feature = "gbm")]
 use woolguard::model::label::quality::LabelQuality;
 #[cfg(feature = "gbm")]
-use woolguard::model::policy::PolicyParams;
+use woolguard::model::policy::{Basis, BasisLabels, PolicyParams};
 use woolguard::model::score;
 use woolguard::model::slot;
 #[cfg(feature = "gbm")]
@@ -147,6 +147,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             "version": artefact.version,
             "path": args.out,
             "thresholds": artefact.thresholds,
+            "threshold_basis": artefact.report.families.first().and_then(|f| f.basis.as_ref()),
             "report": artefact.report,
             "data": artefact.data,
             "seconds": timings.phases,
@@ -164,6 +165,14 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         artefact.thresholds.reject,
         policy_text(&checked.config.policy)
     )?;
+    if let Some(b) = artefact
+        .report
+        .families
+        .first()
+        .and_then(|f| f.basis.as_ref())
+    {
+        writeln!(out, "thresholds {}", basis_text(b))?;
+    }
     let phases: Vec<String> = timings
         .phases
         .iter()
@@ -232,7 +241,29 @@ fn policy_text(p: &PolicyParams) -> String {
         } => format!(
             "cost: wool_cost {wool_cost}, genuine_margin {genuine_margin}, review_cost {review_cost}"
         ),
+        PolicyParams::Reviewed {
+            min_reviewed,
+            review_share,
+            reject_precision,
+        } => format!(
+            "reviewed: min_reviewed {min_reviewed}, review_share {review_share}, reject_precision {reject_precision}"
+        ),
     }
+}
+
+/// Which labels set the thresholds: `on 412 reviewed labels (160 wool)`, or the fallback's
+/// warning.
+#[cfg(feature = "gbm")]
+fn basis_text(b: &Basis) -> String {
+    let what = match b.labels {
+        BasisLabels::Reviewed => "reviewed labels of the calibration and validation rows",
+        BasisLabels::All => "all labels of the calibration rows",
+    };
+    let mut text = format!("set on {} {what} ({} wool)", b.members, b.positives);
+    if let Some(w) = &b.warning {
+        text.push_str(&format!("; warning: {w}"));
+    }
+    text
 }
 
 #[cfg(feature = "gbm")]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::artefact::DataPrint;
 use super::evaluate::{Evaluation, Metrics};
 use super::label::quality::LabelQuality;
-use super::policy::Thresholds;
+use super::policy::{Basis, Thresholds};
 use crate::data::history::NONE;
 use crate::data::History;
 
@@ -18,6 +18,10 @@ pub struct Family {
     pub thresholds: Thresholds,
     pub validation: Metrics,
     pub against_truth: Option<Metrics>,
+    /// The labels the policy chose the thresholds on (artefacts written before this was
+    /// reported have none).
+    #[serde(default)]
+    pub basis: Option<Basis>,
 }
 
 /// What training saw and measured; stored in the artefact.
