@@ -7,3 +7,4 @@ bash scripts/setup.sh
 cargo build --release --quiet
 target/release/woolguard train --data data/sample --config training/wool.toml --out models/default
 target/release/woolguard train --data data/sample --config training/value.toml --out models/value
+target/release/woolguard train --data data/sample --config training/signup.toml --out models/signup

@@ -42,22 +42,22 @@ impl FeatureDef {
     }
 }
 
-/// Every feature, recruitment-time first, in the column order of feature matrices.
+/// Every feature, in the column order of feature matrices: recruitment-time, then the member's
+/// own behaviour, then its pool (its keys and group as they stand at the cutoff).
 pub fn registry() -> Vec<FeatureDef> {
+    all().copied().collect()
+}
+
+fn all() -> impl Iterator<Item = &'static FeatureDef> {
     recruit::FEATURES
         .iter()
         .chain(member::FEATURES.iter())
-        .copied()
-        .collect()
+        .chain(recruit::POOL_FEATURES.iter())
 }
 
 /// What the feature named `name` measures, in words.
 pub fn description(name: &str) -> Option<&'static str> {
-    recruit::FEATURES
-        .iter()
-        .chain(member::FEATURES.iter())
-        .find(|f| f.name == name)
-        .map(|f| f.description)
+    all().find(|f| f.name == name).map(|f| f.description)
 }
 
 /// A dense row-major feature matrix; missing values are NaN.
@@ -97,54 +97,110 @@ pub fn build(
     members: &[crate::data::MemberIdx],
     cutoffs: Option<&[i64]>,
 ) -> Matrix {
-    Builder::new(history, caps, cutoffs.is_some()).rows(members, cutoffs)
+    let at = match cutoffs {
+        Some(c) => Cutoffs::Each(members, c),
+        None => Cutoffs::None,
+    };
+    Builder::new(history, caps, at).rows(members)
 }
 
-/// What every feature row of a history shares: the recruitment sweep over all members (group
-/// features need everyone) and, for member-time rows, the index of each member's events. Rows
-/// are then built for any slice of members, so a batch can be scored chunk by chunk without
-/// holding every member's row at once.
+/// Where member-time rows are cut.
+#[derive(Debug, Clone, Copy)]
+pub enum Cutoffs<'a> {
+    /// Recruitment-time rows only.
+    None,
+    /// Every member at one moment.
+    At(i64),
+    /// Each of these members at its own cutoff.
+    Each(&'a [crate::data::MemberIdx], &'a [i64]),
+}
+
+/// What every feature row of a history shares: the sweep over all members (group features need
+/// everyone), each member's cutoff and pool as read in that sweep, and the index of each
+/// member's events. Rows are then built for any slice of members, so a batch can be scored
+/// chunk by chunk without holding every member's row at once.
 pub struct Builder<'h> {
     history: &'h crate::data::History,
     recruitment: Matrix,
-    index: Option<member::MemberIndex>,
+    member_time: Option<MemberTime>,
+}
+
+struct MemberTime {
+    index: member::MemberIndex,
+    /// Per member: its cutoff and the row of its pool in `pool` (`None`: no member-time row).
+    cut: Vec<Option<(i64, usize)>>,
+    pool: Vec<f64>,
 }
 
 impl<'h> Builder<'h> {
     pub fn new(
         history: &'h crate::data::History,
         caps: recruit::MergeCaps,
-        member_time: bool,
+        cutoffs: Cutoffs,
     ) -> Self {
-        let (recruitment, _) = recruit::build(history, caps);
-        let index = member_time.then(|| member::MemberIndex::build(history));
+        let n = history.members.len();
+        let probes: Vec<recruit::Probe> = match cutoffs {
+            Cutoffs::None => Vec::new(),
+            Cutoffs::At(t) => (0..n as crate::data::MemberIdx)
+                .map(|member| recruit::Probe { member, at: t })
+                .collect(),
+            Cutoffs::Each(members, at) => members
+                .iter()
+                .zip(at)
+                .map(|(&member, &at)| recruit::Probe { member, at })
+                .collect(),
+        };
+        let sweep = recruit::sweep(history, caps, &probes, i64::MAX);
+        let member_time = (!matches!(cutoffs, Cutoffs::None)).then(|| {
+            let mut cut = vec![None; n];
+            for (k, p) in probes.iter().enumerate() {
+                cut[p.member as usize] = Some((p.at, k));
+            }
+            MemberTime {
+                index: member::MemberIndex::build(history),
+                cut,
+                pool: sweep.pool,
+            }
+        });
         Builder {
             history,
-            recruitment,
-            index,
+            recruitment: sweep.recruitment,
+            member_time,
         }
     }
 
-    /// Rows for `members`; member-time features too when `cutoffs` (one per member) is given
-    /// and the builder was made for them.
-    pub fn rows(&self, members: &[crate::data::MemberIdx], cutoffs: Option<&[i64]>) -> Matrix {
-        let member = match (cutoffs, &self.index) {
-            (Some(c), Some(ix)) => Some(member::build(self.history, ix, members, c)),
-            _ => None,
-        };
+    /// Rows for `members`; member-time features too when the builder was made with cutoffs
+    /// (each member must have one).
+    pub fn rows(&self, members: &[crate::data::MemberIdx]) -> Matrix {
         let recruitment = &self.recruitment;
+        let pw = recruit::POOL_FEATURES.len();
+        let member = self.member_time.as_ref().map(|mt| {
+            let cutoffs: Vec<i64> = members
+                .iter()
+                .map(|&m| mt.cut[m as usize].map_or(i64::MIN, |(t, _)| t))
+                .collect();
+            (
+                mt,
+                member::build(self.history, &mt.index, members, &cutoffs),
+            )
+        });
         let rw = recruitment.cols();
-        let mw = member.as_ref().map_or(0, Matrix::cols);
+        let mw = member.as_ref().map_or(0, |(_, mm)| mm.cols() + pw);
         let mut values = Vec::with_capacity(members.len() * (rw + mw));
         for (i, &m) in members.iter().enumerate() {
             values.extend_from_slice(recruitment.row(m as usize));
-            if let Some(mm) = &member {
+            if let Some((mt, mm)) = &member {
                 values.extend_from_slice(mm.row(i));
+                match mt.cut[m as usize] {
+                    Some((_, k)) => values.extend_from_slice(&mt.pool[k * pw..(k + 1) * pw]),
+                    None => values.extend(std::iter::repeat_n(f64::NAN, pw)),
+                }
             }
         }
         let mut names = recruitment.names.clone();
-        if let Some(mm) = &member {
+        if let Some((_, mm)) = &member {
             names.extend(mm.names.iter().copied());
+            names.extend(recruit::POOL_FEATURES.iter().map(|f| f.name));
         }
         Matrix {
             names,

@@ -53,7 +53,15 @@ impl<'h> AsOf<'h> {
         let member_time = a.moment == Moment::Member;
         AsOf {
             history: h,
-            builder: features::Builder::new(h, a.config.merge.caps(), member_time),
+            builder: features::Builder::new(
+                h,
+                a.config.merge.caps(),
+                if member_time {
+                    features::Cutoffs::At(as_of)
+                } else {
+                    features::Cutoffs::None
+                },
+            ),
             as_of,
             cutoff: member_time.then_some(as_of),
         }
@@ -78,8 +86,7 @@ impl<'h> AsOf<'h> {
 
     /// The feature rows of `members` (each one the model scores) at this moment.
     pub fn rows(&self, members: &[MemberIdx]) -> Matrix {
-        let cutoffs = self.cutoff.map(|t| vec![t; members.len()]);
-        self.builder.rows(members, cutoffs.as_deref())
+        self.builder.rows(members)
     }
 }
 

@@ -185,6 +185,49 @@ impl Event {
         }
     }
 
+    /// What the event tells the online sign-up state a member did, with when (`None`: nothing
+    /// it keeps: sign-ups, points, reviews, an expiry, or an unknown spelling, which the checks
+    /// refuse on arrival).
+    pub fn deed(&self) -> Option<(i64, crate::features::recruit::Deed)> {
+        use crate::features::recruit::Deed;
+        match self {
+            Event::Coupon {
+                at,
+                event,
+                kind,
+                face_value,
+                ..
+            } => match CouponEvent::parse(event)? {
+                CouponEvent::Claim => Some((*at, Deed::Claim)),
+                CouponEvent::Redeem => Some((
+                    *at,
+                    Deed::Redeem {
+                        benefit: matches!(
+                            CouponKind::parse(kind)?,
+                            CouponKind::Welcome | CouponKind::Fission
+                        ),
+                        value: *face_value,
+                    },
+                )),
+                CouponEvent::Expire => None,
+            },
+            Event::Order {
+                at,
+                amount,
+                discount,
+                coupon_id,
+                ..
+            } => Some((
+                *at,
+                Deed::Order {
+                    paid: *amount,
+                    full_price: coupon_id.as_deref().is_none_or(str::is_empty) && *discount == 0.0,
+                },
+            )),
+            _ => None,
+        }
+    }
+
     pub fn member_id(&self) -> &str {
         match self {
             Event::Signup { member_id, .. }

@@ -413,7 +413,8 @@ impl Tenant {
     }
 
     /// What an event changes in the online state at once: a sign-up is recorded (unless the
-    /// member is already in the history), a review reaches the group and inviter records. Every
+    /// member is already in the history), a review reaches the group and inviter records, a
+    /// coupon or an order what the member's group, keys and invite tree have done. Every
     /// event (these too) reaches the member-time scores at the next [`Tenant::refresh`].
     fn apply(&self, e: &Event) -> Result<(), StateError> {
         match e {
@@ -440,7 +441,16 @@ impl Tenant {
                 st.record_label(m, *label);
                 Ok(())
             }
-            Event::Coupon { .. } | Event::Order { .. } | Event::Points { .. } => Ok(()),
+            Event::Coupon { member_id, .. } | Event::Order { member_id, .. } => {
+                if let Some((at, deed)) = e.deed() {
+                    let mut st = self.online.lock().map_err(|_| poisoned())?;
+                    if let Some(m) = st.keys.get(member_id) {
+                        st.record_deed(m, at, deed);
+                    }
+                }
+                Ok(())
+            }
+            Event::Points { .. } => Ok(()),
         }
     }
 

@@ -1,21 +1,32 @@
 //! Recruitment-time features and the online state they read.
 //!
 //! `RecruitState` holds what is known about everyone who has joined so far: accounts per device,
-//! phone hash, IP range (/24) and inviter, recent sign-ups per key, the inviter's record, and the
-//! connected groups of a union-find over shared keys. `features` reads it for a candidate;
-//! `record` adds a sign-up, `record_label` a review outcome. Offline, `build` sweeps a history in
-//! time order through exactly these calls, so training sees what the scorer would have seen.
+//! phone hash, IP range (/24) and inviter, recent sign-ups per key, the inviter's record and
+//! invite tree, the connected groups of a union-find over shared keys, and what each set of
+//! accounts has done since (benefits taken, orders, full-price purchases: [`group::Behaviour`]).
+//! `features` reads it for a candidate; `record` adds a sign-up, `record_deed` something a
+//! member did, `record_label` a review outcome; `pool` reads a member's keys and group as they
+//! stand. Offline, [`sweep`] runs a history in time order through exactly these calls, so
+//! training sees what the scorer would have seen.
 //!
 //! Merging into groups only goes through keys that are still rare: a key stops gluing accounts
 //! together once it has `MergeCaps` accounts, so a carrier NAT range or a popular inviter shared
 //! by thousands of genuine members does not make one giant group.
+
+pub mod group;
+mod sweep;
 
 use std::collections::{HashMap, VecDeque};
 
 use crate::data::history::{History, Interner, Sym, NONE};
 use crate::data::schema::VIRTUAL_PHONE_PREFIXES;
 
-use super::{FeatureDef, Matrix, Moment};
+pub use group::Account;
+use group::{share, ORDERED};
+pub use group::{Behaviour, Deed, Group};
+pub use sweep::{build, sweep, Probe, Sweep};
+
+use super::{FeatureDef, Moment};
 
 const MINUTE: i64 = 60;
 const HOUR: i64 = 3_600;
@@ -23,6 +34,10 @@ const DAY: i64 = 86_400;
 
 const fn rec(name: &'static str, description: &'static str) -> FeatureDef {
     FeatureDef::new(Moment::Recruitment, name, description)
+}
+
+const fn pool(name: &'static str, description: &'static str) -> FeatureDef {
+    FeatureDef::new(Moment::Member, name, description)
 }
 
 /// The recruitment-time features, in column order.
@@ -82,6 +97,97 @@ pub const FEATURES: &[FeatureDef] = &[
         "reviewed wool share of the group's labelled accounts",
     ),
     rec("signup_hour", "hour of day of the sign-up (UTC+8)"),
+    rec(
+        "group_took_no_full_share",
+        "share of the group's accounts that took a welcome or fission benefit and never bought at full price, so far",
+    ),
+    rec(
+        "group_order_share",
+        "share of the group's accounts with any order so far",
+    ),
+    rec(
+        "group_full_price_share",
+        "share of the group's accounts that bought at full price so far",
+    ),
+    rec(
+        "group_hours_to_redeem",
+        "mean hours from joining to the first redemption, over the group's accounts that redeemed",
+    ),
+    rec(
+        "group_value_per_account",
+        "face value of the benefits the group redeemed, per account",
+    ),
+    rec(
+        "group_velocity",
+        "the group's recent sign-ups, each counting half as much an hour later",
+    ),
+    rec(
+        "device_took_no_full_share",
+        "share of the earlier accounts on this device and phone that took a benefit and never bought at full price",
+    ),
+    rec(
+        "ip24_took_no_full_share",
+        "share of the earlier accounts on this IP range that took a benefit and never bought at full price",
+    ),
+    rec(
+        "keys_order_share",
+        "share of the earlier accounts on this device, phone and IP range with any order",
+    ),
+    rec(
+        "inviter_tree_depth",
+        "invitation steps from the first account of the inviter's tree to the candidate",
+    ),
+    rec("inviter_tree_size", "accounts in the inviter's invite tree"),
+    rec(
+        "inviter_tree_nobuyer_share",
+        "share of the accounts in the inviter's invite tree with no order so far",
+    ),
+];
+
+/// Member-time features of a member's keys and group as they stand at the cutoff (the
+/// recruitment-time ones above are as at its sign-up).
+pub const POOL_FEATURES: &[FeatureDef] = &[
+    pool(
+        "pool_device_accounts",
+        "accounts on the member's device now",
+    ),
+    pool(
+        "pool_phone_accounts",
+        "accounts on the member's phone hash now",
+    ),
+    pool(
+        "pool_ip24_accounts",
+        "accounts on the member's IP range now",
+    ),
+    pool("pool_group_size", "accounts in the member's group now"),
+    pool(
+        "pool_group_devices",
+        "distinct devices in the member's group now",
+    ),
+    pool(
+        "pool_group_took_no_full_share",
+        "share of the group's accounts that took a benefit and never bought at full price, now",
+    ),
+    pool(
+        "pool_group_order_share",
+        "share of the group's accounts with any order, now",
+    ),
+    pool(
+        "pool_group_full_price_share",
+        "share of the group's accounts that bought at full price, now",
+    ),
+    pool(
+        "pool_group_wool_share",
+        "reviewed wool share of the group's labelled accounts, now",
+    ),
+    pool(
+        "pool_group_velocity",
+        "the group's recent sign-ups, each counting half as much an hour later, now",
+    ),
+    pool(
+        "pool_inviter_tree_nobuyer_share",
+        "share of the accounts in the member's invite tree with no order, now",
+    ),
 ];
 
 /// How many accounts a key may hold and still merge accounts into one group.
@@ -125,6 +231,8 @@ struct KeyStats {
     /// The first account's union-find node: later accounts merge into its group.
     first_node: u32,
     first_at: i64,
+    /// What the key's accounts did since they joined.
+    deeds: Behaviour,
 }
 
 impl KeyStats {
@@ -154,19 +262,16 @@ impl KeyStats {
 }
 
 #[derive(Debug, Clone, Copy, Default)]
-struct Group {
-    size: u32,
-    devices: u32,
-    ip24s: u32,
-    first_at: i64,
+struct Record {
     labelled: u32,
     wool: u32,
 }
 
+/// An invite tree's accounts and how many of them ordered.
 #[derive(Debug, Clone, Copy, Default)]
-struct Record {
-    labelled: u32,
-    wool: u32,
+struct Tree {
+    accounts: u32,
+    ordered: u32,
 }
 
 /// What is known at a moment about everyone who has joined.
@@ -184,12 +289,13 @@ pub struct RecruitState {
     campaign: HashMap<Sym, KeyStats>,
     /// Reviewed outcomes of each inviter's invitees.
     inviter_record: HashMap<Sym, Record>,
-    /// Member symbol → union-find node, join time and inviter.
+    /// Member symbol → union-find node.
     nodes: HashMap<Sym, u32>,
-    joined: Vec<i64>,
-    invited_by: Vec<Sym>,
+    accounts: Vec<Account>,
     parent: Vec<u32>,
     groups: Vec<Group>,
+    /// By the node of each tree's first account.
+    trees: HashMap<u32, Tree>,
 }
 
 impl RecruitState {
@@ -205,10 +311,10 @@ impl RecruitState {
             campaign: HashMap::new(),
             inviter_record: HashMap::new(),
             nodes: HashMap::new(),
-            joined: Vec::new(),
-            invited_by: Vec::new(),
+            accounts: Vec::new(),
             parent: Vec::new(),
             groups: Vec::new(),
+            trees: HashMap::new(),
         }
     }
 
@@ -240,6 +346,14 @@ impl RecruitState {
         node
     }
 
+    /// [`Self::find`] without shortening paths, for readers.
+    fn root(&self, mut node: u32) -> u32 {
+        while self.parent[node as usize] != node {
+            node = self.parent[node as usize];
+        }
+        node
+    }
+
     fn union(&mut self, a: u32, b: u32) -> u32 {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra == rb {
@@ -252,13 +366,7 @@ impl RecruitState {
         };
         self.parent[small as usize] = big;
         let s = self.groups[small as usize];
-        let g = &mut self.groups[big as usize];
-        g.size += s.size;
-        g.devices += s.devices;
-        g.ip24s += s.ip24s;
-        g.first_at = g.first_at.min(s.first_at);
-        g.labelled += s.labelled;
-        g.wool += s.wool;
+        self.groups[big as usize].merge(&s);
         big
     }
 
@@ -267,32 +375,53 @@ impl RecruitState {
     fn prospective_group(&self, nodes: &[u32]) -> Group {
         let mut roots: Vec<u32> = Vec::with_capacity(nodes.len());
         for &node in nodes {
-            let mut n = node;
-            while self.parent[n as usize] != n {
-                n = self.parent[n as usize];
-            }
-            if !roots.contains(&n) {
-                roots.push(n);
+            let r = self.root(node);
+            if !roots.contains(&r) {
+                roots.push(r);
             }
         }
         let mut g = Group::default();
-        for (i, r) in roots.iter().enumerate() {
-            let o = self.groups[*r as usize];
-            g.size += o.size;
-            g.devices += o.devices;
-            g.ip24s += o.ip24s;
-            g.first_at = if i == 0 {
-                o.first_at
-            } else {
-                g.first_at.min(o.first_at)
-            };
-            g.labelled += o.labelled;
-            g.wool += o.wool;
+        for r in roots {
+            g.merge(&self.groups[r as usize]);
         }
         g
     }
 
-    /// The candidate's features as of `s.joined_at`, from sign-ups recorded strictly before it.
+    /// The group member `member` is in now (its root node and what the group is and did), or
+    /// `None` for a member never recorded.
+    pub fn group_of(&self, member: Sym) -> Option<(u32, &Group)> {
+        let &node = self.nodes.get(&member)?;
+        let root = self.root(node);
+        Some((root, &self.groups[root as usize]))
+    }
+
+    /// The account recorded as union-find node `node` (nodes come from [`Self::group_of`],
+    /// [`Self::groups`] and [`Group::first`]).
+    pub fn account(&self, node: u32) -> Option<&Account> {
+        self.accounts.get(node as usize)
+    }
+
+    /// Every group of at least `min_size` accounts: its root node, what it is and did, and its
+    /// accounts in the order they were recorded.
+    pub fn groups(&self, min_size: u32) -> Vec<(u32, Group, Vec<&Account>)> {
+        let mut at: HashMap<u32, usize> = HashMap::new();
+        let mut out: Vec<(u32, Group, Vec<&Account>)> = Vec::new();
+        for (node, account) in self.accounts.iter().enumerate() {
+            let root = self.root(node as u32);
+            let g = &self.groups[root as usize];
+            if g.size < min_size.max(1) {
+                continue;
+            }
+            let k = *at.entry(root).or_insert_with(|| {
+                out.push((root, *g, Vec::with_capacity(g.size as usize)));
+                out.len() - 1
+            });
+            out[k].2.push(account);
+        }
+        out
+    }
+
+    /// The candidate's features as of `s.joined_at`, from what was recorded before it.
     /// `out` must hold `FEATURES.len()` values; missing values are NaN.
     pub fn features(&mut self, s: &Signup, out: &mut [f64]) {
         let range = self.range_of(s.ip);
@@ -332,8 +461,11 @@ impl RecruitState {
             Some(Some(r)) if r.labelled > 0 => r.wool as f64 / r.labelled as f64,
             _ => f64::NAN,
         };
-        out[12] = match (s.inviter != NONE).then(|| self.nodes.get(&s.inviter)) {
-            Some(Some(&n)) => t.saturating_sub(self.joined[n as usize]) as f64 / DAY as f64,
+        let inviter_node = self.nodes.get(&s.inviter).copied();
+        out[12] = match (s.inviter != NONE).then_some(inviter_node) {
+            Some(Some(n)) => {
+                t.saturating_sub(self.accounts[n as usize].joined_at) as f64 / DAY as f64
+            }
             _ => f64::NAN,
         };
         // The same merge rule as `record`: through keys still under their cap, and to the
@@ -351,7 +483,7 @@ impl RecruitState {
             }
         }
         let fanout = inviter.flatten().map_or(0, |k| k.accounts);
-        if let Some(&n) = self.nodes.get(&s.inviter).filter(|_| fanout < caps.inviter) {
+        if let Some(n) = inviter_node.filter(|_| fanout < caps.inviter) {
             nodes.push(n);
         }
         let g = self.prospective_group(&nodes);
@@ -363,29 +495,108 @@ impl RecruitState {
         } else {
             (t - g.first_at) as f64 / HOUR as f64
         };
-        out[17] = if g.labelled > 0 {
-            g.wool as f64 / g.labelled as f64
-        } else {
-            f64::NAN
-        };
+        out[17] = g.wool_share();
         out[18] = (t.saturating_add(8 * HOUR).rem_euclid(DAY) / HOUR) as f64;
+        let d = &g.deeds;
+        out[19] = share(d.took_no_full(), g.size);
+        out[20] = share(d.ordered, g.size);
+        out[21] = share(d.full_price, g.size);
+        out[22] = if d.redeemed_accounts == 0 {
+            f64::NAN
+        } else {
+            d.redeem_hours / f64::from(d.redeemed_accounts)
+        };
+        out[23] = if g.size == 0 {
+            f64::NAN
+        } else {
+            d.value_taken / f64::from(g.size)
+        };
+        out[24] = g.velocity.at(t);
+        let close = [device.flatten(), phone.flatten()];
+        let (n, took) = close.iter().flatten().fold((0, 0), |(n, took), k| {
+            (n + k.accounts, took + k.deeds.took_no_full())
+        });
+        out[25] = share(took, n);
+        out[26] = ip24
+            .flatten()
+            .map_or(f64::NAN, |k| share(k.deeds.took_no_full(), k.accounts));
+        let (n, ordered) = [device.flatten(), phone.flatten(), ip24.flatten()]
+            .iter()
+            .flatten()
+            .fold((0, 0), |(n, o), k| (n + k.accounts, o + k.deeds.ordered));
+        out[27] = share(ordered, n);
+        let tree = inviter_node.map(|n| {
+            let a = &self.accounts[n as usize];
+            (
+                a.depth,
+                self.trees.get(&a.tree).copied().unwrap_or_default(),
+            )
+        });
+        out[28] = match (s.inviter != NONE, tree) {
+            (false, _) => f64::NAN,
+            (true, None) => 1.0,
+            (true, Some((depth, _))) => f64::from(depth) + 1.0,
+        };
+        out[29] = tree.map_or(f64::NAN, |(_, t)| f64::from(t.accounts));
+        out[30] = tree.map_or(f64::NAN, |(_, t)| {
+            share(t.accounts.saturating_sub(t.ordered), t.accounts)
+        });
+    }
+
+    /// Member `member`'s keys and group as they stand at `t` (after everything recorded so far).
+    /// `out` must hold `POOL_FEATURES.len()` values; all NaN for a member never recorded.
+    pub fn pool(&self, member: Sym, t: i64, out: &mut [f64]) {
+        out.fill(f64::NAN);
+        let Some(&node) = self.nodes.get(&member) else {
+            return;
+        };
+        let a = &self.accounts[node as usize];
+        let accounts = |map: &HashMap<Sym, KeyStats>, key: Sym| {
+            lookup(map, key).map_or(f64::NAN, |k| k.map_or(0.0, |k| f64::from(k.accounts)))
+        };
+        out[0] = accounts(&self.device, a.device);
+        out[1] = accounts(&self.phone, a.phone);
+        out[2] = accounts(&self.ip24, a.range);
+        let g = &self.groups[self.root(node) as usize];
+        out[3] = f64::from(g.size);
+        out[4] = f64::from(g.devices);
+        out[5] = share(g.deeds.took_no_full(), g.size);
+        out[6] = share(g.deeds.ordered, g.size);
+        out[7] = share(g.deeds.full_price, g.size);
+        out[8] = g.wool_share();
+        out[9] = g.velocity.at(t);
+        let tree = self.trees.get(&a.tree).copied().unwrap_or_default();
+        out[10] = share(tree.accounts.saturating_sub(tree.ordered), tree.accounts);
     }
 
     /// Adds a sign-up: counts its keys and merges it into the groups of its rare keys.
     pub fn record(&mut self, s: &Signup) {
         let node = self.parent.len() as u32;
         let range = self.range_of(s.ip);
+        let mut account = Account::new(s.member, s.joined_at);
+        account.inviter = s.inviter;
+        account.device = s.device;
+        account.phone = s.phone_hash;
+        account.range = range;
+        account.tree = node;
+        if let Some(&up) = self.nodes.get(&s.inviter) {
+            let inviter = &self.accounts[up as usize];
+            account.tree = inviter.tree;
+            account.depth = inviter.depth.saturating_add(1);
+        }
+        self.trees.entry(account.tree).or_default().accounts += 1;
         self.parent.push(node);
-        self.joined.push(s.joined_at);
-        self.invited_by.push(s.inviter);
+        self.accounts.push(account);
         self.nodes.insert(s.member, node);
+        let mut velocity = group::Velocity::default();
+        velocity.bump(s.joined_at);
         self.groups.push(Group {
+            first: node,
             size: 1,
-            devices: 0,
-            ip24s: 0,
             first_at: s.joined_at,
-            labelled: 0,
-            wool: 0,
+            last_at: s.joined_at,
+            velocity,
+            ..Group::default()
         });
         let caps = self.caps;
         let keyed = [
@@ -423,6 +634,32 @@ impl RecruitState {
         }
     }
 
+    /// Adds something a recorded member did at `at` (a member never recorded is skipped: its
+    /// sign-up has not reached the state).
+    pub fn record_deed(&mut self, member: Sym, at: i64, deed: Deed) {
+        let Some(&node) = self.nodes.get(&member) else {
+            return;
+        };
+        let account = &mut self.accounts[node as usize];
+        let was_ordered = account.flags & ORDERED != 0;
+        let delta = account.apply(at, deed);
+        let a = *account;
+        let root = self.find(node) as usize;
+        self.groups[root].deeds.add(&delta);
+        for (map, key) in [
+            (&mut self.device, a.device),
+            (&mut self.phone, a.phone),
+            (&mut self.ip24, a.range),
+        ] {
+            if let Some(k) = (key != NONE).then(|| map.get_mut(&key)).flatten() {
+                k.deeds.add(&delta);
+            }
+        }
+        if !was_ordered && a.flags & ORDERED != 0 {
+            self.trees.entry(a.tree).or_default().ordered += 1;
+        }
+    }
+
     /// Adds a reviewed outcome for a recorded member (1 = wool, 0 = genuine).
     pub fn record_label(&mut self, member: Sym, label: u8) {
         let Some(&node) = self.nodes.get(&member) else {
@@ -432,7 +669,7 @@ impl RecruitState {
         let wool = u32::from(label == 1);
         self.groups[root].labelled += 1;
         self.groups[root].wool += wool;
-        let inviter = self.invited_by[node as usize];
+        let inviter = self.accounts[node as usize].inviter;
         if inviter != NONE {
             let r = self.inviter_record.entry(inviter).or_default();
             r.labelled += 1;
@@ -490,58 +727,6 @@ pub fn signup_of(history: &History, state: &mut RecruitState, m: u32) -> Signup 
         phone_prefix: mm.phone_prefix[i],
         phone_hash: mm.phone_hash[i],
     }
-}
-
-/// Sweeps a history in time order: each member's features are computed from the sign-ups and
-/// reviews strictly before their join time, then the member is recorded. Returns the feature
-/// matrix in member order and the state after the last event (the online state's bootstrap).
-pub fn build(history: &History, caps: MergeCaps) -> (Matrix, RecruitState) {
-    let n = history.members.len();
-    let width = FEATURES.len();
-    let mut state = RecruitState::new(history.keys.clone(), caps);
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    order.sort_by_key(|&m| (history.members.joined_at[m as usize], m));
-    let labels = &history.labels;
-    let mut label_order: Vec<usize> = (0..labels.len()).collect();
-    label_order.sort_by_key(|&r| (labels.at[r], r));
-    let mut values = vec![f64::NAN; n * width];
-    let mut next_label = 0;
-    let mut i = 0;
-    while i < order.len() {
-        let t = history.members.joined_at[order[i] as usize];
-        // Reviews known strictly before t.
-        while next_label < label_order.len() && labels.at[label_order[next_label]] < t {
-            let r = label_order[next_label];
-            let member = state.keys.intern(history.members.id(labels.member[r]));
-            state.record_label(member, labels.label[r]);
-            next_label += 1;
-        }
-        // Everyone joining at t is scored before any of them is recorded.
-        let mut j = i;
-        let mut batch = Vec::new();
-        while j < order.len() && history.members.joined_at[order[j] as usize] == t {
-            let m = order[j];
-            let s = signup_of(history, &mut state, m);
-            let at = m as usize * width;
-            state.features(&s, &mut values[at..at + width]);
-            batch.push(s);
-            j += 1;
-        }
-        for s in &batch {
-            state.record(s);
-        }
-        i = j;
-    }
-    for &r in &label_order[next_label..] {
-        let member = state.keys.intern(history.members.id(labels.member[r]));
-        state.record_label(member, labels.label[r]);
-    }
-    let matrix = Matrix {
-        names: FEATURES.iter().map(|f| f.name).collect(),
-        rows: n,
-        values,
-    };
-    (matrix, state)
 }
 
 #[cfg(test)]
