@@ -39,8 +39,12 @@ pub struct TrainArgs {
     #[arg(long, default_value = "training/wool.toml")]
     pub config: PathBuf,
     /// The artefact to write; its file name is the model version.
-    #[arg(long)]
-    pub out: PathBuf,
+    #[arg(long, required_unless_present = "labels_only")]
+    pub out: Option<PathBuf>,
+    /// Only label the members and measure the labels against the truth (generated data): no
+    /// features, no model, nothing written.
+    #[arg(long, conflicts_with = "by_campaign_holdout")]
+    pub labels_only: bool,
     /// Also hold out each campaign in turn: train on the others, measure on it (cold start for
     /// a new campaign), against the labels and the truth where known.
     #[arg(long)]
@@ -121,18 +125,21 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let h = load_history(&args.data)?;
     super::data::say_absent(&args.data)?;
     let truth = truth_of(&args.data, &h)?;
-    let version = args
-        .out
+    if args.labels_only {
+        return labels_only(&args, &h, &checked, truth.as_deref());
+    }
+    let out_path = args.out.clone().context("--out is required")?;
+    let version = out_path
         .file_name()
         .and_then(|n| n.to_str())
         .map(|n| n.trim_end_matches(".json").to_string())
         .filter(|n| !n.is_empty())
-        .with_context(|| format!("--out {}: needs a file name", args.out.display()))?;
+        .with_context(|| format!("--out {}: needs a file name", out_path.display()))?;
     let s = spinner(&format!("training {version}"));
     let trained = fit(&h, &checked, &version, truth.as_deref());
     s.finish_and_clear();
     let (artefact, timings) = trained?;
-    artefact.save(&args.out)?;
+    artefact.save(&out_path)?;
     let held = if args.by_campaign_holdout {
         let s = spinner("holding out each campaign");
         let held = holdout::by_campaign(&h, &checked, truth.as_deref(), args.holdout_min_members);
@@ -145,7 +152,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         let v = serde_json::json!({
             "version": artefact.version,
-            "path": args.out,
+            "path": out_path,
             "thresholds": artefact.thresholds,
             "threshold_basis": artefact.report.families.first().and_then(|f| f.basis.as_ref()),
             "report": artefact.report,
@@ -182,12 +189,39 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     writeln!(
         out,
         "wrote {} (version {}, data {})",
-        args.out.display(),
+        out_path.display(),
         artefact.version,
         artefact.data.fingerprint
     )?;
     if let Some(held) = &held {
         print_holdout(&mut out, held)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `train --labels-only`: the labels against the truth, nothing trained.
+#[cfg(feature = "gbm")]
+fn labels_only(
+    args: &TrainArgs,
+    h: &History,
+    checked: &woolguard::model::config::Checked,
+    truth: Option<&[bool]>,
+) -> anyhow::Result<ExitCode> {
+    let truth = truth.with_context(|| {
+        format!(
+            "--labels-only measures the labels against {}, which {} does not have",
+            TRUTH_FILE,
+            args.data.display()
+        )
+    })?;
+    let q = LabelQuality::of_rule(h, &checked.rule, truth)
+        .context("the truth does not cover every member")?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = serde_json::json!({ "label_quality": q });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        print_label_quality(&mut out, &q)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,8 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::LabelSource;
+use super::{LabelRule, LabelSource};
 use crate::data::history::{History, MemberIdx};
+use crate::features::member::MemberIndex;
 
 /// Labels against the truth on one set of members.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -55,6 +56,22 @@ pub struct LabelQuality {
 }
 
 impl LabelQuality {
+    /// The labels `rule` gives every member of `h` (as training assembles them, without
+    /// features), against `truth`.
+    pub fn of_rule(h: &History, rule: &LabelRule, truth: &[bool]) -> Option<Self> {
+        let ix = MemberIndex::build(h);
+        let data_end = h.time_span().map_or(0, |(_, hi)| hi);
+        let (mut members, mut labels, mut sources) = (Vec::new(), Vec::new(), Vec::new());
+        for (m, (label, source)) in rule.labels(h, &ix, data_end).into_iter().enumerate() {
+            if let Some(l) = label {
+                members.push(m as MemberIdx);
+                labels.push(l);
+                sources.push(source);
+            }
+        }
+        Self::measure(h, &members, &labels, &sources, truth)
+    }
+
     /// `members`, `labels` and `sources` row by row (a training set); `truth` one flag per
     /// member of `h`. `None` when the truth does not cover a member.
     pub fn measure(
