@@ -2,6 +2,7 @@
 //! nothing here computes what the library should.
 
 mod audience;
+mod bench;
 mod data;
 mod diagnose;
 mod generate;
@@ -88,6 +89,8 @@ pub enum Command {
     State(state::Args),
     /// Serve the HTTP scorer: candidates at sign-up, members, audiences, lists, model swaps.
     Serve(serve::Args),
+    /// Benchmarks: `bench replay` sends generated histories through the online sign-up state.
+    Bench(bench::Args),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -111,5 +114,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run_cli(args),
         Command::State(args) => state::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

@@ -55,6 +55,13 @@ fn wide(h: u32) -> u64 {
 }
 
 impl Interner {
+    /// Bytes this interner holds on the heap (its table, text and offsets).
+    pub fn heap_bytes(&self) -> usize {
+        self.table.capacity() * std::mem::size_of::<(Sym, u32)>()
+            + self.buf.capacity()
+            + self.ends.capacity() * std::mem::size_of::<usize>()
+    }
+
     /// Room for `n` more symbols of `bytes` more text without growing.
     pub fn reserve(&mut self, n: usize, bytes: usize) {
         self.table.reserve(n, |&(_, h)| wide(h));

@@ -6,6 +6,7 @@
 
 pub mod dir;
 pub mod events;
+pub mod replay;
 pub mod snapshot;
 pub mod store;
 pub mod tenant;

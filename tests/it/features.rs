@@ -4,6 +4,7 @@
 use woolguard::data::history::History;
 use woolguard::data::schema::{CouponEvent, CouponKind, PointsReason};
 use woolguard::data::{load, NONE};
+use woolguard::features;
 use woolguard::features::member::{self, MemberIndex};
 use woolguard::features::recruit::{self, MergeCaps};
 use woolguard::generate::{generate, Params};
@@ -90,6 +91,8 @@ fn member_features_ignore_everything_at_or_after_the_cutoff() {
         .collect();
     let cutoffs = vec![cutoff; early.len()];
     let before = member::build(&h, &MemberIndex::build(&h), &early, &cutoffs);
+    // The whole row: recruitment-time, the member's own, and its pool at the cutoff.
+    let whole = features::build(&h, MergeCaps::default(), &early, Some(&cutoffs));
 
     // The future changes: every event at or after the cutoff is altered, each early member gets
     // new events exactly at and after the cutoff, and new members join later.
@@ -97,6 +100,9 @@ fn member_features_ignore_everything_at_or_after_the_cutoff() {
         if h.orders.at[i] >= cutoff {
             h.orders.amount[i] *= 3.0;
             h.orders.refunded[i] = !h.orders.refunded[i];
+            // Now at full price: the pool's full-price and took-without-buying shares would move.
+            h.orders.coupon[i] = NONE;
+            h.orders.discount[i] = 0.0;
         }
     }
     for i in 0..h.coupons.len() {
@@ -120,6 +126,25 @@ fn member_features_ignore_everything_at_or_after_the_cutoff() {
     let after = member::build(&h, &MemberIndex::build(&h), &early, &cutoffs);
     assert!(before.rows > 1_000, "{} early members", before.rows);
     assert_eq!(bits(&before.values), bits(&after.values));
+    let whole_after = features::build(&h, MergeCaps::default(), &early, Some(&cutoffs));
+    assert_eq!(whole.names, whole_after.names);
+    assert_eq!(bits(&whole.values), bits(&whole_after.values));
+    // The pool is read, not empty: members share devices with others, groups have ordered.
+    let pool = |name| whole.column(name).unwrap_or_default();
+    assert!(
+        pool("pool_device_accounts")
+            .iter()
+            .filter(|&&v| v > 1.0)
+            .count()
+            > 20
+    );
+    assert!(
+        pool("pool_group_order_share")
+            .iter()
+            .filter(|&&v| v > 0.0)
+            .count()
+            > 100
+    );
     // And the features are not trivially empty.
     let orders = before.column("orders").unwrap_or_default();
     assert!(orders.iter().sum::<f64>() > 100.0);
@@ -132,7 +157,14 @@ fn recruitment_features_ignore_everyone_who_joined_later() {
     let (before, _) = recruit::build(&h, MergeCaps::default());
     let n = h.members.len();
 
-    // Later arrivals share the keys of every early member, and reviews arrive at or after t.
+    // Later arrivals share the keys of every early member, reviews arrive at or after t, and
+    // every order from t on is at full price.
+    for i in 0..h.orders.len() {
+        if h.orders.at[i] >= t {
+            h.orders.coupon[i] = NONE;
+            h.orders.discount[i] = 0.0;
+        }
+    }
     for j in 0..n {
         if h.members.joined_at[j] < t && j % 3 == 0 {
             let m = add_member_like(&mut h, &format!("copy-{j}"), j, t + j as i64);
@@ -155,6 +187,10 @@ fn recruitment_features_ignore_everyone_who_joined_later() {
         nonzero_device > 10,
         "shared devices exist: {nonzero_device}"
     );
+    let with_orders = (0..n)
+        .filter(|&m| h.members.joined_at[m] < t && before.row(m)[20] > 0.0)
+        .count();
+    assert!(with_orders > 50, "{with_orders} saw their group's orders");
     // The later copies do see the early members they copy.
     let copy = h.members.index_of("copy-0").unwrap_or(0) as usize;
     assert!(

@@ -12,6 +12,7 @@ mod members;
 #[cfg(feature = "gbm")]
 mod model;
 mod read;
+mod replay;
 mod report;
 mod rules;
 mod serve;

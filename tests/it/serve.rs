@@ -602,67 +602,6 @@ fn a_model_swap_under_load_fails_no_request_and_each_score_matches_its_version()
     assert!(versions.contains("signup-b"), "{versions:?}");
 }
 
-#[test]
-fn online_sign_ups_replayed_in_time_order_get_the_offline_features() {
-    let mut h = load(&root().join("data/sample")).unwrap_or_else(|e| panic!("{e}"));
-    // Reviews reach the scorer as events, which it does not take yet: compare without them.
-    h.labels = Default::default();
-    let caps = woolguard::features::recruit::MergeCaps::default();
-    let (offline, _) = recruit::build(&h, caps);
-    // A scorer that has seen no one, replayed every sign-up in time order with record = true.
-    let empty = woolguard::data::History::default();
-    let models = Models::load(
-        Arc::new(empty),
-        &root().join("models/default"),
-        &root().join("models/signup"),
-        Default::default(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let online = Tenant::new("replay", models, None);
-    let mut order: Vec<u32> = (0..h.members.len() as u32).collect();
-    order.sort_by_key(|&m| (h.members.joined_at[m as usize], m));
-    let name = |s: u32| h.keys.opt_name(s).map(str::to_string);
-    let mut checked = 0;
-    for (k, &m) in order.iter().enumerate() {
-        let i = m as usize;
-        let t = h.members.joined_at[i];
-        let c = Candidate {
-            member_id: Some(h.members.id(m).to_string()),
-            joined_at: Some(t),
-            channel: name(h.members.channel[i]),
-            campaign_id: name(h.members.campaign[i]),
-            inviter_id: name(h.members.inviter[i]),
-            device_id: name(h.members.device[i]),
-            ip: name(h.members.ip[i]),
-            phone_prefix: name(h.members.phone_prefix[i]),
-            phone_hash: name(h.members.phone_hash[i]),
-            region: name(h.members.region[i]),
-            record: true,
-        };
-        let row = online
-            .candidate_features(&c)
-            .unwrap_or_else(|e| panic!("{e}"));
-        // Members joining in the same second are scored together offline, one by one online.
-        let tied = order
-            .get(k + 1)
-            .is_some_and(|&n| h.members.joined_at[n as usize] == t)
-            || k > 0 && h.members.joined_at[order[k - 1] as usize] == t;
-        if tied {
-            continue;
-        }
-        for (j, (a, b)) in row.iter().zip(offline.row(i)).enumerate() {
-            assert!(
-                a.to_bits() == b.to_bits(),
-                "member {} feature {}: online {a}, offline {b}",
-                h.members.id(m),
-                recruit::FEATURES[j].name
-            );
-        }
-        checked += 1;
-    }
-    assert!(checked > 4_900, "{checked} members compared");
-}
-
 pub(crate) fn config_with_state(dir: &Path) -> PathBuf {
     let path = config(dir);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));

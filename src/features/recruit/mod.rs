@@ -22,9 +22,9 @@ use crate::data::history::{History, Interner, Sym, NONE};
 use crate::data::schema::VIRTUAL_PHONE_PREFIXES;
 
 pub use group::Account;
-use group::{share, ORDERED};
-pub use group::{Behaviour, Deed, Group};
-pub use sweep::{build, sweep, Probe, Sweep};
+use group::ORDERED;
+pub use group::{share, Behaviour, Deed, Group};
+pub use sweep::{build, coupon_deed, order_deed, sweep, timeline, Probe, Step, Sweep};
 
 use super::{FeatureDef, Moment};
 
@@ -677,6 +677,39 @@ impl RecruitState {
         }
     }
 
+    /// Bytes the state holds on the heap, from the capacity of every table in it (hash tables
+    /// counted at one control byte per slot): what an account costs to keep.
+    pub fn heap_bytes(&self) -> usize {
+        fn table<K, V>(m: &HashMap<K, V>) -> usize {
+            m.capacity() * (std::mem::size_of::<(K, V)>() + 1)
+        }
+        fn vec<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        let keyed = [
+            &self.device,
+            &self.phone,
+            &self.ip24,
+            &self.inviter,
+            &self.campaign,
+        ];
+        let windows: usize = keyed
+            .iter()
+            .flat_map(|m| m.values())
+            .map(|k| k.recent.capacity() * std::mem::size_of::<i64>())
+            .sum();
+        self.keys.heap_bytes()
+            + keyed.iter().map(|m| table(m)).sum::<usize>()
+            + windows
+            + table(&self.ip_range)
+            + table(&self.inviter_record)
+            + table(&self.nodes)
+            + table(&self.trees)
+            + vec(&self.accounts)
+            + vec(&self.parent)
+            + vec(&self.groups)
+    }
+
     fn map(&mut self, kind: KeyKind) -> &mut HashMap<Sym, KeyStats> {
         match kind {
             KeyKind::Device => &mut self.device,
@@ -800,5 +833,76 @@ mod tests {
         st.features(&s, &mut f);
         assert_eq!(f[2], 10.0, "ten accounts on the range");
         assert_eq!(f[13], 0.0, "but the range is busy: no group to join");
+    }
+
+    #[test]
+    fn what_linked_accounts_did_by_hand() {
+        let mut st = RecruitState::new(Interner::default(), MergeCaps::default());
+        let mut f = vec![0.0; FEATURES.len()];
+        // a and b share a device; a was invited by nobody, c by a.
+        let a = signup(&mut st, "a", 0, "d1", "10.0.0.1");
+        st.record(&a);
+        let b = signup(&mut st, "b", 0, "d1", "10.0.5.1");
+        st.features(&b, &mut f);
+        assert_eq!(
+            f[0], 1.0,
+            "a sign-up in the same second, arrived earlier, is seen"
+        );
+        st.record(&b);
+        let (sa, sb) = (a.member, b.member);
+        let welcome = Deed::Redeem {
+            benefit: true,
+            value: 20.0,
+        };
+        st.record_deed(sa, 2 * HOUR, welcome);
+        st.record_deed(sb, 4 * HOUR, welcome);
+        st.record_deed(
+            sb,
+            5 * HOUR,
+            Deed::Order {
+                paid: 80.0,
+                full_price: true,
+            },
+        );
+        let mut c = signup(&mut st, "c", 6 * HOUR, "d1", "10.0.9.1");
+        c.inviter = sa;
+        st.features(&c, &mut f);
+        assert_eq!(f[13], 2.0, "group {{a, b}}");
+        assert_eq!(
+            f[19], 0.5,
+            "a took the welcome coupon and never bought at full price"
+        );
+        assert_eq!(f[20], 0.5, "b ordered");
+        assert_eq!(f[21], 0.5);
+        assert_eq!(f[22], 3.0, "first redemptions 2 h and 4 h after joining");
+        assert_eq!(f[23], 20.0, "40 of face value over 2 accounts");
+        // Two sign-ups at 0, six hours ago: 2 × 2^-6.
+        assert!((f[24] - 2.0 / 64.0).abs() < 1e-12, "{}", f[24]);
+        assert_eq!(
+            f[25], 0.5,
+            "of the device's two accounts, a took without buying"
+        );
+        assert_eq!(f[27], 0.5);
+        assert_eq!(
+            (f[28], f[29], f[30]),
+            (1.0, 1.0, 1.0),
+            "a's tree: a alone, no buyer"
+        );
+        st.record(&c);
+        let mut p = vec![0.0; POOL_FEATURES.len()];
+        st.pool(c.member, 7 * HOUR, &mut p);
+        assert_eq!(
+            (p[0], p[3]),
+            (3.0, 3.0),
+            "three on the device, three in the group"
+        );
+        assert!((p[5] - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(p[10], 1.0, "a and c in the tree, neither ordered");
+        let d = Signup {
+            inviter: c.member,
+            ..signup(&mut st, "d", 8 * HOUR, "d7", "172.16.0.1")
+        };
+        st.features(&d, &mut f);
+        assert_eq!((f[28], f[29]), (2.0, 2.0), "a → c → d");
     }
 }

@@ -1,12 +1,13 @@
 //! The offline sweep: a history run through the online state's own calls in time order, so that
 //! every feature a model is trained on is what the scorer would have computed at that moment.
 //!
-//! At one instant, in this order: probes read members' pools, then the sign-ups of that instant
-//! are scored and recorded one after another in arrival order (the members table's row order),
-//! then reviews and deeds land. So a feature at `t` sees deeds and reviews strictly before `t`
-//! and the sign-ups that arrived before it, as a live scorer receiving them one by one would.
+//! [`timeline`] is the one statement of that order. At one instant: probes read members' pools,
+//! then the sign-ups of that instant are scored and recorded one after another in arrival order
+//! (the members table's row order), then reviews, coupons and orders land. So a feature at `t`
+//! sees deeds and reviews strictly before `t` and the sign-ups that arrived before it, as a live
+//! scorer receiving them one by one would.
 
-use crate::data::history::{History, MemberIdx};
+use crate::data::history::{History, MemberIdx, NONE};
 use crate::data::schema::{CouponEvent, CouponKind};
 use crate::features::Matrix;
 
@@ -17,6 +18,80 @@ use super::{signup_of, Deed, MergeCaps, RecruitState, FEATURES, POOL_FEATURES};
 pub struct Probe {
     pub member: MemberIdx,
     pub at: i64,
+}
+
+/// One step of a history in time order: a row of one of its tables (or a probe, by index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Probe(usize),
+    Signup(MemberIdx),
+    Label(usize),
+    Coupon(usize),
+    Order(usize),
+}
+
+/// Every row of `h` before `until`, and every probe at or before it, in the order the state
+/// takes them (see the module's text).
+pub fn timeline(h: &History, probes: &[Probe], until: i64) -> impl Iterator<Item = Step> {
+    let by_time = |len: usize, at: &dyn Fn(usize) -> i64, keep: &dyn Fn(i64) -> bool| {
+        let mut order: Vec<(i64, u32)> = (0..len)
+            .map(|i| (at(i), i as u32))
+            .filter(|&(t, _)| keep(t))
+            .collect();
+        order.sort_unstable();
+        order
+    };
+    let before = |t: i64| t < until;
+    let streams = [
+        by_time(probes.len(), &|i| probes[i].at, &|t| t <= until),
+        by_time(h.members.len(), &|i| h.members.joined_at[i], &before),
+        by_time(h.labels.len(), &|i| h.labels.at[i], &before),
+        by_time(h.coupons.len(), &|i| h.coupons.at[i], &before),
+        by_time(h.orders.len(), &|i| h.orders.at[i], &before),
+    ];
+    let mut heads = [0usize; 5];
+    std::iter::from_fn(move || {
+        let mut next: Option<(i64, usize)> = None;
+        for (k, s) in streams.iter().enumerate() {
+            if let Some(&(t, _)) = s.get(heads[k]) {
+                if next.is_none_or(|(bt, _)| t < bt) {
+                    next = Some((t, k));
+                }
+            }
+        }
+        let (_, k) = next?;
+        let i = streams[k][heads[k]].1;
+        heads[k] += 1;
+        Some(match k {
+            0 => Step::Probe(i as usize),
+            1 => Step::Signup(i),
+            2 => Step::Label(i as usize),
+            3 => Step::Coupon(i as usize),
+            _ => Step::Order(i as usize),
+        })
+    })
+}
+
+/// What coupon row `r` tells the state (`None`: an expiry, which it does not keep).
+pub fn coupon_deed(h: &History, r: usize) -> Option<Deed> {
+    let c = &h.coupons;
+    match c.event[r] {
+        CouponEvent::Claim => Some(Deed::Claim),
+        CouponEvent::Redeem => Some(Deed::Redeem {
+            benefit: matches!(c.kind[r], CouponKind::Welcome | CouponKind::Fission),
+            value: c.face_value[r],
+        }),
+        CouponEvent::Expire => None,
+    }
+}
+
+/// What order row `r` tells the state.
+pub fn order_deed(h: &History, r: usize) -> Deed {
+    let o = &h.orders;
+    Deed::Order {
+        paid: o.amount[r],
+        full_price: o.coupon[r] == NONE && o.discount[r] == 0.0,
+    }
 }
 
 /// What a sweep gives: every member's recruitment features (member order), each probe's pool
@@ -34,8 +109,8 @@ pub fn build(history: &History, caps: MergeCaps) -> (Matrix, RecruitState) {
     (s.recruitment, s.state)
 }
 
-/// Events at or after `until` are left out (the state as of `until`); members who join then
-/// keep NaN rows.
+/// Runs `history`'s [`timeline`] through the state. Events at or after `until` are left out
+/// (the state as of `until`); members who join then keep NaN rows.
 pub fn sweep(history: &History, caps: MergeCaps, probes: &[Probe], until: i64) -> Sweep {
     let h = history;
     let n = h.members.len();
@@ -45,101 +120,37 @@ pub fn sweep(history: &History, caps: MergeCaps, probes: &[Probe], until: i64) -
     let syms: Vec<_> = (0..n as MemberIdx)
         .map(|m| state.keys.intern(h.members.id(m)))
         .collect();
-    let by_time = |len: usize, at: &dyn Fn(usize) -> i64| {
-        let mut order: Vec<u32> = (0..len as u32)
-            .filter(|&i| at(i as usize) < until)
-            .collect();
-        order.sort_by_key(|&i| (at(i as usize), i));
-        order
-    };
-    let signups = by_time(n, &|i| h.members.joined_at[i]);
-    let labels = by_time(h.labels.len(), &|i| h.labels.at[i]);
-    let coupons = by_time(h.coupons.len(), &|i| h.coupons.at[i]);
-    let orders = by_time(h.orders.len(), &|i| h.orders.at[i]);
-    let mut probe_order: Vec<u32> = (0..probes.len() as u32)
-        .filter(|&i| probes[i as usize].at <= until)
-        .collect();
-    probe_order.sort_by_key(|&i| (probes[i as usize].at, i));
-
     let mut values = vec![f64::NAN; n * width];
     let mut pool = vec![f64::NAN; probes.len() * pool_width];
-    // Streams in their order at one instant: probes, sign-ups, reviews, coupons, orders.
-    let mut heads = [0usize; 5];
-    let times = |k: usize, i: usize| -> i64 {
-        match k {
-            0 => probes[probe_order[i] as usize].at,
-            1 => h.members.joined_at[signups[i] as usize],
-            2 => h.labels.at[labels[i] as usize],
-            3 => h.coupons.at[coupons[i] as usize],
-            _ => h.orders.at[orders[i] as usize],
-        }
-    };
-    let lens = [
-        probe_order.len(),
-        signups.len(),
-        labels.len(),
-        coupons.len(),
-        orders.len(),
-    ];
-    loop {
-        let mut next: Option<(i64, usize)> = None;
-        for k in 0..5 {
-            if heads[k] < lens[k] {
-                let t = times(k, heads[k]);
-                if next.is_none_or(|(bt, _)| t < bt) {
-                    next = Some((t, k));
-                }
+    for step in timeline(h, probes, until) {
+        match step {
+            Step::Probe(k) => {
+                let p = probes[k];
+                let at = k * pool_width;
+                state.pool(
+                    syms[p.member as usize],
+                    p.at,
+                    &mut pool[at..at + pool_width],
+                );
             }
-        }
-        let Some((_, k)) = next else { break };
-        let i = heads[k];
-        heads[k] += 1;
-        match k {
-            0 => {
-                let p = probes[probe_order[i] as usize];
-                let member = syms[p.member as usize];
-                let at = probe_order[i] as usize * pool_width;
-                state.pool(member, p.at, &mut pool[at..at + pool_width]);
-            }
-            1 => {
-                let m = signups[i];
+            Step::Signup(m) => {
                 let s = signup_of(h, &mut state, m);
                 let at = m as usize * width;
                 state.features(&s, &mut values[at..at + width]);
                 state.record(&s);
             }
-            2 => {
-                let r = labels[i] as usize;
+            Step::Label(r) => {
                 let member = syms[h.labels.member[r] as usize];
                 state.record_label(member, h.labels.label[r]);
             }
-            3 => {
-                let r = coupons[i] as usize;
-                let c = &h.coupons;
-                let deed = match c.event[r] {
-                    CouponEvent::Claim => Deed::Claim,
-                    CouponEvent::Redeem => Deed::Redeem {
-                        benefit: matches!(c.kind[r], CouponKind::Welcome | CouponKind::Fission),
-                        value: c.face_value[r],
-                    },
-                    CouponEvent::Expire => continue,
-                };
-                let member = syms[c.member[r] as usize];
-                state.record_deed(member, c.at[r], deed);
+            Step::Coupon(r) => {
+                if let Some(deed) = coupon_deed(h, r) {
+                    state.record_deed(syms[h.coupons.member[r] as usize], h.coupons.at[r], deed);
+                }
             }
-            _ => {
-                let r = orders[i] as usize;
-                let o = &h.orders;
-                let full_price = o.coupon[r] == crate::data::history::NONE && o.discount[r] == 0.0;
-                let member = syms[o.member[r] as usize];
-                state.record_deed(
-                    member,
-                    o.at[r],
-                    Deed::Order {
-                        paid: o.amount[r],
-                        full_price,
-                    },
-                );
+            Step::Order(r) => {
+                let deed = order_deed(h, r);
+                state.record_deed(syms[h.orders.member[r] as usize], h.orders.at[r], deed);
             }
         }
     }

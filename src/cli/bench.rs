@@ -1,0 +1,119 @@
+//! `bench replay`: the replay benchmark (`woolguard::state::replay::bench`).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use woolguard::features::recruit::{share, Group, RecruitState};
+use woolguard::model::slot;
+use woolguard::state::replay::bench::{replay, Held, Quantiles, ReplayParams, ReplayReport};
+
+use super::progress::spinner;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Generated histories through the online sign-up state, event by event in time order:
+    /// update latency, events per second, bytes per account, and what the gang flag holds
+    /// beside the sign-up model alone, against the truth.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// Members per shard.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub members: u64,
+    /// Shards replayed one after another through one state.
+    #[arg(long, default_value_t = 10)]
+    pub shards: u32,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 0.5)]
+    pub difficulty: f64,
+    /// The per-account sign-up model the gang flag is compared with.
+    #[arg(long, default_value = "models/signup")]
+    pub signup_model: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        BenchCommand::Replay(a) => run_replay(a),
+    }
+}
+
+fn run_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let signup = slot::load_for(&args.signup_model, slot::SIGNUP)?;
+    let params = ReplayParams {
+        members: args.members,
+        shards: args.shards,
+        seed: args.seed,
+        difficulty: args.difficulty,
+        caps: signup.config.merge.caps(),
+    };
+    let flag = |_: &RecruitState, g: &Group, _: i64| {
+        g.size >= 5 && share(g.deeds.took_no_full(), g.size) >= 0.5
+    };
+    let bar = spinner("replaying");
+    let report = replay(&params, &signup, &flag, &|m| bar.set_message(m.to_string()))?;
+    bar.finish_and_clear();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        print(&mut out, &report)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print(out: &mut impl Write, r: &ReplayReport) -> std::io::Result<()> {
+    writeln!(out, "{} accounts in {} shards", r.accounts, r.shards)?;
+    let q = |out: &mut dyn Write, what: &str, q: &Quantiles| {
+        writeln!(
+            out,
+            "  {what:<22} {:>11} events  p50 {:>6.2} µs  p99 {:>6.2} µs",
+            q.events, q.p50_us, q.p99_us
+        )
+    };
+    q(out, "state update (all)", &r.update)?;
+    q(out, "sign-up (features+record)", &r.signup)?;
+    q(out, "coupon / order / review", &r.deed)?;
+    q(out, "sign-up model score", &r.model)?;
+    writeln!(
+        out,
+        "  {:.0} state updates per second on one core; {:.0} heap bytes per account",
+        r.events_per_second, r.bytes_per_account
+    )?;
+    writeln!(
+        out,
+        "gang flag: {} truth gangs of 10+; {:.1}% flagged by their 10th sign-up; by account: precision {:.1}%, recall {:.1}%",
+        r.gangs,
+        100.0 * r.gangs_flagged_by_10th,
+        100.0 * r.flag_precision,
+        100.0 * r.flag_recall
+    )?;
+    let held = |out: &mut dyn Write, what: &str, h: &Held| {
+        writeln!(
+            out,
+            "  {what:<18} wool claims held {:>5.1}%  genuine claims held {:>5.2}%  genuine members held {:>6.1} per 10,000{}",
+            100.0 * h.wool_claims_held,
+            100.0 * h.genuine_claims_held,
+            h.genuine_members_held_per_10k,
+            h.gang_claims_held_after_flag
+                .map(|v| format!("  gang claims held after the flag {:.1}%", 100.0 * v))
+                .unwrap_or_default()
+        )
+    };
+    held(out, "gang flag", &r.held_by_gang_flag)?;
+    held(out, "sign-up model", &r.held_by_model_alone)?;
+    held(out, "either", &r.held_by_both)?;
+    Ok(())
+}
