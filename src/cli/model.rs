@@ -14,7 +14,9 @@ use woolguard::model::evaluate::{header, row, Evaluation};
 #[cfg(feature = "gbm")]
 use woolguard::model::holdout::{self, HeldOut};
 #[cfg(feature = "gbm")]
-use woolguard::model::policy::PolicyParams;
+use woolguard::model::label::quality::LabelQuality;
+#[cfg(feature = "gbm")]
+use woolguard::model::policy::{Basis, BasisLabels, PolicyParams};
 use woolguard::model::score;
 use woolguard::model::slot;
 #[cfg(feature = "gbm")]
@@ -37,8 +39,12 @@ pub struct TrainArgs {
     #[arg(long, default_value = "training/wool.toml")]
     pub config: PathBuf,
     /// The artefact to write; its file name is the model version.
-    #[arg(long)]
-    pub out: PathBuf,
+    #[arg(long, required_unless_present = "labels_only")]
+    pub out: Option<PathBuf>,
+    /// Only label the members and measure the labels against the truth (generated data): no
+    /// features, no model, nothing written.
+    #[arg(long, conflicts_with = "by_campaign_holdout")]
+    pub labels_only: bool,
     /// Also hold out each campaign in turn: train on the others, measure on it (cold start for
     /// a new campaign), against the labels and the truth where known.
     #[arg(long)]
@@ -119,18 +125,21 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let h = load_history(&args.data)?;
     super::data::say_absent(&args.data)?;
     let truth = truth_of(&args.data, &h)?;
-    let version = args
-        .out
+    if args.labels_only {
+        return labels_only(&args, &h, &checked, truth.as_deref());
+    }
+    let out_path = args.out.clone().context("--out is required")?;
+    let version = out_path
         .file_name()
         .and_then(|n| n.to_str())
         .map(|n| n.trim_end_matches(".json").to_string())
         .filter(|n| !n.is_empty())
-        .with_context(|| format!("--out {}: needs a file name", args.out.display()))?;
+        .with_context(|| format!("--out {}: needs a file name", out_path.display()))?;
     let s = spinner(&format!("training {version}"));
     let trained = fit(&h, &checked, &version, truth.as_deref());
     s.finish_and_clear();
     let (artefact, timings) = trained?;
-    artefact.save(&args.out)?;
+    artefact.save(&out_path)?;
     let held = if args.by_campaign_holdout {
         let s = spinner("holding out each campaign");
         let held = holdout::by_campaign(&h, &checked, truth.as_deref(), args.holdout_min_members);
@@ -143,12 +152,14 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         let v = serde_json::json!({
             "version": artefact.version,
-            "path": args.out,
+            "path": out_path,
             "thresholds": artefact.thresholds,
+            "threshold_basis": artefact.report.families.first().and_then(|f| f.basis.as_ref()),
             "report": artefact.report,
             "data": artefact.data,
             "seconds": timings.phases,
             "campaign_holdout": held,
+            "label_quality": artefact.report.label_quality,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(ExitCode::SUCCESS);
@@ -161,6 +172,14 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
         artefact.thresholds.reject,
         policy_text(&checked.config.policy)
     )?;
+    if let Some(b) = artefact
+        .report
+        .families
+        .first()
+        .and_then(|f| f.basis.as_ref())
+    {
+        writeln!(out, "thresholds {}", basis_text(b))?;
+    }
     let phases: Vec<String> = timings
         .phases
         .iter()
@@ -170,12 +189,39 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     writeln!(
         out,
         "wrote {} (version {}, data {})",
-        args.out.display(),
+        out_path.display(),
         artefact.version,
         artefact.data.fingerprint
     )?;
     if let Some(held) = &held {
         print_holdout(&mut out, held)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `train --labels-only`: the labels against the truth, nothing trained.
+#[cfg(feature = "gbm")]
+fn labels_only(
+    args: &TrainArgs,
+    h: &History,
+    checked: &woolguard::model::config::Checked,
+    truth: Option<&[bool]>,
+) -> anyhow::Result<ExitCode> {
+    let truth = truth.with_context(|| {
+        format!(
+            "--labels-only measures the labels against {}, which {} does not have",
+            TRUTH_FILE,
+            args.data.display()
+        )
+    })?;
+    let q = LabelQuality::of_rule(h, &checked.rule, truth)
+        .context("the truth does not cover every member")?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = serde_json::json!({ "label_quality": q });
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        print_label_quality(&mut out, &q)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -229,7 +275,29 @@ fn policy_text(p: &PolicyParams) -> String {
         } => format!(
             "cost: wool_cost {wool_cost}, genuine_margin {genuine_margin}, review_cost {review_cost}"
         ),
+        PolicyParams::Reviewed {
+            min_reviewed,
+            review_share,
+            reject_precision,
+        } => format!(
+            "reviewed: min_reviewed {min_reviewed}, review_share {review_share}, reject_precision {reject_precision}"
+        ),
     }
+}
+
+/// Which labels set the thresholds: `on 412 reviewed labels (160 wool)`, or the fallback's
+/// warning.
+#[cfg(feature = "gbm")]
+fn basis_text(b: &Basis) -> String {
+    let what = match b.labels {
+        BasisLabels::Reviewed => "reviewed labels of the calibration and validation rows",
+        BasisLabels::All => "all labels of the calibration rows",
+    };
+    let mut text = format!("set on {} {what} ({} wool)", b.members, b.positives);
+    if let Some(w) = &b.warning {
+        text.push_str(&format!("; warning: {w}"));
+    }
+    text
 }
 
 #[cfg(feature = "gbm")]
@@ -253,7 +321,41 @@ fn print_train(out: &mut impl Write, r: &TrainReport) -> std::io::Result<()> {
             }
         }
     }
-    print_slices(out, &r.evaluation)
+    print_slices(out, &r.evaluation)?;
+    if let Some(q) = &r.label_quality {
+        print_label_quality(out, q)?;
+    }
+    Ok(())
+}
+
+/// The labels against the generator's truth: all, by source, and the reviews table itself.
+#[cfg(feature = "gbm")]
+fn print_label_quality(out: &mut impl Write, q: &LabelQuality) -> std::io::Result<()> {
+    let num = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.3}"));
+    writeln!(
+        out,
+        "labels against the generator's truth:\n  {:<14} {:>8} {:>8} {:>8} {:>9} {:>7}",
+        "labels", "members", "wool", "true", "precision", "recall"
+    )?;
+    for (name, a) in [
+        ("all", &q.all),
+        ("reviewed", &q.reviewed),
+        ("rule", &q.rule),
+        ("linked", &q.linked),
+        ("reviews table", &q.reviews_table),
+    ] {
+        writeln!(
+            out,
+            "  {:<14} {:>8} {:>8} {:>8} {:>9} {:>7}",
+            name,
+            a.members,
+            a.labelled_wool,
+            a.truly_wool,
+            num(a.precision),
+            num(a.recall)
+        )?;
+    }
+    Ok(())
 }
 
 fn print_slices(out: &mut impl Write, e: &Evaluation) -> std::io::Result<()> {

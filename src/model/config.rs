@@ -206,7 +206,7 @@ impl TrainConfig {
         {
             return Err(InvalidConfig::Name(self.name));
         }
-        let rule = self.label.check()?;
+        let rule = self.label.check()?.with_caps(self.merge.caps());
         let s = &self.split;
         let share = |v: f64| v.is_finite() && v > 0.0 && v < 1.0;
         if !share(s.train) || !share(s.calibration) || s.train + s.calibration >= 1.0 {

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::artefact::DataPrint;
 use super::evaluate::{Evaluation, Metrics};
-use super::policy::Thresholds;
+use super::label::quality::LabelQuality;
+use super::policy::{Basis, Thresholds};
 use crate::data::history::NONE;
 use crate::data::History;
 
@@ -17,6 +18,10 @@ pub struct Family {
     pub thresholds: Thresholds,
     pub validation: Metrics,
     pub against_truth: Option<Metrics>,
+    /// The labels the policy chose the thresholds on (artefacts written before this was
+    /// reported have none).
+    #[serde(default)]
+    pub basis: Option<Basis>,
 }
 
 /// What training saw and measured; stored in the artefact.
@@ -32,6 +37,10 @@ pub struct TrainReport {
     pub families: Vec<Family>,
     /// The main model on the validation rows, by channel and campaign.
     pub evaluation: Evaluation,
+    /// The labels against the generator's truth, where the history has one (artefacts written
+    /// before this was measured have none).
+    #[serde(default)]
+    pub label_quality: Option<LabelQuality>,
 }
 
 /// A hash over every table of the history: two histories with the same fingerprint hold the same

@@ -25,7 +25,9 @@ use super::dataset::{
 };
 use super::evaluate::{slices, truth_labels, Evaluation, Metrics};
 use super::gbm::{self, GbmError};
+use super::label::quality::LabelQuality;
 use super::label::{LabelSource, Target};
+use super::policy::Rows;
 use super::report::{fingerprint, Family, TrainReport};
 use crate::data::{History, MemberIdx};
 
@@ -93,15 +95,41 @@ pub(crate) fn family(
     val: (&[f64], &[u8]),
     truth: Option<&[u8]>,
 ) -> (Family, Calibration, Vec<f64>) {
+    family_on(name, checked, cal, val, truth, None)
+}
+
+/// As [`family`], with the rows whose label is a review marked (calibration rows, validation
+/// rows) for a policy that sets its thresholds on reviews.
+pub(crate) fn family_on(
+    name: &str,
+    checked: &Checked,
+    cal: (&[f64], &[u8]),
+    val: (&[f64], &[u8]),
+    truth: Option<&[u8]>,
+    reviewed: Option<(&[bool], &[bool])>,
+) -> (Family, Calibration, Vec<f64>) {
     let calibration = calibrate(checked.config.training.calibration, cal.0, cal.1);
     let cal_p: Vec<f64> = cal.0.iter().map(|&s| calibration.apply(s)).collect();
-    let thresholds = checked.config.policy.choose(&cal_p, cal.1);
     let val_p: Vec<f64> = val.0.iter().map(|&s| calibration.apply(s)).collect();
+    let held_p = [cal_p.as_slice(), val_p.as_slice()].concat();
+    let held_y = [cal.1, val.1].concat();
+    let marks = match reviewed {
+        Some((c, v)) => [c, v].concat(),
+        None => vec![false; held_y.len()],
+    };
+    let (thresholds, basis) = checked.config.policy.choose_on(&Rows {
+        cal_probs: &cal_p,
+        cal_labels: cal.1,
+        held_probs: &held_p,
+        held_labels: &held_y,
+        reviewed: &marks,
+    });
     let f = Family {
         family: name.to_string(),
         thresholds,
         validation: Metrics::of(&val_p, val.1, &thresholds),
         against_truth: truth.map(|t| Metrics::of(&val_p, t, &thresholds)),
+        basis: Some(basis),
     };
     (f, calibration, val_p)
 }
@@ -143,6 +171,15 @@ pub fn train(
     let y_train = labels_at(&ds, &split.train);
     let y_cal = labels_at(&ds, &split.calibration);
     let y_val = labels_at(&ds, &split.validation);
+    let reviewed_at = |rows: &[usize]| -> Vec<bool> {
+        rows.iter()
+            .map(|&i| ds.sources[i] == LabelSource::Reviewed)
+            .collect()
+    };
+    let (r_cal, r_val) = (
+        reviewed_at(&split.calibration),
+        reviewed_at(&split.validation),
+    );
     // The truth says who is wool: it measures wool models only.
     let truth = truth.filter(|_| checked.rule.params().target == Target::Wool);
     let val_members: Vec<MemberIdx> = split.validation.iter().map(|&i| ds.members[i]).collect();
@@ -172,12 +209,13 @@ pub fn train(
     let (main, calibration, val_p) = timings.time("calibration", || -> Result<_, TrainError> {
         let cal_raw = trees.predict_raw_batch(&x_cal, cols)?;
         let val_raw = trees.predict_raw_batch(&x_val, cols)?;
-        Ok(family(
+        Ok(family_on(
             "gbm",
             checked,
             (&cal_raw, &y_cal),
             (&val_raw, &y_val),
             truth_val.as_deref(),
+            Some((&r_cal, &r_val)),
         ))
     })?;
 
@@ -193,12 +231,13 @@ pub fn train(
             Ok(p)
         })?;
         let (cal_s, val_s) = scored.split_at(y_cal.len());
-        let (f, _, _) = family(
+        let (f, _, _) = family_on(
             name,
             checked,
             (cal_s, &y_cal),
             (val_s, &y_val),
             truth_val.as_deref(),
+            Some((&r_cal, &r_val)),
         );
         families.push(f);
     }
@@ -227,6 +266,8 @@ pub fn train(
         validation_rows: split.validation.len(),
         families,
         evaluation,
+        label_quality: truth
+            .and_then(|t| LabelQuality::measure(history, &ds.members, &ds.labels, &ds.sources, t)),
     };
     let artefact = Artefact {
         format: FORMAT,

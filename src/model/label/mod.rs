@@ -1,6 +1,9 @@
 //! Training labels: the reviewed labels table where a member has one, else an outcome rule over
-//! the events after joining (DESIGN.md §3). Labels read only the outcome window after the
-//! member's join; the features of the same member read only what came before, so a label never
+//! the events after joining (DESIGN.md §3), optionally sharpened by signs of farming (a coupon
+//! redeemed within hours of claiming it, little spent) and spread through linked accounts
+//! (`linked`: a connected group whose members the rule or the reviews call wool). Labels read
+//! the outcome window after the member's join (and, for links, the group as of the end of the
+//! history); the features of the same member read only what came before, so a label never
 //! becomes a feature.
 
 use serde::{Deserialize, Serialize};
@@ -8,6 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::data::history::{History, MemberIdx, NONE};
 use crate::data::schema::CouponEvent;
 use crate::features::member::MemberIndex;
+use crate::features::recruit::MergeCaps;
+
+pub mod linked;
+pub mod quality;
 
 const DAY: i64 = 86_400;
 
@@ -56,6 +63,22 @@ pub struct LabelParams {
     pub require_order_without_coupon: bool,
     /// Use the reviewed labels table where a member has a review.
     pub prefer_reviewed: bool,
+    /// Wool needs a sign of farming too: a coupon redeemed within this many hours of claiming
+    /// it, inside the window (0: no such sign needed, every taker who gave nothing is wool).
+    pub redeem_within_hours: f64,
+    /// Wool needs net spend under this too: a member who paid this much in the window kept the
+    /// brand's margin whatever coupons they used (0: no ceiling).
+    pub spend_ceiling: f64,
+    /// Spread wool through linked accounts (connected groups of `[merge]`'s rare keys).
+    pub links: bool,
+    /// A group's rule labels count once it has this many members with a closed window.
+    pub link_min_members: u32,
+    /// Members of a group whose rule-wool share (among members with a closed window) reaches
+    /// this are wool.
+    pub link_rule_share: f64,
+    /// Members of a group with a reviewed wool account whose reviewed members are at least this
+    /// share wool are wool.
+    pub link_reviewed_share: f64,
 }
 
 impl Default for LabelParams {
@@ -67,6 +90,12 @@ impl Default for LabelParams {
             spend_floor: 30.0,
             require_order_without_coupon: true,
             prefer_reviewed: true,
+            redeem_within_hours: 0.0,
+            spend_ceiling: 0.0,
+            links: false,
+            link_min_members: 5,
+            link_rule_share: 0.2,
+            link_reviewed_share: 0.67,
         }
     }
 }
@@ -77,12 +106,20 @@ pub enum LabelError {
     Window(u32),
     #[error("label.spend_floor must be a finite number ≥ 0, got {0}")]
     Floor(f64),
+    #[error("label.{name} must be {expected}, got {value}")]
+    Out {
+        name: &'static str,
+        expected: &'static str,
+        value: f64,
+    },
 }
 
-/// A checked label rule (`LabelParams::check`).
+/// A checked label rule (`LabelParams::check`), with the merge caps its links group by
+/// (`with_caps`; the defaults until then).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LabelRule {
     params: LabelParams,
+    caps: MergeCaps,
 }
 
 impl LabelParams {
@@ -93,7 +130,51 @@ impl LabelParams {
         if !self.spend_floor.is_finite() || self.spend_floor < 0.0 {
             return Err(LabelError::Floor(self.spend_floor));
         }
-        Ok(LabelRule { params: self })
+        let window_hours = f64::from(self.window_days) * 24.0;
+        let out = |name, expected, value: f64, ok: bool| {
+            if ok && value.is_finite() {
+                Ok(())
+            } else {
+                Err(LabelError::Out {
+                    name,
+                    expected,
+                    value,
+                })
+            }
+        };
+        let h = self.redeem_within_hours;
+        out(
+            "redeem_within_hours",
+            "in [0, window_days × 24] (0: off)",
+            h,
+            (0.0..=window_hours).contains(&h),
+        )?;
+        let c = self.spend_ceiling;
+        out(
+            "spend_ceiling",
+            "0 (off) or above spend_floor",
+            c,
+            c == 0.0 || c > self.spend_floor,
+        )?;
+        let share = |v: f64| v > 0.0 && v <= 1.0;
+        out(
+            "link_rule_share",
+            "in (0, 1]",
+            self.link_rule_share,
+            share(self.link_rule_share),
+        )?;
+        out(
+            "link_reviewed_share",
+            "in (0, 1]",
+            self.link_reviewed_share,
+            share(self.link_reviewed_share),
+        )?;
+        let m = f64::from(self.link_min_members);
+        out("link_min_members", "at least 1", m, m >= 1.0)?;
+        Ok(LabelRule {
+            params: self,
+            caps: MergeCaps::default(),
+        })
     }
 }
 
@@ -103,6 +184,9 @@ impl LabelParams {
 pub enum LabelSource {
     Reviewed,
     Rule,
+    /// The outcome rule's label spread through linked accounts (a connected group whose
+    /// members' outcomes or reviews say wool).
+    Linked,
     /// The outcome window has not ended by the end of the history: no label.
     Open,
 }
@@ -114,6 +198,38 @@ impl LabelRule {
 
     pub fn window(&self) -> i64 {
         i64::from(self.params.window_days) * DAY
+    }
+
+    /// The same rule, its links grouping accounts by `caps` (`[merge]` of the training config).
+    pub fn with_caps(self, caps: MergeCaps) -> Self {
+        LabelRule { caps, ..self }
+    }
+
+    pub fn caps(&self) -> MergeCaps {
+        self.caps
+    }
+
+    /// Whether member `m` redeemed, in `[joined, end)`, a coupon within `redeem_within_hours`
+    /// of claiming it (a redemption without a claim on record is no such sign).
+    fn quick_redeem(&self, h: &History, ix: &MemberIndex, m: MemberIdx, end: i64) -> bool {
+        let joined = h.members.joined_at[m as usize];
+        let limit = (self.params.redeem_within_hours * 3_600.0) as i64;
+        let c = &h.coupons;
+        let rows = ix.coupons.of(m);
+        rows.iter().any(|&r| {
+            let r = r as usize;
+            let at = c.at[r];
+            c.event[r] == CouponEvent::Redeem
+                && at >= joined
+                && at < end
+                && rows.iter().any(|&k| {
+                    let k = k as usize;
+                    c.event[k] == CouponEvent::Claim
+                        && c.coupon[k] == c.coupon[r]
+                        && c.at[k] <= at
+                        && at - c.at[k] <= limit
+                })
+        })
     }
 
     /// The rule's label for member `m` from events in `[joined, joined + window)`.
@@ -146,10 +262,15 @@ impl LabelRule {
         let without_coupon = kept.iter().any(|&r| o.coupon[r] == NONE);
         match self.params.target {
             Target::Wool => {
+                let p = &self.params;
                 let gave_value = !kept.is_empty()
-                    && net >= self.params.spend_floor
-                    && (without_coupon || !self.params.require_order_without_coupon);
-                u8::from(took && !gave_value)
+                    && net >= p.spend_floor
+                    && (without_coupon || !p.require_order_without_coupon);
+                let wool = took
+                    && !gave_value
+                    && (p.spend_ceiling == 0.0 || net < p.spend_ceiling)
+                    && (p.redeem_within_hours == 0.0 || self.quick_redeem(h, ix, m, end));
+                u8::from(wool)
             }
             Target::Value => {
                 let first_full_price = orders_in.first().is_some_and(|&r| {
@@ -161,7 +282,9 @@ impl LabelRule {
     }
 
     /// Labels for every member: `(label, source)`, with `None` where the window is still open
-    /// at `data_end` and no review exists.
+    /// at `data_end` and no review exists. With `links`, a member with a closed window the rule
+    /// calls genuine is wool (`Linked`) when their connected group as of `data_end` says so
+    /// (`linked::spread`).
     pub fn labels(
         &self,
         h: &History,
@@ -177,6 +300,9 @@ impl LabelRule {
                 }
             })
             .collect();
+        if self.params.links && self.params.target == Target::Wool {
+            linked::apply(self, h, data_end, &mut out);
+        }
         if self.params.prefer_reviewed && self.params.target == Target::Wool {
             for (&m, &l) in h.labels.member.iter().zip(&h.labels.label) {
                 out[m as usize] = (Some(l), LabelSource::Reviewed);
@@ -310,6 +436,88 @@ mod tests {
             .map(|(l, _)| *l)
             .collect();
         assert_eq!(got, vec![Some(0), Some(1), Some(0), Some(0), None]);
+    }
+
+    #[test]
+    fn farming_signs_by_hand() {
+        let mut h = history();
+        // m2 claims a coupon, redeems it two days later on a 500 order with it, nothing else.
+        let k = h.keys.intern("promo-2");
+        for (event, at) in [(CouponEvent::Claim, 0), (CouponEvent::Redeem, 2 * DAY)] {
+            let c = &mut h.coupons;
+            c.member.push(2);
+            c.coupon.push(k);
+            c.campaign.push(NONE);
+            c.event.push(event);
+            c.at.push(at);
+            c.face_value.push(50.0);
+            c.threshold.push(450.0);
+            c.kind.push(CouponKind::Promo);
+        }
+        let o = &mut h.orders;
+        o.order.push(9);
+        o.member.push(2);
+        o.at.push(2 * DAY);
+        o.amount.push(500.0);
+        o.list_amount.push(550.0);
+        o.discount.push(50.0);
+        o.coupon.push(k);
+        o.channel.push(NONE);
+        o.refunded.push(false);
+        let ix = MemberIndex::build(&h);
+        let labels = |p: LabelParams| -> Vec<Option<u8>> {
+            p.check()
+                .unwrap_or_else(|e| panic!("{e}"))
+                .labels(&h, &ix, 120 * DAY)
+                .iter()
+                .map(|(l, _)| *l)
+                .collect()
+        };
+        // The outcome rule alone: m2 took a benefit and never ordered without a coupon.
+        assert_eq!(
+            labels(LabelParams::default()),
+            vec![Some(1), Some(0), Some(1), Some(0), None]
+        );
+        // Redeemed within a day of claiming: m0 (10 seconds), not m2 (two days).
+        let quick = LabelParams {
+            redeem_within_hours: 24.0,
+            ..LabelParams::default()
+        };
+        assert_eq!(
+            labels(quick),
+            vec![Some(1), Some(0), Some(0), Some(0), None]
+        );
+        // Spent under 300 in the window: m0 (10), not m2 (500).
+        let ceiling = LabelParams {
+            spend_ceiling: 300.0,
+            ..LabelParams::default()
+        };
+        assert_eq!(
+            labels(ceiling),
+            vec![Some(1), Some(0), Some(0), Some(0), None]
+        );
+        let bad = LabelParams {
+            spend_ceiling: 20.0,
+            ..LabelParams::default()
+        };
+        assert!(matches!(
+            bad.check(),
+            Err(LabelError::Out {
+                name: "spend_ceiling",
+                ..
+            })
+        ));
+        let bad = LabelParams {
+            link_rule_share: 0.0,
+            ..LabelParams::default()
+        };
+        assert!(matches!(
+            bad.check(),
+            Err(LabelError::Out {
+                name: "link_rule_share",
+                ..
+            })
+        ));
     }
 
     #[test]
