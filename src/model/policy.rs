@@ -225,7 +225,11 @@ impl PolicyParams {
                 reviewed_available: labels.len(),
                 warning: None,
             };
-            (reject_at(&probs, &labels, reject_precision), basis)
+            // Reviews are picked where suspicion is, so even corrected by score they overstate
+            // precision; every label is noisier but not picked. Reject where both agree.
+            let reviewed = reject_at_population(rows.held_probs, &probs, &labels, reject_precision);
+            let all = reject_at(rows.held_probs, rows.held_labels, reject_precision);
+            (reviewed.max(all), basis)
         } else {
             let why = if labels.len() < min_reviewed {
                 format!(
@@ -320,6 +324,28 @@ fn reject_at(probs: &[f64], labels: &[u8], target: f64) -> f64 {
         .filter(|p| p.precision >= target)
         .map(|p| p.threshold)
         .fold(ABOVE_ALL, f64::min)
+}
+
+/// The lowest threshold at which the precision over every held-out member reaches `target`,
+/// each member counted at the wool rate the reviewed members of its score show (an isotonic fit
+/// of the review outcome on the score). Reviews pick suspicious members, so the reviewed
+/// members' own precision overstates what a threshold does to everyone: corrected by score.
+fn reject_at_population(held: &[f64], rev_probs: &[f64], rev_labels: &[u8], target: f64) -> f64 {
+    let rate = super::calibrate::Calibration::fit_isotonic(rev_probs, rev_labels);
+    let mut sorted = held.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let (mut sum, mut best, mut i) = (0.0, ABOVE_ALL, 0);
+    while i < sorted.len() {
+        let t = sorted[i];
+        while i < sorted.len() && sorted[i] == t {
+            sum += rate.apply(t);
+            i += 1;
+        }
+        if sum / i as f64 >= target {
+            best = t;
+        }
+    }
+    best
 }
 
 /// The lowest threshold at or below `reject` that sends at most `share` of `probs` to review
