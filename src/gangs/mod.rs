@@ -102,6 +102,32 @@ impl GangSet {
     }
 }
 
+/// The gang fields of the selection language, in the order [`member_numbers`] gives them.
+pub const MEMBER_FIELDS: [&str; 3] = ["gang_flagged", "gang_size", "gang_score"];
+
+/// For each of `members`, its gang as of `as_of` by `rule` (flagged 1 or 0, accounts in its
+/// group, gang score), read from each group's counters as the online scorer reads them
+/// ([`summary`]); a member alone is a group of one. Three numbers a member, in
+/// [`MEMBER_FIELDS`] order.
+pub fn member_numbers(h: &History, members: &[MemberIdx], as_of: i64, rule: &GangRule) -> Vec<f64> {
+    let state = sweep(h, MergeCaps::default(), &[], as_of).state;
+    let mut out = Vec::with_capacity(3 * members.len());
+    for &m in members {
+        let group = state
+            .keys
+            .get(h.members.id(m))
+            .and_then(|sym| state.group_of(sym));
+        match group {
+            Some((root, g)) => {
+                let s = summary(&state, root, g, rule, as_of);
+                out.extend([f64::from(u8::from(s.flagged)), f64::from(s.size), s.score]);
+            }
+            None => out.extend([f64::NAN; 3]),
+        }
+    }
+    out
+}
+
 /// Each member's latest reviewed label before `as_of` (1 wool, 0 genuine).
 fn latest_labels(h: &History, as_of: i64) -> HashMap<MemberIdx, u8> {
     let l = &h.labels;

@@ -310,7 +310,7 @@ mod tests {
         // 6 edges of 1/ln 8 and 3 of 1/ln 14 over 6 nodes.
         let density = (6.0 / 8f64.ln() + 3.0 / 14f64.ln()) / 6.0;
         assert!((p.density - density).abs() < 1e-12, "{}", p.density);
-        assert!((p.density - 0.670_352).abs() < 1e-6, "{}", p.density);
+        assert!((p.density - 0.670_360).abs() < 1e-6, "{}", p.density);
     }
 
     #[test]
