@@ -292,7 +292,7 @@ fn well_formed(s: &str) -> Result<(), String> {
         }
         let gt = rest[lt..].find('>').ok_or("unclosed tag")? + lt;
         let tag = &rest[lt + 1..gt];
-        if tag.matches('"').count() % 2 != 0 || tag.contains('<') {
+        if !tag.matches('"').count().is_multiple_of(2) || tag.contains('<') {
             return Err(format!("bad tag <{tag}>"));
         }
         if let Some(name) = tag.strip_prefix('/') {
