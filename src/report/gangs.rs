@@ -196,6 +196,19 @@ pub fn section(h: &History, set: &GangSet, rule: &str) -> GangsSection {
     }
 }
 
+/// `svg` percent-encoded for a `data:` URL.
+fn data_url(svg: &str) -> String {
+    let mut out = String::with_capacity(svg.len() * 2);
+    for b in svg.bytes() {
+        if b.is_ascii_alphanumeric() || b" -_.~/:=;,()!*".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
 /// The section as HTML.
 pub fn render(out: &mut String, s: &GangsSection) {
     let _ = write!(
@@ -222,10 +235,26 @@ pub fn render(out: &mut String, s: &GangsSection) {
         out.push_str("</tbody></table>");
     }
     if let Some(svg) = &s.drawn {
+        // As an image: the page's charts are its inline <svg>s, and the drawing is not one.
         let _ = write!(
             out,
-            r#"<div class="charts"><figure class="wide">{svg}</figure></div>"#
+            r#"<div class="charts"><figure class="wide"><img alt="{}" src="data:image/svg+xml;charset=utf-8,{}"></figure></div>"#,
+            esc(s.lines.first().map_or("", |l| l.id.as_str())),
+            data_url(svg)
         );
     }
     out.push_str("</section>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_data_url_escapes_what_a_url_cannot_hold() {
+        assert_eq!(
+            data_url(r##"<svg a="#1">é</svg>"##),
+            "%3Csvg a=%22%231%22%3E%C3%A9%3C/svg%3E"
+        );
+    }
 }
