@@ -1,6 +1,7 @@
 pub mod data;
 pub mod expr;
 pub mod features;
+pub mod gangs;
 pub mod generate;
 pub mod members;
 pub mod model;

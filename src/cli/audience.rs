@@ -31,7 +31,9 @@ pub struct Args {
     pub inputs: MemberInputs,
     /// Which members to keep, e.g. "tier >= silver and segment in [champions, loyal]". Fields:
     /// tier, segment, cluster, channel, campaign, r, f, m, recency_days, frequency, monetary,
-    /// and with --model decision, quality, probability; and, or, not, (), in [a, b].
+    /// the member's gang as of the date (gang_flagged 1 or 0 by the shipped flag rule,
+    /// gang_size, gang_score), and with --model decision, quality, probability; and, or, not,
+    /// (), in [a, b].
     #[arg(long)]
     pub select: Option<String>,
     /// Remove selected members whose verdict (lists, then the model) is reject (or review:

@@ -5,6 +5,7 @@ mod audience;
 mod bench;
 mod data;
 mod diagnose;
+mod gangs;
 mod generate;
 mod import;
 pub mod log;
@@ -61,6 +62,10 @@ pub enum Command {
     /// A campaign audience: the members a selection keeps (tier, segment, cluster, channel,
     /// RFM, score), less those a model rejects or reviews, with what was removed and why.
     Audience(audience::Args),
+    /// Gangs as of a moment: accounts tied by rare shared keys (and dense blocks peeled from busy
+    /// ones), each with its keys, timeline, deeds, score, flag and reason; `--gang ID --svg FILE`
+    /// draws one.
+    Gangs(gangs::Args),
     /// Train the wool (or value) classifier: gradient-boosted trees beside a random forest and
     /// logistic regression, calibrated, thresholded by the policy; writes the model artefact.
     #[cfg(feature = "gbm")]
@@ -102,6 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Segment(args) => segment::run(args),
         Command::Diagnose(args) => diagnose::run(args),
         Command::Audience(args) => audience::run(args),
+        Command::Gangs(args) => gangs::run(args),
         #[cfg(feature = "gbm")]
         Command::Train(args) => model::train(args),
         Command::Evaluate(args) => model::evaluate(args),

@@ -18,7 +18,8 @@
 //! `campaign` (equality and `in` only), `r`, `f`, `m` (0–5; 0 without orders), `recency_days`,
 //! `frequency`, `monetary`, with a model `decision` (pass < review < reject), `quality`
 //! (0–100), `probability` (0–1), and the numeric fields the vocabulary adds (`Vocabulary::numbers`;
-//! a built-in field of the same name wins).
+//! a built-in field of the same name wins): a campaign audience adds the member's gang,
+//! `gang_flagged` (1 or 0), `gang_size` and `gang_score` (`gangs::MEMBER_FIELDS`).
 //!
 //! Values are checked when the expression is parsed, against the names this history and config
 //! actually have: an unknown field, an unknown tier or segment, a channel no member joined from,

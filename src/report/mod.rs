@@ -15,6 +15,7 @@
 //! [`page::render`] turns those into HTML with inline CSS, inline SVG from [`svg`] and a few lines
 //! of inline script for tooltips. The page never loads anything from the network.
 
+pub mod gangs;
 pub mod page;
 pub mod svg;
 
@@ -235,6 +236,8 @@ pub struct Report {
     pub grid: RfmGrid,
     pub pareto: Vec<(f64, f64)>,
     pub model: Option<ModelSection>,
+    /// The gangs as of the date, by the shipped flag rule.
+    pub gangs: gangs::GangsSection,
 }
 
 /// What a report is built from.
@@ -270,6 +273,16 @@ pub fn build(i: &Inputs<'_>) -> Result<Report, ReportError> {
     let cents: Vec<i64> = seg.rfm.iter().map(|v| v.monetary_cents).collect();
     let pareto = pareto_curve(&cents, CURVE_POINTS);
     drop(seg);
+    let rule = crate::gangs::GangRule::default();
+    let set = crate::gangs::find(
+        i.history,
+        i.as_of,
+        &rule,
+        None,
+        crate::gangs::Options::default(),
+    );
+    let gangs = gangs::section(i.history, &set, &rule.flag);
+    drop(set);
     let model = i
         .model
         .map(|a| model_section(i.history, a, i.as_of))
@@ -281,6 +294,7 @@ pub fn build(i: &Inputs<'_>) -> Result<Report, ReportError> {
         grid,
         pareto,
         model,
+        gangs,
     })
 }
 

@@ -20,7 +20,7 @@ use super::{drop_reason, AudiencePolicy};
 use crate::data::history::{History, MemberIdx, NONE};
 use crate::data::schema::{opt, req, Column, Kind};
 use crate::data::write::{Row, RowSink};
-use crate::expr::select::{Expr, Facts, Vocabulary};
+use crate::expr::select::{Expr, Facts, Field, Vocabulary};
 use crate::members::rfm::{Segment, NO_ORDERS};
 use crate::members::segment::Segmentation;
 use crate::members::tier::TierRules;
@@ -59,6 +59,10 @@ pub fn vocabulary(h: &History, s: &Segmentation, tiers: &TierRules, model: bool)
         channels: named(&h.members.channel),
         campaigns: named(&h.members.campaign),
         model,
+        numbers: crate::gangs::MEMBER_FIELDS
+            .iter()
+            .map(|f| f.to_string())
+            .collect(),
         ..Vocabulary::default()
     }
 }
@@ -245,10 +249,25 @@ pub fn build(
 ) -> Result<Audience, AudienceError> {
     let scores = model.as_ref();
     let n = s.members.len();
+    // The gang fields (`gang_flagged`, `gang_size`, `gang_score`) cost a sweep of the history:
+    // only a selection that names one pays for it.
+    let gangs = select
+        .filter(|(_, e)| e.fields().iter().any(|f| matches!(f, Field::Number(_))))
+        .map(|_| {
+            crate::gangs::member_numbers(h, &s.members, s.as_of, &crate::gangs::GangRule::default())
+        });
+    let width = crate::gangs::MEMBER_FIELDS.len();
     let selected: Vec<bool> = (0..n)
         .into_par_iter()
         .with_min_len(4_096)
-        .map(|i| select.is_none_or(|(_, e)| e.matches(&facts(h, s, scores, i))))
+        .map(|i| {
+            select.is_none_or(|(_, e)| {
+                let numbers = gangs
+                    .as_deref()
+                    .map_or(&[][..], |g| &g[i * width..(i + 1) * width]);
+                e.matches_with(&facts(h, s, scores, i), numbers)
+            })
+        })
         .collect();
     let labels = latest_labels(h);
     let mut removal = Vec::with_capacity(n);

@@ -416,6 +416,7 @@ pub fn render(r: &Report) -> String {
     rfm(&mut out, &r.grid);
     pareto(&mut out, r);
     tracks(&mut out, &r.diagnosis);
+    crate::report::gangs::render(&mut out, &r.gangs);
     if let Some(m) = &r.model {
         model(&mut out, m);
     }

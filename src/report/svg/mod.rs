@@ -9,6 +9,7 @@
 use std::fmt::Write;
 
 mod charts;
+pub mod graph;
 
 pub use charts::{bars, curves, heat_colour, heat_map, lines, Curve, Marker};
 
