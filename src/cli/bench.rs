@@ -58,7 +58,7 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         difficulty: args.difficulty,
         caps: signup.config.merge.caps(),
     };
-    let policy = &woolguard::scoring::gang::DEFAULT_POLICY;
+    let policy = &*woolguard::scoring::gang::DEFAULT_POLICY;
     let flag = |st: &RecruitState, g: &Group, now: i64| {
         st.first_member(g)
             .and_then(|first| policy.brief(first, g, now))

@@ -85,7 +85,7 @@ impl Policy {
             lists: &self.lists,
             rules: &self.rules,
             remedy: None,
-            gangs: Some(&woolguard::scoring::gang::DEFAULT_POLICY),
+            gangs: Some(&*woolguard::scoring::gang::DEFAULT_POLICY),
         }
     }
 }

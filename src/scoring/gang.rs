@@ -8,7 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::recruit::{share, Group};
+use std::sync::LazyLock;
+
+use crate::features::recruit::Group;
+use crate::gangs::rule::{figures, GangRule};
 use crate::model::artefact::{Decision, Reason};
 
 /// What a verdict says of the gang a member is in (or a candidate would join).
@@ -30,14 +33,11 @@ pub fn gang_id(first_member: &str) -> String {
     format!("g-{first_member}")
 }
 
-/// How a gang is scored and flagged, and what a flag does (`[gang]` of a tenant's config).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// How a gang is scored and flagged (the flag rule of `training/gangs.toml`, see
+/// [`crate::gangs::rule`]), and what a flag does to a candidate.
+#[derive(Debug, Clone, PartialEq)]
 pub struct GangPolicy {
-    /// Groups smaller than this are no gang (no brief).
-    pub min_size: u32,
-    /// A gang is flagged at or above this score.
-    pub flag_score: f64,
+    pub rule: GangRule,
     /// What happens to a candidate joining a flagged gang: `reject` or `review`.
     pub on_signup: GangAction,
 }
@@ -49,65 +49,29 @@ pub enum GangAction {
     Review,
 }
 
-/// The policy every path judges gangs by unless configured otherwise.
-pub static DEFAULT_POLICY: GangPolicy = GangPolicy {
-    min_size: 3,
-    flag_score: 0.8,
+/// The policy every path judges gangs by: the shipped flag rule, candidates rejected.
+pub static DEFAULT_POLICY: LazyLock<GangPolicy> = LazyLock::new(|| GangPolicy {
+    rule: GangRule::default(),
     on_signup: GangAction::Reject,
-};
-
-impl Default for GangPolicy {
-    fn default() -> Self {
-        DEFAULT_POLICY
-    }
-}
+});
 
 impl GangPolicy {
-    /// The brief of `g` (first account `first_member`) as of `now`; `None` under `min_size`.
+    /// The brief of `g` (first account `first_member`) as of `now`, from the group's counters
+    /// as [`crate::gangs::summary`] reads them; `None` under the rule's `min_size`.
     pub fn brief(&self, first_member: &str, g: &Group, now: i64) -> Option<GangBrief> {
-        if g.size < self.min_size.max(2) {
+        if g.size < self.rule.min_size.max(2) {
             return None;
         }
-        let score = score(g, now);
-        let flagged = score >= self.flag_score;
+        let f = figures(g, now);
+        let flagged = self.rule.flags(&f);
         Some(GangBrief {
             id: gang_id(first_member),
             size: g.size,
-            score,
+            score: f.last().copied().unwrap_or(0.0),
             flagged,
             reason: flagged.then(|| reason(g)),
         })
     }
-}
-
-/// The gang score: a logistic of what gangs do and genuine groups (families, flatmates) do not —
-/// many accounts, few devices per account, joined within hours, benefits taken without buying
-/// at full price, reviewed wool.
-pub fn score(g: &Group, now: i64) -> f64 {
-    let n = f64::from(g.size);
-    let d = &g.deeds;
-    let took = share(d.took_no_full(), g.size);
-    let full = share(d.full_price, g.size);
-    let span_h = (g.last_at - g.first_at).max(0) as f64 / 3_600.0;
-    let per_device = if g.devices == 0 {
-        0.0
-    } else {
-        n / f64::from(g.devices)
-    };
-    let reviewed = g.wool_share();
-    let z = -6.0
-        + 1.6 * (n - 1.0).ln()
-        + 0.35 * per_device.min(10.0)
-        + 1.2 * (1.0 - (span_h / 24.0).min(1.0))
-        + 0.6 * g.velocity.at(now).min(10.0).ln_1p()
-        + if took.is_nan() { 0.0 } else { 3.0 * took }
-        - if full.is_nan() { 0.0 } else { 4.0 * full }
-        + if reviewed.is_nan() {
-            0.0
-        } else {
-            4.0 * (reviewed - 0.5)
-        };
-    1.0 / (1.0 + (-z).exp())
 }
 
 /// Why a gang is flagged, in words: its size and keys, how fast it joined, what it took.
@@ -187,7 +151,7 @@ mod tests {
 
     #[test]
     fn a_farm_is_flagged_and_a_family_is_not() {
-        let p = GangPolicy::default();
+        let p = &*DEFAULT_POLICY;
         let farm = group(17, 3, 40 * 60, 12, 0);
         let b = p
             .brief("M1", &farm, 86_400)
@@ -200,7 +164,7 @@ mod tests {
         );
         let family = group(3, 1, 400 * 86_400, 1, 2);
         let f = p.brief("M9", &family, 500 * 86_400);
-        assert!(f.is_some_and(|f| !f.flagged && f.score < 0.2));
+        assert!(f.as_ref().is_some_and(|f| !f.flagged), "{f:?}");
         assert_eq!(
             p.brief("M5", &group(2, 1, 0, 0, 0), 0),
             None,

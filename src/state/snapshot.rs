@@ -126,7 +126,7 @@ impl Models {
         // stand then.
         let judge = Judge {
             rules: &rules,
-            gangs: Some(&crate::scoring::gang::DEFAULT_POLICY),
+            gangs: Some(&*crate::scoring::gang::DEFAULT_POLICY),
             ..Judge::model_only()
         };
         let scorer = MemberScorer::new(&history, &member, judge, as_of, Some(&standings));

@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod diagnose;
 mod features;
+mod floors;
 mod gangs;
 mod generate;
 mod import;

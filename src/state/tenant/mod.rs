@@ -298,7 +298,7 @@ impl Tenant {
             lists,
             rules: &models.rules,
             remedy: self.remedy.as_deref(),
-            gangs: Some(&crate::scoring::gang::DEFAULT_POLICY),
+            gangs: Some(&*crate::scoring::gang::DEFAULT_POLICY),
         }
     }
 
