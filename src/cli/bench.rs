@@ -4,6 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use woolguard::features::recruit::{Group, RecruitState};
 use woolguard::model::slot;
 use woolguard::state::replay::bench::{replay, Held, Quantiles, ReplayParams, ReplayReport};
@@ -39,6 +41,9 @@ pub struct ReplayArgs {
     /// The per-account sign-up model the gang flag is compared with.
     #[arg(long, default_value = "models/signup")]
     pub signup_model: PathBuf,
+    /// The gangs config whose flag rule is replayed (default: the shipped rule).
+    #[arg(long)]
+    pub gangs: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -58,7 +63,15 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         difficulty: args.difficulty,
         caps: signup.config.merge.caps(),
     };
-    let policy = &*woolguard::scoring::gang::DEFAULT_POLICY;
+    let mut policy = woolguard::scoring::gang::DEFAULT_POLICY.clone();
+    if let Some(path) = &args.gangs {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("--gangs {}", path.display()))?;
+        policy.rule = woolguard::gangs::GangParams::from_toml(&text)
+            .and_then(|p| p.check())
+            .with_context(|| format!("--gangs {}", path.display()))?;
+    }
+    let policy = &policy;
     let flag = |st: &RecruitState, g: &Group, now: i64| {
         st.first_member(g)
             .and_then(|first| policy.brief(first, g, now))
@@ -118,5 +131,6 @@ fn print(out: &mut impl Write, r: &ReplayReport) -> std::io::Result<()> {
     held(out, "gang flag", &r.held_by_gang_flag)?;
     held(out, "sign-up model", &r.held_by_model_alone)?;
     held(out, "either", &r.held_by_both)?;
+    held(out, "flag or reject", &r.held_by_flag_or_reject)?;
     Ok(())
 }

@@ -454,27 +454,32 @@ mod tests {
 
     #[test]
     fn reviewed_by_hand() {
-        // Reviewed precision from the top: 1/1 at 0.95, 1/2 at 0.8, 2/3 at 0.7, 2/4, 2/5.
-        // 90% holds only at 0.95; below it 0.9, 0.8, 0.7 are three rows of ten = the 30%
-        // review capacity, 0.6 would make four.
+        // The reviewed rows' wool rate by score (isotonic): 0 at 0.3 and 0.5, 0.5 at 0.7 and
+        // 0.8 (pooled), 1 at 0.95; read between them linearly, 0.9 is 0.5 + 0.5 · 0.1/0.15.
+        // Over every held-out row from the top: 1 at 0.95, (1 + 0.833)/2 = 0.917 at 0.9, then
+        // (1.833 + 0.5)/3 = 0.778 at 0.8: 90% holds down to 0.9. Every label from the top: 1/1,
+        // 2/2, then 2/3: also 0.9. Below it 0.8, 0.7, 0.6 are three rows of ten = the 30%
+        // review capacity, 0.5 would make four.
         let (t, basis) = reviewed(5, 0.9).choose_on(&rows());
         assert_eq!(
             t,
             Thresholds {
-                review: 0.7,
-                reject: 0.95
+                review: 0.6,
+                reject: 0.9
             }
         );
         assert_eq!(basis.labels, BasisLabels::Reviewed);
         assert_eq!((basis.members, basis.positives), (5, 2));
         assert_eq!(basis.warning, None);
-        // At 60% the lowest threshold still precise enough is 0.7 (2/3); review 0.6, 0.5, 0.4.
+        // At 60%: by score, 0.6 reads 0.25 and the running mean is 3.083/5 = 0.617 there, then
+        // 3.083/6 = 0.514 at 0.5; every label holds down to 0.5 (4/6). The stricter is 0.6;
+        // review 0.5, 0.4, 0.3.
         let (t, _) = reviewed(5, 0.6).choose_on(&rows());
         assert_eq!(
             t,
             Thresholds {
-                review: 0.4,
-                reject: 0.7
+                review: 0.3,
+                reject: 0.6
             }
         );
         assert!(reviewed(0, 0.9).check().is_err());

@@ -8,6 +8,7 @@
 pub mod admin_api;
 pub mod audience;
 pub mod error;
+mod gangs_api;
 pub mod json;
 pub mod metrics;
 pub mod ops_api;
@@ -206,6 +207,7 @@ pub fn configure(state: Data, max_body_bytes: usize) -> impl FnOnce(&mut web::Se
             .configure(scoring_api::config_scoring_api)
             .configure(admin_api::config_admin_api)
             .configure(rules_api::config_rules_api)
+            .configure(gangs_api::config_gangs_api)
             .default_service(web::to(ops_api::not_found));
     }
 }

@@ -76,6 +76,7 @@ async fn prometheus(state: Data) -> HttpResponse {
         super::admin_api::get_list, super::admin_api::change_list, super::admin_api::delete_list,
         super::admin_api::change_ip_range, super::admin_api::delete_ip_range,
         super::rules_api::get_rules, super::rules_api::put_rules,
+        super::gangs_api::list_gangs, super::gangs_api::get_gang,
         healthz, readyz, prometheus, openapi),
     components(schemas(crate::scoring::lists::IdListKey)),
     modifiers(&Keys)

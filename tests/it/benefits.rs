@@ -90,6 +90,32 @@ fn a_gang_is_flagged_its_newcomer_rejected_and_its_benefits_held() {
     );
     assert_eq!(json(&again)["hold_event_id"], id.as_str());
 
+    // The gang as the scorer lists it, and drawn whole with its accounts.
+    let (status, body) = server.call("GET", "/v1/gangs?flagged=true&limit=5", &a, "");
+    assert_eq!(status, 200, "{body}");
+    let listed = json(&body);
+    let farm = listed["gangs"]
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["id"] == "g-farm-0"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (farm["size"].clone(), farm["flagged"].clone()),
+        (9.into(), true.into()),
+        "{listed}"
+    );
+    assert_eq!(farm["devices"][0]["accounts"], 9, "{farm}");
+    let (status, body) = server.call("GET", "/v1/gangs/g-farm-0", &a, "");
+    assert_eq!(status, 200, "{body}");
+    let ids = json(&body)["member_ids"].as_array().map(Vec::len);
+    assert_eq!(ids, Some(9));
+    let (status, body) = server.call("GET", "/v1/gangs/g-nobody", &a, "");
+    assert_eq!(
+        (status, json(&body)["code"].clone()),
+        (404, "unknown_gang".into()),
+        "{body}"
+    );
+
     // A member of the history outside any gang is judged on its verdict alone.
     let (status, body) = server.call(
         "POST",

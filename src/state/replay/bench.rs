@@ -144,12 +144,14 @@ pub struct ReplayReport {
     pub held_by_model_alone: Held,
     /// Either.
     pub held_by_both: Held,
+    /// The gang flag, or the sign-up model's reject (its reviews pass).
+    pub held_by_flag_or_reject: Held,
 }
 
 #[derive(Default)]
 struct Tally {
     claims: [u64; 2],
-    held: [[u64; 2]; 3],
+    held: [[u64; 2]; 4],
     gang_claims_after_flag: u64,
     gang_held_after_flag: u64,
 }
@@ -158,7 +160,8 @@ struct Member {
     wool: bool,
     gang: Option<u32>,
     passed: bool,
-    held_once: [bool; 3],
+    rejected: bool,
+    held_once: [bool; 4],
 }
 
 /// Replays `p` through one state, deciding with `signup` (the per-account model) and `flag`.
@@ -253,7 +256,8 @@ pub fn replay(
                         wool: t.0,
                         gang,
                         passed: scored.decision == Decision::Pass,
-                        held_once: [false; 3],
+                        rejected: scored.decision == Decision::Reject,
+                        held_once: [false; 4],
                     });
                     if let Some(g) = gang {
                         let flagged = state
@@ -366,6 +370,7 @@ pub fn replay(
         held_by_gang_flag: held(0),
         held_by_model_alone: held(1),
         held_by_both: held(2),
+        held_by_flag_or_reject: held(3),
     })
 }
 
@@ -387,7 +392,12 @@ fn claim(
     let who = &mut members[i];
     let w = usize::from(who.wool);
     tally.claims[w] += 1;
-    let by = [flagged, !who.passed, flagged || !who.passed];
+    let by = [
+        flagged,
+        !who.passed,
+        flagged || !who.passed,
+        flagged || who.rejected,
+    ];
     for (k, &h) in by.iter().enumerate() {
         if h {
             tally.held[k][w] += 1;

@@ -6,8 +6,10 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 mod benefit;
+mod gangs;
 
 pub use benefit::{BenefitAnswer, BenefitCheck};
+pub use gangs::{GangDetail, GangQuery};
 use serde::{Deserialize, Serialize};
 
 use super::events::{fold, Event, Folded};
