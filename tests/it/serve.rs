@@ -1103,6 +1103,9 @@ fn audiences_come_as_json_ndjson_or_parquet_and_the_spec_lists_every_route() {
         ("/v1/lists/{list}/ip_range/{range}", "delete"),
         ("/v1/rules", "get"),
         ("/v1/rules", "put"),
+        ("/v1/benefits/check", "post"),
+        ("/v1/gangs", "get"),
+        ("/v1/gangs/{id}", "get"),
         ("/v1/openapi.json", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
@@ -1114,7 +1117,7 @@ fn audiences_come_as_json_ndjson_or_parquet_and_the_spec_lists_every_route() {
             "{method} {path} missing from the spec"
         );
     }
-    assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(16));
+    assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(19));
     for schema in [
         "Candidate",
         "Verdict",
@@ -1122,6 +1125,9 @@ fn audiences_come_as_json_ndjson_or_parquet_and_the_spec_lists_every_route() {
         "ApiError",
         "Audience",
         "Refreshed",
+        "BenefitCheck",
+        "BenefitAnswer",
+        "GangBrief",
     ] {
         assert!(
             spec["components"]["schemas"][schema].is_object(),
