@@ -186,7 +186,12 @@ pub fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         Ok(Raw::Float(t)) => whole(t).ok_or_else(|| {
             serde::de::Error::custom(format!("{t} is not a whole number of seconds"))
         }),
-        Ok(Raw::Text(s)) => parse_time(&s)
+        // A query string carries every value as text: whole seconds there are seconds too.
+        Ok(Raw::Text(s)) => s
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .or_else(|| parse_time(&s))
             .ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a time ({TIME_FORMS})"))),
         Err(_) => Err(serde::de::Error::custom(format!(
             "expected a time: {TIME_FORMS}"

@@ -22,7 +22,7 @@ pub struct GangsParams {
     flagged: Option<bool>,
     /// Gangs with a sign-up at or after this time: Unix seconds or RFC 3339.
     #[serde(default, deserialize_with = "crate::data::plausible::de_opt_time")]
-    #[param(value_type = Option<i64>)]
+    #[param(schema_with = crate::state::events::time_schema)]
     since: Option<i64>,
     /// At most this many (default 100, at most 1,000), highest score first.
     #[param(minimum = 1, maximum = 1000)]
@@ -40,10 +40,22 @@ async fn list_gangs(
     query: web::Query<GangsParams>,
 ) -> Result<HttpResponse, ApiError> {
     let tenant = state.tenant(&req)?.clone();
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1_000).contains(&limit) {
+        return Err(ApiError::new(
+            Code::InvalidField,
+            format!("limit: {limit}; from 1 to 1000"),
+        ));
+    }
+    if let Some(t) = query.since {
+        crate::data::plausible::TimeWindow::live()
+            .check(t)
+            .map_err(|e| ApiError::new(Code::InvalidField, format!("since: {}", e.0)))?;
+    }
     let q = GangQuery {
         flagged: query.flagged.unwrap_or(false),
         since: query.since,
-        limit: query.limit.unwrap_or(100).clamp(1, 1_000),
+        limit,
     };
     let gangs = blocking(move || tenant.gangs(&q)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "gangs": gangs })))

@@ -197,7 +197,11 @@ pub enum Event {
         #[schema(minimum = 0, maximum = 1000000000)]
         value: f64,
         /// The first reason code of the hold (`GANG_FLAGGED`, a rule's code, …).
-        #[schema(max_length = 256, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]*$")]
+        #[schema(
+            min_length = 1,
+            max_length = 256,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\ufffd]+$"
+        )]
         reason: String,
     },
 }
