@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use woolguard::features::recruit::{Group, RecruitState};
+use woolguard::features::recruit::Group;
 use woolguard::model::slot;
 use woolguard::state::replay::bench::{replay, Held, Quantiles, ReplayParams, ReplayReport};
 
@@ -65,18 +65,12 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     let mut policy = woolguard::scoring::gang::DEFAULT_POLICY.clone();
     if let Some(path) = &args.gangs {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("--gangs {}", path.display()))?;
-        policy.rule = woolguard::gangs::GangParams::from_toml(&text)
-            .and_then(|p| p.check())
+        policy.rule = super::gangs::read_params(Some(path), "--gangs")?
+            .check()
             .with_context(|| format!("--gangs {}", path.display()))?;
     }
     let policy = &policy;
-    let flag = |st: &RecruitState, g: &Group, now: i64| {
-        st.first_member(g)
-            .and_then(|first| policy.brief(first, g, now))
-            .is_some_and(|b| b.flagged)
-    };
+    let flag = |g: &Group, now: i64| policy.judge(g, now).is_some_and(|(_, flagged)| flagged);
     let bar = spinner("replaying");
     let report = replay(&params, &signup, &flag, &|m| bar.set_message(m.to_string()))?;
     bar.finish_and_clear();

@@ -3,7 +3,7 @@
 //! has one), and one gang drawn as SVG.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -95,15 +95,22 @@ fn member_scores(h: &History, a: &Artefact, as_of: i64) -> anyhow::Result<Member
     Ok(s)
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut params = match &args.config {
+/// The gangs config at `path` (the shipped defaults without one), not yet checked; `flag` names
+/// the option in errors.
+pub(super) fn read_params(path: Option<&Path>, flag: &str) -> anyhow::Result<GangParams> {
+    match path {
         Some(path) => {
             let text = std::fs::read_to_string(path)
-                .with_context(|| format!("--config {}", path.display()))?;
-            GangParams::from_toml(&text).with_context(|| format!("--config {}", path.display()))?
+                .with_context(|| format!("{flag} {}", path.display()))?;
+            Ok(GangParams::from_toml(&text)
+                .with_context(|| format!("{flag} {}", path.display()))?)
         }
-        None => GangParams::default(),
-    };
+        None => Ok(GangParams::default()),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut params = read_params(args.config.as_deref(), "--config")?;
     if let Some(n) = args.min_size {
         params.min_size = n;
     }

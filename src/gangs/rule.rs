@@ -256,6 +256,12 @@ impl GangRule {
     pub fn flags(&self, figures: &[f64]) -> bool {
         self.expr.matches_with(&Facts::default(), figures)
     }
+
+    /// A group's gang score and whether this rule flags it, as of `now`, from its counters.
+    pub fn judge(&self, g: &Group, now: i64) -> (f64, bool) {
+        let f = figures(g, now);
+        (f[SCORE], self.flags(&f))
+    }
 }
 
 /// The gang score from the figures (all but `score` itself), in [0, 1]:
@@ -344,11 +350,16 @@ pub struct GangSummary {
     pub flagged: bool,
 }
 
+/// The id of a gang whose earliest account is member `first_member`: `g-` and its id.
+pub fn id_of(first_member: &str) -> String {
+    format!("g-{first_member}")
+}
+
 /// A gang's id: `g-` and the member id of its earliest account.
 pub fn gang_id(state: &RecruitState, root: u32, g: &Group) -> String {
     let first = state.account(g.first).or_else(|| state.account(root));
     let member = first.map_or(NONE, |a| a.member);
-    format!("g-{}", state.keys.name(member))
+    id_of(state.keys.name(member))
 }
 
 /// The summary of the group rooted at `root`, as of `now`, from its counters alone (no member
@@ -360,32 +371,22 @@ pub fn summary(
     rule: &GangRule,
     now: i64,
 ) -> GangSummary {
-    let f = figures(g, now);
+    let (score, flagged) = rule.judge(g, now);
     GangSummary {
         id: gang_id(state, root, g),
         size: g.size,
-        score: f[SCORE],
-        flagged: rule.flags(&f),
+        score,
+        flagged,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::recruit::Behaviour;
+    use crate::features::recruit::group::sample_group;
 
     fn group(size: u32, devices: u32, took: u32, full: u32) -> Group {
-        Group {
-            size,
-            devices,
-            ip24s: 1,
-            deeds: Behaviour {
-                took,
-                full_price: full,
-                ..Behaviour::default()
-            },
-            ..Group::default()
-        }
+        sample_group(size, devices, 0, took, full)
     }
 
     #[test]

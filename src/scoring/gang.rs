@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
 use crate::features::recruit::Group;
-use crate::gangs::rule::{figures, GangRule};
+use crate::gangs::rule::{id_of, GangRule};
 use crate::model::artefact::{Decision, Reason};
 
 /// What a verdict says of the gang a member is in (or a candidate would join).
@@ -26,11 +26,6 @@ pub struct GangBrief {
     /// Why it is flagged, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-}
-
-/// The gang id of a group whose first account is `first_member`.
-pub fn gang_id(first_member: &str) -> String {
-    format!("g-{first_member}")
 }
 
 /// How a gang is scored and flagged (the flag rule of `training/gangs.toml`, see
@@ -56,18 +51,19 @@ pub static DEFAULT_POLICY: LazyLock<GangPolicy> = LazyLock::new(|| GangPolicy {
 });
 
 impl GangPolicy {
+    /// `g`'s gang score and flag as of `now`; `None` under the rule's `min_size` (no gang).
+    pub fn judge(&self, g: &Group, now: i64) -> Option<(f64, bool)> {
+        (g.size >= self.rule.min_size.max(2)).then(|| self.rule.judge(g, now))
+    }
+
     /// The brief of `g` (first account `first_member`) as of `now`, from the group's counters
     /// as [`crate::gangs::summary`] reads them; `None` under the rule's `min_size`.
     pub fn brief(&self, first_member: &str, g: &Group, now: i64) -> Option<GangBrief> {
-        if g.size < self.rule.min_size.max(2) {
-            return None;
-        }
-        let f = figures(g, now);
-        let flagged = self.rule.flags(&f);
+        let (score, flagged) = self.judge(g, now)?;
         Some(GangBrief {
-            id: gang_id(first_member),
+            id: id_of(first_member),
             size: g.size,
-            score: f.last().copied().unwrap_or(0.0),
+            score,
             flagged,
             reason: flagged.then(|| reason(g)),
         })
@@ -131,23 +127,8 @@ pub fn escalate(decision: Decision, on_signup: Option<GangAction>) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::recruit::Behaviour;
 
-    fn group(size: u32, devices: u32, span: i64, took: u32, full: u32) -> Group {
-        Group {
-            size,
-            devices,
-            ip24s: 1,
-            first_at: 0,
-            last_at: span,
-            deeds: Behaviour {
-                took,
-                full_price: full,
-                ..Behaviour::default()
-            },
-            ..Group::default()
-        }
-    }
+    use crate::features::recruit::group::sample_group as group;
 
     #[test]
     fn a_farm_is_flagged_and_a_family_is_not() {

@@ -232,16 +232,9 @@ impl Event {
                 ..
             } => match CouponEvent::parse(event)? {
                 CouponEvent::Claim => Some((*at, Deed::Claim)),
-                CouponEvent::Redeem => Some((
-                    *at,
-                    Deed::Redeem {
-                        benefit: matches!(
-                            CouponKind::parse(kind)?,
-                            CouponKind::Welcome | CouponKind::Fission
-                        ),
-                        value: *face_value,
-                    },
-                )),
+                CouponEvent::Redeem => {
+                    Some((*at, Deed::redeem(CouponKind::parse(kind)?, *face_value)))
+                }
                 CouponEvent::Expire => None,
             },
             Event::Order {
@@ -252,10 +245,11 @@ impl Event {
                 ..
             } => Some((
                 *at,
-                Deed::Order {
-                    paid: *amount,
-                    full_price: coupon_id.as_deref().is_none_or(str::is_empty) && *discount == 0.0,
-                },
+                Deed::order(
+                    *amount,
+                    coupon_id.as_deref().is_some_and(|c| !c.is_empty()),
+                    *discount,
+                ),
             )),
             _ => None,
         }

@@ -2,6 +2,7 @@
 //! trees alike, and the union-find that grows the groups.
 
 use crate::data::history::{Sym, NONE};
+use crate::data::schema::CouponKind;
 
 use super::HOUR;
 
@@ -185,6 +186,25 @@ pub enum Deed {
     Order { paid: f64, full_price: bool },
 }
 
+impl Deed {
+    /// A redemption of a coupon of `kind` worth `value`: welcome and fission coupons are the
+    /// benefits farmers farm.
+    pub fn redeem(kind: CouponKind, value: f64) -> Deed {
+        Deed::Redeem {
+            benefit: matches!(kind, CouponKind::Welcome | CouponKind::Fission),
+            value,
+        }
+    }
+
+    /// An order paying `paid`: at full price when placed with neither a coupon nor a discount.
+    pub fn order(paid: f64, with_coupon: bool, discount: f64) -> Deed {
+        Deed::Order {
+            paid,
+            full_price: !with_coupon && discount == 0.0,
+        }
+    }
+}
+
 impl Account {
     /// What `deed` at `at` adds to the counters of every set this account is in, updating its
     /// flags.
@@ -222,6 +242,26 @@ impl Account {
             }
         }
         d
+    }
+}
+
+/// A group of `size` accounts on `devices` devices and one IP range, joined over `span`
+/// seconds from 0, `took` of them took a benefit and `full` bought at full price: what the
+/// tests of the gang score and flag build.
+#[cfg(test)]
+pub(crate) fn sample_group(size: u32, devices: u32, span: i64, took: u32, full: u32) -> Group {
+    Group {
+        size,
+        devices,
+        ip24s: 1,
+        first_at: 0,
+        last_at: span,
+        deeds: Behaviour {
+            took,
+            full_price: full,
+            ..Behaviour::default()
+        },
+        ..Group::default()
     }
 }
 

@@ -401,6 +401,14 @@ impl RecruitState {
         self.accounts.get(node as usize)
     }
 
+    /// The accounts of the group rooted at `root`, in the order they were recorded.
+    pub fn accounts_of(&self, root: u32) -> Vec<&Account> {
+        (0..self.accounts.len() as u32)
+            .filter(|&node| self.root(node) == root)
+            .map(|node| &self.accounts[node as usize])
+            .collect()
+    }
+
     /// Every group of at least `min_size` accounts: its root node, what it is and did, and its
     /// accounts in the order they were recorded.
     pub fn groups(&self, min_size: u32) -> Vec<(u32, Group, Vec<&Account>)> {
@@ -547,10 +555,7 @@ impl RecruitState {
         out[30] = tree.map_or(f64::NAN, |(_, t)| {
             share(t.accounts.saturating_sub(t.ordered), t.accounts)
         });
-        let first = (g.size > 0)
-            .then(|| self.accounts.get(g.first as usize))
-            .flatten()
-            .and_then(|a| self.keys.opt_name(a.member));
+        let first = (g.size > 0).then(|| self.first_member(&g)).flatten();
         (g, first)
     }
 

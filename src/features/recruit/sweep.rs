@@ -8,7 +8,7 @@
 //! scorer receiving them one by one would.
 
 use crate::data::history::{History, MemberIdx, NONE};
-use crate::data::schema::{CouponEvent, CouponKind};
+use crate::data::schema::CouponEvent;
 use crate::features::Matrix;
 
 use super::{signup_of, Deed, Group, MergeCaps, RecruitState, FEATURES, POOL_FEATURES};
@@ -89,10 +89,7 @@ pub fn coupon_deed(h: &History, r: usize) -> Option<Deed> {
     let c = &h.coupons;
     match c.event[r] {
         CouponEvent::Claim => Some(Deed::Claim),
-        CouponEvent::Redeem => Some(Deed::Redeem {
-            benefit: matches!(c.kind[r], CouponKind::Welcome | CouponKind::Fission),
-            value: c.face_value[r],
-        }),
+        CouponEvent::Redeem => Some(Deed::redeem(c.kind[r], c.face_value[r])),
         CouponEvent::Expire => None,
     }
 }
@@ -100,10 +97,7 @@ pub fn coupon_deed(h: &History, r: usize) -> Option<Deed> {
 /// What order row `r` tells the state.
 pub fn order_deed(h: &History, r: usize) -> Deed {
     let o = &h.orders;
-    Deed::Order {
-        paid: o.amount[r],
-        full_price: o.coupon[r] == NONE && o.discount[r] == 0.0,
-    }
+    Deed::order(o.amount[r], o.coupon[r] != NONE, o.discount[r])
 }
 
 /// What a sweep gives: every member's recruitment features (member order), each probe's pool

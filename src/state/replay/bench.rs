@@ -24,7 +24,7 @@ use crate::generate::{generate, read_truth, Params, Truth};
 use crate::model::artefact::{Artefact, Decision};
 
 /// Whether a group is flagged as a gang at a moment.
-pub type Flag<'a> = &'a dyn Fn(&RecruitState, &Group, i64) -> bool;
+pub type Flag<'a> = &'a dyn Fn(&Group, i64) -> bool;
 
 /// What to replay.
 #[derive(Debug, Clone, Copy)]
@@ -262,7 +262,7 @@ pub fn replay(
                     if let Some(g) = gang {
                         let flagged = state
                             .group_of(s.member)
-                            .is_some_and(|(_, grp)| flag(&state, grp, at));
+                            .is_some_and(|(_, grp)| flag(grp, at));
                         let seen = &mut gang_seen[g as usize];
                         seen.0 += 1;
                         if seen.0 == 10 {
@@ -328,9 +328,7 @@ pub fn replay(
     let (mut flagged, mut flagged_wool, mut gang_accounts, mut gang_flagged) =
         (0u64, 0u64, 0u64, 0u64);
     for (&sym, &i) in &node_member {
-        let f = state
-            .group_of(sym)
-            .is_some_and(|(_, g)| flag(&state, g, offset));
+        let f = state.group_of(sym).is_some_and(|(_, g)| flag(g, offset));
         let m = &members[i];
         flagged += u64::from(f);
         flagged_wool += u64::from(f && m.wool);
@@ -388,7 +386,7 @@ fn claim(
     let Some(&i) = node_member.get(&m) else {
         return;
     };
-    let flagged = state.group_of(m).is_some_and(|(_, g)| flag(state, g, at));
+    let flagged = state.group_of(m).is_some_and(|(_, g)| flag(g, at));
     let who = &mut members[i];
     let w = usize::from(who.wool);
     tally.claims[w] += 1;

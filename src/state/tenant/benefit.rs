@@ -93,10 +93,11 @@ impl Tenant {
             (group.is_some(), brief)
         };
         let m = models.history.members.index_of(&req.member_id);
-        let verdict = match m.and_then(|m| models.scores.get(m as usize).cloned().flatten()) {
-            Some((scored, mut outcome)) => {
+        let scored = m.and_then(|m| Some((m, models.scores.get(m as usize).cloned().flatten()?)));
+        let verdict = match scored {
+            Some((m, (scored, mut outcome))) => {
                 outcome.gang = gang.clone();
-                let keys = crate::scoring::members::member_keys(&models.history, m.unwrap_or(0));
+                let keys = crate::scoring::members::member_keys(&models.history, m);
                 Some(judge.decide(&models.member, scored, &keys, &outcome))
             }
             None if m.is_some() || known_live => None,

@@ -64,13 +64,10 @@ impl Tenant {
         let models = self.snapshot()?;
         let policy = &*crate::scoring::gang::DEFAULT_POLICY;
         let st = self.online.lock().map_err(|_| poisoned())?;
-        let Some((root, _)) = st.keys.get(member).and_then(|m| st.group_of(m)) else {
+        let Some((root, &g)) = st.keys.get(member).and_then(|m| st.group_of(m)) else {
             return Ok(None);
         };
-        let Some((root, g, accounts)) = st.groups(1).into_iter().find(|(r, _, _)| *r == root)
-        else {
-            return Ok(None);
-        };
+        let accounts = st.accounts_of(root);
         let member_ids = accounts
             .iter()
             .map(|a| st.keys.name(a.member).to_string())
