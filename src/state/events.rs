@@ -444,6 +444,9 @@ fn time_schema_of(nullable: bool) -> utoipa::openapi::schema::Schema {
     utoipa::openapi::schema::Schema::OneOf(one_of)
 }
 
+/// The channel a sign-up or order sent without one is folded with (the contract requires one).
+pub const UNKNOWN_CHANNEL: &str = "unknown";
+
 /// What folding events into a history did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Folded {
@@ -493,7 +496,10 @@ pub fn fold(h: &mut History, events: &[Event]) -> (Folded, Vec<Event>) {
             let m = &mut h.members;
             m.ids.intern(member_id);
             m.joined_at.push(c.joined_at.unwrap_or_default());
-            m.channel.push(key(&c.channel));
+            // The contract requires a channel; a sign-up sent without one has `unknown`.
+            let channel = c.channel.as_deref().filter(|s| !s.is_empty());
+            m.channel
+                .push(key(&Some(channel.unwrap_or(UNKNOWN_CHANNEL).to_string())));
             m.campaign.push(key(&c.campaign_id));
             m.inviter.push(key(&c.inviter_id));
             m.device.push(key(&c.device_id));
@@ -564,7 +570,12 @@ pub fn fold(h: &mut History, events: &[Event]) -> (Folded, Vec<Event>) {
                 let coupon = coupon_id
                     .as_deref()
                     .map_or(NONE, |s| h.coupons.ids.intern(s));
-                let channel = channel.as_deref().map_or(NONE, |s| h.keys.intern(s));
+                let channel = h.keys.intern(
+                    channel
+                        .as_deref()
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or(UNKNOWN_CHANNEL),
+                );
                 let o = &mut h.orders;
                 o.order.push(order);
                 o.member.push(member);

@@ -6,6 +6,7 @@
 
 pub mod dir;
 pub mod events;
+pub mod export;
 pub mod replay;
 pub mod snapshot;
 pub mod store;

@@ -126,6 +126,32 @@ impl RedbStore {
     }
 }
 
+/// Every event of a store file in acknowledgement order, the file opened read-only.
+pub fn replay_file(path: &Path) -> Result<Vec<Event>, StoreError> {
+    let db = redb::ReadOnlyDatabase::open(path).map_err(redb_err)?;
+    replay_from(&db)
+}
+
+fn replay_from(db: &impl ReadableDatabase) -> Result<Vec<Event>, StoreError> {
+    let tx = db.begin_read().map_err(redb_err)?;
+    let table = tx.open_table(EVENTS).map_err(redb_err)?;
+    let order = tx.open_table(ORDER).map_err(redb_err)?;
+    let mut out = Vec::new();
+    for row in order.iter().map_err(redb_err)? {
+        let (_, id) = row.map_err(redb_err)?;
+        let Some(bytes) = table.get(id.value()).map_err(redb_err)? else {
+            return Err(StoreError::Missing(id.value().to_string()));
+        };
+        let e: Event =
+            serde_json::from_slice(bytes.value()).map_err(|source| StoreError::Json {
+                id: id.value().to_string(),
+                source,
+            })?;
+        out.push(e);
+    }
+    Ok(out)
+}
+
 impl EventStore for RedbStore {
     fn append(&self, events: &[Event]) -> Result<(Appended, Vec<Event>), StoreError> {
         let tx = self.db.begin_write().map_err(redb_err)?;
@@ -162,23 +188,7 @@ impl EventStore for RedbStore {
     }
 
     fn replay(&self) -> Result<Vec<Event>, StoreError> {
-        let tx = self.db.begin_read().map_err(redb_err)?;
-        let table = tx.open_table(EVENTS).map_err(redb_err)?;
-        let order = tx.open_table(ORDER).map_err(redb_err)?;
-        let mut out = Vec::new();
-        for row in order.iter().map_err(redb_err)? {
-            let (_, id) = row.map_err(redb_err)?;
-            let Some(bytes) = table.get(id.value()).map_err(redb_err)? else {
-                return Err(StoreError::Missing(id.value().to_string()));
-            };
-            let e: Event =
-                serde_json::from_slice(bytes.value()).map_err(|source| StoreError::Json {
-                    id: id.value().to_string(),
-                    source,
-                })?;
-            out.push(e);
-        }
-        Ok(out)
+        replay_from(&self.db)
     }
 
     fn contains(&self, event_id: &str) -> Result<bool, StoreError> {

@@ -6,6 +6,7 @@ mod benefits;
 mod cli;
 mod common;
 mod diagnose;
+mod export;
 mod features;
 mod floors;
 mod gangs;
