@@ -5,6 +5,7 @@ mod audience;
 mod bench;
 mod data;
 mod diagnose;
+mod drift;
 mod gangs;
 mod generate;
 mod import;
@@ -16,6 +17,7 @@ mod report;
 mod rules;
 mod segment;
 mod serve;
+mod shadow;
 mod state;
 mod time;
 
@@ -78,8 +80,13 @@ pub enum Command {
     /// Why one member scored what it did: each feature's value and effect.
     Explain(model::ExplainArgs),
     /// Two models side by side on the same recent members, with bootstrap intervals on the
-    /// differences.
+    /// differences; or, with `--shadow-log`, the live model against a challenger on the
+    /// scorer's real traffic.
     Compare(model::CompareArgs),
+    /// How far a history's members have moved from a model's training population: the
+    /// population stability index per feature and for the score, overall, by channel and by
+    /// campaign, with the features that moved named.
+    Drift(drift::Args),
     /// Make a model the current one (kept under models/releases, logged in promotions.jsonl).
     Promote(model::PromoteArgs),
     /// Make the previous release current again.
@@ -114,6 +121,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Score(args) => model::score(args),
         Command::Explain(args) => model::explain(args),
         Command::Compare(args) => model::compare(args),
+        Command::Drift(args) => drift::run(args),
         Command::Promote(args) => model::promote(args),
         Command::Rollback(args) => model::rollback(args),
         Command::Report(args) => report::run(args),

@@ -484,11 +484,22 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
     /// The current model, then the candidate.
-    #[arg(long, num_args = 2, value_names = ["CURRENT", "NEW"])]
+    #[arg(long, num_args = 2, value_names = ["CURRENT", "NEW"], required_unless_present = "shadow_log", conflicts_with = "shadow_log")]
     pub models: Vec<PathBuf>,
     /// Recent history both are measured on.
+    #[arg(
+        long,
+        required_unless_present = "shadow_log",
+        conflicts_with = "shadow_log"
+    )]
+    pub data: Option<PathBuf>,
+    /// Instead: a scorer's challenger log (`<state>/<tenant>/shadow.jsonl`): the live model
+    /// against the challenger on real traffic, with the reasons where they differ.
     #[arg(long)]
-    pub data: PathBuf,
+    pub shadow_log: Option<PathBuf>,
+    /// With --shadow-log: how many differing requests to show.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
     /// Seed of the bootstrap resampling.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -529,6 +540,12 @@ pub struct RollbackArgs {
 }
 
 pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    if let Some(log) = &args.shadow_log {
+        return super::shadow::run(log, args.top, args.json);
+    }
+    let Some(data) = &args.data else {
+        anyhow::bail!("--data: the history both models are measured on");
+    };
     let [current, new] = args.models.as_slice() else {
         anyhow::bail!("--models takes two model files: the current one, then the new one");
     };
@@ -546,7 +563,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
             slot::moment_name(b.moment)
         );
     }
-    let h = load_history(&args.data)?;
+    let h = load_history(data)?;
     let c = woolguard::model::compare::compare(&h, &a, &b, args.seed)?;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -557,7 +574,7 @@ pub fn compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         out,
         "{} members of {} ({} positive), each model at its own thresholds",
         c.members,
-        args.data.display(),
+        data.display(),
         c.positives
     )?;
     writeln!(out, "  {}", header("model"))?;

@@ -83,6 +83,7 @@ pub fn run_cli(args: Args) -> anyhow::Result<ExitCode> {
             model,
             signup_model: args.signup_model,
             rules: args.rules,
+            challenger: None,
         });
     }
     if config.tenants.is_empty() {

@@ -49,6 +49,10 @@ pub struct Artefact {
     pub report: TrainReport,
     pub config: TrainConfig,
     pub data: DataPrint,
+    /// The training population's bins, for drift (`woolguard drift`); absent in artefacts
+    /// trained before drift was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<super::drift::Profile>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,7 @@ pub mod calibrate;
 pub mod compare;
 pub mod config;
 pub mod dataset;
+pub mod drift;
 pub mod evaluate;
 pub mod gbm;
 #[cfg(feature = "gbm")]

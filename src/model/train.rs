@@ -39,6 +39,8 @@ pub enum TrainError {
     OneClass { part: &'static str, rows: usize },
     #[error("gradient-boosted trees: {0}")]
     Gbm(#[from] GbmError),
+    #[error("profiling the training population: {0}")]
+    Profile(#[from] super::artefact::ArtefactError),
     #[error("{0}")]
     Baseline(#[from] BaselineError),
 }
@@ -285,6 +287,20 @@ pub fn train(
         report,
         config: config.clone(),
         data: fingerprint(history),
+        profile: None,
+    };
+    let held_out: Vec<usize> = split
+        .calibration
+        .iter()
+        .chain(&split.validation)
+        .copied()
+        .collect();
+    let profile = timings.time("drift profile", || {
+        super::drift::profile_rows(&artefact, history, &ds.members, &ds.matrix, &held_out)
+    })?;
+    let artefact = Artefact {
+        profile: Some(profile),
+        ..artefact
     };
     Ok((artefact, timings))
 }

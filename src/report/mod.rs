@@ -15,6 +15,7 @@
 //! [`page::render`] turns those into HTML with inline CSS, inline SVG from [`svg`] and a few lines
 //! of inline script for tooltips. The page never loads anything from the network.
 
+pub mod drift;
 pub mod gangs;
 pub mod page;
 pub mod svg;
@@ -177,6 +178,9 @@ pub struct ModelSection {
     pub reliability: Vec<Bin>,
     pub review_threshold: f64,
     pub reject_threshold: f64,
+    /// The members as of the date against the model's training population (PSI above 0.25
+    /// flagged); `None` for a model that keeps no training profile.
+    pub drift: Option<crate::model::drift::Drift>,
 }
 
 /// The model's metrics and curves on every member who joined before `as_of` and has a label as
@@ -203,6 +207,7 @@ pub fn model_section(h: &History, a: &Artefact, as_of: i64) -> Result<ModelSecti
         reliability: Vec::new(),
         review_threshold: a.thresholds.review,
         reject_threshold: a.thresholds.reject,
+        drift: crate::model::drift::of_history_until(a, h, None, as_of, 0.25).ok(),
     };
     if members.is_empty() {
         return Ok(section);

@@ -62,9 +62,11 @@ pub struct ModelsInfo {
     signup: ModelInfo,
     /// UTC seconds: the member scores are as of this moment.
     scores_as_of: i64,
+    /// A second model beside one of them (shadow or rollout), with its agreement so far.
+    challenger: Option<tenant::challenger::ChallengerInfo>,
 }
 
-fn model_info(t: &Tenant) -> Result<ModelsInfo, ApiError> {
+pub(super) fn model_info(t: &Tenant) -> Result<ModelsInfo, ApiError> {
     let m = t.snapshot()?;
     let one = |a: &crate::model::artefact::Artefact, path: &std::path::Path| ModelInfo {
         version: a.version.clone(),
@@ -83,6 +85,10 @@ fn model_info(t: &Tenant) -> Result<ModelsInfo, ApiError> {
         member: one(&m.member, &m.member_path),
         signup: one(&m.signup, &m.signup_path),
         scores_as_of: m.as_of,
+        challenger: match (t.challenger()?, &m.challenger) {
+            (Some(c), Some(model)) => Some(c.info(&model.artefact.version)),
+            _ => None,
+        },
     })
 }
 
@@ -136,7 +142,11 @@ async fn reload_models(
         let member = body.model.unwrap_or_else(|| old.member_path.clone());
         let signup = body.signup_model.unwrap_or_else(|| old.signup_path.clone());
         let new = t.rebuild(|old| {
-            let new = Models::load(old.history.clone(), &member, &signup, old.rules.clone())?;
+            let mut new = Models::load(old.history.clone(), &member, &signup, old.rules.clone())?;
+            // A challenger stays beside the new models.
+            if old.challenger.is_some() {
+                new = new.with_challenger(old.challenger_spec())?;
+            }
             if !body.force {
                 new.smoke(&band)?;
             }

@@ -31,6 +31,15 @@ pub struct Metrics {
     decisions: Mutex<BTreeMap<DecisionKey, u64>>,
     /// Rule matches by tenant, rule and whether the rule decided (`true`) or only matched.
     rules: Mutex<BTreeMap<(String, String, bool), u64>>,
+    /// Verdicts by tenant, the model version that gave them, and decision.
+    versions: Mutex<BTreeMap<(String, String, &'static str), u64>>,
+}
+
+/// What `/metrics` shows of a tenant's models in service besides their versions.
+pub struct ModelOps {
+    pub tenant: String,
+    pub challenger: Option<crate::state::tenant::challenger::ChallengerInfo>,
+    pub drift: Option<crate::model::drift::Drift>,
 }
 
 /// A label value with `\`, `"` and new lines escaped, as the text format requires.
@@ -58,6 +67,21 @@ impl Metrics {
 
     pub fn decision(&self, tenant: &str, route: &'static str, d: Decision) {
         self.decisions_n(tenant, route, d.name(), 1);
+    }
+
+    /// A verdict given on `route`: its decision, the model version that gave it and the rules
+    /// it matched.
+    pub fn verdict(&self, tenant: &str, route: &'static str, v: &crate::scoring::Verdict) {
+        self.decision(tenant, route, v.decision);
+        self.rules(tenant, v);
+        if let Ok(mut m) = self.versions.lock() {
+            *m.entry((
+                tenant.to_string(),
+                v.model_version.clone(),
+                v.decision.name(),
+            ))
+            .or_default() += 1;
+        }
     }
 
     /// The rules a verdict matched, and the one that decided.
@@ -88,7 +112,7 @@ impl Metrics {
     }
 
     /// The text exposition; `versions` are (tenant, model slot, model version).
-    pub fn render(&self, versions: &[(String, &'static str, String)]) -> String {
+    pub fn render(&self, versions: &[(String, &'static str, String)], ops: &[ModelOps]) -> String {
         let mut out = String::new();
         let head = |out: &mut String, name: &str, kind: &str, help: &str| {
             let _ = writeln!(out, "# HELP {name} {help}");
@@ -180,7 +204,87 @@ impl Metrics {
                 label(version)
             );
         }
+        self.render_ops(&mut out, ops);
         out
+    }
+
+    fn render_ops(&self, out: &mut String, ops: &[ModelOps]) {
+        let head = |out: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+        };
+        head(
+            out,
+            "woolguard_model_verdicts_total",
+            "counter",
+            "Verdicts given, by tenant, the model version that gave them and decision.",
+        );
+        if let Ok(m) = self.versions.lock() {
+            for ((tenant, version, d), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "woolguard_model_verdicts_total{{tenant=\"{}\",version=\"{}\",decision=\"{d}\"}} {n}",
+                    label(tenant),
+                    label(version)
+                );
+            }
+        }
+        head(
+            out,
+            "woolguard_challenger_compared_total",
+            "counter",
+            "Requests a challenger and the live model both answered, by tenant, slot, challenger version and whether their decisions agreed.",
+        );
+        for o in ops {
+            if let Some(c) = &o.challenger {
+                for (agreed, n) in [("true", c.agreed), ("false", c.compared - c.agreed)] {
+                    let _ = writeln!(
+                        out,
+                        "woolguard_challenger_compared_total{{tenant=\"{}\",slot=\"{}\",version=\"{}\",agreed=\"{agreed}\"}} {n}",
+                        label(&o.tenant),
+                        c.slot.name(),
+                        label(&c.version)
+                    );
+                }
+            }
+        }
+        head(
+            out,
+            "woolguard_challenger_percent",
+            "gauge",
+            "The percent of members a challenger decides for (0: shadow).",
+        );
+        for o in ops {
+            if let Some(c) = &o.challenger {
+                let _ = writeln!(
+                    out,
+                    "woolguard_challenger_percent{{tenant=\"{}\",slot=\"{}\",version=\"{}\"}} {}",
+                    label(&o.tenant),
+                    c.slot.name(),
+                    label(&c.version),
+                    c.percent
+                );
+            }
+        }
+        head(
+            out,
+            "woolguard_drift_psi",
+            "gauge",
+            "Population stability index of live sign-up traffic against the sign-up model's training population, by tenant and feature (`score` for the score).",
+        );
+        for o in ops {
+            if let Some(d) = &o.drift {
+                for m in std::iter::once(&d.score).chain(&d.features) {
+                    let _ = writeln!(
+                        out,
+                        "woolguard_drift_psi{{tenant=\"{}\",feature=\"{}\"}} {:.6}",
+                        label(&o.tenant),
+                        label(&m.name),
+                        m.psi
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -194,7 +298,7 @@ mod tests {
         m.observe("a", "/v1/x", 200, 0.0007);
         m.observe("a", "/v1/x", 200, 0.02);
         m.decision("a", "/v1/members/score", Decision::Reject);
-        let text = m.render(&[("a".into(), "member", "v1".into())]);
+        let text = m.render(&[("a".into(), "member", "v1".into())], &[]);
         assert!(
             text.contains(
                 "woolguard_requests_total{tenant=\"a\",route=\"/v1/x\",status=\"200\"} 2"

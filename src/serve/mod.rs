@@ -11,6 +11,7 @@ pub mod error;
 mod gangs_api;
 pub mod json;
 pub mod metrics;
+pub mod models_api;
 pub mod ops_api;
 pub mod rules_api;
 pub mod scoring_api;
@@ -49,6 +50,9 @@ pub struct TenantConfig {
     /// `PUT /v1/rules` win over it.
     #[serde(default)]
     pub rules: Option<PathBuf>,
+    /// A second model beside the live member or sign-up model: shadow, then a rollout in steps.
+    #[serde(default)]
+    pub challenger: Option<crate::state::tenant::challenger::ChallengerConfig>,
 }
 
 /// The service's configuration, from a TOML file and/or flags and `WOOLGUARD_*` variables.
@@ -74,6 +78,9 @@ pub struct ServeConfig {
     /// The band a new model's decisions on the tenant's members must stay inside for a swap
     /// (`POST /v1/models/reload` without `force`).
     pub smoke: SmokeBand,
+    /// A feature (or the score) of live sign-up traffic is flagged as moved above this
+    /// population stability index (`GET /v1/drift`, `/metrics`).
+    pub drift_threshold: f64,
     /// Requests slower than this (milliseconds) are logged.
     pub slow_request_ms: u64,
     /// The earliest time an event or request may carry (a date or RFC 3339).
@@ -96,6 +103,7 @@ impl Default for ServeConfig {
             refresh_secs: 60,
             review_remedy: Some("grant the welcome benefit after a first order".to_string()),
             smoke: SmokeBand::default(),
+            drift_threshold: 0.25,
             slow_request_ms: 1000,
             earliest_time: "2000-01-01".to_string(),
             future_hours: 24,
@@ -114,6 +122,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub ready: std::sync::atomic::AtomicBool,
     pub smoke: SmokeBand,
+    pub drift_threshold: f64,
 }
 
 impl AppState {
@@ -127,6 +136,7 @@ impl AppState {
             metrics: Metrics::default(),
             ready: std::sync::atomic::AtomicBool::new(true),
             smoke: c.smoke,
+            drift_threshold: c.drift_threshold,
         }
     }
 
@@ -208,6 +218,7 @@ pub fn configure(state: Data, max_body_bytes: usize) -> impl FnOnce(&mut web::Se
             .configure(admin_api::config_admin_api)
             .configure(rules_api::config_rules_api)
             .configure(gangs_api::config_gangs_api)
+            .configure(models_api::config_models_api)
             .default_service(web::to(ops_api::not_found));
     }
 }

@@ -6,6 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::error::{ApiError, Code};
+use super::metrics::ModelOps;
 use super::Data;
 
 /// The operations routes.
@@ -46,7 +47,7 @@ async fn readyz(state: Data) -> Result<HttpResponse, ApiError> {
     }
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text: requests and latency by tenant, route and status, decisions by tenant and route, events taken and skipped, model versions", content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text: requests and latency by tenant, route and status, decisions by tenant and route, events taken and skipped, model versions, verdicts by model version, a challenger's agreement and share, live drift (PSI) by feature", content_type = "text/plain")))]
 async fn prometheus(state: Data) -> HttpResponse {
     let versions: Vec<(String, &'static str, String)> = state
         .tenants
@@ -59,9 +60,27 @@ async fn prometheus(state: Data) -> HttpResponse {
             ]
         })
         .collect();
+    let ops: Vec<ModelOps> = state
+        .tenants
+        .iter()
+        .map(|t| ModelOps {
+            tenant: t.name.clone(),
+            challenger: model_info_challenger(t),
+            drift: t.live_drift(state.drift_threshold).ok().flatten(),
+        })
+        .collect();
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&versions))
+        .body(state.metrics.render(&versions, &ops))
+}
+
+/// A tenant's challenger as `GET /v1/models` shows it.
+fn model_info_challenger(
+    t: &crate::state::Tenant,
+) -> Option<crate::state::tenant::challenger::ChallengerInfo> {
+    let models = t.snapshot().ok()?;
+    let model = models.challenger.as_ref()?;
+    Some(t.challenger().ok()??.info(&model.artefact.version))
 }
 
 /// The API's OpenAPI 3.1 description, generated from the handlers and their types.
@@ -77,6 +96,9 @@ async fn prometheus(state: Data) -> HttpResponse {
         super::admin_api::change_ip_range, super::admin_api::delete_ip_range,
         super::rules_api::get_rules, super::rules_api::put_rules,
         super::gangs_api::list_gangs, super::gangs_api::get_gang,
+        super::models_api::put_challenger, super::models_api::step_challenger,
+        super::models_api::stop_challenger, super::models_api::get_shadow,
+        super::models_api::get_drift,
         healthz, readyz, prometheus, openapi),
     components(schemas(crate::scoring::lists::IdListKey)),
     modifiers(&Keys)

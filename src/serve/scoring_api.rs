@@ -64,8 +64,7 @@ async fn score_candidate(
     let verdict = blocking(move || tenant.score_candidate(&body)).await?;
     state
         .metrics
-        .decision(&name, "/v1/candidates/score", verdict.decision);
-    state.metrics.rules(&name, &verdict);
+        .verdict(&name, "/v1/candidates/score", &verdict);
     Ok(HttpResponse::Ok().json(verdict))
 }
 
@@ -120,8 +119,7 @@ async fn score_members(
             Ok(verdict) => {
                 state
                     .metrics
-                    .decision(&tenant.name, "/v1/members/score", verdict.decision);
-                state.metrics.rules(&tenant.name, &verdict);
+                    .verdict(&tenant.name, "/v1/members/score", &verdict);
                 MemberResult::Scored {
                     member_id: id.clone(),
                     verdict: Box::new(verdict),

@@ -119,6 +119,9 @@ impl AppState {
             let models =
                 Models::load(Arc::new(history), &t.model, &t.signup_model, rules).map_err(fail)?;
             let mut tenant = Tenant::new(&t.name, models, config.review_remedy.clone());
+            if let Some(dir) = &dir {
+                tenant = tenant.with_shadow_log(dir.shadow_log.clone());
+            }
             if let Some(store) = store {
                 tenant = tenant.with_store(Box::new(store)).map_err(fail)?;
                 // Every stored event reaches the member scores before the first request (with
@@ -126,6 +129,11 @@ impl AppState {
                 if tenant.pending().map_err(fail)? > 0 {
                     tenant.refresh().map_err(fail)?;
                 }
+            }
+            if let Some(c) = &t.challenger {
+                tenant
+                    .set_challenger(c.clone(), false, &config.smoke)
+                    .map_err(fail)?;
             }
             tenants.push(Arc::new(tenant));
             for k in &t.api_keys {

@@ -26,11 +26,14 @@ pub enum InitError {
 
 /// Where one tenant's durable state lives under the state folder: `<state>/<tenant>/history/`
 /// (a contract folder: the snapshot `woolguard state init` writes) and
-/// `<state>/<tenant>/events.redb` (every event acknowledged since).
+/// `<state>/<tenant>/events.redb` (every event acknowledged since), and `shadow.jsonl` (a
+/// challenger's comparisons, when one is set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateDir {
     pub history: PathBuf,
     pub events: PathBuf,
+    /// A challenger's comparisons with the live model (`woolguard compare --shadow-log`).
+    pub shadow_log: PathBuf,
 }
 
 impl StateDir {
@@ -39,6 +42,7 @@ impl StateDir {
         StateDir {
             history: dir.join("history"),
             events: dir.join("events.redb"),
+            shadow_log: dir.join("shadow.jsonl"),
         }
     }
 }

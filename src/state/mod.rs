@@ -8,6 +8,7 @@ pub mod dir;
 pub mod events;
 pub mod export;
 pub mod replay;
+pub mod shadow;
 pub mod snapshot;
 pub mod store;
 pub mod tenant;
@@ -50,6 +51,8 @@ pub enum StateError {
     /// The model failed on a row it should score.
     #[error("scoring: {0}")]
     Score(#[source] crate::model::artefact::ArtefactError),
+    #[error("no challenger model is set for this tenant")]
+    NoChallenger,
     #[error("a previous request failed while holding the state")]
     Poisoned,
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::tenant::challenger::ModelSlot;
 use super::StateError;
 use crate::data::history::{History, MemberIdx};
 use crate::features::recruit::{self, FEATURES};
@@ -37,7 +38,23 @@ pub struct Models {
     pub scores: Vec<Option<(Scored, Outcome)>>,
     /// Each member's tier and RFM segment as of the same moment (default rules).
     pub standing: Vec<Option<Standing>>,
+    /// A second model beside one of the two (shadow or rollout), checked for its slot.
+    pub challenger: Option<ChallengerModel>,
 }
+
+/// The challenger's model as part of a snapshot: for the member slot, every member scored by it
+/// too (the rollout position and tallies live with the tenant).
+#[derive(Debug)]
+pub struct ChallengerModel {
+    pub slot: ModelSlot,
+    pub artefact: Artefact,
+    pub path: PathBuf,
+    /// Member slot: indexed by member, as [`Models::scores`]; empty for the sign-up slot.
+    pub scores: Vec<Option<(Scored, Outcome)>>,
+}
+
+/// A challenger to build a snapshot with: its slot, model and path.
+pub type ChallengerSpec = (ModelSlot, Artefact, PathBuf);
 
 impl Models {
     /// Loads both artefacts, checks each is of the moment it serves and scores `history`.
@@ -61,6 +78,7 @@ impl Models {
             load(signup_path)?,
             paths,
             rules,
+            None,
         )
     }
 
@@ -99,7 +117,28 @@ impl Models {
             self.signup.clone(),
             paths,
             rules,
+            self.challenger_spec(),
         )
+    }
+
+    /// The same snapshot with another challenger (or none).
+    pub fn with_challenger(&self, challenger: Option<ChallengerSpec>) -> Result<Self, StateError> {
+        let paths = (self.member_path.clone(), self.signup_path.clone());
+        Self::build(
+            self.history.clone(),
+            self.member.clone(),
+            self.signup.clone(),
+            paths,
+            self.rules.clone(),
+            challenger,
+        )
+    }
+
+    /// The challenger this snapshot holds, to build another snapshot with.
+    pub fn challenger_spec(&self) -> Option<ChallengerSpec> {
+        self.challenger
+            .as_ref()
+            .map(|c| (c.slot, c.artefact.clone(), c.path.clone()))
     }
 
     fn build(
@@ -108,6 +147,7 @@ impl Models {
         signup: Artefact,
         (member_path, signup_path): (PathBuf, PathBuf),
         rules: Arc<RuleSet>,
+        challenger: Option<ChallengerSpec>,
     ) -> Result<Self, StateError> {
         slot::check_fit(&member, slot::MEMBER, &member_path.display().to_string())
             .map_err(refused)?;
@@ -129,13 +169,41 @@ impl Models {
             gangs: Some(&*crate::scoring::gang::DEFAULT_POLICY),
             ..Judge::model_only()
         };
-        let scorer = MemberScorer::new(&history, &member, judge, as_of, Some(&standings));
-        let members = scorer.members();
-        let judged = scorer.judged(&members, 3).map_err(refused)?;
-        let mut scores = vec![None; history.members.len()];
-        for (m, s) in members.into_iter().zip(judged) {
-            scores[m as usize] = Some(s);
-        }
+        let score_all = |a: &Artefact| -> Result<Vec<Option<(Scored, Outcome)>>, StateError> {
+            let scorer = MemberScorer::new(&history, a, judge, as_of, Some(&standings));
+            let members = scorer.members();
+            let judged = scorer.judged(&members, 3).map_err(refused)?;
+            let mut scores = vec![None; history.members.len()];
+            for (m, s) in members.into_iter().zip(judged) {
+                scores[m as usize] = Some(s);
+            }
+            Ok(scores)
+        };
+        let scores = score_all(&member)?;
+        let challenger = match challenger {
+            None => None,
+            Some((slot, artefact, path)) => {
+                let place = match slot {
+                    ModelSlot::Member => slot::MEMBER,
+                    ModelSlot::Signup => slot::SIGNUP,
+                };
+                slot::check_fit(&artefact, place, &path.display().to_string()).map_err(refused)?;
+                let scores = match slot {
+                    ModelSlot::Member => score_all(&artefact)?,
+                    ModelSlot::Signup => {
+                        let empty = vec![f64::NAN; artefact.features.len()];
+                        artefact.score_row(&empty, 0).map_err(refused)?;
+                        Vec::new()
+                    }
+                };
+                Some(ChallengerModel {
+                    slot,
+                    artefact,
+                    path,
+                    scores,
+                })
+            }
+        };
         let standing = (0..history.members.len() as MemberIdx)
             .map(|m| standings.of(m))
             .collect();
@@ -152,6 +220,7 @@ impl Models {
             rules,
             scores,
             standing,
+            challenger,
         })
     }
 }

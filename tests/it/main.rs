@@ -3,9 +3,11 @@
 mod agreement;
 mod audience;
 mod benefits;
+mod challenger;
 mod cli;
 mod common;
 mod diagnose;
+mod drift;
 mod export;
 mod features;
 mod floors;

@@ -419,6 +419,7 @@ pub fn render(r: &Report) -> String {
     crate::report::gangs::render(&mut out, &r.gangs);
     if let Some(m) = &r.model {
         model(&mut out, m);
+        crate::report::drift::render(&mut out, m);
     }
     let _ = write!(
         out,

@@ -6,7 +6,9 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 mod benefit;
+pub mod challenger;
 mod gangs;
+mod live_drift;
 
 pub use benefit::{BenefitAnswer, BenefitCheck};
 pub use gangs::{GangDetail, GangQuery};
@@ -29,6 +31,8 @@ pub use crate::scoring::{
     drop_reason, AudiencePolicy, DropLevel, Judge, ListKey, ListKeys, ListKind, Lists, Outcome,
     RuleSet, Standing, Verdict,
 };
+use challenger::Challenger;
+use live_drift::LiveDrift;
 
 /// A sign-up as a caller sends it (DESIGN.md §3, members columns).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -177,6 +181,11 @@ pub struct Tenant {
     online: Mutex<RecruitState>,
     lists: RwLock<Lists>,
     remedy: Option<String>,
+    /// A second model beside one of the two, and where its comparisons are logged.
+    challenger: RwLock<Option<Arc<Challenger>>>,
+    shadow_log: Option<std::path::PathBuf>,
+    /// The live sign-up traffic counted under the sign-up model's training bins.
+    drift: Mutex<LiveDrift>,
 }
 
 fn poisoned() -> StateError {
@@ -197,6 +206,9 @@ impl Tenant {
             online: Mutex::new(online),
             lists: RwLock::new(Lists::default()),
             remedy,
+            challenger: RwLock::new(None),
+            shadow_log: None,
+            drift: Mutex::new(LiveDrift::default()),
         }
     }
 
@@ -340,9 +352,6 @@ impl Tenant {
             phone_hash: c.phone_hash.as_deref(),
             ip: c.ip.as_deref(),
         };
-        let scored = a
-            .score_row(&row[..a.features.len().min(row.len())], 3)
-            .map_err(StateError::Score)?;
         let facts = || crate::expr::select::Facts {
             channel: channel_code(c.channel.as_deref().unwrap_or_default()),
             campaign: crate::data::history::NONE,
@@ -350,11 +359,30 @@ impl Tenant {
         };
         let lists = self.lists.read().map_err(|_| poisoned())?;
         let judge = self.judge(&lists, &models);
-        let mut outcome = judge.rules_for(On::Signup, &scored, facts, &row);
         let joined_at = c.joined_at.unwrap_or_else(plausible::now);
-        outcome.gang = judge.gang(group.as_ref().map(|(f, g)| (f.as_str(), g)), joined_at);
-        outcome.gang_on_signup = judge.gangs.map(|p| p.on_signup);
-        Ok(judge.decide(a, scored, &keys, &outcome))
+        let verdict_of = |a: &Artefact| -> Result<Verdict, StateError> {
+            let scored = a
+                .score_row(&row[..a.features.len().min(row.len())], 3)
+                .map_err(StateError::Score)?;
+            let mut outcome = judge.rules_for(On::Signup, &scored, facts, &row);
+            outcome.gang = judge.gang(group.as_ref().map(|(f, g)| (f.as_str(), g)), joined_at);
+            outcome.gang_on_signup = judge.gangs.map(|p| p.on_signup);
+            Ok(judge.decide(a, scored, &keys, &outcome))
+        };
+        let live = verdict_of(a)?;
+        if let Ok(mut d) = self.drift.lock() {
+            d.add(
+                a,
+                &row,
+                c.channel.as_deref(),
+                c.campaign_id.as_deref(),
+                live.probability,
+            );
+        }
+        match self.challenger_of(&models, challenger::ModelSlot::Signup)? {
+            Some((ch, ca)) => Ok(ch.settle(c.member_id.as_deref(), live, verdict_of(ca)?)),
+            None => Ok(live),
+        }
     }
 
     /// The candidate's sign-up features from the online state as of its `joined_at` (the same
@@ -544,14 +572,19 @@ impl Tenant {
             .cloned()
             .flatten()
             .ok_or_else(|| StateError::NotScored(id.to_string()))?;
+        let keys = member_keys(&models.history, m);
         let (scored, outcome) = scored;
-        let mut v = self.decide(
-            models,
-            &models.member,
-            scored,
-            &member_keys(&models.history, m),
-            &outcome,
-        )?;
+        let mut v = self.decide(models, &models.member, scored, &keys, &outcome)?;
+        if let Some((ch, ca)) = self.challenger_of(models, challenger::ModelSlot::Member)? {
+            let theirs = models
+                .challenger
+                .as_ref()
+                .and_then(|c| c.scores.get(m as usize));
+            if let Some(Some((scored, outcome))) = theirs {
+                let other = self.decide(models, ca, scored.clone(), &keys, outcome)?;
+                v = ch.settle(Some(id), v, other);
+            }
+        }
         v.standing = models.standing.get(m as usize).cloned().flatten();
         Ok(v)
     }
