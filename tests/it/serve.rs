@@ -1106,6 +1106,11 @@ fn audiences_come_as_json_ndjson_or_parquet_and_the_spec_lists_every_route() {
         ("/v1/benefits/check", "post"),
         ("/v1/gangs", "get"),
         ("/v1/gangs/{id}", "get"),
+        ("/v1/models/challenger", "put"),
+        ("/v1/models/challenger/step", "post"),
+        ("/v1/models/challenger/stop", "post"),
+        ("/v1/models/shadow", "get"),
+        ("/v1/drift", "get"),
         ("/v1/openapi.json", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
@@ -1117,7 +1122,7 @@ fn audiences_come_as_json_ndjson_or_parquet_and_the_spec_lists_every_route() {
             "{method} {path} missing from the spec"
         );
     }
-    assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(19));
+    assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(24));
     for schema in [
         "Candidate",
         "Verdict",
@@ -1128,6 +1133,9 @@ fn audiences_come_as_json_ndjson_or_parquet_and_the_spec_lists_every_route() {
         "BenefitCheck",
         "BenefitAnswer",
         "GangBrief",
+        "ChallengerRequest",
+        "ShadowEntry",
+        "Drift",
     ] {
         assert!(
             spec["components"]["schemas"][schema].is_object(),
