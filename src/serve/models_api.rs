@@ -32,7 +32,6 @@ pub fn config_models_api(cfg: &mut web::ServiceConfig) {
 #[serde(deny_unknown_fields)]
 pub struct ChallengerRequest {
     tenant: String,
-    #[serde(flatten)]
     challenger: ChallengerConfig,
     /// Set a member challenger whose decisions on the tenant's members fall outside the smoke
     /// band.
@@ -174,15 +173,6 @@ async fn get_shadow(
     }))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct DriftParams {
-    /// A feature (or the score) is flagged above this PSI (default: the server's
-    /// `drift_threshold`).
-    #[param(minimum = 0.001, maximum = 100)]
-    threshold: Option<f64>,
-}
-
 /// Live drift, or why there is none yet.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LiveDrift {
@@ -192,26 +182,14 @@ pub struct LiveDrift {
     drift: Option<Drift>,
 }
 
-#[utoipa::path(get, path = "/v1/drift", tag = "models", params(DriftParams),
+#[utoipa::path(get, path = "/v1/drift", tag = "models",
     responses((status = 200, description = "the sign-up candidates scored since the sign-up model was swapped in, against its training population: PSI per feature and for the score, overall, by channel and by campaign, with the features that moved", body = LiveDrift),
-        (status = 400, description = "`invalid_field`: a bad query parameter", body = ApiError),
         (status = 401, description = "missing or unknown API key", body = ApiError)),
     security(("api_key" = [])))]
-async fn get_drift(
-    req: HttpRequest,
-    state: Data,
-    query: web::Query<DriftParams>,
-) -> Result<HttpResponse, ApiError> {
+async fn get_drift(req: HttpRequest, state: Data) -> Result<HttpResponse, ApiError> {
     let tenant = state.tenant(&req)?;
-    let threshold = query.threshold.unwrap_or(state.drift_threshold);
-    if !(threshold.is_finite() && (0.001..=100.0).contains(&threshold)) {
-        return Err(ApiError::new(
-            Code::InvalidField,
-            format!("threshold: {threshold}; from 0.001 to 100"),
-        ));
-    }
     Ok(HttpResponse::Ok().json(LiveDrift {
         model_version: tenant.snapshot()?.signup.version.clone(),
-        drift: tenant.live_drift(threshold)?,
+        drift: tenant.live_drift(state.drift_threshold)?,
     }))
 }

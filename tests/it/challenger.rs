@@ -48,7 +48,7 @@ fn shadow_never_decides_a_rollout_decides_for_its_stable_share_and_the_log_compa
     let live_version = before[0]["model_version"].clone();
 
     let put = format!(
-        r#"{{"tenant":"brand-a","slot":"signup","model":"{}","steps":[0,50,100]}}"#,
+        r#"{{"tenant":"brand-a","challenger":{{"slot":"signup","model":"{}","steps":[0,50,100]}}}}"#,
         challenger.display()
     );
     let (status, body) = server.call("PUT", "/v1/models/challenger", &ADMIN, &put);
@@ -175,7 +175,7 @@ fn a_member_challenger_is_smoke_checked_and_never_decides_in_shadow() {
             "/v1/models/challenger",
             &ADMIN,
             &format!(
-                r#"{{"tenant":"brand-a","slot":"member","model":"{}","force":{force}}}"#,
+                r#"{{"tenant":"brand-a","challenger":{{"slot":"member","model":"{}"}},"force":{force}}}"#,
                 challenger.display()
             ),
         )
@@ -199,7 +199,7 @@ fn a_member_challenger_is_smoke_checked_and_never_decides_in_shadow() {
         "/v1/models/challenger",
         &ADMIN,
         &format!(
-            r#"{{"tenant":"brand-a","slot":"member","model":"{}","steps":[50,10]}}"#,
+            r#"{{"tenant":"brand-a","challenger":{{"slot":"member","model":"{}","steps":[50,10]}}}}"#,
             challenger.display()
         ),
     );
