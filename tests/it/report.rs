@@ -211,6 +211,14 @@ fn the_report_renders_every_chart_in_a_browser_without_errors() -> TestResult {
             "chart {id} draws nothing"
         );
     }
+    // The drift section: the model's training population against these members, ten features.
+    let drift = html
+        .find(r#"<section id="drift">"#)
+        .map(|i| &html[i..])
+        .and_then(|s| s.find("</section>").map(|j| &s[..j]))
+        .ok_or("no drift section")?;
+    assert!(drift.contains("held-out training rows"), "{drift}");
+    assert_eq!(drift.matches("<tr><td><code>").count(), 10, "{drift}");
 
     let Some(browser) = chromium() else {
         return Ok(());
