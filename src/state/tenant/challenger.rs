@@ -164,6 +164,8 @@ struct ShadowLog {
     ring: VecDeque<ShadowEntry>,
     cap: usize,
     file: Option<PathBuf>,
+    /// The file, open for appending (opened on the first line, again after a rotation).
+    open: Option<std::fs::File>,
     lines: usize,
 }
 
@@ -183,15 +185,22 @@ impl ShadowLog {
     fn append(&mut self, path: PathBuf, e: &ShadowEntry) -> std::io::Result<()> {
         if self.lines >= self.cap {
             std::fs::rename(&path, rotated(&path))?;
+            self.open = None;
             self.lines = 0;
         }
         let mut line = serde_json::to_vec(e)?;
         line.push(b'\n');
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?
-            .write_all(&line)?;
+        let file = match &mut self.open {
+            Some(f) => f,
+            None => self.open.insert(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)?,
+            ),
+        };
+        // One write per line: a line is whole in the file or absent.
+        file.write_all(&line)?;
         self.lines += 1;
         Ok(())
     }
@@ -251,6 +260,7 @@ impl Challenger {
                 ring: VecDeque::new(),
                 cap: config.log_entries,
                 file: log_file,
+                open: None,
                 lines,
             }),
             config,
@@ -468,6 +478,50 @@ mod tests {
             .filter(|id| decides(Some(id), 5.0))
             .all(|id| decides(Some(id), 25.0)));
         assert!(!decides(None, 100.0));
+    }
+
+    #[test]
+    fn the_log_keeps_two_generations_of_cap_lines_and_the_newest_in_memory() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("shadow.jsonl");
+        let mut log = ShadowLog {
+            ring: VecDeque::new(),
+            cap: 2,
+            file: Some(path.clone()),
+            open: None,
+            lines: 0,
+        };
+        let answer = |p: f64| Answer {
+            version: "v".into(),
+            probability: p,
+            decision: Decision::Pass,
+            reasons: Vec::new(),
+        };
+        for i in 0..5 {
+            log.push(ShadowEntry {
+                at: i,
+                slot: ModelSlot::Signup,
+                member_id: None,
+                decided_by: Role::Live,
+                live: answer(0.1),
+                challenger: answer(0.2),
+            });
+        }
+        let lines = |p: &Path| {
+            std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<ShadowEntry>(l)
+                        .map(|e| e.at)
+                        .unwrap_or(-1)
+                })
+                .collect::<Vec<i64>>()
+        };
+        assert_eq!(lines(&path), [4]);
+        assert_eq!(lines(&rotated(&path)), [2, 3]);
+        let kept: Vec<i64> = log.ring.iter().map(|e| e.at).collect();
+        assert_eq!(kept, [3, 4]);
     }
 
     #[test]
