@@ -10,9 +10,10 @@ use woolguard::generate::{read_truth, TRUTH_FILE};
 use woolguard::model::artefact::Artefact;
 #[cfg(feature = "gbm")]
 use woolguard::model::config::TrainConfig;
-use woolguard::model::evaluate::{header, row, Evaluation};
+use woolguard::model::evaluate::{header, row, tradeoff_lines, Cutoff, Evaluation};
 #[cfg(feature = "gbm")]
 use woolguard::model::holdout::{self, HeldOut};
+use woolguard::model::importance::Importance;
 #[cfg(feature = "gbm")]
 use woolguard::model::label::quality::LabelQuality;
 #[cfg(feature = "gbm")]
@@ -107,7 +108,7 @@ pub struct ExplainArgs {
 }
 
 /// The truth of a generated history, one flag per member, when the folder has one.
-fn truth_of(dir: &Path, h: &History) -> anyhow::Result<Option<Vec<bool>>> {
+pub(super) fn truth_of(dir: &Path, h: &History) -> anyhow::Result<Option<Vec<bool>>> {
     if !dir.join(TRUTH_FILE).exists() {
         return Ok(None);
     }
@@ -160,6 +161,9 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             "seconds": timings.phases,
             "campaign_holdout": held,
             "label_quality": artefact.report.label_quality,
+            "tradeoff": artefact.report.tradeoff,
+            "tradeoff_truth": artefact.report.tradeoff_truth,
+            "importance": artefact.report.importance,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(ExitCode::SUCCESS);
@@ -322,6 +326,17 @@ fn print_train(out: &mut impl Write, r: &TrainReport) -> std::io::Result<()> {
         }
     }
     print_slices(out, &r.evaluation)?;
+    if !r.tradeoff.is_empty() {
+        print_tradeoff(
+            out,
+            "validation rows",
+            &r.tradeoff,
+            r.tradeoff_truth.as_deref(),
+        )?;
+    }
+    if let Some(i) = &r.importance {
+        print_importance(out, "validation rows", i)?;
+    }
     if let Some(q) = &r.label_quality {
         print_label_quality(out, q)?;
     }
@@ -397,16 +412,61 @@ pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "  {}", row("against truth", m))?;
     }
     print_slices(&mut out, e)?;
+    print_tradeoff(
+        &mut out,
+        "members scored",
+        &x.tradeoff,
+        x.tradeoff_truth.as_deref(),
+    )?;
+    print_importance(&mut out, "members scored", &x.importance)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The trade-off table: what flagging at each cut-off would do, against labels and truth.
+fn print_tradeoff(
+    out: &mut impl Write,
+    over: &str,
+    labels: &[Cutoff],
+    truth: Option<&[Cutoff]>,
+) -> std::io::Result<()> {
     writeln!(
         out,
-        "trade-off: flagging every member at or above a cut-off (per 10,000 members scored, the share of the wool caught, the precision)"
+        "trade-off: flagging every member at or above a cut-off (per 10,000 {over}, the share of the wool caught, the precision)"
     )?;
-    let lines =
-        woolguard::model::evaluate::tradeoff_lines(&x.tradeoff, x.tradeoff_truth.as_deref());
-    for line in lines {
+    for line in tradeoff_lines(labels, truth) {
         writeln!(out, "  {line}")?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// Features listed by [`print_importance`]; `--json` carries them all.
+const TOP_FEATURES: usize = 12;
+
+/// The trees' feature importance, largest total split gain first.
+fn print_importance(out: &mut impl Write, over: &str, i: &Importance) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "feature importance: share of the trees' split gain, and mean |path attribution| (log-odds) over {} {over} (top {} of {}):",
+        i.rows,
+        TOP_FEATURES.min(i.features.len()),
+        i.features.len()
+    )?;
+    writeln!(
+        out,
+        "  {:<30} {:>10} {:>13}",
+        "feature", "gain share", "mean |attr.|"
+    )?;
+    for f in i.features.iter().take(TOP_FEATURES) {
+        writeln!(
+            out,
+            "  {:<30} {:>10} {:>13.4}",
+            f.feature,
+            f.gain_share
+                .map_or_else(|| "-".to_string(), |v| format!("{:.1}%", 100.0 * v)),
+            f.mean_abs_attribution
+        )?;
+    }
+    Ok(())
 }
 
 pub fn score(args: ScoreArgs) -> anyhow::Result<ExitCode> {

@@ -288,6 +288,7 @@ fn without_a_model_the_report_has_no_model_charts_and_stays_aggregate() -> TestR
         diagnose: &diagnose,
         as_of,
         model: None,
+        truth: None,
         judge: woolguard::scoring::Judge::model_only(),
     };
     let report = build(&inputs)?;
@@ -367,6 +368,7 @@ fn inputs<'a>(
         diagnose: rules,
         as_of,
         model: None,
+        truth: None,
         judge: woolguard::scoring::Judge::model_only(),
     }
 }

@@ -1,22 +1,22 @@
-//! The bagged forest: smartcore decision trees on bootstrap samples, class probabilities
-//! averaged. The samples are drawn one after the other from one seeded generator, the trees grow
-//! side by side, and their probabilities are added in tree order: the same forest and the same
-//! sums on any number of threads.
+//! The bagged forest: classification trees (`cart`, smartcore's tree split for split) on
+//! bootstrap samples, their votes averaged. The samples are drawn one after the other from one
+//! seeded generator, the trees grow side by side, and their votes are added in tree order: the
+//! same forest and the same sums on any number of threads.
 
 use rand::Rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::tree::decision_tree_classifier::{
-    DecisionTreeClassifier, DecisionTreeClassifierParameters,
-};
 
+use super::cart::{Cart, Params};
 use super::{BaselineError, BaselineParams};
 
-/// Trees grown at once: enough to keep every thread busy, few enough that their probabilities
-/// for the scored rows stay small in memory.
+/// Trees grown at once: enough to keep every thread busy, few enough that their votes for the
+/// scored rows stay small in memory.
 const AT_ONCE: usize = 8;
+
+/// Leaves hold at least this many sample rows.
+const MIN_SAMPLES_LEAF: usize = 5;
 
 /// A value trees can split on: NaN (missing) sorts below every real value.
 fn tree_value(v: f64) -> f64 {
@@ -33,51 +33,46 @@ struct Grove<'a> {
     y: &'a [u8],
     cols: usize,
     p: &'a BaselineParams,
-    xs: DenseMatrix<f64>,
-    score_rows: usize,
+    /// The scored rows, row-major, as trees read them.
+    xs: Vec<f64>,
 }
 
 impl Grove<'_> {
-    /// One tree grown on the `picked` rows, and its probability of the positive class for each
+    /// One tree grown on the `picked` rows, and its vote (1 for the positive class) for each
     /// row scored; `None` when the sample holds one class only.
-    fn grow(&self, picked: &[usize], seed: u64) -> Result<Option<Vec<f64>>, BaselineError> {
+    fn grow(&self, picked: &[usize]) -> Option<Vec<f64>> {
         let Grove {
             train,
             y,
             cols,
             p,
             ref xs,
-            score_rows,
         } = *self;
-        let mut xv = Vec::with_capacity(picked.len() * cols);
-        let mut yv = Vec::with_capacity(picked.len());
-        for &r in picked {
-            xv.extend(
-                train[r * cols..(r + 1) * cols]
-                    .iter()
-                    .map(|&v| tree_value(v)),
-            );
-            yv.push(u32::from(y[r]));
-        }
+        let yv: Vec<u8> = picked.iter().map(|&r| y[r]).collect();
         if !yv.contains(&0) || !yv.contains(&1) {
-            return Ok(None);
+            return None;
         }
-        let x = DenseMatrix::new(picked.len(), cols, xv, false)?;
-        let params = DecisionTreeClassifierParameters {
-            max_depth: Some(p.forest_max_depth),
-            min_samples_leaf: 5,
-            seed: Some(seed),
-            ..DecisionTreeClassifierParameters::default()
-        };
-        let tree = DecisionTreeClassifier::fit(&x, &yv, params)?;
-        let proba = tree.predict_proba(xs)?;
-        // Classes are sorted, so column 1 is the positive class.
-        Ok(Some(
-            (0..score_rows)
-                .map(|i| smartcore::linalg::basic::arrays::Array::get(&proba, (i, 1)))
-                .copied()
+        let columns: Vec<Vec<f64>> = (0..cols)
+            .map(|j| {
+                picked
+                    .iter()
+                    .map(|&r| tree_value(train[r * cols + j]))
+                    .collect()
+            })
+            .collect();
+        let tree = Cart::fit(
+            &columns,
+            &yv,
+            Params {
+                max_depth: p.forest_max_depth,
+                min_samples_leaf: MIN_SAMPLES_LEAF,
+            },
+        );
+        Some(
+            xs.chunks_exact(cols.max(1))
+                .map(|row| f64::from(tree.predict(row)))
                 .collect(),
-        ))
+        )
     }
 }
 
@@ -99,13 +94,7 @@ pub fn forest(
         y,
         cols,
         p,
-        xs: DenseMatrix::new(
-            score_rows,
-            cols,
-            score.iter().map(|&v| tree_value(v)).collect(),
-            false,
-        )?,
-        score_rows,
+        xs: score.iter().map(|&v| tree_value(v)).collect(),
     };
     let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
     let take = p.forest_sample_rows.min(rows).max(1);
@@ -114,15 +103,9 @@ pub fn forest(
         .map(|_| (0..take).map(|_| rng.random_range(0..rows)).collect())
         .collect();
     let mut sum = vec![0.0; score_rows];
-    for (batch, group) in samples.chunks(AT_ONCE).enumerate() {
-        let grown: Vec<Option<Vec<f64>>> = group
-            .par_iter()
-            .enumerate()
-            .map(|(k, picked)| {
-                let t = (batch * AT_ONCE + k) as u64;
-                grove.grow(picked, p.seed.wrapping_add(t))
-            })
-            .collect::<Result<_, _>>()?;
+    for group in samples.chunks(AT_ONCE) {
+        let grown: Vec<Option<Vec<f64>>> =
+            group.par_iter().map(|picked| grove.grow(picked)).collect();
         for proba in grown.iter().flatten() {
             for (s, v) in sum.iter_mut().zip(proba) {
                 *s += v;

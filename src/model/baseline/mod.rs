@@ -1,12 +1,12 @@
 //! The simpler model families every evaluation reports beside the gradient-boosted trees:
 //! logistic regression (our own Newton solver, on standardised features) and a random forest of
-//! smartcore decision trees. They are yardsticks, not served models.
+//! classification trees. They are yardsticks, not served models.
 //!
 //! smartcore's `RandomForestClassifier` only votes classes, and a ranking metric needs a score,
-//! so the forest here is bagged smartcore trees whose class probabilities are averaged. Each tree
-//! scans every row at every node, so it grows on a stated sample of rows; the trees grow side by
-//! side on the rayon pool.
+//! so the forest here is bagged trees whose votes are averaged: smartcore's decision tree, split
+//! for split (`cart`), grown on a stated sample of rows each, side by side on the rayon pool.
 
+mod cart;
 mod forest;
 mod logistic;
 
@@ -47,8 +47,6 @@ impl Default for BaselineParams {
 pub enum BaselineError {
     #[error("logistic regression: the Hessian is singular even with a ridge on its diagonal")]
     Singular,
-    #[error("random forest: {0}")]
-    Forest(#[from] smartcore::error::Failed),
     #[error("{0}")]
     Shape(#[from] ndarray::ShapeError),
     #[error("the training set needs both classes")]
