@@ -77,15 +77,31 @@ pub fn cutoffs(history: &History, members: &[MemberIdx], f: &FeatureParams) -> O
 }
 
 /// Every member with a known label, with features at the configured moment.
+///
+/// The labels and the sweep the features come from read the history independently, so they run
+/// side by side; the sweep probes every member at their own cutoff (which members have a label
+/// is known only after), and the rows are then taken for the labelled ones. A probe only reads
+/// the sweep's state, so a row is the same whichever other members are probed.
 pub fn assemble(
     history: &History,
     f: &FeatureParams,
     rule: &LabelRule,
     caps: MergeCaps,
 ) -> Dataset {
-    let ix = features::member::MemberIndex::build(history);
     let data_end = history.time_span().map_or(0, |(_, hi)| hi);
-    let labelled = rule.labels(history, &ix, data_end);
+    let everyone: Vec<MemberIdx> = (0..history.members.len() as MemberIdx).collect();
+    let every_cut = cutoffs(history, &everyone, f);
+    let at = match &every_cut {
+        Some(c) => features::Cutoffs::Each(&everyone, c),
+        None => features::Cutoffs::None,
+    };
+    let (labelled, builder) = rayon::join(
+        || {
+            let ix = features::member::MemberIndex::build(history);
+            rule.labels(history, &ix, data_end)
+        },
+        || features::Builder::new(history, caps, at),
+    );
     let mut members = Vec::new();
     let mut labels = Vec::new();
     let mut sources = Vec::new();
@@ -96,8 +112,7 @@ pub fn assemble(
             sources.push(source);
         }
     }
-    let cut = cutoffs(history, &members, f);
-    let matrix = features::build(history, caps, &members, cut.as_deref());
+    let matrix = builder.rows(&members);
     let joined_at = members
         .iter()
         .map(|&m| history.members.joined_at[m as usize])

@@ -68,8 +68,12 @@ struct Grower<'a> {
     params: Params,
     /// Each feature's rows in smartcore's sorted order; a node owns one range of every one.
     order: Vec<Vec<u32>>,
+    /// `order`'s values beside it (`sorted[j][k] = cols[j][order[j][k]]`), so that a scan reads
+    /// memory in order.
+    sorted: Vec<Vec<f64>>,
     goes_true: Vec<bool>,
     scratch: Vec<u32>,
+    scratch_values: Vec<f64>,
     nodes: Vec<Node>,
 }
 
@@ -80,11 +84,11 @@ impl Grower<'_> {
         let parent = gini(count, n);
         let min_leaf = self.params.min_samples_leaf;
         let mut best: Option<Best> = None;
-        for (j, col) in self.cols.iter().enumerate() {
+        for j in 0..self.cols.len() {
             let mut true_count = [0usize; 2];
             let mut prev: Option<(f64, u8)> = None;
-            for &r in &self.order[j][lo..hi] {
-                let (x, y) = (col[r as usize], self.y[r as usize]);
+            for (&r, &x) in self.order[j][lo..hi].iter().zip(&self.sorted[j][lo..hi]) {
+                let y = self.y[r as usize];
                 if let Some((px, py)) = prev {
                     if x != px && y != py {
                         let tc = true_count[0] + true_count[1];
@@ -149,18 +153,23 @@ impl Grower<'_> {
         // Every feature's range split stably: the true rows first, each side in its old order.
         for j in 0..self.cols.len() {
             let range = &mut self.order[j][lo..hi];
+            let values = &mut self.sorted[j][lo..hi];
             self.scratch.clear();
+            self.scratch_values.clear();
             let mut k = 0;
             for i in 0..range.len() {
-                let r = range[i];
+                let (r, v) = (range[i], values[i]);
                 if self.goes_true[r as usize] {
                     range[k] = r;
+                    values[k] = v;
                     k += 1;
                 } else {
                     self.scratch.push(r);
+                    self.scratch_values.push(v);
                 }
             }
             range[k..].copy_from_slice(&self.scratch);
+            values[k..].copy_from_slice(&self.scratch_values);
         }
         let mid = lo + tc;
         let t = self.grow(lo, mid, level + 1, best.true_output);
@@ -177,13 +186,14 @@ impl Cart {
     /// Grows a tree on `cols` (column-major, every column `y.len()` long; no NaN) and labels 0/1.
     pub fn fit(cols: &[Vec<f64>], y: &[u8], params: Params) -> Self {
         let rows = y.len();
-        let order = cols
-            .iter()
-            .map(|c| {
-                let mut c = c.clone();
-                c.argsort_mut().into_iter().map(|i| i as u32).collect()
-            })
-            .collect();
+        let mut order: Vec<Vec<u32>> = Vec::with_capacity(cols.len());
+        let mut sorted: Vec<Vec<f64>> = Vec::with_capacity(cols.len());
+        for c in cols {
+            // smartcore's argsort sorts its input too: the values in order, for free.
+            let mut c = c.clone();
+            order.push(c.argsort_mut().into_iter().map(|i| i as u32).collect());
+            sorted.push(c);
+        }
         let mut count = [0usize; 2];
         for &l in y {
             count[usize::from(l)] += 1;
@@ -193,8 +203,10 @@ impl Cart {
             y,
             params,
             order,
+            sorted,
             goes_true: vec![false; rows],
             scratch: Vec::with_capacity(rows),
+            scratch_values: Vec::with_capacity(rows),
             nodes: Vec::new(),
         };
         if rows > 0 && !cols.is_empty() {
