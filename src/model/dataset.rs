@@ -78,10 +78,11 @@ pub fn cutoffs(history: &History, members: &[MemberIdx], f: &FeatureParams) -> O
 
 /// Every member with a known label, with features at the configured moment.
 ///
-/// The labels and the sweep the features come from read the history independently, so they run
-/// side by side; the sweep probes every member at their own cutoff (which members have a label
-/// is known only after), and the rows are then taken for the labelled ones. A probe only reads
-/// the sweep's state, so a row is the same whichever other members are probed.
+/// One sweep of the history serves the features and the labels: it probes every member at their
+/// own cutoff (which members have a label is known only after; a probe only reads the sweep's
+/// state, so a row is the same whichever others are probed), and its state after the last event
+/// holds the connected groups labels spread through. The rule's own outcomes are worked out
+/// beside it.
 pub fn assemble(
     history: &History,
     f: &FeatureParams,
@@ -95,13 +96,16 @@ pub fn assemble(
         Some(c) => features::Cutoffs::Each(&everyone, c),
         None => features::Cutoffs::None,
     };
-    let (labelled, builder) = rayon::join(
+    let (mut labelled, (builder, state)) = rayon::join(
         || {
             let ix = features::member::MemberIndex::build(history);
-            rule.labels(history, &ix, data_end)
+            rule.outcomes(history, &ix, data_end)
         },
-        || features::Builder::new(history, caps, at),
+        || features::Builder::with_state(history, caps, at),
     );
+    // The sweep's groups are the rule's only where both merge accounts alike.
+    let groups = (rule.caps() == caps).then_some(&state);
+    rule.finish(history, data_end, groups, &mut labelled);
     let mut members = Vec::new();
     let mut labels = Vec::new();
     let mut sources = Vec::new();
