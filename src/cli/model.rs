@@ -21,7 +21,7 @@ use woolguard::model::policy::{Basis, BasisLabels, PolicyParams};
 use woolguard::model::score;
 use woolguard::model::slot;
 #[cfg(feature = "gbm")]
-use woolguard::model::{report::TrainReport, train::train as fit};
+use woolguard::model::{report::TrainReport, train::train as fit, train::Timings};
 
 use woolguard::scoring::members::{self as scoring, score_to_file, MemberScorer};
 
@@ -123,9 +123,10 @@ fn load_model(path: &Path) -> anyhow::Result<Artefact> {
 #[cfg(feature = "gbm")]
 pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let checked = TrainConfig::load(&args.config)?;
-    let h = load_history(&args.data)?;
+    let mut read = Timings::default();
+    let h = read.time("read", || load_history(&args.data))?;
     super::data::say_absent(&args.data)?;
-    let truth = truth_of(&args.data, &h)?;
+    let truth = read.time("truth", || truth_of(&args.data, &h))?;
     if args.labels_only {
         return labels_only(&args, &h, &checked, truth.as_deref());
     }
@@ -139,8 +140,10 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let s = spinner(&format!("training {version}"));
     let trained = fit(&h, &checked, &version, truth.as_deref());
     s.finish_and_clear();
-    let (artefact, timings) = trained?;
-    artefact.save(&out_path)?;
+    let (artefact, trained_in) = trained?;
+    let mut timings = read;
+    timings.phases.extend(trained_in.phases);
+    timings.time("write", || artefact.save(&out_path))?;
     let held = if args.by_campaign_holdout {
         let s = spinner("holding out each campaign");
         let held = holdout::by_campaign(&h, &checked, truth.as_deref(), args.holdout_min_members);

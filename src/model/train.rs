@@ -52,7 +52,7 @@ pub struct Timings {
 }
 
 impl Timings {
-    fn time<T>(&mut self, name: &str, f: impl FnOnce() -> T) -> T {
+    pub fn time<T>(&mut self, name: &str, f: impl FnOnce() -> T) -> T {
         let start = Instant::now();
         let out = f();
         self.phases
@@ -276,8 +276,11 @@ pub fn train(
         validation_rows: split.validation.len(),
         families,
         evaluation,
-        label_quality: truth
-            .and_then(|t| LabelQuality::measure(history, &ds.members, &ds.labels, &ds.sources, t)),
+        label_quality: timings.time("label quality", || {
+            truth.and_then(|t| {
+                LabelQuality::measure(history, &ds.members, &ds.labels, &ds.sources, t)
+            })
+        }),
         tradeoff: tradeoff(&val_p, &y_val, &main.thresholds),
         tradeoff_truth: truth_val
             .as_deref()
@@ -296,7 +299,7 @@ pub fn train(
         thresholds: main.thresholds,
         report,
         config: config.clone(),
-        data: fingerprint(history),
+        data: timings.time("fingerprint", || fingerprint(history)),
     };
     Ok((artefact, timings))
 }
