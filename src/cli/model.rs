@@ -124,9 +124,27 @@ fn load_model(path: &Path) -> anyhow::Result<Artefact> {
 pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let checked = TrainConfig::load(&args.config)?;
     let mut read = Timings::default();
-    let h = read.time("read", || load_history(&args.data))?;
+    // The truth file (generated histories) is read beside the history.
+    let (h, truth_table) = read.time("read", || {
+        rayon::join(
+            || load_history(&args.data),
+            || {
+                args.data
+                    .join(TRUTH_FILE)
+                    .exists()
+                    .then(|| read_truth(&args.data))
+                    .transpose()
+            },
+        )
+    });
+    let h = h?;
     super::data::say_absent(&args.data)?;
-    let truth = read.time("truth", || truth_of(&args.data, &h))?;
+    let truth = read.time("truth", || -> anyhow::Result<Option<Vec<bool>>> {
+        Ok(match truth_table? {
+            Some(t) => Some(t.for_members(&h.members)?),
+            None => None,
+        })
+    })?;
     if args.labels_only {
         return labels_only(&args, &h, &checked, truth.as_deref());
     }

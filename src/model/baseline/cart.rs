@@ -10,8 +10,6 @@
 //! whose order among equal values decides which split points are tried, and the gain is the same
 //! arithmetic. A test holds the two to the same predictions.
 
-use smartcore::linalg::basic::arrays::MutArrayView1;
-
 /// A node: a leaf (`children` `None`) voting `output`, or a split sending `x[feature] <= value`
 /// to the first child.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,10 +69,19 @@ struct Grower<'a> {
     /// `order`'s values beside it (`sorted[j][k] = cols[j][order[j][k]]`), so that a scan reads
     /// memory in order.
     sorted: Vec<Vec<f64>>,
+    /// Every node's rows, in no particular order: a range per node, like `order`'s.
+    rows: Vec<u32>,
     goes_true: Vec<bool>,
     scratch: Vec<u32>,
     scratch_values: Vec<f64>,
     nodes: Vec<Node>,
+}
+
+/// Whether feature `j` holds one value over the node `lo..hi` (its values are sorted): then no
+/// split on it exists there or below, so its range is neither scanned nor partitioned again
+/// (its rows there may be the wrong ones from then on, but every one has that same value).
+fn constant(sorted: &[f64], lo: usize, hi: usize) -> bool {
+    sorted[lo] == sorted[hi - 1]
 }
 
 impl Grower<'_> {
@@ -85,33 +92,37 @@ impl Grower<'_> {
         let min_leaf = self.params.min_samples_leaf;
         let mut best: Option<Best> = None;
         for j in 0..self.cols.len() {
-            let mut true_count = [0usize; 2];
-            let mut prev: Option<(f64, u8)> = None;
-            for (&r, &x) in self.order[j][lo..hi].iter().zip(&self.sorted[j][lo..hi]) {
+            if constant(&self.sorted[j], lo, hi) {
+                continue;
+            }
+            let order = &self.order[j][lo..hi];
+            let sorted = &self.sorted[j][lo..hi];
+            // Rows before the current one, and the positives among them: in registers, not an
+            // array indexed by the label (a chain of stores and loads).
+            let (mut seen, mut ones) = (1usize, usize::from(self.y[order[0] as usize]));
+            let (mut px, mut py) = (sorted[0], self.y[order[0] as usize]);
+            for (&r, &x) in order[1..].iter().zip(&sorted[1..]) {
                 let y = self.y[r as usize];
-                if let Some((px, py)) = prev {
-                    if x != px && y != py {
-                        let tc = true_count[0] + true_count[1];
-                        let fc = n - tc;
-                        if tc >= min_leaf && fc >= min_leaf {
-                            let false_count = [count[0] - true_count[0], count[1] - true_count[1]];
-                            let gain = parent
-                                - tc as f64 / n as f64 * gini(&true_count, tc)
-                                - fc as f64 / n as f64 * gini(&false_count, fc);
-                            if best.as_ref().is_none_or(|b| gain > b.gain) {
-                                best = Some(Best {
-                                    gain,
-                                    feature: j,
-                                    value: (x + px) / 2.0,
-                                    true_output: which_max(&true_count),
-                                    false_output: which_max(&false_count),
-                                });
-                            }
-                        }
+                if x != px && y != py && seen >= min_leaf && n - seen >= min_leaf {
+                    let (tc, fc) = (seen, n - seen);
+                    let true_count = [seen - ones, ones];
+                    let false_count = [count[0] - true_count[0], count[1] - true_count[1]];
+                    let gain = parent
+                        - tc as f64 / n as f64 * gini(&true_count, tc)
+                        - fc as f64 / n as f64 * gini(&false_count, fc);
+                    if best.as_ref().is_none_or(|b| gain > b.gain) {
+                        best = Some(Best {
+                            gain,
+                            feature: j,
+                            value: (x + px) / 2.0,
+                            true_output: which_max(&true_count),
+                            false_output: which_max(&false_count),
+                        });
                     }
                 }
-                prev = Some((x, y));
-                true_count[usize::from(y)] += 1;
+                (px, py) = (x, y);
+                seen += 1;
+                ones += usize::from(y);
             }
         }
         best
@@ -130,7 +141,7 @@ impl Grower<'_> {
             return at;
         }
         let mut count = [0usize; 2];
-        for &r in &self.order[0][lo..hi] {
+        for &r in &self.rows[lo..hi] {
             count[usize::from(self.y[r as usize])] += 1;
         }
         if count[0] == 0 || count[1] == 0 {
@@ -141,7 +152,7 @@ impl Grower<'_> {
         };
         let col = &self.cols[best.feature];
         let mut tc = 0;
-        for &r in &self.order[0][lo..hi] {
+        for &r in &self.rows[lo..hi] {
             let t = col[r as usize] <= best.value;
             self.goes_true[r as usize] = t;
             tc += usize::from(t);
@@ -150,8 +161,20 @@ impl Grower<'_> {
         if tc < self.params.min_samples_leaf || fc < self.params.min_samples_leaf {
             return at;
         }
-        // Every feature's range split stably: the true rows first, each side in its old order.
+        let node_rows = &mut self.rows[lo..hi];
+        let mut k = 0;
+        for i in 0..node_rows.len() {
+            if self.goes_true[node_rows[i] as usize] {
+                node_rows.swap(k, i);
+                k += 1;
+            }
+        }
+        // Every other feature's range split stably: the true rows first, each side in its old
+        // order.
         for j in 0..self.cols.len() {
+            if constant(&self.sorted[j], lo, hi) {
+                continue;
+            }
             let range = &mut self.order[j][lo..hi];
             let values = &mut self.sorted[j][lo..hi];
             self.scratch.clear();
@@ -182,6 +205,82 @@ impl Grower<'_> {
     }
 }
 
+/// smartcore's `argsort_mut` (Numerical Recipes' quicksort with insertion sort below 7 values,
+/// median of three), step for step on a plain slice: the order among equal values, which decides
+/// the split points tried, is smartcore's. Sorts `v` and returns where each value came from.
+fn argsort(v: &mut [f64]) -> Vec<u32> {
+    let mut index: Vec<u32> = (0..v.len() as u32).collect();
+    if v.len() < 2 {
+        return index;
+    }
+    let mut stack: Vec<(usize, usize)> = Vec::with_capacity(64);
+    let (mut l, mut ir) = (0usize, v.len() - 1);
+    loop {
+        if ir - l < 7 {
+            for j in l + 1..=ir {
+                let (a, b) = (v[j], index[j]);
+                let mut i = j;
+                while i > l && v[i - 1] > a {
+                    v[i] = v[i - 1];
+                    index[i] = index[i - 1];
+                    i -= 1;
+                }
+                v[i] = a;
+                index[i] = b;
+            }
+            match stack.pop() {
+                Some((lo, hi)) => (l, ir) = (lo, hi),
+                None => break,
+            }
+        } else {
+            let k = (l + ir) >> 1;
+            v.swap(k, l + 1);
+            index.swap(k, l + 1);
+            if v[l] > v[ir] {
+                v.swap(l, ir);
+                index.swap(l, ir);
+            }
+            if v[l + 1] > v[ir] {
+                v.swap(l + 1, ir);
+                index.swap(l + 1, ir);
+            }
+            if v[l] > v[l + 1] {
+                v.swap(l, l + 1);
+                index.swap(l, l + 1);
+            }
+            let (mut i, mut j) = (l + 1, ir);
+            let (a, b) = (v[l + 1], index[l + 1]);
+            loop {
+                i += 1;
+                while v[i] < a {
+                    i += 1;
+                }
+                j -= 1;
+                while v[j] > a {
+                    j -= 1;
+                }
+                if j < i {
+                    break;
+                }
+                v.swap(i, j);
+                index.swap(i, j);
+            }
+            v[l + 1] = v[j];
+            v[j] = a;
+            index[l + 1] = index[j];
+            index[j] = b;
+            if ir - i + 1 >= j - l {
+                stack.push((i, ir));
+                ir = j - 1;
+            } else {
+                stack.push((l, j - 1));
+                l = i;
+            }
+        }
+    }
+    index
+}
+
 impl Cart {
     /// Grows a tree on `cols` (column-major, every column `y.len()` long; no NaN) and labels 0/1.
     pub fn fit(cols: &[Vec<f64>], y: &[u8], params: Params) -> Self {
@@ -189,9 +288,9 @@ impl Cart {
         let mut order: Vec<Vec<u32>> = Vec::with_capacity(cols.len());
         let mut sorted: Vec<Vec<f64>> = Vec::with_capacity(cols.len());
         for c in cols {
-            // smartcore's argsort sorts its input too: the values in order, for free.
+            // The sort sorts its input too: the values in order, for free.
             let mut c = c.clone();
-            order.push(c.argsort_mut().into_iter().map(|i| i as u32).collect());
+            order.push(argsort(&mut c));
             sorted.push(c);
         }
         let mut count = [0usize; 2];
@@ -204,6 +303,7 @@ impl Cart {
             params,
             order,
             sorted,
+            rows: (0..rows as u32).collect(),
             goes_true: vec![false; rows],
             scratch: Vec::with_capacity(rows),
             scratch_values: Vec::with_capacity(rows),
@@ -245,6 +345,28 @@ mod tests {
     use smartcore::tree::decision_tree_classifier::{
         DecisionTreeClassifier, DecisionTreeClassifierParameters,
     };
+
+    #[test]
+    fn argsort_orders_ties_as_smartcore_does() {
+        use smartcore::linalg::basic::arrays::MutArrayView1;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        for len in [0, 1, 2, 5, 7, 8, 9, 30, 1_000, 20_000] {
+            for distinct in [2.0, 10.0, 1e6] {
+                let v: Vec<f64> = (0..len)
+                    .map(|_| (rng.random::<f64>() * distinct).floor())
+                    .collect();
+                let (mut ours, mut theirs) = (v.clone(), v.clone());
+                let order = argsort(&mut ours);
+                let want: Vec<u32> = if len == 0 {
+                    Vec::new()
+                } else {
+                    theirs.argsort_mut().into_iter().map(|i| i as u32).collect()
+                };
+                assert_eq!(order, want, "{len} values, {distinct} distinct");
+                assert_eq!(ours, theirs);
+            }
+        }
+    }
 
     #[test]
     fn a_stump_by_hand() {
