@@ -29,7 +29,9 @@ fn tree_value(v: f64) -> f64 {
 
 /// What every tree of one forest shares: its training rows, settings and the rows it scores.
 struct Grove<'a> {
-    train: &'a [f64],
+    /// The training rows column by column, as trees read them: a sample's column is gathered
+    /// from one column, not picked out of every row.
+    train: Vec<Vec<f64>>,
     y: &'a [u8],
     cols: usize,
     p: &'a BaselineParams,
@@ -42,7 +44,7 @@ impl Grove<'_> {
     /// row scored; `None` when the sample holds one class only.
     fn grow(&self, picked: &[usize]) -> Option<Vec<f64>> {
         let Grove {
-            train,
+            ref train,
             y,
             cols,
             p,
@@ -52,13 +54,9 @@ impl Grove<'_> {
         if !yv.contains(&0) || !yv.contains(&1) {
             return None;
         }
-        let columns: Vec<Vec<f64>> = (0..cols)
-            .map(|j| {
-                picked
-                    .iter()
-                    .map(|&r| tree_value(train[r * cols + j]))
-                    .collect()
-            })
+        let columns: Vec<Vec<f64>> = train
+            .iter()
+            .map(|col| picked.iter().map(|&r| col[r]).collect())
             .collect();
         let tree = Cart::fit(
             &columns,
@@ -90,7 +88,16 @@ pub fn forest(
     let rows = y.len();
     let score_rows = score.len() / cols.max(1);
     let grove = Grove {
-        train,
+        train: (0..cols)
+            .map(|j| {
+                train
+                    .iter()
+                    .skip(j)
+                    .step_by(cols.max(1))
+                    .map(|&v| tree_value(v))
+                    .collect()
+            })
+            .collect(),
         y,
         cols,
         p,
