@@ -11,10 +11,6 @@ use rayon::prelude::*;
 use super::cart::{Cart, Params};
 use super::{BaselineError, BaselineParams};
 
-/// Trees grown at once: enough to keep every thread busy, few enough that their votes for the
-/// scored rows stay small in memory.
-const AT_ONCE: usize = 8;
-
 /// Leaves hold at least this many sample rows.
 const MIN_SAMPLES_LEAF: usize = 5;
 
@@ -42,7 +38,7 @@ struct Grove<'a> {
 impl Grove<'_> {
     /// One tree grown on the `picked` rows, and its vote (1 for the positive class) for each
     /// row scored; `None` when the sample holds one class only.
-    fn grow(&self, picked: &[usize]) -> Option<Vec<f64>> {
+    fn grow(&self, picked: &[usize]) -> Option<Vec<u8>> {
         let Grove {
             ref train,
             y,
@@ -68,7 +64,7 @@ impl Grove<'_> {
         );
         Some(
             xs.chunks_exact(cols.max(1))
-                .map(|row| f64::from(tree.predict(row)))
+                .map(|row| tree.predict(row))
                 .collect(),
         )
     }
@@ -109,14 +105,15 @@ pub fn forest(
     let samples: Vec<Vec<usize>> = (0..p.forest_trees)
         .map(|_| (0..take).map(|_| rng.random_range(0..rows)).collect())
         .collect();
+    // Every tree at once (a vote is a byte, so all of them stay small), added up in tree order.
+    let grown: Vec<Option<Vec<u8>>> = samples
+        .par_iter()
+        .map(|picked| grove.grow(picked))
+        .collect();
     let mut sum = vec![0.0; score_rows];
-    for group in samples.chunks(AT_ONCE) {
-        let grown: Vec<Option<Vec<f64>>> =
-            group.par_iter().map(|picked| grove.grow(picked)).collect();
-        for proba in grown.iter().flatten() {
-            for (s, v) in sum.iter_mut().zip(proba) {
-                *s += v;
-            }
+    for votes in grown.iter().flatten() {
+        for (s, &v) in sum.iter_mut().zip(votes) {
+            *s += f64::from(v);
         }
     }
     let n = f64::from(p.forest_trees.max(1));
