@@ -10,9 +10,10 @@ use woolguard::generate::{read_truth, TRUTH_FILE};
 use woolguard::model::artefact::Artefact;
 #[cfg(feature = "gbm")]
 use woolguard::model::config::TrainConfig;
-use woolguard::model::evaluate::{header, row, Evaluation};
+use woolguard::model::evaluate::{header, row, tradeoff_lines, Cutoff, Evaluation};
 #[cfg(feature = "gbm")]
 use woolguard::model::holdout::{self, HeldOut};
+use woolguard::model::importance::Importance;
 #[cfg(feature = "gbm")]
 use woolguard::model::label::quality::LabelQuality;
 #[cfg(feature = "gbm")]
@@ -20,7 +21,7 @@ use woolguard::model::policy::{Basis, BasisLabels, PolicyParams};
 use woolguard::model::score;
 use woolguard::model::slot;
 #[cfg(feature = "gbm")]
-use woolguard::model::{report::TrainReport, train::train as fit};
+use woolguard::model::{report::TrainReport, train::train as fit, train::Timings};
 
 use woolguard::scoring::members::{self as scoring, score_to_file, MemberScorer};
 
@@ -107,7 +108,7 @@ pub struct ExplainArgs {
 }
 
 /// The truth of a generated history, one flag per member, when the folder has one.
-fn truth_of(dir: &Path, h: &History) -> anyhow::Result<Option<Vec<bool>>> {
+pub(super) fn truth_of(dir: &Path, h: &History) -> anyhow::Result<Option<Vec<bool>>> {
     if !dir.join(TRUTH_FILE).exists() {
         return Ok(None);
     }
@@ -122,9 +123,28 @@ fn load_model(path: &Path) -> anyhow::Result<Artefact> {
 #[cfg(feature = "gbm")]
 pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let checked = TrainConfig::load(&args.config)?;
-    let h = load_history(&args.data)?;
+    let mut read = Timings::default();
+    // The truth file (generated histories) is read beside the history.
+    let (h, truth_table) = read.time("read", || {
+        rayon::join(
+            || load_history(&args.data),
+            || {
+                args.data
+                    .join(TRUTH_FILE)
+                    .exists()
+                    .then(|| read_truth(&args.data))
+                    .transpose()
+            },
+        )
+    });
+    let h = h?;
     super::data::say_absent(&args.data)?;
-    let truth = truth_of(&args.data, &h)?;
+    let truth = read.time("truth", || -> anyhow::Result<Option<Vec<bool>>> {
+        Ok(match truth_table? {
+            Some(t) => Some(t.for_members(&h.members)?),
+            None => None,
+        })
+    })?;
     if args.labels_only {
         return labels_only(&args, &h, &checked, truth.as_deref());
     }
@@ -138,8 +158,10 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
     let s = spinner(&format!("training {version}"));
     let trained = fit(&h, &checked, &version, truth.as_deref());
     s.finish_and_clear();
-    let (artefact, timings) = trained?;
-    artefact.save(&out_path)?;
+    let (artefact, trained_in) = trained?;
+    let mut timings = read;
+    timings.phases.extend(trained_in.phases);
+    timings.time("write", || artefact.save(&out_path))?;
     let held = if args.by_campaign_holdout {
         let s = spinner("holding out each campaign");
         let held = holdout::by_campaign(&h, &checked, truth.as_deref(), args.holdout_min_members);
@@ -160,6 +182,9 @@ pub fn train(args: TrainArgs) -> anyhow::Result<ExitCode> {
             "seconds": timings.phases,
             "campaign_holdout": held,
             "label_quality": artefact.report.label_quality,
+            "tradeoff": artefact.report.tradeoff,
+            "tradeoff_truth": artefact.report.tradeoff_truth,
+            "importance": artefact.report.importance,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(ExitCode::SUCCESS);
@@ -322,6 +347,17 @@ fn print_train(out: &mut impl Write, r: &TrainReport) -> std::io::Result<()> {
         }
     }
     print_slices(out, &r.evaluation)?;
+    if !r.tradeoff.is_empty() {
+        print_tradeoff(
+            out,
+            "validation rows",
+            &r.tradeoff,
+            r.tradeoff_truth.as_deref(),
+        )?;
+    }
+    if let Some(i) = &r.importance {
+        print_importance(out, "validation rows", i)?;
+    }
     if let Some(q) = &r.label_quality {
         print_label_quality(out, q)?;
     }
@@ -397,16 +433,61 @@ pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "  {}", row("against truth", m))?;
     }
     print_slices(&mut out, e)?;
+    print_tradeoff(
+        &mut out,
+        "members scored",
+        &x.tradeoff,
+        x.tradeoff_truth.as_deref(),
+    )?;
+    print_importance(&mut out, "members scored", &x.importance)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The trade-off table: what flagging at each cut-off would do, against labels and truth.
+fn print_tradeoff(
+    out: &mut impl Write,
+    over: &str,
+    labels: &[Cutoff],
+    truth: Option<&[Cutoff]>,
+) -> std::io::Result<()> {
     writeln!(
         out,
-        "trade-off: flagging every member at or above a cut-off (per 10,000 members scored, the share of the wool caught, the precision)"
+        "trade-off: flagging every member at or above a cut-off (per 10,000 {over}, the share of the wool caught, the precision)"
     )?;
-    let lines =
-        woolguard::model::evaluate::tradeoff_lines(&x.tradeoff, x.tradeoff_truth.as_deref());
-    for line in lines {
+    for line in tradeoff_lines(labels, truth) {
         writeln!(out, "  {line}")?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// Features listed by [`print_importance`]; `--json` carries them all.
+const TOP_FEATURES: usize = 12;
+
+/// The trees' feature importance, largest total split gain first.
+fn print_importance(out: &mut impl Write, over: &str, i: &Importance) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "feature importance: share of the trees' split gain, and mean |path attribution| (log-odds) over {} {over} (top {} of {}):",
+        i.rows,
+        TOP_FEATURES.min(i.features.len()),
+        i.features.len()
+    )?;
+    writeln!(
+        out,
+        "  {:<30} {:>10} {:>13}",
+        "feature", "gain share", "mean |attr.|"
+    )?;
+    for f in i.features.iter().take(TOP_FEATURES) {
+        writeln!(
+            out,
+            "  {:<30} {:>10} {:>13.4}",
+            f.feature,
+            f.gain_share
+                .map_or_else(|| "-".to_string(), |v| format!("{:.1}%", 100.0 * v)),
+            f.mean_abs_attribution
+        )?;
+    }
+    Ok(())
 }
 
 pub fn score(args: ScoreArgs) -> anyhow::Result<ExitCode> {

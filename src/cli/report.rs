@@ -43,6 +43,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (tiers, rules) = args.rules.load()?;
     let (model, history, as_of) = args.inputs.load()?;
     let policy = args.policy.load()?;
+    let truth = match &model {
+        Some(_) => super::model::truth_of(&args.inputs.data, &history)?,
+        None => None,
+    };
     let inputs = Inputs {
         history: &history,
         source: args.inputs.data.display().to_string(),
@@ -51,6 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         diagnose: &diagnose,
         as_of,
         model: model.as_ref(),
+        truth: truth.as_deref(),
         judge: policy.judge(),
     };
     let s = spinner("building the report");

@@ -139,6 +139,16 @@ impl<'h> Builder<'h> {
         caps: recruit::MergeCaps,
         cutoffs: Cutoffs,
     ) -> Self {
+        Self::with_state(history, caps, cutoffs).0
+    }
+
+    /// As [`Builder::new`], with the sweep's state after the history's last event (its
+    /// connected groups, which labels spread through).
+    pub fn with_state(
+        history: &'h crate::data::History,
+        caps: recruit::MergeCaps,
+        cutoffs: Cutoffs,
+    ) -> (Self, recruit::RecruitState) {
         let n = history.members.len();
         let probes: Vec<recruit::Probe> = match cutoffs {
             Cutoffs::None => Vec::new(),
@@ -164,11 +174,14 @@ impl<'h> Builder<'h> {
                 groups: sweep.groups,
             }
         });
-        Builder {
-            history,
-            recruitment: sweep.recruitment,
-            member_time,
-        }
+        (
+            Builder {
+                history,
+                recruitment: sweep.recruitment,
+                member_time,
+            },
+            sweep.state,
+        )
     }
 
     /// Member `m`'s group at its cutoff, with the member id of its first account (`None`: alone,

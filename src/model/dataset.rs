@@ -77,15 +77,35 @@ pub fn cutoffs(history: &History, members: &[MemberIdx], f: &FeatureParams) -> O
 }
 
 /// Every member with a known label, with features at the configured moment.
+///
+/// One sweep of the history serves the features and the labels: it probes every member at their
+/// own cutoff (which members have a label is known only after; a probe only reads the sweep's
+/// state, so a row is the same whichever others are probed), and its state after the last event
+/// holds the connected groups labels spread through. The rule's own outcomes are worked out
+/// beside it.
 pub fn assemble(
     history: &History,
     f: &FeatureParams,
     rule: &LabelRule,
     caps: MergeCaps,
 ) -> Dataset {
-    let ix = features::member::MemberIndex::build(history);
     let data_end = history.time_span().map_or(0, |(_, hi)| hi);
-    let labelled = rule.labels(history, &ix, data_end);
+    let everyone: Vec<MemberIdx> = (0..history.members.len() as MemberIdx).collect();
+    let every_cut = cutoffs(history, &everyone, f);
+    let at = match &every_cut {
+        Some(c) => features::Cutoffs::Each(&everyone, c),
+        None => features::Cutoffs::None,
+    };
+    let (mut labelled, (builder, state)) = rayon::join(
+        || {
+            let ix = features::member::MemberIndex::build(history);
+            rule.outcomes(history, &ix, data_end)
+        },
+        || features::Builder::with_state(history, caps, at),
+    );
+    // The sweep's groups are the rule's only where both merge accounts alike.
+    let groups = (rule.caps() == caps).then_some(&state);
+    rule.finish(history, data_end, groups, &mut labelled);
     let mut members = Vec::new();
     let mut labels = Vec::new();
     let mut sources = Vec::new();
@@ -96,8 +116,7 @@ pub fn assemble(
             sources.push(source);
         }
     }
-    let cut = cutoffs(history, &members, f);
-    let matrix = features::build(history, caps, &members, cut.as_deref());
+    let matrix = builder.rows(&members);
     let joined_at = members
         .iter()
         .map(|&m| history.members.joined_at[m as usize])

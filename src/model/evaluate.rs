@@ -140,16 +140,33 @@ pub fn truth_labels(truth: &[bool], members: &[MemberIdx]) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Which of the model's own thresholds a cut-off is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Own {
+    Review,
+    Reject,
+}
+
+impl Own {
+    pub fn name(self) -> &'static str {
+        match self {
+            Own::Review => "review",
+            Own::Reject => "reject",
+        }
+    }
+}
+
 /// What a cut-off would do: members at or above it per 10,000 scored, the share of the wool (the
 /// positives) they hold, and the precision among them.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Cutoff {
     pub threshold: f64,
     pub per_10k: f64,
     pub caught: Option<f64>,
     pub precision: Option<f64>,
     /// `review` or `reject` where the cut-off is the model's own threshold.
-    pub current: Option<&'static str>,
+    pub current: Option<Own>,
 }
 
 /// The cut-offs a trade-off table shows besides the model's own thresholds.
@@ -163,14 +180,14 @@ pub fn tradeoff(probs: &[f64], labels: &[u8], t: &Thresholds) -> Vec<Cutoff> {
     // A grid cut-off within half a point of one of the model's thresholds would print as the
     // same row: the model's own stands for it.
     let near = |c: f64| (c - t.review).abs() < 0.005 || (c - t.reject).abs() < 0.005;
-    let mut cuts: Vec<(f64, Option<&'static str>)> = CUTOFFS
+    let mut cuts: Vec<(f64, Option<Own>)> = CUTOFFS
         .iter()
         .filter(|&&c| !near(c))
         .map(|&c| (c, None))
         .collect();
-    cuts.push((t.review, Some("review")));
+    cuts.push((t.review, Some(Own::Review)));
     if t.reject != t.review {
-        cuts.push((t.reject, Some("reject")));
+        cuts.push((t.reject, Some(Own::Reject)));
     }
     cuts.sort_by(|a, b| b.0.total_cmp(&a.0));
     cuts.into_iter()
@@ -207,8 +224,10 @@ pub fn tradeoff_lines(labels: &[Cutoff], truth: Option<&[Cutoff]>) -> Vec<String
                 pct(c.precision),
                 pct(t.and_then(|t| t.caught)),
                 pct(t.and_then(|t| t.precision)),
-                c.current
-                    .map_or(String::new(), |k| format!("← the model's {k} threshold")),
+                c.current.map_or(String::new(), |k| format!(
+                    "← the model's {} threshold",
+                    k.name()
+                )),
             )
             .trim_end()
             .to_string(),
@@ -276,14 +295,57 @@ mod tests {
         );
         // The model's own thresholds are rows of their own, marked; 0.25 is on the grid too and
         // appears once.
-        assert_eq!(at(0.85).and_then(|r| r.current), Some("reject"));
+        assert_eq!(at(0.85).and_then(|r| r.current), Some(Own::Reject));
         assert_eq!(table.iter().filter(|r| r.threshold == 0.25).count(), 1);
-        assert_eq!(at(0.25).and_then(|r| r.current), Some("review"));
+        assert_eq!(at(0.25).and_then(|r| r.current), Some(Own::Review));
         let quarter = at(0.25).unwrap_or_else(|| panic!("no 0.25 row"));
         assert_eq!((quarter.per_10k, quarter.caught), (7_500.0, Some(1.0)));
         assert_eq!(quarter.precision, Some(2.0 / 3.0));
         // Highest cut-off first.
         assert!(table.windows(2).all(|w| w[0].threshold > w[1].threshold));
+    }
+
+    #[test]
+    fn tradeoff_of_ten_members_by_hand() {
+        // Ten members, four wool (labels 1), probabilities falling from 0.95 to 0.02:
+        //   p: 0.95 0.85 0.62 0.55 0.41 0.33 0.22 0.12 0.07 0.02
+        //   y:    1    1    0    1    0    0    1    0    0    0
+        let probs = [0.95, 0.85, 0.62, 0.55, 0.41, 0.33, 0.22, 0.12, 0.07, 0.02];
+        let labels = [1, 1, 0, 1, 0, 0, 1, 0, 0, 0];
+        let t = Thresholds {
+            review: 0.3,
+            reject: 0.8,
+        };
+        let table = tradeoff(&probs, &labels, &t);
+        let row = |c: f64| {
+            let r = table
+                .iter()
+                .find(|r| (r.threshold - c).abs() < 1e-12)
+                .unwrap_or_else(|| panic!("no {c} row"));
+            (r.per_10k, r.caught, r.precision, r.current)
+        };
+        // At or above 0.8 (the reject threshold): 2 of 10 members, both wool: 2,000 per 10k,
+        // 2 of the 4 wool caught, precision 2/2.
+        assert_eq!(row(0.8), (2_000.0, Some(0.5), Some(1.0), Some(Own::Reject)));
+        // 0.5: 4 members (0.95 0.85 0.62 0.55), 3 wool: 3/4 caught, precision 3/4.
+        assert_eq!(row(0.5), (4_000.0, Some(0.75), Some(0.75), None));
+        // 0.3 (the review threshold, also on the grid): 6 members, 3 wool: 3/4, 1/2.
+        assert_eq!(
+            row(0.3),
+            (6_000.0, Some(0.75), Some(0.5), Some(Own::Review))
+        );
+        // 0.2: 7 members, all 4 wool: caught 1, precision 4/7.
+        assert_eq!(row(0.2), (7_000.0, Some(1.0), Some(4.0 / 7.0), None));
+        // 0.05: 9 members, precision 4/9; 0.9: 1 member, wool, caught 1/4.
+        assert_eq!(row(0.05), (9_000.0, Some(1.0), Some(4.0 / 9.0), None));
+        assert_eq!(row(0.9), (1_000.0, Some(0.25), Some(1.0), None));
+        // The grid's 12 cut-offs, 0.3 and 0.8 standing as the model's own: 12 rows.
+        assert_eq!(table.len(), 12);
+        assert_eq!(table.iter().filter(|r| r.current.is_some()).count(), 2);
+        // Against labels with no wool, nothing is caught: "caught" is undefined, precision 0.
+        let none = tradeoff(&probs, &[0; 10], &t);
+        assert_eq!(none[0].caught, None);
+        assert_eq!(none.last().map(|r| r.precision), Some(Some(0.0)));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod evaluate;
 pub mod gbm;
 #[cfg(feature = "gbm")]
 pub mod holdout;
+pub mod importance;
 pub mod label;
 pub mod metrics;
 pub mod policy;

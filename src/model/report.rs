@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::artefact::DataPrint;
-use super::evaluate::{Evaluation, Metrics};
+use super::evaluate::{Cutoff, Evaluation, Metrics};
+use super::importance::Importance;
 use super::label::quality::LabelQuality;
 use super::policy::{Basis, Thresholds};
 use crate::data::history::NONE;
@@ -41,6 +42,17 @@ pub struct TrainReport {
     /// before this was measured have none).
     #[serde(default)]
     pub label_quality: Option<LabelQuality>,
+    /// The main model's trade-off table on the validation rows, against labels (artefacts
+    /// written before it was measured have none).
+    #[serde(default)]
+    pub tradeoff: Vec<Cutoff>,
+    /// The same against the truth, where the history has one.
+    #[serde(default)]
+    pub tradeoff_truth: Option<Vec<Cutoff>>,
+    /// The trees' feature importance: total split gain, and mean |path attribution| over the
+    /// validation rows.
+    #[serde(default)]
+    pub importance: Option<Importance>,
 }
 
 /// A hash over every table of the history: two histories with the same fingerprint hold the same

@@ -8,6 +8,7 @@ use super::artefact::{Artefact, ArtefactError};
 use super::config::TrainConfig;
 use super::dataset::assemble;
 use super::evaluate::{slices, truth_labels, Evaluation, Metrics};
+use super::importance::Importance;
 use crate::data::history::{History, MemberIdx};
 use crate::data::DataError;
 use crate::features::{self, Matrix, Moment};
@@ -119,7 +120,8 @@ pub fn evaluate(
     assess(h, a, truth).map(|x| x.evaluation)
 }
 
-/// An evaluation and its trade-off tables (what each cut-off would flag, catch and get right).
+/// An evaluation, its trade-off tables (what each cut-off would flag, catch and get right) and
+/// the feature importance.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Assessment {
     #[serde(flatten)]
@@ -128,9 +130,12 @@ pub struct Assessment {
     pub tradeoff: Vec<super::evaluate::Cutoff>,
     /// Against the truth, where known (same cut-offs).
     pub tradeoff_truth: Option<Vec<super::evaluate::Cutoff>>,
+    /// The trees' feature importance: the split gains training recorded (where the artefact
+    /// has them) and the mean |path attribution| over the rows evaluated.
+    pub importance: Importance,
 }
 
-/// [`evaluate`] with the trade-off tables.
+/// [`evaluate`] with the trade-off tables and the feature importance.
 pub fn assess(h: &History, a: &Artefact, truth: Option<&[bool]>) -> Result<Assessment, ScoreError> {
     let checked: super::config::Checked =
         TrainConfig::check(a.config.clone()).map_err(ScoreError::Config)?;
@@ -153,6 +158,17 @@ pub fn assess(h: &History, a: &Artefact, truth: Option<&[bool]>) -> Result<Asses
     let tradeoff_truth = against_truth
         .as_ref()
         .map(|y| super::evaluate::tradeoff(&probs, y, t));
+    let gain = a
+        .report
+        .importance
+        .as_ref()
+        .and_then(|i| i.gains_for(&a.features));
+    let importance =
+        super::importance::measure(&a.gbm, &a.features, gain.as_deref(), &ds.matrix.values)
+            .map_err(|source| ArtefactError::Score {
+                version: a.version.clone(),
+                source,
+            })?;
     Ok(Assessment {
         evaluation: Evaluation {
             overall: Metrics::of(&probs, &ds.labels, t),
@@ -162,5 +178,6 @@ pub fn assess(h: &History, a: &Artefact, truth: Option<&[bool]>) -> Result<Asses
         },
         tradeoff,
         tradeoff_truth,
+        importance,
     })
 }

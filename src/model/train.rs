@@ -6,8 +6,9 @@
 //! 3. The gradient-boosted trees (LightGBM, exported into our own trees) on the training rows,
 //!    classes balanced by weight; calibrated on the calibration rows; thresholds chosen there by
 //!    the policy; measured on the validation rows, overall and by channel and campaign.
-//! 4. The baselines (logistic regression, random forest) on the same rows, calibrated and
-//!    thresholded the same way, measured on the same validation rows.
+//! 4. The baselines (logistic regression, random forest) on the same feature rows, built once,
+//!    calibrated and thresholded the same way, measured on the same validation rows.
+//! 5. The main model's trade-off table and feature importance on the validation rows.
 //!
 //! Nothing here is timed into the artefact: the same history and configuration give the same
 //! file, byte for byte.
@@ -23,8 +24,9 @@ use super::config::{CalibrationMethod, Checked, SplitBy};
 use super::dataset::{
     assemble, split_by_time, split_stratified, take_rows, Dataset, Split, SplitParams,
 };
-use super::evaluate::{slices, truth_labels, Evaluation, Metrics};
+use super::evaluate::{slices, tradeoff, truth_labels, Evaluation, Metrics};
 use super::gbm::{self, GbmError};
+use super::importance;
 use super::label::quality::LabelQuality;
 use super::label::{LabelSource, Target};
 use super::policy::Rows;
@@ -52,7 +54,7 @@ pub struct Timings {
 }
 
 impl Timings {
-    fn time<T>(&mut self, name: &str, f: impl FnOnce() -> T) -> T {
+    pub fn time<T>(&mut self, name: &str, f: impl FnOnce() -> T) -> T {
         let start = Instant::now();
         let out = f();
         self.phases
@@ -198,8 +200,8 @@ pub fn train(
             .collect::<Vec<f64>>()
     });
     let y32: Vec<f32> = y_train.iter().map(|&y| f32::from(y)).collect();
-    let trees = timings.time("gbm", || {
-        gbm::train(
+    let (trees, gain) = timings.time("gbm", || {
+        gbm::train_with_gain(
             &x_train,
             y_train.len(),
             cols,
@@ -244,16 +246,24 @@ pub fn train(
         families.push(f);
     }
 
-    let evaluation = timings.time("evaluation", || {
+    let features: Vec<String> = feature_names(config.features.moment)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let (evaluation, importance) = timings.time("evaluation", || -> Result<_, TrainError> {
         let (by_channel, by_campaign) =
             slices(history, &val_members, &val_p, &y_val, &main.thresholds);
-        Evaluation {
-            overall: main.validation,
-            against_truth: main.against_truth,
-            by_channel,
-            by_campaign,
-        }
-    });
+        let importance = importance::measure(&trees, &features, Some(&gain), &x_val)?;
+        Ok((
+            Evaluation {
+                overall: main.validation,
+                against_truth: main.against_truth,
+                by_channel,
+                by_campaign,
+            },
+            importance,
+        ))
+    })?;
 
     let report = TrainReport {
         labelled: ds.labels.len(),
@@ -268,8 +278,16 @@ pub fn train(
         validation_rows: split.validation.len(),
         families,
         evaluation,
-        label_quality: truth
-            .and_then(|t| LabelQuality::measure(history, &ds.members, &ds.labels, &ds.sources, t)),
+        label_quality: timings.time("label quality", || {
+            truth.and_then(|t| {
+                LabelQuality::measure(history, &ds.members, &ds.labels, &ds.sources, t)
+            })
+        }),
+        tradeoff: tradeoff(&val_p, &y_val, &main.thresholds),
+        tradeoff_truth: truth_val
+            .as_deref()
+            .map(|y| tradeoff(&val_p, y, &main.thresholds)),
+        importance: Some(importance),
     };
     let artefact = Artefact {
         format: FORMAT,
@@ -277,16 +295,13 @@ pub fn train(
         target: checked.rule.params().target,
         moment: config.features.moment,
         observe_days: config.features.observe_days,
-        features: feature_names(config.features.moment)
-            .into_iter()
-            .map(str::to_string)
-            .collect(),
+        features,
         gbm: trees,
         calibration,
         thresholds: main.thresholds,
         report,
         config: config.clone(),
-        data: fingerprint(history),
+        data: timings.time("fingerprint", || fingerprint(history)),
         profile: None,
     };
     let held_out: Vec<usize> = split

@@ -29,9 +29,11 @@ use crate::members::rfm::{RfmRules, Segment};
 use crate::members::segment::{self, Segmentation};
 use crate::members::tier::TierRules;
 use crate::model::artefact::Artefact;
+use crate::model::artefact::ArtefactError;
 use crate::model::config::TrainConfig;
 use crate::model::dataset::cutoffs;
-use crate::model::evaluate::Metrics;
+use crate::model::evaluate::{tradeoff, truth_labels, Cutoff, Metrics};
+use crate::model::importance::{self, Importance};
 use crate::model::metrics::{self, curve};
 use crate::model::score::ScoreError;
 use crate::scoring::members::{MemberScorer, Standings};
@@ -181,12 +183,24 @@ pub struct ModelSection {
     /// The members as of the date against the model's training population (PSI above 0.25
     /// flagged); `None` for a model that keeps no training profile.
     pub drift: Option<crate::model::drift::Drift>,
+    /// What each cut-off would flag, catch and get right on these members, against labels.
+    pub tradeoff: Vec<Cutoff>,
+    /// The same against the truth, where the history has one.
+    pub tradeoff_truth: Option<Vec<Cutoff>>,
+    /// The trees' split gain (as trained) and mean |path attribution| over these members.
+    pub importance: Option<Importance>,
 }
 
 /// The model's metrics and curves on every member who joined before `as_of` and has a label as
 /// of it: the model's own label rule over an outcome window that closed by `as_of` (or a review),
-/// features at the model's moment as in `woolguard evaluate`, never after `as_of`.
-pub fn model_section(h: &History, a: &Artefact, as_of: i64) -> Result<ModelSection, ReportError> {
+/// features at the model's moment as in `woolguard evaluate`, never after `as_of`; with the
+/// trade-off table also against `truth` (one flag per member) where given.
+pub fn model_section(
+    h: &History,
+    a: &Artefact,
+    as_of: i64,
+    truth: Option<&[bool]>,
+) -> Result<ModelSection, ReportError> {
     let checked = TrainConfig::check(a.config.clone()).map_err(ScoreError::Config)?;
     let ix = features::member::MemberIndex::build(h);
     let labelled = checked.rule.labels(h, &ix, as_of);
@@ -208,6 +222,9 @@ pub fn model_section(h: &History, a: &Artefact, as_of: i64) -> Result<ModelSecti
         review_threshold: a.thresholds.review,
         reject_threshold: a.thresholds.reject,
         drift: crate::model::drift::of_history_until(a, h, None, as_of, 0.25).ok(),
+        tradeoff: Vec::new(),
+        tradeoff_truth: None,
+        importance: None,
     };
     if members.is_empty() {
         return Ok(section);
@@ -226,6 +243,25 @@ pub fn model_section(h: &History, a: &Artefact, as_of: i64) -> Result<ModelSecti
     section.roc = roc;
     section.pr = pr;
     section.reliability = reliability(&probs, &labels, 10);
+    section.tradeoff = tradeoff(&probs, &labels, &a.thresholds);
+    section.tradeoff_truth = truth
+        .and_then(|t| truth_labels(t, &members))
+        .map(|y| tradeoff(&probs, &y, &a.thresholds));
+    let gain = a
+        .report
+        .importance
+        .as_ref()
+        .and_then(|i| i.gains_for(&a.features));
+    section.importance = Some(
+        importance::measure(&a.gbm, &a.features, gain.as_deref(), &matrix.values).map_err(
+            |source| {
+                ScoreError::from(ArtefactError::Score {
+                    version: a.version.clone(),
+                    source,
+                })
+            },
+        )?,
+    );
     Ok(section)
 }
 
@@ -254,6 +290,8 @@ pub struct Inputs<'a> {
     pub diagnose: &'a DiagnoseRules,
     pub as_of: i64,
     pub model: Option<&'a Artefact>,
+    /// The truth of a generated history (one flag per member), for the model's trade-off table.
+    pub truth: Option<&'a [bool]>,
     /// The lists and rules the model's decisions are made under (`Judge::model_only()`: none).
     pub judge: crate::scoring::Judge<'a>,
 }
@@ -290,7 +328,7 @@ pub fn build(i: &Inputs<'_>) -> Result<Report, ReportError> {
     drop(set);
     let model = i
         .model
-        .map(|a| model_section(i.history, a, i.as_of))
+        .map(|a| model_section(i.history, a, i.as_of, i.truth))
         .transpose()?;
     Ok(Report {
         source: i.source.clone(),

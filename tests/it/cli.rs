@@ -635,6 +635,11 @@ fn train_prints_tables_without_debug_text() -> TestResult {
         stdout.contains("policy targets: reject_precision"),
         "the policy in words: {stdout}"
     );
+    assert!(
+        stdout.contains("← the model's reject threshold"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("feature importance: share of the trees' split gain"));
     Ok(())
 }
 
@@ -725,6 +730,19 @@ fn evaluate_shows_the_tradeoff_of_each_cutoff() -> TestResult {
     // Against the truth too, row for row.
     let truth = v["tradeoff_truth"].as_array().ok_or("no truth table")?;
     assert_eq!(truth.len(), rows.len());
+    // Every feature's importance, the shipped model's split gains shared out in full.
+    let features = v["importance"]["features"]
+        .as_array()
+        .ok_or("no importance")?;
+    assert_eq!(v["importance"]["rows"], v["overall"]["members"]);
+    let share: f64 = features
+        .iter()
+        .filter_map(|f| f["gain_share"].as_f64())
+        .sum();
+    assert!((share - 1.0).abs() < 1e-9, "gain shares add up to {share}");
+    assert!(features
+        .iter()
+        .any(|f| f["mean_abs_attribution"].as_f64() > Some(0.0)));
     let o = woolguard(&[
         OsStr::new("evaluate"),
         OsStr::new("--model"),

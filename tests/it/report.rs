@@ -296,6 +296,7 @@ fn without_a_model_the_report_has_no_model_charts_and_stays_aggregate() -> TestR
         diagnose: &diagnose,
         as_of,
         model: None,
+        truth: None,
         judge: woolguard::scoring::Judge::model_only(),
     };
     let report = build(&inputs)?;
@@ -375,6 +376,7 @@ fn inputs<'a>(
         diagnose: rules,
         as_of,
         model: None,
+        truth: None,
         judge: woolguard::scoring::Judge::model_only(),
     }
 }
@@ -548,7 +550,25 @@ fn the_headline_gives_the_model_reach_on_the_labelled_wool() -> TestResult {
         .and_then(|m| m.metrics.as_ref())
         .ok_or("no metrics")?;
     assert!(m.positives > 0);
+    // The trade-off table's row at the reject threshold is the metrics' reject point.
+    let section = report.model.as_ref().ok_or("no model section")?;
+    let reject = section
+        .tradeoff
+        .iter()
+        .find(|c| c.threshold == section.reject_threshold)
+        .ok_or("no reject row")?;
+    assert_eq!(
+        (reject.caught, reject.precision),
+        (m.reject.recall, m.reject.precision)
+    );
+    let per_10k = 10_000.0 * m.reject.flagged as f64 / m.members as f64;
+    assert!((reject.per_10k - per_10k).abs() < 1e-9);
+    let importance = section.importance.as_ref().ok_or("no importance")?;
+    assert_eq!(importance.rows, m.members);
+    assert_eq!(importance.features.len(), model.features.len());
     let html = render(&report);
+    assert!(html.contains(r#"<table id="model-tradeoff">"#));
+    assert!(html.contains(r#"<table id="model-importance">"#));
     let pct = |v: Option<f64>| v.map_or("–".to_string(), woolguard::report::svg::percent);
     let count = |v: f64| woolguard::report::svg::count(v);
     for (point, what) in [(&m.reject, "rejects"), (&m.review, "rejects and reviews")] {

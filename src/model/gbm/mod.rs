@@ -41,7 +41,7 @@ use self::explain::split_bias;
 use self::layout::Layout;
 pub use self::params::{CheckedGbmParams, GbmParams};
 #[cfg(feature = "gbm")]
-pub use self::train::{train, train_booster};
+pub use self::train::{train, train_booster, train_with_gain};
 pub use self::tree::{MissingType, Tree};
 
 /// LightGBM reads a value with `|x| <= kZeroThreshold` as zero (`1e-35f`, a float widened to

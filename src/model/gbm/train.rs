@@ -16,6 +16,19 @@ pub fn train(
     weights: Option<&[f64]>,
     params: &GbmParams,
 ) -> Result<Gbm, GbmError> {
+    train_with_gain(x, n_rows, n_features, y, weights, params).map(|(gbm, _)| gbm)
+}
+
+/// As [`train`], with each feature's total split gain over the trees (LightGBM's gain
+/// importance, in feature order): our exported trees keep no gain, so it is taken here.
+pub fn train_with_gain(
+    x: &[f64],
+    n_rows: usize,
+    n_features: usize,
+    y: &[f32],
+    weights: Option<&[f64]>,
+    params: &GbmParams,
+) -> Result<(Gbm, Vec<f64>), GbmError> {
     let booster = train_booster(x, n_rows, n_features, y, weights, params)?;
     let gbm = Gbm::from_lightgbm(&booster)?;
     if gbm.n_features() != n_features {
@@ -24,7 +37,19 @@ pub fn train(
             gbm.n_features()
         )));
     }
-    Ok(gbm)
+    let gain = booster
+        .feature_importance(lightgbm3::ImportanceType::Gain)
+        .map_err(|e| GbmError::LightGbm {
+            context: "reading the split gains",
+            source: e,
+        })?;
+    if gain.len() != n_features {
+        return Err(GbmError::InvalidModel(format!(
+            "LightGBM gave {} split gains for {n_features} features",
+            gain.len()
+        )));
+    }
+    Ok((gbm, gain))
 }
 
 /// The LightGBM side of [`train`]: the booster itself, for comparing LightGBM's own predictions

@@ -58,17 +58,23 @@ pub fn spread(
         .collect()
 }
 
+/// The recruitment sweep's state whose groups [`apply`] reads: every event up to `data_end`.
+pub(super) fn groups(rule: &LabelRule, h: &History, data_end: i64) -> recruit::RecruitState {
+    recruit::sweep(h, rule.caps(), &[], data_end.saturating_add(1)).state
+}
+
 /// Relabels `out` (the rule's labels, before reviews override them): members with a closed
-/// window the rule calls genuine become `Linked` wool where their group says so. Groups and
-/// reviews as of `data_end`.
+/// window the rule calls genuine become `Linked` wool where their group says so. Groups from
+/// `state` (the sweep with the rule's caps past every sign-up, key and event up to `data_end`;
+/// reviews never join accounts, so later ones change no group), reviews as of `data_end`.
 pub(super) fn apply(
     rule: &LabelRule,
     h: &History,
     data_end: i64,
+    state: &recruit::RecruitState,
     out: &mut [(Option<u8>, LabelSource)],
 ) {
     let until = data_end.saturating_add(1);
-    let state = recruit::sweep(h, rule.caps(), &[], until).state;
     let n = h.members.len();
     let group: Vec<Option<u32>> = (0..n as u32)
         .map(|m| {

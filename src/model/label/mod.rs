@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::history::{History, MemberIdx, NONE};
 use crate::data::schema::CouponEvent;
 use crate::features::member::MemberIndex;
-use crate::features::recruit::MergeCaps;
+use crate::features::recruit::{MergeCaps, RecruitState};
 
 pub mod linked;
 pub mod quality;
@@ -291,7 +291,26 @@ impl LabelRule {
         ix: &MemberIndex,
         data_end: i64,
     ) -> Vec<(Option<u8>, LabelSource)> {
-        let mut out: Vec<(Option<u8>, LabelSource)> = (0..h.members.len() as u32)
+        let mut out = self.outcomes(h, ix, data_end);
+        self.finish(h, data_end, None, &mut out);
+        out
+    }
+
+    /// Whether labels spread through connected groups (`links` on a wool rule): then
+    /// [`LabelRule::finish`] reads the groups of a recruitment sweep.
+    pub fn spreads(&self) -> bool {
+        self.params.links && self.params.target == Target::Wool
+    }
+
+    /// The first step of [`LabelRule::labels`]: the rule's own outcome for each member whose
+    /// window closed by `data_end` (`Open` otherwise).
+    pub fn outcomes(
+        &self,
+        h: &History,
+        ix: &MemberIndex,
+        data_end: i64,
+    ) -> Vec<(Option<u8>, LabelSource)> {
+        (0..h.members.len() as u32)
             .map(|m| {
                 if h.members.joined_at[m as usize] + self.window() <= data_end {
                     (Some(self.outcome(h, ix, m)), LabelSource::Rule)
@@ -299,16 +318,32 @@ impl LabelRule {
                     (None, LabelSource::Open)
                 }
             })
-            .collect();
-        if self.params.links && self.params.target == Target::Wool {
-            linked::apply(self, h, data_end, &mut out);
+            .collect()
+    }
+
+    /// The rest of [`LabelRule::labels`] on [`LabelRule::outcomes`]: where the rule
+    /// [`spreads`](LabelRule::spreads), labels spread through the connected groups, read from
+    /// `groups` when given (the state of a recruitment sweep with this rule's caps past every
+    /// event up to `data_end`; one that goes on is the same, as only reviews come later and they
+    /// join no accounts), else from a sweep of its own; then reviews override.
+    pub fn finish(
+        &self,
+        h: &History,
+        data_end: i64,
+        groups: Option<&RecruitState>,
+        out: &mut [(Option<u8>, LabelSource)],
+    ) {
+        if self.spreads() {
+            match groups {
+                Some(state) => linked::apply(self, h, data_end, state, out),
+                None => linked::apply(self, h, data_end, &linked::groups(self, h, data_end), out),
+            }
         }
         if self.params.prefer_reviewed && self.params.target == Target::Wool {
             for (&m, &l) in h.labels.member.iter().zip(&h.labels.label) {
                 out[m as usize] = (Some(l), LabelSource::Reviewed);
             }
         }
-        out
     }
 }
 

@@ -552,5 +552,88 @@ pub(super) fn model(out: &mut String, m: &ModelSection) {
                 .join(", ")
         ),
     );
-    out.push_str("</div></section>");
+    out.push_str("</div>");
+    model_tradeoff(out, m);
+    model_importance(out, m);
+    out.push_str("</section>");
 }
+
+/// The trade-off table: each cut-off, what flagging every member at or above it would do.
+fn model_tradeoff(out: &mut String, m: &ModelSection) {
+    if m.tradeoff.is_empty() {
+        return;
+    }
+    let pct = |v: Option<f64>| v.map_or_else(|| "–".to_string(), svg::percent);
+    let truth = m.tradeoff_truth.as_deref();
+    let _ = write!(
+        out,
+        r#"<h3>Thresholds: what each cut-off would do</h3><table id="model-tradeoff"><thead><tr><th>cut-off</th><th>flagged per 10,000</th><th>wool caught</th><th>precision</th>{}<th></th></tr></thead><tbody>"#,
+        if truth.is_some() {
+            "<th>wool caught (truth)</th><th>precision (truth)</th>"
+        } else {
+            ""
+        }
+    );
+    for (i, c) in m.tradeoff.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<tr><td>{:.3}</td><td>{:.0}</td><td>{}</td><td>{}</td>",
+            c.threshold,
+            c.per_10k,
+            pct(c.caught),
+            pct(c.precision)
+        );
+        if let Some(t) = truth {
+            let r = t.get(i);
+            let _ = write!(
+                out,
+                "<td>{}</td><td>{}</td>",
+                pct(r.and_then(|r| r.caught)),
+                pct(r.and_then(|r| r.precision))
+            );
+        }
+        let _ = write!(
+            out,
+            "<td>{}</td></tr>",
+            c.current.map_or(String::new(), |k| format!(
+                "the model's {} threshold",
+                k.name()
+            ))
+        );
+    }
+    out.push_str(r#"</tbody></table><p class="note">Members at or above each cut-off of the calibrated probability, per 10,000 labelled members as of the date; the share of the labelled wool among them and the precision."#);
+    if truth.is_some() {
+        out.push_str(" The truth columns use the generator's truth instead of the labels.");
+    }
+    out.push_str("</p>");
+}
+
+/// The features the trees lean on: share of split gain, and mean |path attribution|.
+fn model_importance(out: &mut String, m: &ModelSection) {
+    let Some(imp) = &m.importance else {
+        return;
+    };
+    let _ = write!(
+        out,
+        r#"<h3>Feature importance</h3><table id="model-importance"><thead><tr><th>feature</th><th>share of split gain</th><th>mean |attribution| (log-odds)</th></tr></thead><tbody>"#
+    );
+    for f in imp.features.iter().take(IMPORTANCE_ROWS) {
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{:.4}</td></tr>",
+            esc(&f.feature),
+            f.gain_share.map_or_else(|| "–".to_string(), svg::percent),
+            f.mean_abs_attribution
+        );
+    }
+    let _ = write!(
+        out,
+        r#"</tbody></table><p class="note">The {} features with the most split gain in training, of {}; mean |path attribution| over the {} members above (what moves their scores).</p>"#,
+        IMPORTANCE_ROWS.min(imp.features.len()),
+        imp.features.len(),
+        imp.rows
+    );
+}
+
+/// Features the report's importance table lists.
+const IMPORTANCE_ROWS: usize = 15;
