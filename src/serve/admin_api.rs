@@ -34,7 +34,8 @@ pub fn config_admin_api(cfg: &mut web::ServiceConfig) {
         )
         .service(super::resource("/v1/events", "POST").route(web::post().to(post_events)))
         .service(super::resource("/v1/events/{id}", "GET").route(web::get().to(get_event)))
-        .service(super::resource("/v1/state/refresh", "POST").route(web::post().to(refresh_state)));
+        .service(super::resource("/v1/state/refresh", "POST").route(web::post().to(refresh_state)))
+        .service(super::resource("/v1/state/export", "POST").route(web::post().to(export_state)));
 }
 
 /// One model as served.
@@ -379,5 +380,41 @@ async fn refresh_state(
     state.admin(&req)?;
     let tenant = state.named(&body.tenant)?.clone();
     let done = blocking(move || tenant.refresh()).await?;
+    Ok(HttpResponse::Ok().json(done))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRequest {
+    tenant: String,
+    /// The folder's name under `<state>/<tenant>/exports/`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    name: String,
+    /// Write over an export of that name.
+    #[serde(default)]
+    replace: bool,
+}
+
+/// Writes the tenant's history with every acknowledged event folded in (reviews as labels) as a
+/// contract folder `train` reads, while the scorer keeps serving (admin).
+#[utoipa::path(post, path = "/v1/state/export", tag = "events", request_body = ExportRequest,
+    responses((status = 200, description = "what was written: the folder, events folded (reviews, holds), rows per table, the fingerprint", body = crate::state::export::Exported),
+        (status = 400, description = "`malformed_json`, or `invalid_field`: a name that is not 1 to 64 letters, digits, '-' or '_', or an export of that name exists and `replace` is not set", body = ApiError),
+        (status = 401, description = "missing or wrong admin key", body = ApiError),
+        (status = 403, description = "no admin key is configured", body = ApiError),
+        (status = 404, description = "unknown tenant", body = ApiError),
+        (status = 409, description = "`no_event_store`: the scorer runs without a state folder", body = ApiError),
+        (status = 413, description = "body too large", body = ApiError),
+        (status = 415, description = "the body is not application/json", body = ApiError)),
+    security(("admin_key" = [])))]
+async fn export_state(
+    req: HttpRequest,
+    state: Data,
+    body: Body<ExportRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state.admin(&req)?;
+    let tenant = state.named(&body.tenant)?.clone();
+    let body = body.into_inner();
+    let done = blocking(move || tenant.export(&body.name, body.replace)).await?;
     Ok(HttpResponse::Ok().json(done))
 }

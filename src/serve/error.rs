@@ -185,7 +185,7 @@ impl From<StateError> for ApiError {
             StateError::NoChallenger => Code::NoChallenger,
             StateError::UnknownModel(_) => Code::UnknownModel,
             StateError::ModelRefused(_) => Code::ModelRefused,
-            StateError::Score(_) | StateError::Poisoned => Code::Internal,
+            StateError::Score(_) | StateError::Poisoned | StateError::Export(_) => Code::Internal,
         };
         ApiError::new(code, e.to_string())
     }

@@ -91,6 +91,7 @@ fn model_info_challenger(
         super::scoring_api::check_benefit,
         super::scoring_api::filter_audience, super::admin_api::post_events,
         super::admin_api::get_event, super::admin_api::refresh_state,
+        super::admin_api::export_state,
         super::admin_api::get_models, super::admin_api::reload_models,
         super::admin_api::get_list, super::admin_api::change_list, super::admin_api::delete_list,
         super::admin_api::change_ip_range, super::admin_api::delete_ip_range,

@@ -120,7 +120,7 @@ impl AppState {
                 Models::load(Arc::new(history), &t.model, &t.signup_model, rules).map_err(fail)?;
             let mut tenant = Tenant::new(&t.name, models, config.review_remedy.clone());
             if let Some(dir) = &dir {
-                tenant = tenant.with_shadow_log(dir.shadow_log.clone());
+                tenant = tenant.with_state_dir(dir);
             }
             if let Some(store) = store {
                 tenant = tenant.with_store(Box::new(store)).map_err(fail)?;

@@ -34,6 +34,8 @@ pub struct StateDir {
     pub events: PathBuf,
     /// A challenger's comparisons with the live model (`woolguard compare --shadow-log`).
     pub shadow_log: PathBuf,
+    /// Where a running scorer writes `POST /v1/state/export` folders.
+    pub exports: PathBuf,
 }
 
 impl StateDir {
@@ -43,6 +45,7 @@ impl StateDir {
             history: dir.join("history"),
             events: dir.join("events.redb"),
             shadow_log: dir.join("shadow.jsonl"),
+            exports: dir.join("exports"),
         }
     }
 }

@@ -3,8 +3,8 @@
 //! `label` events become rows of the labels table, so the next training labels the reviewed
 //! members by their reviews.
 //!
-//! The scorer holds its store's lock while it serves, so an export runs beside a stopped scorer
-//! (or on a copy of its state folder).
+//! The scorer holds its store's lock while it serves, so `state export` runs beside a stopped
+//! scorer; a running scorer exports itself (`POST /v1/state/export`, into its state folder).
 
 use std::path::{Path, PathBuf};
 
@@ -36,9 +36,10 @@ pub enum ExportError {
 }
 
 /// What an export wrote.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Exported {
     pub tenant: String,
+    #[schema(value_type = String)]
     pub out: PathBuf,
     /// Events in the store.
     pub events: usize,
@@ -48,6 +49,8 @@ pub struct Exported {
     pub reviews: usize,
     /// Benefit holds among them: the scorer's decisions, not history, so not written.
     pub holds: usize,
+    /// Rows written per table (members, coupons, orders, points, labels).
+    #[schema(value_type = Object)]
     pub rows: RowCounts,
     pub fingerprint: String,
 }
@@ -73,6 +76,29 @@ pub fn export_state(
             tenant: tenant.to_string(),
         });
     }
+    let history = crate::data::load(history_dir)?;
+    let events = replay_file(&dir.events).map_err(|source| match source {
+        StoreError::Redb(redb::Error::DatabaseAlreadyOpen) => {
+            ExportError::InUse(dir.events.clone())
+        }
+        source => ExportError::Store {
+            path: dir.events.clone(),
+            source,
+        },
+    })?;
+    write_folded(tenant, history, &events, out, replace)
+}
+
+/// Folds `events` into `history` in their order and writes the result to `out` (refused where
+/// `out` holds files, unless `replace`). The one export both `state export` and a running
+/// scorer's `POST /v1/state/export` make.
+pub fn write_folded(
+    tenant: &str,
+    mut history: crate::data::History,
+    events: &[Event],
+    out: &Path,
+    replace: bool,
+) -> Result<Exported, ExportError> {
     let holds_files = std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some());
     if holds_files {
         if !replace {
@@ -83,17 +109,7 @@ pub fn export_state(
             source,
         })?;
     }
-    let mut history = crate::data::load(history_dir)?;
-    let events = replay_file(&dir.events).map_err(|source| match source {
-        StoreError::Redb(redb::Error::DatabaseAlreadyOpen) => {
-            ExportError::InUse(dir.events.clone())
-        }
-        source => ExportError::Store {
-            path: dir.events.clone(),
-            source,
-        },
-    })?;
-    let (folded, _waiting) = fold(&mut history, &events);
+    let (folded, _waiting) = fold(&mut history, events);
     let count = |f: fn(&Event) -> bool| events.iter().filter(|e| f(e)).count();
     let rows = write_history(&history, out)?;
     Ok(Exported {

@@ -93,6 +93,27 @@ fn reviews_posted_to_the_scorer_label_the_next_training() {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         woolguard(&refs)
     };
+    // The running scorer exports itself into its state folder, and keeps serving.
+    let admin = [("x-admin-key", "admin-secret")];
+    let (status, body) = server.call(
+        "POST",
+        "/v1/state/export",
+        &admin,
+        r#"{"tenant":"brand-a","name":"live"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let live = json(&body);
+    assert_eq!(live["reviews"], 10, "{live}");
+    for (name, code) in [("live", 400), ("../x", 400), ("", 400)] {
+        let (status, body) = server.call(
+            "POST",
+            "/v1/state/export",
+            &admin,
+            &format!(r#"{{"tenant":"brand-a","name":"{name}"}}"#),
+        );
+        assert_eq!(status, code, "{name}: {body}");
+        assert_eq!(json(&body)["code"], "invalid_field");
+    }
     // Refused, by name, while the scorer holds the store; taken once it has stopped.
     let busy = export(false);
     assert_eq!(busy.status.code(), Some(2));
@@ -113,6 +134,13 @@ fn reviews_posted_to_the_scorer_label_the_next_training() {
     assert_eq!(e["rows"]["members"], sample.members.len() as u64 + 1);
     assert_eq!(e["rows"]["orders"], sample.orders.len() as u64 + 1);
     assert_eq!(e["rows"]["labels"], sample.labels.len() as u64 + 10);
+    // The scorer's own export is the same history.
+    assert_eq!(live["rows"], e["rows"]);
+    assert_eq!(live["fingerprint"], e["fingerprint"]);
+    assert_eq!(
+        live["out"].as_str().map(std::path::PathBuf::from),
+        Some(state.join("brand-a/exports/live"))
+    );
 
     // The next training's labels: each reviewed member labelled by its review.
     let after = labels(&out);

@@ -356,9 +356,11 @@ impl Challenger {
 }
 
 impl super::Tenant {
-    /// Logs comparisons to `path` (the tenant's state folder's `shadow.jsonl`).
-    pub fn with_shadow_log(mut self, path: PathBuf) -> Self {
-        self.shadow_log = Some(path);
+    /// Logs comparisons to the tenant's state folder's `shadow.jsonl` and writes exports under
+    /// its `exports/`.
+    pub fn with_state_dir(mut self, dir: &crate::state::dir::StateDir) -> Self {
+        self.shadow_log = Some(dir.shadow_log.clone());
+        self.exports = Some(dir.exports.clone());
         self
     }
 

@@ -15,6 +15,7 @@ pub use gangs::{GangDetail, GangQuery};
 use serde::{Deserialize, Serialize};
 
 use super::events::{fold, Event, Folded};
+use super::export::{write_folded, ExportError, Exported};
 pub use super::snapshot::Models;
 use super::store::{Appended, EventStore};
 use super::StateError;
@@ -184,6 +185,8 @@ pub struct Tenant {
     /// A second model beside one of the two, and where its comparisons are logged.
     challenger: RwLock<Option<Arc<Challenger>>>,
     shadow_log: Option<std::path::PathBuf>,
+    /// Where `export` writes (`<state>/<tenant>/exports`); `None` without a state folder.
+    exports: Option<std::path::PathBuf>,
     /// The live sign-up traffic counted under the sign-up model's training bins.
     drift: Mutex<LiveDrift>,
 }
@@ -208,6 +211,7 @@ impl Tenant {
             remedy,
             challenger: RwLock::new(None),
             shadow_log: None,
+            exports: None,
             drift: Mutex::new(LiveDrift::default()),
         }
     }
@@ -280,6 +284,33 @@ impl Tenant {
             members: models.history.members.len(),
             scores_as_of: models.as_of,
             seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Writes the tenant's history with every acknowledged event folded in — the snapshot's
+    /// history and the events pending since — as a contract folder `exports/<name>` of its state
+    /// folder, while it keeps serving (the fold a refresh would do, on a copy).
+    pub fn export(&self, name: &str, replace: bool) -> Result<Exported, StateError> {
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(StateError::InvalidField {
+                field: "name",
+                why: format!("{name:?}: 1 to 64 letters, digits, '-' or '_'"),
+            });
+        }
+        let dir = self.exports.as_ref().ok_or(StateError::NoEventStore)?;
+        let history = (*self.snapshot()?.history).clone();
+        let events = self.pending.lock().map_err(|_| poisoned())?.clone();
+        write_folded(&self.name, history, &events, &dir.join(name), replace).map_err(|e| match e {
+            ExportError::Exists(_) => StateError::InvalidField {
+                field: "name",
+                why: format!("{e}"),
+            },
+            e => StateError::Export(Box::new(e)),
         })
     }
 
