@@ -399,11 +399,11 @@ pub struct ExportRequest {
 /// contract folder `train` reads, while the scorer keeps serving (admin).
 #[utoipa::path(post, path = "/v1/state/export", tag = "events", request_body = ExportRequest,
     responses((status = 200, description = "what was written: the folder, events folded (reviews, holds), rows per table, the fingerprint", body = crate::state::export::Exported),
-        (status = 400, description = "`malformed_json`, or `invalid_field`: a name that is not 1 to 64 letters, digits, '-' or '_', or an export of that name exists and `replace` is not set", body = ApiError),
+        (status = 400, description = "`malformed_json`, or `invalid_field`: a name that is not 1 to 64 letters, digits, '-' or '_'", body = ApiError),
         (status = 401, description = "missing or wrong admin key", body = ApiError),
         (status = 403, description = "no admin key is configured", body = ApiError),
         (status = 404, description = "unknown tenant", body = ApiError),
-        (status = 409, description = "`no_event_store`: the scorer runs without a state folder", body = ApiError),
+        (status = 409, description = "`no_event_store`: the scorer runs without a state folder; `export_exists`: an export of that name exists and `replace` is not set", body = ApiError),
         (status = 413, description = "body too large", body = ApiError),
         (status = 415, description = "the body is not application/json", body = ApiError)),
     security(("admin_key" = [])))]

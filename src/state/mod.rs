@@ -51,6 +51,8 @@ pub enum StateError {
     /// The model failed on a row it should score.
     #[error("scoring: {0}")]
     Score(#[source] crate::model::artefact::ArtefactError),
+    #[error("an export named '{0}' exists; set replace to write over it")]
+    ExportExists(String),
     #[error("export: {0}")]
     Export(#[source] Box<export::ExportError>),
     #[error("no challenger model is set for this tenant")]

@@ -104,15 +104,19 @@ fn reviews_posted_to_the_scorer_label_the_next_training() {
     assert_eq!(status, 200, "{body}");
     let live = json(&body);
     assert_eq!(live["reviews"], 10, "{live}");
-    for (name, code) in [("live", 400), ("../x", 400), ("", 400)] {
+    for (name, status_code, code) in [
+        ("live", 409, "export_exists"),
+        ("../x", 400, "invalid_field"),
+        ("", 400, "invalid_field"),
+    ] {
         let (status, body) = server.call(
             "POST",
             "/v1/state/export",
             &admin,
             &format!(r#"{{"tenant":"brand-a","name":"{name}"}}"#),
         );
-        assert_eq!(status, code, "{name}: {body}");
-        assert_eq!(json(&body)["code"], "invalid_field");
+        assert_eq!(status, status_code, "{name}: {body}");
+        assert_eq!(json(&body)["code"], code);
     }
     // Refused, by name, while the scorer holds the store; taken once it has stopped.
     let busy = export(false);

@@ -306,10 +306,7 @@ impl Tenant {
         let history = (*self.snapshot()?.history).clone();
         let events = self.pending.lock().map_err(|_| poisoned())?.clone();
         write_folded(&self.name, history, &events, &dir.join(name), replace).map_err(|e| match e {
-            ExportError::Exists(_) => StateError::InvalidField {
-                field: "name",
-                why: format!("{e}"),
-            },
+            ExportError::Exists(_) => StateError::ExportExists(name.to_string()),
             e => StateError::Export(Box::new(e)),
         })
     }
