@@ -155,12 +155,8 @@ impl Population<'_> {
         self.scores.len()
     }
 
-    fn column(&self, j: usize, rows: &[usize]) -> impl Iterator<Item = f64> + '_ {
-        let (values, stride) = (self.values, self.stride);
-        rows.iter()
-            .map(move |&i| values[i * stride + j])
-            .collect::<Vec<_>>()
-            .into_iter()
+    fn column<'r>(&'r self, j: usize, rows: &'r [usize]) -> impl Iterator<Item = f64> + 'r {
+        rows.iter().map(move |&i| self.values[i * self.stride + j])
     }
 
     /// Row indices by key (a channel or a campaign per row).
@@ -412,10 +408,7 @@ pub fn profile_rows(
     rows: &[usize],
 ) -> Result<Profile, ArtefactError> {
     let width = a.features.len().min(matrix.cols());
-    let values: Vec<f64> = rows
-        .iter()
-        .flat_map(|&i| matrix.row(i)[..width].iter().copied())
-        .collect();
+    let values = model_columns(matrix, width, rows.iter().copied());
     let scores = a.probabilities(&values)?;
     let channels: Vec<&str> = rows.iter().map(|&i| channel_of(h, members[i])).collect();
     let campaigns: Vec<&str> = rows.iter().map(|&i| campaign_of(h, members[i])).collect();
@@ -427,6 +420,12 @@ pub fn profile_rows(
         channels: &channels,
         campaigns: &campaigns,
     }))
+}
+
+/// The first `width` columns (the model's features) of `rows` of a feature matrix, row by row.
+fn model_columns(matrix: &Matrix, width: usize, rows: impl Iterator<Item = usize>) -> Vec<f64> {
+    rows.flat_map(|i| matrix.row(i)[..width].iter().copied())
+        .collect()
 }
 
 fn channel_of(h: &History, m: MemberIdx) -> &str {
@@ -502,9 +501,7 @@ pub fn of_history_until(
     }
     let matrix = crate::features::build(h, a.config.merge.caps(), &members, cutoffs.as_deref());
     let width = a.features.len().min(matrix.cols());
-    let values: Vec<f64> = (0..matrix.rows)
-        .flat_map(|i| matrix.row(i)[..width].iter().copied())
-        .collect();
+    let values = model_columns(&matrix, width, 0..matrix.rows);
     let scores = a.probabilities(&values)?;
     let mut overall = Tally::new(profile);
     let mut channels: BTreeMap<&str, Tally> = BTreeMap::new();
