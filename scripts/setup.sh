@@ -13,6 +13,11 @@ need_apt=()
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
   need_apt+=(chromium)
 fi
+# Debian's PostgreSQL server for the shared-store tests (tests/it/replicas.rs), which start
+# throwaway clusters of their own through scripts/pg.sh; only when no server binaries are found.
+if ! bash "$here/pg.sh" bin >/dev/null 2>&1; then
+  need_apt+=(postgresql)
+fi
 # Further Debian packages a caller names; each is installed only when absent.
 for pkg in "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")

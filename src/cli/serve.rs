@@ -36,6 +36,10 @@ pub struct Args {
     /// state init`); needed for `POST /v1/events`.
     #[arg(long, env = "WOOLGUARD_STATE")]
     pub state: Option<PathBuf>,
+    /// A shared store (`postgres://user@host:port/db`) for the tenants' events, lists and rules,
+    /// written and tailed by every replica serving them (default: the embedded store in --state).
+    #[arg(long, env = "WOOLGUARD_STORE")]
+    pub store: Option<String>,
     /// Seconds between folds of new events into the member scores (0: only on request).
     #[arg(long, env = "WOOLGUARD_REFRESH_SECS")]
     pub refresh_secs: Option<u64>,
@@ -59,6 +63,9 @@ pub fn run_cli(args: Args) -> anyhow::Result<ExitCode> {
     }
     if args.state.is_some() {
         config.state = args.state;
+    }
+    if args.store.is_some() {
+        config.store = args.store;
     }
     if let Some(r) = args.refresh_secs {
         config.refresh_secs = r;
@@ -84,6 +91,8 @@ pub fn run_cli(args: Args) -> anyhow::Result<ExitCode> {
             signup_model: args.signup_model,
             rules: args.rules,
             challenger: None,
+            // The service's --store, if given, serves this tenant.
+            store: None,
         });
     }
     if config.tenants.is_empty() {

@@ -34,6 +34,7 @@ pub fn config_admin_api(cfg: &mut web::ServiceConfig) {
         )
         .service(super::resource("/v1/events", "POST").route(web::post().to(post_events)))
         .service(super::resource("/v1/events/{id}", "GET").route(web::get().to(get_event)))
+        .service(super::resource("/v1/state", "GET").route(web::get().to(get_state)))
         .service(super::resource("/v1/state/refresh", "POST").route(web::post().to(refresh_state)))
         .service(super::resource("/v1/state/export", "POST").route(web::post().to(export_state)));
 }
@@ -354,6 +355,16 @@ async fn get_event(
             format!("event '{}' is not stored", *path),
         ))
     }
+}
+
+/// Where the tenant's state stands: its store, the log position applied, events pending.
+#[utoipa::path(get, path = "/v1/state", tag = "events",
+    responses((status = 200, description = "the tenant's state", body = tenant::StateStatus),
+        (status = 401, description = "missing or unknown API key", body = ApiError)),
+    security(("api_key" = [])))]
+async fn get_state(req: HttpRequest, state: Data) -> Result<HttpResponse, ApiError> {
+    let tenant = state.tenant(&req)?;
+    Ok(HttpResponse::Ok().json(tenant.status()?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

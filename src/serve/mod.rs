@@ -16,6 +16,7 @@ pub mod ops_api;
 pub mod rules_api;
 pub mod scoring_api;
 pub mod start;
+mod tail;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -53,6 +54,11 @@ pub struct TenantConfig {
     /// A second model beside the live member or sign-up model: shadow, then a rollout in steps.
     #[serde(default)]
     pub challenger: Option<crate::state::tenant::challenger::ChallengerConfig>,
+    /// A shared store for this tenant's events, lists and rules (`postgres://…`), written and
+    /// tailed by every replica serving it; without it, the service's `store`, else the embedded
+    /// store in the state folder.
+    #[serde(default)]
+    pub store: Option<String>,
 }
 
 /// The service's configuration, from a TOML file and/or flags and `WOOLGUARD_*` variables.
@@ -69,6 +75,13 @@ pub struct ServeConfig {
     /// Folder of the tenants' durable state (see [`crate::state::dir::StateDir`]); without it `POST /v1/events`
     /// is refused.
     pub state: Option<PathBuf>,
+    /// The shared store of every tenant without one of its own (`postgres://…`); kept out of the
+    /// logged config, since it may hold a password.
+    #[serde(skip_serializing)]
+    pub store: Option<String>,
+    /// How often (milliseconds) a replica looks for events other replicas stored in a shared
+    /// store, besides the store's notifications.
+    pub tail_poll_ms: u64,
     /// Seconds between folds of newly acknowledged events into the member scores (0: only on
     /// `POST /v1/state/refresh`).
     pub refresh_secs: u64,
@@ -100,6 +113,8 @@ impl Default for ServeConfig {
             max_body_bytes: 64 * 1024 * 1024,
             max_ids: 2_000_000,
             state: None,
+            store: None,
+            tail_poll_ms: 1000,
             refresh_secs: 60,
             review_remedy: Some("grant the welcome benefit after a first order".to_string()),
             smoke: SmokeBand::default(),
@@ -296,7 +311,8 @@ pub async fn run(config: ServeConfig) -> Result<(), StartError> {
         println!("listening on {addr}");
         tracing::info!(%addr, "listening");
     }
-    if config.state.is_some() && config.refresh_secs > 0 {
+    tail::start(&state, &config)?;
+    if state.tenants.iter().any(|t| t.has_store()) && config.refresh_secs > 0 {
         let refresher = state.clone();
         let every = std::time::Duration::from_secs(config.refresh_secs);
         actix_web::rt::spawn(async move {

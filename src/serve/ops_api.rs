@@ -90,7 +90,7 @@ fn model_info_challenger(
     paths(super::scoring_api::score_candidate, super::scoring_api::score_members,
         super::scoring_api::check_benefit,
         super::scoring_api::filter_audience, super::admin_api::post_events,
-        super::admin_api::get_event, super::admin_api::refresh_state,
+        super::admin_api::get_event, super::admin_api::get_state, super::admin_api::refresh_state,
         super::admin_api::export_state,
         super::admin_api::get_models, super::admin_api::reload_models,
         super::admin_api::get_list, super::admin_api::change_list, super::admin_api::delete_list,

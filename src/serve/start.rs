@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::{AppState, ServeConfig, TenantConfig};
 use crate::scoring::rules::{RuleError, RuleSet};
 use crate::state::dir::StateDir;
-use crate::state::store::{EventStore, RedbStore, StoreError};
+use crate::state::store::{EventStore, PgStore, RedbStore, StoreError};
 use crate::state::tenant::{Models, Tenant};
 use crate::state::StateError;
 
@@ -24,6 +24,8 @@ pub enum StartError {
     },
     #[error("tenant {tenant}: {source}")]
     Store { tenant: String, source: StoreError },
+    #[error("tenant {tenant}: store {given:?} is not a PostgreSQL address (postgres://user@host:port/db)")]
+    StoreAddress { tenant: String, given: String },
     #[error("tenant {tenant}: {source}")]
     State { tenant: String, source: StateError },
     #[error("tenant {tenant}: rules {}: {source}", .path.display())]
@@ -55,7 +57,10 @@ pub enum StartError {
 
 /// The rules a tenant starts with: those its store holds (set by `PUT /v1/rules`), else its
 /// rules file, else none.
-fn tenant_rules(t: &TenantConfig, store: Option<&RedbStore>) -> Result<Arc<RuleSet>, StartError> {
+fn tenant_rules(
+    t: &TenantConfig,
+    store: Option<&dyn EventStore>,
+) -> Result<Arc<RuleSet>, StartError> {
     let tiers = crate::members::tier::TierRules::default().names;
     let tenant = || t.name.clone();
     let stored = match store {
@@ -104,18 +109,27 @@ impl AppState {
                 tenant: t.name.clone(),
                 source,
             })?;
-            let store = match &dir {
-                Some(dir) => {
-                    Some(
-                        RedbStore::open(&dir.events).map_err(|source| StartError::Store {
-                            tenant: t.name.clone(),
-                            source,
-                        })?,
-                    )
-                }
-                None => None,
+            let store_err = |source| StartError::Store {
+                tenant: t.name.clone(),
+                source,
             };
-            let rules = tenant_rules(t, store.as_ref())?;
+            let store: Option<Box<dyn EventStore>> =
+                match (super::tail::store_of(config, i), &dir) {
+                    (Some(url), _) => {
+                        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                            return Err(StartError::StoreAddress {
+                                tenant: t.name.clone(),
+                                given: url.to_string(),
+                            });
+                        }
+                        Some(Box::new(PgStore::connect(url, &t.name).map_err(store_err)?))
+                    }
+                    (None, Some(dir)) => {
+                        Some(Box::new(RedbStore::open(&dir.events).map_err(store_err)?))
+                    }
+                    (None, None) => None,
+                };
+            let rules = tenant_rules(t, store.as_deref())?;
             let models =
                 Models::load(Arc::new(history), &t.model, &t.signup_model, rules).map_err(fail)?;
             let mut tenant = Tenant::new(&t.name, models, config.review_remedy.clone());
@@ -123,7 +137,7 @@ impl AppState {
                 tenant = tenant.with_state_dir(dir);
             }
             if let Some(store) = store {
-                tenant = tenant.with_store(Box::new(store)).map_err(fail)?;
+                tenant = tenant.with_store(store).map_err(fail)?;
                 // Every stored event reaches the member scores before the first request (with
                 // none stored, the snapshot just loaded is already current).
                 if tenant.pending().map_err(fail)? > 0 {

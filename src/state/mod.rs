@@ -16,7 +16,7 @@ pub mod tenant;
 use std::path::PathBuf;
 
 pub use events::{Event, EventError, Folded};
-pub use store::{Appended, EventStore, RedbStore, StoreError};
+pub use store::{Appended, EventStore, Logged, PgStore, RedbStore, StoreError};
 pub use tenant::{Candidate, Models, Refreshed, Tenant};
 
 /// What can go wrong in a tenant's state, each with what caused it.

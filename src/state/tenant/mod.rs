@@ -9,6 +9,8 @@ mod benefit;
 pub mod challenger;
 mod gangs;
 mod live_drift;
+mod tail;
+pub use tail::{CaughtUp, StateStatus};
 
 pub use benefit::{BenefitAnswer, BenefitCheck};
 pub use gangs::{GangDetail, GangQuery};
@@ -189,6 +191,9 @@ pub struct Tenant {
     exports: Option<std::path::PathBuf>,
     /// The live sign-up traffic counted under the sign-up model's training bins.
     drift: Mutex<LiveDrift>,
+    /// The store's log position applied up to, and the lists' and rules' versions seen; held
+    /// while events are applied, so that they reach the online state in log order.
+    applied: Mutex<tail::Applied>,
 }
 
 fn poisoned() -> StateError {
@@ -213,6 +218,7 @@ impl Tenant {
             shadow_log: None,
             exports: None,
             drift: Mutex::new(LiveDrift::default()),
+            applied: Mutex::new(tail::Applied::default()),
         }
     }
 
@@ -447,8 +453,8 @@ impl Tenant {
         Ok((row, group))
     }
 
-    /// Attaches a durable event store and applies every event it holds, in acknowledgement
-    /// order, on top of the state built from the history.
+    /// Attaches a durable event store and applies every event it holds, in log order, on top of
+    /// the state built from the history.
     ///
     /// The events are pending afterwards: [`Tenant::refresh`] folds them into the snapshot.
     pub fn with_store(mut self, store: Box<dyn EventStore>) -> Result<Self, StateError> {
@@ -457,33 +463,28 @@ impl Tenant {
             store.stored_lists()?
         };
         *self.lists.get_mut().map_err(|_| poisoned())? = lists;
-        let events = store.replay()?;
-        // An event stored before its values were checked on arrival is not applied (the fold
-        // skips it too, counted and logged): one bad value must not stop the tenant.
-        let window = TimeWindow::live();
-        for e in &events {
-            if e.problem(&window).is_none() {
-                self.apply(e)?;
-            }
-        }
-        *self.pending.get_mut().map_err(|_| poisoned())? = events;
+        let versions = store.versions()?;
+        let logged = store.read_all_after(0)?;
+        self.take(&logged)?;
+        let applied = self.applied.get_mut().map_err(|_| poisoned())?;
+        applied.seq = logged.last().map_or(0, |l| l.seq);
+        applied.versions = versions;
         self.store = Some(store);
         Ok(self)
     }
 
-    /// Checks a batch, stores it durably, then applies the new events to the online state.
-    /// Nothing is acknowledged (nor applied) unless the whole batch was stored.
+    /// Checks a batch, stores it durably, then applies the new events to the online state, in
+    /// log order (with events other replicas stored before them first). Nothing is acknowledged
+    /// (nor applied) unless the whole batch was stored.
     pub fn ingest(&self, events: &[Event]) -> Result<Appended, StateError> {
         let window = TimeWindow::live();
         for (i, e) in events.iter().enumerate() {
             e.check(i, &window)?;
         }
         let store = self.store.as_ref().ok_or(StateError::NoEventStore)?;
-        let (appended, fresh) = store.append(events)?;
-        for e in &fresh {
-            self.apply(e)?;
-        }
-        self.pending.lock().map_err(|_| poisoned())?.extend(fresh);
+        let (mut appended, fresh) = store.append(events)?;
+        appended.position = fresh.last().map_or(0, |l| l.seq);
+        self.settle(store.as_ref(), &fresh)?;
         Ok(appended)
     }
 

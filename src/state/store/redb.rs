@@ -1,40 +1,11 @@
-//! The durable store of a tenant's events and lists: an event is acknowledged only after the
-//! transaction that holds it has committed to disk, and an event id is stored once, so a retried
-//! batch is never applied twice.
-//!
-//! The store is behind [`EventStore`]; [`RedbStore`] is the embedded implementation (redb: a
-//! pure-Rust, crash-safe, copy-on-write B-tree store with ACID transactions and a stable file
-//! format, and no C dependency). A shared store (PostgreSQL) would be another implementation.
+//! The embedded store: one redb file per tenant, written by one scorer process.
 
 use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
-use serde::Serialize;
 
-use super::events::Event;
-use crate::members::tier::TierRules;
-use crate::scoring::lists::Lists;
-use crate::scoring::rules::{RuleError, RuleSet, RulesFile};
-
-/// The store could not be read or written; nothing was acknowledged.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("event store: {0}")]
-    Redb(#[from] redb::Error),
-    #[error("event store: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("event store: event '{id}': {source}")]
-    Json {
-        id: String,
-        source: serde_json::Error,
-    },
-    #[error("event store: event '{0}' is listed but missing")]
-    Missing(String),
-    #[error("event store: the stored rules: {0}")]
-    StoredRules(#[source] serde_json::Error),
-    #[error("event store: the stored rules no longer check: {0}")]
-    Rules(#[from] RuleError),
-}
+use super::{from_json, to_json, Appended, EventStore, Logged, StoreError};
+use crate::state::events::Event;
 
 /// Any of redb's errors, as the store's.
 fn redb_err(e: impl Into<redb::Error>) -> StoreError {
@@ -49,60 +20,8 @@ const LISTS: TableDefinition<&str, u8> = TableDefinition::new("lists");
 /// The tenant's rule set (key `current`), as JSON, swapped whole.
 const RULES: TableDefinition<&str, &str> = TableDefinition::new("rules");
 
-/// Arrival order → event id, for replay in the order events were acknowledged.
+/// Arrival order (log position − 1) → event id.
 const ORDER: TableDefinition<u64, &str> = TableDefinition::new("order");
-
-/// What a batch did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Appended {
-    /// Stored now, in batch order.
-    pub accepted: Vec<String>,
-    /// Already stored before (idempotent retries), or repeated within the batch.
-    pub duplicates: Vec<String>,
-}
-
-/// Where events live.
-pub trait EventStore: Send + Sync {
-    /// Stores the events not stored yet, in one durable transaction, and returns which were new.
-    /// Nothing is acknowledged before the commit returns.
-    fn append(&self, events: &[Event]) -> Result<(Appended, Vec<Event>), StoreError>;
-    /// Every stored event, in acknowledgement order.
-    fn replay(&self) -> Result<Vec<Event>, StoreError>;
-    fn contains(&self, event_id: &str) -> Result<bool, StoreError>;
-    /// Adds (`present`) or removes an allow / deny list entry (`kind/key/value`), durably.
-    fn set_list_entry(&self, entry: &str, present: bool) -> Result<(), StoreError>;
-    /// Every list entry stored.
-    fn list_entries(&self) -> Result<Vec<String>, StoreError>;
-    /// Replaces the stored rule set (JSON), durably.
-    fn set_rules(&self, json: &str) -> Result<(), StoreError>;
-    /// The stored rule set, if one was ever stored.
-    fn rules(&self) -> Result<Option<String>, StoreError>;
-
-    /// The stored lists. Entries stored before values were checked are normalised; one that can
-    /// never match is left out, said in the log.
-    fn stored_lists(&self) -> Result<Lists, StoreError> {
-        let (lists, left_out) = Lists::from_stored(&self.list_entries()?);
-        for (entry, reason) in left_out {
-            tracing::warn!(entry = %entry, reason = %reason, "stored list entry left out: it can never match");
-        }
-        Ok(lists)
-    }
-
-    /// The stored rule set, checked again (against the default tier names), if one was stored.
-    fn stored_rules(&self) -> Result<Option<RuleSet>, StoreError> {
-        let Some(json) = self.rules()? else {
-            return Ok(None);
-        };
-        let file: RulesFile = serde_json::from_str(&json).map_err(StoreError::StoredRules)?;
-        Ok(Some(RuleSet::check(file, &TierRules::default().names)?))
-    }
-
-    /// Replaces the stored rule set with `rules`, durably.
-    fn store_rules(&self, rules: &RuleSet) -> Result<(), StoreError> {
-        let json = serde_json::to_string(rules.spec()).map_err(StoreError::StoredRules)?;
-        self.set_rules(&json)
-    }
-}
 
 /// The embedded store: one redb file per tenant.
 pub struct RedbStore {
@@ -129,31 +48,37 @@ impl RedbStore {
 /// Every event of a store file in acknowledgement order, the file opened read-only.
 pub fn replay_file(path: &Path) -> Result<Vec<Event>, StoreError> {
     let db = redb::ReadOnlyDatabase::open(path).map_err(redb_err)?;
-    replay_from(&db)
+    Ok(read_from(&db, 0, usize::MAX)?
+        .into_iter()
+        .map(|l| l.event)
+        .collect())
 }
 
-fn replay_from(db: &impl ReadableDatabase) -> Result<Vec<Event>, StoreError> {
+/// Up to `limit` events after log position `after` (the order key is the position − 1).
+fn read_from(
+    db: &impl ReadableDatabase,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<Logged>, StoreError> {
     let tx = db.begin_read().map_err(redb_err)?;
     let table = tx.open_table(EVENTS).map_err(redb_err)?;
     let order = tx.open_table(ORDER).map_err(redb_err)?;
     let mut out = Vec::new();
-    for row in order.iter().map_err(redb_err)? {
-        let (_, id) = row.map_err(redb_err)?;
+    for row in order.range(after..).map_err(redb_err)?.take(limit) {
+        let (k, id) = row.map_err(redb_err)?;
         let Some(bytes) = table.get(id.value()).map_err(redb_err)? else {
             return Err(StoreError::Missing(id.value().to_string()));
         };
-        let e: Event =
-            serde_json::from_slice(bytes.value()).map_err(|source| StoreError::Json {
-                id: id.value().to_string(),
-                source,
-            })?;
-        out.push(e);
+        out.push(Logged {
+            seq: k.value() + 1,
+            event: from_json(id.value(), bytes.value())?,
+        });
     }
     Ok(out)
 }
 
 impl EventStore for RedbStore {
-    fn append(&self, events: &[Event]) -> Result<(Appended, Vec<Event>), StoreError> {
+    fn append(&self, events: &[Event]) -> Result<(Appended, Vec<Logged>), StoreError> {
         let tx = self.db.begin_write().map_err(redb_err)?;
         let mut out = Appended::default();
         let mut fresh = Vec::new();
@@ -170,15 +95,16 @@ impl EventStore for RedbStore {
                     out.duplicates.push(id.to_string());
                     continue;
                 }
-                let bytes = serde_json::to_vec(e).map_err(|source| StoreError::Json {
-                    id: id.to_string(),
-                    source,
-                })?;
-                table.insert(id, bytes.as_slice()).map_err(redb_err)?;
+                table
+                    .insert(id, to_json(e)?.as_slice())
+                    .map_err(redb_err)?;
                 order.insert(next, id).map_err(redb_err)?;
                 next += 1;
                 out.accepted.push(id.to_string());
-                fresh.push(e.clone());
+                fresh.push(Logged {
+                    seq: next,
+                    event: e.clone(),
+                });
             }
         }
         // redb commits durably (fsync) by default: after this returns, the events survive a
@@ -187,8 +113,8 @@ impl EventStore for RedbStore {
         Ok((out, fresh))
     }
 
-    fn replay(&self) -> Result<Vec<Event>, StoreError> {
-        replay_from(&self.db)
+    fn read_after(&self, after: u64, limit: usize) -> Result<Vec<Logged>, StoreError> {
+        read_from(&self.db, after, limit)
     }
 
     fn contains(&self, event_id: &str) -> Result<bool, StoreError> {
@@ -254,11 +180,13 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(a.accepted, ["e1", "e2"]);
             assert_eq!(a.duplicates, ["e1"]);
-            assert_eq!(fresh.len(), 2);
-            let (a, _) = s
+            let seqs: Vec<u64> = fresh.iter().map(|l| l.seq).collect();
+            assert_eq!(seqs, [1, 2]);
+            let (a, fresh) = s
                 .append(&[signup("e2", "m2"), signup("e3", "m3")])
                 .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!((a.accepted.len(), a.duplicates.len()), (1, 1));
+            assert_eq!(fresh.first().map(|l| l.seq), Some(3));
         }
         let s = RedbStore::open(&path).unwrap_or_else(|e| panic!("{e}"));
         let ids: Vec<String> = s
@@ -268,6 +196,10 @@ mod tests {
             .map(|e| e.id().to_string())
             .collect();
         assert_eq!(ids, ["e1", "e2", "e3"]);
+        let tail = s.read_after(1, 10).unwrap_or_else(|e| panic!("{e}"));
+        let tail: Vec<(u64, &str)> = tail.iter().map(|l| (l.seq, l.event.id())).collect();
+        assert_eq!(tail, [(2, "e2"), (3, "e3")]);
+        assert_eq!(s.read_after(2, 1).map(|v| v.len()).unwrap_or(0), 1);
         assert!(s.contains("e3").unwrap_or(false));
         assert!(!s.contains("e4").unwrap_or(true));
     }
