@@ -19,6 +19,7 @@ mod members;
 mod model;
 mod read;
 mod replay;
+mod replicas;
 mod report;
 mod rules;
 mod serve;

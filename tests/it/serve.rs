@@ -19,7 +19,7 @@ pub(crate) fn root() -> PathBuf {
 
 /// The real binary serving `data/sample` for two tenants, on a port the OS picks.
 pub(crate) struct Server {
-    child: Child,
+    pub(crate) child: Child,
     pub(crate) addr: String,
 }
 
@@ -503,7 +503,7 @@ fn malformed_requests_get_a_4xx_with_a_stable_code() {
     );
 }
 
-fn sample_tenant() -> Tenant {
+pub(crate) fn sample_tenant() -> Tenant {
     let h = load(&root().join("data/sample")).unwrap_or_else(|e| panic!("{e}"));
     let models = Models::load(
         Arc::new(h),
