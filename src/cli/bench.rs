@@ -24,6 +24,9 @@ pub enum BenchCommand {
     /// update latency, events per second, bytes per account, and what the gang flag holds
     /// beside the sign-up model alone, against the truth.
     Replay(ReplayArgs),
+    /// Running replicas of one tenant on a shared store, over HTTP: recorded sign-ups per second
+    /// and latency, cross-replica visibility lag, events per second into the log.
+    Replicas(super::bench_replicas::ReplicasArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,6 +54,7 @@ pub struct ReplayArgs {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         BenchCommand::Replay(a) => run_replay(a),
+        BenchCommand::Replicas(a) => super::bench_replicas::run_replicas(a),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod audience;
 mod bench;
+mod bench_replicas;
 mod data;
 mod diagnose;
 mod drift;

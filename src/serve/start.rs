@@ -113,22 +113,22 @@ impl AppState {
                 tenant: t.name.clone(),
                 source,
             };
-            let store: Option<Box<dyn EventStore>> =
-                match (super::tail::store_of(config, i), &dir) {
-                    (Some(url), _) => {
-                        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                            return Err(StartError::StoreAddress {
-                                tenant: t.name.clone(),
-                                given: url.to_string(),
-                            });
-                        }
-                        Some(Box::new(PgStore::connect(url, &t.name).map_err(store_err)?))
+            let store: Option<Box<dyn EventStore>> = match (super::tail::store_of(config, i), &dir)
+            {
+                (Some(url), _) => {
+                    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                        return Err(StartError::StoreAddress {
+                            tenant: t.name.clone(),
+                            given: url.to_string(),
+                        });
                     }
-                    (None, Some(dir)) => {
-                        Some(Box::new(RedbStore::open(&dir.events).map_err(store_err)?))
-                    }
-                    (None, None) => None,
-                };
+                    Some(Box::new(PgStore::connect(url, &t.name).map_err(store_err)?))
+                }
+                (None, Some(dir)) => {
+                    Some(Box::new(RedbStore::open(&dir.events).map_err(store_err)?))
+                }
+                (None, None) => None,
+            };
             let rules = tenant_rules(t, store.as_deref())?;
             let models =
                 Models::load(Arc::new(history), &t.model, &t.signup_model, rules).map_err(fail)?;

@@ -66,7 +66,10 @@ impl Pg {
     fn up(&self) {
         let port = self.port.to_string();
         let data = self.data.display().to_string();
-        assert!(pg_script(&["start", &data, &port]).success(), "PostgreSQL did not start");
+        assert!(
+            pg_script(&["start", &data, &port]).success(),
+            "PostgreSQL did not start"
+        );
     }
 
     /// Stops the server at once, as a crash would.
@@ -151,8 +154,14 @@ fn the_shared_log_gives_gap_free_positions_and_stores_each_event_once_across_wri
     store.set_rules("{}").unwrap_or_else(|e| panic!("{e}"));
     let v1 = store.versions().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((v1.lists, v1.rules), (v0.lists + 1, v0.rules + 1));
-    assert_eq!(store.list_entries().unwrap_or_default(), ["deny/device/d-9"]);
-    assert_eq!(other.list_entries().unwrap_or_default(), Vec::<String>::new());
+    assert_eq!(
+        store.list_entries().unwrap_or_default(),
+        ["deny/device/d-9"]
+    );
+    assert_eq!(
+        other.list_entries().unwrap_or_default(),
+        Vec::<String>::new()
+    );
 
     // The server gone: an error within the statement timeout, nothing stored; back: the same
     // batch is stored once.
@@ -160,10 +169,7 @@ fn the_shared_log_gives_gap_free_positions_and_stores_each_event_once_across_wri
     let started = Instant::now();
     let batch = [signup("late", 1_735_689_700, "d", "10.0.0.1")];
     let failed = store.append(&batch);
-    assert!(
-        matches!(failed, Err(StoreError::Postgres(_))),
-        "{failed:?}"
-    );
+    assert!(matches!(failed, Err(StoreError::Postgres(_))), "{failed:?}");
     assert!(started.elapsed() < Duration::from_secs(12));
     pg.up();
     let (a, fresh) = retry(|| store.append(&batch));
@@ -444,7 +450,10 @@ fn the_store_stopped_mid_stream_is_503_store_unavailable_and_nothing_is_lost() {
             }
         }
     }
-    assert!(refused >= 10, "only {refused} batches were refused while the store was down");
+    assert!(
+        refused >= 10,
+        "only {refused} batches were refused while the store was down"
+    );
     assert_eq!(acked.len(), 200, "batches 0-9 and 20-29");
     let store = connect(&pg, "brand-a");
     let log = store.read_all_after(0).unwrap_or_else(|e| panic!("{e}"));

@@ -8,6 +8,7 @@
 //! one is [`PgStore`] (PostgreSQL, `postgres://…`), which several replicas of a tenant write and
 //! tail at once.
 
+mod group;
 mod pg;
 mod redb;
 
@@ -31,6 +32,9 @@ pub enum StoreError {
     /// The shared store could not be reached or refused the statement.
     #[error("event store (postgres): {0}")]
     Postgres(String),
+    /// A commit shared with other callers failed (group commit): its cause, in words.
+    #[error("{0}")]
+    Commit(String),
     #[error("event store: event '{id}': {source}")]
     Json {
         id: String,
@@ -103,7 +107,11 @@ pub trait EventStore: Send + Sync {
 
     /// Every stored event, in log order.
     fn replay(&self) -> Result<Vec<Event>, StoreError> {
-        Ok(self.read_all_after(0)?.into_iter().map(|l| l.event).collect())
+        Ok(self
+            .read_all_after(0)?
+            .into_iter()
+            .map(|l| l.event)
+            .collect())
     }
 
     /// Every stored event after log position `after`, in log order.

@@ -20,6 +20,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
+use super::group::GroupCommit;
 use super::{from_json, to_json, Appended, EventStore, Logged, StoreError, Versions};
 use crate::state::events::Event;
 
@@ -103,6 +104,8 @@ fn block<T: Send + 'static>(
 pub struct PgStore {
     tenant: String,
     pool: Pool,
+    /// Concurrent appends of this process, committed together.
+    group: GroupCommit,
 }
 
 impl PgStore {
@@ -131,6 +134,7 @@ impl PgStore {
         let store = PgStore {
             tenant: tenant.to_string(),
             pool,
+            group: GroupCommit::default(),
         };
         let pool = store.pool.clone();
         let name = store.tenant.clone();
@@ -165,6 +169,98 @@ impl PgStore {
         block(async move {
             let client = pool.get().await.map_err(pg_err)?;
             f(client, tenant).await
+        })
+    }
+
+    /// Stores batches in one transaction: each event not stored yet (by id, across the batches
+    /// too) gets the next log position; each batch is answered with its own part.
+    fn commit_group(
+        &self,
+        batches: Vec<Vec<Event>>,
+    ) -> Result<Vec<(Appended, Vec<Logged>)>, StoreError> {
+        let mut bodies = Vec::with_capacity(batches.len());
+        for b in &batches {
+            let mut these = Vec::with_capacity(b.len());
+            for e in b {
+                these.push(String::from_utf8_lossy(&to_json(e)?).into_owned());
+            }
+            bodies.push(these);
+        }
+        self.with(move |mut client, tenant| async move {
+            let ids: Vec<String> = batches.iter().flatten().map(|e| e.id().to_string()).collect();
+            let tx = client.transaction().await.map_err(pg_err)?;
+            // The head row's lock makes appends of one tenant one after the other: positions are
+            // given without gaps and become visible in their order.
+            let lock = tx
+                .prepare_cached("SELECT seq FROM woolguard_head WHERE tenant = $1 FOR UPDATE")
+                .await
+                .map_err(pg_err)?;
+            let head: i64 = tx
+                .query_one(&lock, &[&tenant])
+                .await
+                .map_err(pg_err)?
+                .get(0);
+            let known = tx
+                .prepare_cached(
+                    "SELECT event_id FROM woolguard_log WHERE tenant = $1 AND event_id = ANY($2)",
+                )
+                .await
+                .map_err(pg_err)?;
+            let mut seen: std::collections::HashSet<String> = tx
+                .query(&known, &[&tenant, &ids])
+                .await
+                .map_err(pg_err)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let mut parts = Vec::with_capacity(batches.len());
+            let (mut seqs, mut new_ids, mut new_bodies) = (Vec::new(), Vec::new(), Vec::new());
+            for (batch, bodies) in batches.into_iter().zip(bodies) {
+                let mut out = Appended::default();
+                let mut fresh = Vec::new();
+                for (e, body) in batch.into_iter().zip(bodies) {
+                    let id = e.id().to_string();
+                    if !seen.insert(id.clone()) {
+                        out.duplicates.push(id);
+                        continue;
+                    }
+                    let seq = head + 1 + seqs.len() as i64;
+                    seqs.push(seq);
+                    new_ids.push(id.clone());
+                    new_bodies.push(body);
+                    out.accepted.push(id);
+                    fresh.push(Logged {
+                        seq: seq as u64,
+                        event: e,
+                    });
+                }
+                parts.push((out, fresh));
+            }
+            if !seqs.is_empty() {
+                let insert = tx
+                    .prepare_cached(
+                        "INSERT INTO woolguard_log (tenant, seq, event_id, body)
+                         SELECT $1, s, i, b FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(s, i, b)",
+                    )
+                    .await
+                    .map_err(pg_err)?;
+                tx.execute(&insert, &[&tenant, &seqs, &new_ids, &new_bodies])
+                    .await
+                    .map_err(pg_err)?;
+                let last = head + seqs.len() as i64;
+                tx.execute(
+                    "UPDATE woolguard_head SET seq = $2 WHERE tenant = $1",
+                    &[&tenant, &last],
+                )
+                .await
+                .map_err(pg_err)?;
+                tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &tenant])
+                    .await
+                    .map_err(pg_err)?;
+            }
+            // Acknowledged only once this commit returns (synchronous_commit: the WAL is flushed).
+            tx.commit().await.map_err(pg_err)?;
+            Ok(parts)
         })
     }
 
@@ -214,7 +310,8 @@ impl PgStore {
         self.with(move |mut client, tenant| async move {
             let tx = client.transaction().await.map_err(pg_err)?;
             change(&tx, &tenant).await.map_err(pg_err)?;
-            let bump = format!("UPDATE woolguard_head SET {column} = {column} + 1 WHERE tenant = $1");
+            let bump =
+                format!("UPDATE woolguard_head SET {column} = {column} + 1 WHERE tenant = $1");
             tx.execute(&bump, &[&tenant]).await.map_err(pg_err)?;
             tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &tenant])
                 .await
@@ -226,82 +323,8 @@ impl PgStore {
 
 impl EventStore for PgStore {
     fn append(&self, events: &[Event]) -> Result<(Appended, Vec<Logged>), StoreError> {
-        let mut bodies = Vec::with_capacity(events.len());
-        for e in events {
-            bodies.push(String::from_utf8_lossy(&to_json(e)?).into_owned());
-        }
-        let events = events.to_vec();
-        self.with(move |mut client, tenant| async move {
-            let ids: Vec<String> = events.iter().map(|e| e.id().to_string()).collect();
-            let tx = client.transaction().await.map_err(pg_err)?;
-            // The head row's lock makes appends of one tenant one after the other: positions are
-            // given without gaps and become visible in their order.
-            let lock = tx
-                .prepare_cached("SELECT seq FROM woolguard_head WHERE tenant = $1 FOR UPDATE")
-                .await
-                .map_err(pg_err)?;
-            let head: i64 = tx
-                .query_one(&lock, &[&tenant])
-                .await
-                .map_err(pg_err)?
-                .get(0);
-            let known = tx
-                .prepare_cached(
-                    "SELECT event_id FROM woolguard_log WHERE tenant = $1 AND event_id = ANY($2)",
-                )
-                .await
-                .map_err(pg_err)?;
-            let mut seen: std::collections::HashSet<String> = tx
-                .query(&known, &[&tenant, &ids])
-                .await
-                .map_err(pg_err)?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            let mut out = Appended::default();
-            let mut fresh = Vec::new();
-            let (mut seqs, mut new_ids, mut new_bodies) = (Vec::new(), Vec::new(), Vec::new());
-            for ((id, e), body) in ids.into_iter().zip(events).zip(bodies) {
-                if !seen.insert(id.clone()) {
-                    out.duplicates.push(id);
-                    continue;
-                }
-                let seq = head + 1 + seqs.len() as i64;
-                seqs.push(seq);
-                new_ids.push(id.clone());
-                new_bodies.push(body);
-                out.accepted.push(id);
-                fresh.push(Logged {
-                    seq: seq as u64,
-                    event: e,
-                });
-            }
-            if !seqs.is_empty() {
-                let insert = tx
-                    .prepare_cached(
-                        "INSERT INTO woolguard_log (tenant, seq, event_id, body)
-                         SELECT $1, s, i, b FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(s, i, b)",
-                    )
-                    .await
-                    .map_err(pg_err)?;
-                tx.execute(&insert, &[&tenant, &seqs, &new_ids, &new_bodies])
-                    .await
-                    .map_err(pg_err)?;
-                let last = head + seqs.len() as i64;
-                tx.execute(
-                    "UPDATE woolguard_head SET seq = $2 WHERE tenant = $1",
-                    &[&tenant, &last],
-                )
-                .await
-                .map_err(pg_err)?;
-                tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &tenant])
-                    .await
-                    .map_err(pg_err)?;
-            }
-            // Acknowledged only once this commit returns (synchronous_commit: the WAL is flushed).
-            tx.commit().await.map_err(pg_err)?;
-            Ok((out, fresh))
-        })
+        self.group
+            .append(events, |batches| self.commit_group(batches))
     }
 
     fn read_after(&self, after: u64, limit: usize) -> Result<Vec<Logged>, StoreError> {
@@ -451,9 +474,7 @@ impl PgTail {
     /// One connection's worth of notifications; `Ok` when the receiver is gone.
     async fn session(url: &str, wake: &mpsc::Sender<String>) -> Result<(), StoreError> {
         use futures_util::StreamExt;
-        let (client, mut connection) = tokio_postgres::connect(url, NoTls)
-            .await
-            .map_err(pg_err)?;
+        let (client, mut connection) = tokio_postgres::connect(url, NoTls).await.map_err(pg_err)?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let driver = tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));

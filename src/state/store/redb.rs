@@ -4,6 +4,7 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use super::group::GroupCommit;
 use super::{from_json, to_json, Appended, EventStore, Logged, StoreError};
 use crate::state::events::Event;
 
@@ -26,6 +27,8 @@ const ORDER: TableDefinition<u64, &str> = TableDefinition::new("order");
 /// The embedded store: one redb file per tenant.
 pub struct RedbStore {
     db: Database,
+    /// Concurrent appends, committed together.
+    group: GroupCommit,
 }
 
 impl RedbStore {
@@ -41,7 +44,10 @@ impl RedbStore {
         tx.open_table(LISTS).map_err(redb_err)?;
         tx.open_table(RULES).map_err(redb_err)?;
         tx.commit().map_err(redb_err)?;
-        Ok(RedbStore { db })
+        Ok(RedbStore {
+            db,
+            group: GroupCommit::default(),
+        })
     }
 }
 
@@ -77,11 +83,14 @@ fn read_from(
     Ok(out)
 }
 
-impl EventStore for RedbStore {
-    fn append(&self, events: &[Event]) -> Result<(Appended, Vec<Logged>), StoreError> {
+impl RedbStore {
+    /// Stores batches in one durable transaction, each answered with its own part.
+    fn commit_group(
+        &self,
+        batches: Vec<Vec<Event>>,
+    ) -> Result<Vec<(Appended, Vec<Logged>)>, StoreError> {
         let tx = self.db.begin_write().map_err(redb_err)?;
-        let mut out = Appended::default();
-        let mut fresh = Vec::new();
+        let mut parts = Vec::with_capacity(batches.len());
         {
             let mut table = tx.open_table(EVENTS).map_err(redb_err)?;
             let mut order = tx.open_table(ORDER).map_err(redb_err)?;
@@ -89,28 +98,40 @@ impl EventStore for RedbStore {
                 .last()
                 .map_err(redb_err)?
                 .map_or(0, |(k, _)| k.value() + 1);
-            for e in events {
-                let id = e.id();
-                if table.get(id).map_err(redb_err)?.is_some() {
-                    out.duplicates.push(id.to_string());
-                    continue;
+            for batch in batches {
+                let mut out = Appended::default();
+                let mut fresh = Vec::new();
+                for e in batch {
+                    let id = e.id().to_string();
+                    if table.get(id.as_str()).map_err(redb_err)?.is_some() {
+                        out.duplicates.push(id);
+                        continue;
+                    }
+                    table
+                        .insert(id.as_str(), to_json(&e)?.as_slice())
+                        .map_err(redb_err)?;
+                    order.insert(next, id.as_str()).map_err(redb_err)?;
+                    next += 1;
+                    out.accepted.push(id);
+                    fresh.push(Logged {
+                        seq: next,
+                        event: e,
+                    });
                 }
-                table
-                    .insert(id, to_json(e)?.as_slice())
-                    .map_err(redb_err)?;
-                order.insert(next, id).map_err(redb_err)?;
-                next += 1;
-                out.accepted.push(id.to_string());
-                fresh.push(Logged {
-                    seq: next,
-                    event: e.clone(),
-                });
+                parts.push((out, fresh));
             }
         }
         // redb commits durably (fsync) by default: after this returns, the events survive a
         // crash or `kill -9`.
         tx.commit().map_err(redb_err)?;
-        Ok((out, fresh))
+        Ok(parts)
+    }
+}
+
+impl EventStore for RedbStore {
+    fn append(&self, events: &[Event]) -> Result<(Appended, Vec<Logged>), StoreError> {
+        self.group
+            .append(events, |batches| self.commit_group(batches))
     }
 
     fn read_after(&self, after: u64, limit: usize) -> Result<Vec<Logged>, StoreError> {

@@ -69,7 +69,11 @@ impl Tenant {
     /// Applies the events a request just stored, after any stored before them that this replica
     /// has not applied yet (read back from the log), so that every event is applied once, in
     /// log order.
-    pub(super) fn settle(&self, store: &dyn EventStore, fresh: &[Logged]) -> Result<(), StateError> {
+    pub(super) fn settle(
+        &self,
+        store: &dyn EventStore,
+        fresh: &[Logged],
+    ) -> Result<(), StateError> {
         let Some(last) = fresh.last() else {
             return Ok(());
         };
