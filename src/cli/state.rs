@@ -1,7 +1,10 @@
 //! `state`: the scorer's durable online state.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
 
 use woolguard::state::dir::init_state;
 use woolguard::state::export::export_state;
@@ -21,6 +24,36 @@ pub enum StateCommand {
     /// orders, points, and review outcomes as labels) as a contract folder that `train` reads.
     /// Run it with the tenant's scorer stopped (it holds the store's lock while serving).
     Export(ExportArgs),
+    /// Fold the tenant's log after its latest snapshot into a new snapshot at the log's last
+    /// position (`<state>/<tenant>/snapshots/<position>/`), which a new or restarted scorer loads
+    /// before folding only the tail; keep the newest --keep, and with --prune drop the log's
+    /// event bodies behind the oldest one kept. With the embedded store, run it with the scorer
+    /// stopped; with a shared store (--store), any time.
+    Snapshot(SnapshotArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SnapshotArgs {
+    /// State folder; snapshots go to `<state>/<tenant>/snapshots/`.
+    #[arg(long)]
+    pub state: PathBuf,
+    #[arg(long, default_value = "default")]
+    pub tenant: String,
+    /// The tenant's shared store (`postgres://…`); default: the embedded store in --state.
+    #[arg(long, env = "WOOLGUARD_STORE")]
+    pub store: Option<String>,
+    /// The history the tenant's scorer starts from (`data = …`) when no snapshot was taken yet;
+    /// default: the one `state init` wrote.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Snapshots to keep (older folders are removed).
+    #[arg(long, default_value_t = 2)]
+    pub keep: usize,
+    /// Drop the log's event bodies behind the oldest snapshot kept (their ids stay).
+    #[arg(long)]
+    pub prune: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,6 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        StateCommand::Snapshot(a) => snapshot(a),
         StateCommand::Export(a) => {
             let done = export_state(&a.state, &a.tenant, a.data.as_deref(), &a.out, a.replace)?;
             if a.json {
@@ -112,4 +146,66 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn snapshot(a: SnapshotArgs) -> anyhow::Result<ExitCode> {
+    use woolguard::state::store::{EventStore, PgStore, RedbStore};
+    let dir = woolguard::state::dir::StateDir::of(&a.state, &a.tenant);
+    let store: Box<dyn EventStore> = match &a.store {
+        Some(url) => Box::new(
+            PgStore::connect(url, &a.tenant).with_context(|| format!("tenant {}", a.tenant))?,
+        ),
+        None => {
+            if !dir.events.is_file() {
+                anyhow::bail!(
+                    "tenant '{}' has no event store under {}: run `woolguard state init`, or give --store",
+                    a.tenant,
+                    a.state.display()
+                );
+            }
+            Box::new(RedbStore::open(&dir.events).with_context(|| {
+                format!(
+                    "{} (stop the tenant's scorer first: it holds the store while serving)",
+                    dir.events.display()
+                )
+            })?)
+        }
+    };
+    let history = a.data.clone().unwrap_or_else(|| dir.history.clone());
+    let root = a.state.join(&a.tenant).join("snapshots");
+    let done = woolguard::state::snapshots::take(
+        store.as_ref(),
+        &a.tenant,
+        &history,
+        &root,
+        a.keep,
+        a.prune,
+    )?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &done)?;
+        writeln!(out)?;
+    } else {
+        let r = &done.rows;
+        writeln!(
+            out,
+            "tenant {}: snapshot at log position {} in {} ({} events folded now, {} waiting for a sign-up; {} members, {} coupon, {} order, {} points, {} label rows; fingerprint {}); {} kept, {} removed, {} event bodies pruned; {:.1} s",
+            done.tenant,
+            done.snapshot.position,
+            done.snapshot.path.display(),
+            done.events,
+            done.waiting,
+            r.members,
+            r.coupons,
+            r.orders,
+            r.points,
+            r.labels,
+            done.fingerprint,
+            done.kept.len(),
+            done.removed.len(),
+            done.pruned,
+            done.seconds
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

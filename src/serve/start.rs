@@ -26,6 +26,11 @@ pub enum StartError {
     Store { tenant: String, source: StoreError },
     #[error("tenant {tenant}: store {given:?} is not a PostgreSQL address (postgres://user@host:port/db)")]
     StoreAddress { tenant: String, given: String },
+    #[error("tenant {tenant}: snapshot: {source}")]
+    Snapshot {
+        tenant: String,
+        source: crate::state::snapshots::SnapshotError,
+    },
     #[error("tenant {tenant}: {source}")]
     State { tenant: String, source: StateError },
     #[error("tenant {tenant}: rules {}: {source}", .path.display())]
@@ -105,10 +110,6 @@ impl AppState {
                 (None, Some(dir)) if dir.history.exists() => dir.history.clone(),
                 (None, _) => return Err(StartError::NoHistory(t.name.clone())),
             };
-            let history = crate::data::load(&data).map_err(|source| StartError::Data {
-                tenant: t.name.clone(),
-                source,
-            })?;
             let store_err = |source| StartError::Store {
                 tenant: t.name.clone(),
                 source,
@@ -129,6 +130,24 @@ impl AppState {
                 }
                 (None, None) => None,
             };
+            // With a snapshot at a log position, the tenant starts from it and folds the tail.
+            let base = match &store {
+                Some(s) => crate::state::snapshots::base(s.as_ref(), &data).map_err(|source| {
+                    StartError::Snapshot {
+                        tenant: t.name.clone(),
+                        source,
+                    }
+                })?,
+                None => crate::state::snapshots::Base {
+                    history: data,
+                    position: 0,
+                    waiting: Vec::new(),
+                },
+            };
+            let history = crate::data::load(&base.history).map_err(|source| StartError::Data {
+                tenant: t.name.clone(),
+                source,
+            })?;
             let rules = tenant_rules(t, store.as_deref())?;
             let models =
                 Models::load(Arc::new(history), &t.model, &t.signup_model, rules).map_err(fail)?;
@@ -137,7 +156,9 @@ impl AppState {
                 tenant = tenant.with_state_dir(dir);
             }
             if let Some(store) = store {
-                tenant = tenant.with_store(store).map_err(fail)?;
+                tenant = tenant
+                    .with_store_at(store, base.position, base.waiting)
+                    .map_err(fail)?;
                 // Every stored event reaches the member scores before the first request (with
                 // none stored, the snapshot just loaded is already current).
                 if tenant.pending().map_err(fail)? > 0 {

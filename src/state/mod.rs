@@ -10,6 +10,7 @@ pub mod export;
 pub mod replay;
 pub mod shadow;
 pub mod snapshot;
+pub mod snapshots;
 pub mod store;
 pub mod tenant;
 

@@ -1093,6 +1093,7 @@ fn audiences_come_as_json_ndjson_or_parquet_and_the_spec_lists_every_route() {
         ("/v1/audiences/filter", "post"),
         ("/v1/events", "post"),
         ("/v1/events/{id}", "get"),
+        ("/v1/state", "get"),
         ("/v1/state/refresh", "post"),
         ("/v1/state/export", "post"),
         ("/v1/models", "get"),
@@ -1123,7 +1124,7 @@ fn audiences_come_as_json_ndjson_or_parquet_and_the_spec_lists_every_route() {
             "{method} {path} missing from the spec"
         );
     }
-    assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(25));
+    assert_eq!(spec["paths"].as_object().map(|p| p.len()), Some(26));
     for schema in [
         "Candidate",
         "Verdict",

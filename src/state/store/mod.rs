@@ -80,6 +80,17 @@ pub struct Versions {
     pub rules: u64,
 }
 
+/// A snapshot at a log position: the tenant's history with every event up to `position` folded
+/// in, written as a contract folder at `path` (`woolguard state snapshot`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SnapshotPointer {
+    pub position: u64,
+    #[schema(value_type = String)]
+    pub path: std::path::PathBuf,
+    /// UTC seconds when it was written.
+    pub taken_at: i64,
+}
+
 /// Where events live.
 pub trait EventStore: Send + Sync {
     /// Stores the events not stored yet, in one durable transaction, and returns which were new
@@ -96,6 +107,14 @@ pub trait EventStore: Send + Sync {
     fn set_rules(&self, json: &str) -> Result<(), StoreError>;
     /// The stored rule set, if one was ever stored.
     fn rules(&self) -> Result<Option<String>, StoreError>;
+    /// The snapshots kept, oldest first (JSON as stored; empty when none was ever taken).
+    fn snapshots_json(&self) -> Result<Option<String>, StoreError>;
+    /// Replaces the list of snapshots kept, durably.
+    fn set_snapshots_json(&self, json: &str) -> Result<(), StoreError>;
+    /// Drops the bodies of the events up to log position `position` (their ids stay, so a retry
+    /// of one is still a duplicate); returns how many were dropped. Only the tail after a
+    /// snapshot can be read afterwards.
+    fn prune_through(&self, position: u64) -> Result<usize, StoreError>;
     /// How often the lists and rules were changed (a store only this process writes: zero).
     fn versions(&self) -> Result<Versions, StoreError> {
         Ok(Versions::default())
@@ -127,6 +146,26 @@ pub trait EventStore: Send + Sync {
                 return Ok(out);
             }
         }
+    }
+
+    /// The snapshots kept, oldest first.
+    fn snapshots(&self) -> Result<Vec<SnapshotPointer>, StoreError> {
+        match self.snapshots_json()? {
+            None => Ok(Vec::new()),
+            Some(json) => serde_json::from_str(&json).map_err(|source| StoreError::Json {
+                id: "(snapshots)".to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Replaces the list of snapshots kept.
+    fn set_snapshots(&self, list: &[SnapshotPointer]) -> Result<(), StoreError> {
+        let json = serde_json::to_string(list).map_err(|source| StoreError::Json {
+            id: "(snapshots)".to_string(),
+            source,
+        })?;
+        self.set_snapshots_json(&json)
     }
 
     /// The stored lists. Entries stored before values were checked are normalised; one that can

@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS woolguard_head (
     lists  bigint NOT NULL DEFAULT 0,
     rules  bigint NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS woolguard_pruned (
+    tenant   text NOT NULL,
+    event_id text NOT NULL,
+    PRIMARY KEY (tenant, event_id)
+);
 CREATE TABLE IF NOT EXISTS woolguard_lists (
     tenant text NOT NULL,
     entry  text NOT NULL,
@@ -202,7 +207,9 @@ impl PgStore {
                 .get(0);
             let known = tx
                 .prepare_cached(
-                    "SELECT event_id FROM woolguard_log WHERE tenant = $1 AND event_id = ANY($2)",
+                    "SELECT event_id FROM woolguard_log WHERE tenant = $1 AND event_id = ANY($2)
+                     UNION ALL
+                     SELECT event_id FROM woolguard_pruned WHERE tenant = $1 AND event_id = ANY($2)",
                 )
                 .await
                 .map_err(pg_err)?;
@@ -370,7 +377,10 @@ impl EventStore for PgStore {
         self.with(move |client, tenant| async move {
             let row = client
                 .query_opt(
-                    "SELECT 1 FROM woolguard_log WHERE tenant = $1 AND event_id = $2",
+                    "SELECT 1 FROM woolguard_log WHERE tenant = $1 AND event_id = $2
+                     UNION ALL
+                     SELECT 1 FROM woolguard_pruned WHERE tenant = $1 AND event_id = $2
+                     LIMIT 1",
                     &[&tenant, &id],
                 )
                 .await
@@ -423,6 +433,39 @@ impl EventStore for PgStore {
 
     fn rules(&self) -> Result<Option<String>, StoreError> {
         self.meta("rules")
+    }
+
+    fn snapshots_json(&self) -> Result<Option<String>, StoreError> {
+        self.meta("snapshots")
+    }
+
+    fn set_snapshots_json(&self, json: &str) -> Result<(), StoreError> {
+        self.set_meta("snapshots", json)
+    }
+
+    fn prune_through(&self, position: u64) -> Result<usize, StoreError> {
+        let position = position as i64;
+        self.with(move |mut client, tenant| async move {
+            let tx = client.transaction().await.map_err(pg_err)?;
+            // The ids stay (a retry is still a duplicate); the bodies go.
+            tx.execute(
+                "INSERT INTO woolguard_pruned (tenant, event_id)
+                 SELECT tenant, event_id FROM woolguard_log WHERE tenant = $1 AND seq <= $2
+                 ON CONFLICT DO NOTHING",
+                &[&tenant, &position],
+            )
+            .await
+            .map_err(pg_err)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM woolguard_log WHERE tenant = $1 AND seq <= $2",
+                    &[&tenant, &position],
+                )
+                .await
+                .map_err(pg_err)?;
+            tx.commit().await.map_err(pg_err)?;
+            Ok(n as usize)
+        })
     }
 
     fn versions(&self) -> Result<Versions, StoreError> {

@@ -21,6 +21,9 @@ const LISTS: TableDefinition<&str, u8> = TableDefinition::new("lists");
 /// The tenant's rule set (key `current`), as JSON, swapped whole.
 const RULES: TableDefinition<&str, &str> = TableDefinition::new("rules");
 
+/// Named values (`snapshots`: the snapshots kept, as JSON).
+const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+
 /// Arrival order (log position − 1) → event id.
 const ORDER: TableDefinition<u64, &str> = TableDefinition::new("order");
 
@@ -43,6 +46,7 @@ impl RedbStore {
         tx.open_table(ORDER).map_err(redb_err)?;
         tx.open_table(LISTS).map_err(redb_err)?;
         tx.open_table(RULES).map_err(redb_err)?;
+        tx.open_table(META).map_err(redb_err)?;
         tx.commit().map_err(redb_err)?;
         Ok(RedbStore {
             db,
@@ -175,6 +179,45 @@ impl EventStore for RedbStore {
             .insert("current", json)
             .map_err(redb_err)?;
         tx.commit().map_err(redb_err)
+    }
+
+    fn snapshots_json(&self) -> Result<Option<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(redb_err)?;
+        let table = tx.open_table(META).map_err(redb_err)?;
+        let v = table.get("snapshots").map_err(redb_err)?;
+        Ok(v.map(|v| v.value().to_string()))
+    }
+
+    fn set_snapshots_json(&self, json: &str) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(redb_err)?;
+        tx.open_table(META)
+            .map_err(redb_err)?
+            .insert("snapshots", json)
+            .map_err(redb_err)?;
+        tx.commit().map_err(redb_err)
+    }
+
+    fn prune_through(&self, position: u64) -> Result<usize, StoreError> {
+        let tx = self.db.begin_write().map_err(redb_err)?;
+        let mut dropped = 0;
+        {
+            let mut table = tx.open_table(EVENTS).map_err(redb_err)?;
+            let mut order = tx.open_table(ORDER).map_err(redb_err)?;
+            let ids: Vec<(u64, String)> = order
+                .range(..position)
+                .map_err(redb_err)?
+                .map(|r| r.map(|(k, v)| (k.value(), v.value().to_string())))
+                .collect::<Result<_, _>>()
+                .map_err(redb_err)?;
+            for (k, id) in ids {
+                // The id stays (an empty body), so a retry is still a duplicate.
+                table.insert(id.as_str(), &[][..]).map_err(redb_err)?;
+                order.remove(k).map_err(redb_err)?;
+                dropped += 1;
+            }
+        }
+        tx.commit().map_err(redb_err)?;
+        Ok(dropped)
     }
 
     fn rules(&self) -> Result<Option<String>, StoreError> {

@@ -457,17 +457,33 @@ impl Tenant {
     /// the state built from the history.
     ///
     /// The events are pending afterwards: [`Tenant::refresh`] folds them into the snapshot.
-    pub fn with_store(mut self, store: Box<dyn EventStore>) -> Result<Self, StateError> {
+    pub fn with_store(self, store: Box<dyn EventStore>) -> Result<Self, StateError> {
+        self.with_store_at(store, 0, Vec::new())
+    }
+
+    /// [`Tenant::with_store`] for a snapshot's history: only the log after `position` is
+    /// applied; `waiting` (events the snapshot kept beside its history, waiting for their
+    /// member's sign-up) are queued first.
+    pub fn with_store_at(
+        mut self,
+        store: Box<dyn EventStore>,
+        position: u64,
+        waiting: Vec<Event>,
+    ) -> Result<Self, StateError> {
         let lists = {
             let _tenant = tracing::info_span!("tenant", tenant = %self.name).entered();
             store.stored_lists()?
         };
         *self.lists.get_mut().map_err(|_| poisoned())? = lists;
         let versions = store.versions()?;
-        let logged = store.read_all_after(0)?;
+        self.pending
+            .get_mut()
+            .map_err(|_| poisoned())?
+            .extend(waiting);
+        let logged = store.read_all_after(position)?;
         self.take(&logged)?;
         let applied = self.applied.get_mut().map_err(|_| poisoned())?;
-        applied.seq = logged.last().map_or(0, |l| l.seq);
+        applied.seq = logged.last().map_or(position, |l| l.seq);
         applied.versions = versions;
         self.store = Some(store);
         Ok(self)
