@@ -29,7 +29,7 @@ pub enum StartError {
     #[error("tenant {tenant}: snapshot: {source}")]
     Snapshot {
         tenant: String,
-        source: crate::state::snapshots::SnapshotError,
+        source: Box<crate::state::snapshots::SnapshotError>,
     },
     #[error("tenant {tenant}: {source}")]
     State { tenant: String, source: StateError },
@@ -135,7 +135,7 @@ impl AppState {
                 Some(s) => crate::state::snapshots::base(s.as_ref(), &data).map_err(|source| {
                     StartError::Snapshot {
                         tenant: t.name.clone(),
-                        source,
+                        source: Box::new(source),
                     }
                 })?,
                 None => crate::state::snapshots::Base {
