@@ -350,8 +350,7 @@ impl EventStore for PgStore {
                 .await
                 .map_err(pg_err)?;
             let mut out = Vec::with_capacity(rows.len());
-            let mut expected = after as u64 + 1;
-            for r in rows {
+            for (expected, r) in (after as u64 + 1..).zip(rows) {
                 let seq = r.get::<_, i64>(0) as u64;
                 if seq != expected {
                     return Err(StoreError::Gap {
@@ -360,7 +359,6 @@ impl EventStore for PgStore {
                         found: seq,
                     });
                 }
-                expected += 1;
                 let id: String = r.get(1);
                 let body: String = r.get(2);
                 out.push(Logged {
