@@ -75,3 +75,60 @@ impl GroupCommit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier};
+
+    use super::*;
+    use crate::state::events::tests::signup;
+
+    #[test]
+    fn concurrent_appends_share_commits_and_each_gets_its_own_part() {
+        let group = Arc::new(GroupCommit::default());
+        let commits = Arc::new(AtomicUsize::new(0));
+        let start = Arc::new(Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let (group, commits, start) = (group.clone(), commits.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    let id = format!("e{i}");
+                    group.append(&[signup(&id, "m")], |batches| {
+                        commits.fetch_add(1, Ordering::Relaxed);
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        Ok(batches
+                            .into_iter()
+                            .map(|b| {
+                                let accepted = b.iter().map(|e| e.id().to_string()).collect();
+                                let a = Appended {
+                                    accepted,
+                                    ..Appended::default()
+                                };
+                                (a, Vec::new())
+                            })
+                            .collect())
+                    })
+                })
+            })
+            .collect();
+        for (i, t) in threads.into_iter().enumerate() {
+            let answer = t.join().unwrap_or_else(|_| panic!("thread {i}"));
+            let (a, _) = answer.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(a.accepted, [format!("e{i}")]);
+        }
+        // The first caller commits alone; the seven that queued meanwhile share at most two.
+        let n = commits.load(Ordering::Relaxed);
+        assert!((2..=3).contains(&n), "{n} commits for 8 callers");
+    }
+
+    #[test]
+    fn a_failed_group_commit_fails_every_caller_in_it() {
+        let group = GroupCommit::default();
+        let answer = group.append(&[signup("e1", "m")], |_| {
+            Err(StoreError::Postgres("down".to_string()))
+        });
+        assert!(matches!(answer, Err(StoreError::Commit(m)) if m.contains("down")));
+    }
+}
