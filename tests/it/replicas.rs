@@ -402,6 +402,26 @@ fn three_replicas_converge_on_the_log_and_survive_kill_9_of_one() {
     assert_eq!(position, head + 10);
     converged(&replicas[0], position);
     converged(&replicas[2], position);
+
+    // A device denied through one replica is denied by the others within their poll.
+    let (status, body) = replicas[0].call("PUT", "/v1/lists/deny/device/dev-shared-3", &KEY, "");
+    assert_eq!(status, 200, "{body}");
+    let probe = probe_body(&probes[3]);
+    for s in &replicas[1..] {
+        let started = Instant::now();
+        loop {
+            let (_, body) = s.call("POST", "/v1/candidates/score", &KEY, &probe);
+            if json(&body)["list"].is_object() {
+                assert_eq!(json(&body)["decision"], "reject", "{body}");
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the deny list did not reach a replica: {body}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 #[test]
