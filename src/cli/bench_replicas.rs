@@ -5,14 +5,13 @@
 //! waits for each other replica's `log_position` (`GET /v1/state`) to reach it: the cross-replica
 //! visibility lag. Then batches of events into the log: events per second.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use serde::Serialize;
 
 #[derive(Debug, clap::Args)]
@@ -62,7 +61,7 @@ struct Report {
     events_per_second: f64,
 }
 
-/// One HTTP/1.1 request on a fresh connection: (status, body).
+/// One request with the API key: (status, body).
 fn call(
     addr: &str,
     method: &str,
@@ -70,25 +69,8 @@ fn call(
     key: &str,
     body: &str,
 ) -> anyhow::Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\nx-api-key: {key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes())?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw)?;
-    let status = raw
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    let headers = [("x-api-key", key)];
+    super::http::call(addr, method, path, &headers, body, Duration::from_secs(30))
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {

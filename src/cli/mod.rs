@@ -9,6 +9,7 @@ mod diagnose;
 mod drift;
 mod gangs;
 mod generate;
+mod http;
 mod import;
 pub mod log;
 mod model;

@@ -729,30 +729,13 @@ pub fn promote(args: PromoteArgs) -> anyhow::Result<ExitCode> {
 
 /// A plain-HTTP POST with the admin key: (status, body).
 fn post(base: &str, path: &str, admin_key: &str, body: &str) -> anyhow::Result<(u16, String)> {
-    use std::io::Read;
     let host = base
         .strip_prefix("http://")
         .context("--scorer must start with http://")?
         .trim_end_matches('/');
-    let mut s = std::net::TcpStream::connect(host)?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(120)))?;
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ncontent-type: application/json\r\nx-admin-key: {admin_key}\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw)?;
-    let status = raw
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .context("no HTTP status in the scorer's answer")?;
-    let reply = raw
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    Ok((status, reply))
+    let headers = [("x-admin-key", admin_key)];
+    let timeout = std::time::Duration::from_secs(120);
+    super::http::call(host, "POST", path, &headers, body, timeout)
 }
 
 pub fn rollback(args: RollbackArgs) -> anyhow::Result<ExitCode> {
