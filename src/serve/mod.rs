@@ -69,8 +69,9 @@ pub struct ServeConfig {
     /// Folder of the tenants' durable state (see [`crate::state::dir::StateDir`]); without it `POST /v1/events`
     /// is refused.
     pub state: Option<PathBuf>,
-    /// Seconds between folds of newly acknowledged events into the member scores (0: only on
-    /// `POST /v1/state/refresh`).
+    /// Seconds between full refreshes (new events folded into the history, every member
+    /// re-aged and rescored); 0, the default, only on `POST /v1/state/refresh`. An acknowledged
+    /// event reaches the scores of the members it touches at once without one.
     pub refresh_secs: u64,
     /// Offered instead of a plain no on review decisions, e.g. "welcome benefit after the first
     /// order".
@@ -100,7 +101,7 @@ impl Default for ServeConfig {
             max_body_bytes: 64 * 1024 * 1024,
             max_ids: 2_000_000,
             state: None,
-            refresh_secs: 60,
+            refresh_secs: 0,
             review_remedy: Some("grant the welcome benefit after a first order".to_string()),
             smoke: SmokeBand::default(),
             drift_threshold: 0.25,

@@ -77,7 +77,7 @@ impl BenefitCheck {
 }
 
 impl Tenant {
-    /// Grant, hold or deny a benefit: the member's verdict from the snapshot with its gang as it
+    /// Grant, hold or deny a benefit: the member's verdict (live where an event touched it since the snapshot, else the snapshot's) with its gang as it
     /// stands in the live state now (a gang flagged since the last refresh holds at once); a
     /// member who joined since the last refresh is judged by its gang alone. A hold is stored
     /// (with an event store) before the answer; a retry of the same check stores it once.
@@ -93,12 +93,19 @@ impl Tenant {
             (group.is_some(), brief)
         };
         let m = models.history.members.index_of(&req.member_id);
-        let scored = m.and_then(|m| Some((m, models.scores.get(m as usize).cloned().flatten()?)));
-        let verdict = match scored {
-            Some((m, (scored, mut outcome))) => {
-                outcome.gang = gang.clone();
+        // Live where an event touched the member since the snapshot, else the snapshot's.
+        let scored = match self.live.score_of(&req.member_id)? {
+            Some(ls) => Some((ls.member.clone(), ls.keys.clone())),
+            None => m.and_then(|m| {
+                let s = models.scores.get(m as usize).cloned().flatten()?;
                 let keys = crate::scoring::members::member_keys(&models.history, m);
-                Some(judge.decide(&models.member, scored, &keys, &outcome))
+                Some((s, super::live::OwnedKeys::of(&keys)))
+            }),
+        };
+        let verdict = match scored {
+            Some(((scored, mut outcome), keys)) => {
+                outcome.gang = gang.clone();
+                Some(judge.decide(&models.member, scored, &keys.keys(), &outcome))
             }
             None if m.is_some() || known_live => None,
             None => return Err(StateError::UnknownMember(req.member_id.clone())),
