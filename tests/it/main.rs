@@ -22,4 +22,5 @@ mod replay;
 mod report;
 mod rules;
 mod serve;
+mod serve_live;
 mod trust;

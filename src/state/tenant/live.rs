@@ -155,15 +155,21 @@ impl Live {
         seq: u64,
         current: &dyn Fn() -> Result<Arc<Models>, StateError>,
     ) -> Result<(), StateError> {
-        if !matches!(e, Event::Label { .. } | Event::Hold { .. }) {
-            self.end
-                .fetch_max(e.at().saturating_add(1), Ordering::SeqCst);
-        }
         if matches!(e, Event::Hold { .. }) {
             return Ok(());
         }
         let mut inner = self.inner.lock().map_err(|_| poisoned())?;
         let in_history = current()?.history.members.index_of(e.member_id()).is_some();
+        let entry = inner.entries.get(e.member_id());
+        // An event of a member not signed up yet waits (a fold leaves it out too), and moves the
+        // newest moment on only once the sign-up arrives.
+        let known = in_history
+            || matches!(e, Event::Signup { .. })
+            || entry.is_some_and(|x| x.signup.is_some());
+        if known && !matches!(e, Event::Label { .. }) {
+            self.end
+                .fetch_max(e.at().saturating_add(1), Ordering::SeqCst);
+        }
         if seq <= inner.folded && in_history {
             return Ok(());
         }
@@ -175,7 +181,16 @@ impl Live {
     /// Keeps the recruitment-time row of a member who signed up since the snapshot.
     pub fn signed_up(&self, id: &str, row: Vec<f64>) -> Result<(), StateError> {
         let mut inner = self.inner.lock().map_err(|_| poisoned())?;
-        inner.entries.entry(id.to_string()).or_default().signup = Some(Arc::new(row));
+        let entry = inner.entries.entry(id.to_string()).or_default();
+        entry.signup = Some(Arc::new(row));
+        // The events that waited for the sign-up count from now on.
+        let waited = entry
+            .events
+            .iter()
+            .filter(|(_, e)| !matches!(e, Event::Label { .. } | Event::Hold { .. }));
+        if let Some(t) = waited.map(|(_, e)| e.at()).max() {
+            self.end.fetch_max(t.saturating_add(1), Ordering::SeqCst);
+        }
         Ok(())
     }
 
