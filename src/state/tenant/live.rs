@@ -112,6 +112,9 @@ pub struct Live {
     end: AtomicI64,
 }
 
+/// Reads the pool features of members at a moment from the online state.
+pub type ReadPools<'a> = dyn Fn(&[String], i64) -> Result<Vec<Pool>, StateError> + 'a;
+
 /// One member to score: what the overlay held when it was asked.
 struct Input {
     id: String,
@@ -201,7 +204,7 @@ impl Live {
     }
 
     /// Members with an entry (touched since the snapshot).
-    pub fn len(&self) -> Result<usize, StateError> {
+    pub fn members(&self) -> Result<usize, StateError> {
         Ok(self.inner.lock().map_err(|_| poisoned())?.entries.len())
     }
 
@@ -263,7 +266,7 @@ impl Live {
         ids: Vec<String>,
         seq: u64,
         current: &dyn Fn() -> Result<Arc<Models>, StateError>,
-        pools: &dyn Fn(&[String], i64) -> Result<Vec<Pool>, StateError>,
+        pools: &ReadPools<'_>,
     ) -> Result<(), StateError> {
         let mut ids = ids;
         // A swap between the touch and the install sends the work round again, against the

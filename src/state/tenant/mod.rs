@@ -736,7 +736,7 @@ impl Tenant {
 
     /// Members scored live (touched by an event since the snapshot).
     pub fn live_members(&self) -> Result<usize, StateError> {
-        self.live.len()
+        self.live.members()
     }
 }
 
