@@ -77,10 +77,11 @@ impl BenefitCheck {
 }
 
 impl Tenant {
-    /// Grant, hold or deny a benefit: the member's verdict (live where an event touched it since the snapshot, else the snapshot's) with its gang as it
-    /// stands in the live state now (a gang flagged since the last refresh holds at once); a
-    /// member who joined since the last refresh is judged by its gang alone. A hold is stored
-    /// (with an event store) before the answer; a retry of the same check stores it once.
+    /// Grant, hold or deny a benefit: the member's verdict (live where an event touched it since
+    /// the snapshot, else the snapshot's) with its gang as it stands in the live state now (a
+    /// gang flagged since the last refresh holds at once); a member the scorer cannot score yet
+    /// (recorded without an event store) is judged by its gang alone. A hold is stored (with an
+    /// event store) before the answer; a retry of the same check stores it once.
     pub fn check_benefit(&self, req: &BenefitCheck) -> Result<BenefitAnswer, StateError> {
         let (kind, at) = req.check()?;
         let models = self.snapshot()?;
