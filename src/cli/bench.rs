@@ -120,6 +120,11 @@ fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
     )?;
     writeln!(
         out,
+        "durable commit alone (an event that rescores nobody): p50 {:.2} ms, p99 {:.2} ms",
+        r.commit_only.p50, r.commit_only.p99
+    )?;
+    writeln!(
+        out,
         "{} orders at {:.0}/s: event to score p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         r.orders,
         r.orders_per_second,

@@ -76,6 +76,9 @@ pub struct LiveReport {
     pub rss_bytes_per_member: f64,
     /// The full refresh (fold, re-age and rescore everyone) after 100 orders.
     pub full_refresh_seconds: f64,
+    /// Ingesting an event that rescores nobody (a benefit hold), one thread: the durable commit
+    /// alone, the floor under the event-to-score time.
+    pub commit_only: Millis,
     /// Order events sent and the rate achieved.
     pub orders: usize,
     pub orders_per_second: f64,
@@ -169,6 +172,21 @@ pub fn run(p: &LiveParams) -> Result<LiveReport, LiveBenchError> {
     tenant.refresh()?;
     let full_refresh_seconds = refreshed.elapsed().as_secs_f64();
     let end = tenant.snapshot()?.as_of;
+    let mut commits = Vec::with_capacity(200);
+    for i in 0..200 {
+        let hold = Event::Hold {
+            event_id: format!("hold-{i}"),
+            member_id: ids[pick.next(members)].clone(),
+            at: end,
+            kind: "coupon".to_string(),
+            campaign_id: None,
+            value: 0.0,
+            reason: "BENCH".to_string(),
+        };
+        let t = Instant::now();
+        tenant.ingest(&[hold])?;
+        commits.push(t.elapsed().as_secs_f64() * 1e3);
+    }
 
     let total = (p.rate * p.seconds).round().max(1.0) as usize;
     let senders = p.senders.max(1);
@@ -247,6 +265,7 @@ pub fn run(p: &LiveParams) -> Result<LiveReport, LiveBenchError> {
         rss_bytes_after_start: rss_after_start,
         rss_bytes_per_member: rss_after_start as f64 / members.max(1) as f64,
         full_refresh_seconds,
+        commit_only: Millis::of(commits),
         orders: latencies.len(),
         orders_per_second: latencies.len() as f64 / elapsed.max(f64::MIN_POSITIVE),
         event_to_score: Millis::of(latencies),

@@ -47,7 +47,7 @@ pub struct BenefitAnswer {
     pub reasons: Vec<Reason>,
     /// The member's gang as it stands now (`null`: none).
     pub gang: Option<GangBrief>,
-    /// The member's verdict (`null`: joined after the scores were last refreshed).
+    /// The member's verdict (`null`: not scored yet).
     pub verdict: Option<Verdict>,
     /// The stored hold event's id (a hold on a scorer with an event store).
     pub hold_event_id: Option<String>,
