@@ -48,6 +48,9 @@ pub struct LiveArgs {
     /// Threads sending orders (each at rate / senders).
     #[arg(long, default_value_t = 4)]
     pub senders: usize,
+    /// Orders per ingestion call (one durable commit each), as a brand's pipeline batches them.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
     #[arg(long)]
     pub json: bool,
 }
@@ -94,6 +97,7 @@ fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
         rate: args.rate,
         seconds: args.seconds,
         senders: args.senders,
+        batch: args.batch,
     };
     let bar = spinner("loading, then sending orders");
     let r = live::run(&params)?;
@@ -125,9 +129,11 @@ fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
     )?;
     writeln!(
         out,
-        "{} orders at {:.0}/s: event to score p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "{} orders at {:.0}/s ({} senders, {} a call): event to score p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         r.orders,
         r.orders_per_second,
+        r.senders,
+        r.batch,
         r.event_to_score.p50,
         r.event_to_score.p99,
         r.event_to_score.max

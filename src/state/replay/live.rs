@@ -1,6 +1,6 @@
 //! The event-to-score benchmark: a tenant loaded in process over a history, with an event store
 //! in a temporary folder, sent order events at a steady rate from several threads through
-//! [`Tenant::ingest`]. For each order it measures the time from the call until
+//! [`Tenant::ingest`], `batch` orders a call. For each order it measures the time from the call until
 //! [`Tenant::score_member`] shows the member's score as of just after the order, while a reader
 //! thread scores random members throughout (reads never wait on a refresh). Beside it: the
 //! start time, resident memory per member, and a full refresh after 100 orders, timed.
@@ -27,6 +27,8 @@ pub struct LiveParams {
     pub rate: f64,
     pub seconds: f64,
     pub senders: usize,
+    /// Orders per ingestion call (one durable commit each).
+    pub batch: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +81,9 @@ pub struct LiveReport {
     /// Ingesting an event that rescores nobody (a benefit hold), one thread: the durable commit
     /// alone, the floor under the event-to-score time.
     pub commit_only: Millis,
+    /// Sender threads and orders per ingestion call.
+    pub senders: usize,
+    pub batch: usize,
     /// Order events sent and the rate achieved.
     pub orders: usize,
     pub orders_per_second: f64,
@@ -190,7 +195,8 @@ pub fn run(p: &LiveParams) -> Result<LiveReport, LiveBenchError> {
 
     let total = (p.rate * p.seconds).round().max(1.0) as usize;
     let senders = p.senders.max(1);
-    let gap = Duration::from_secs_f64(senders as f64 / p.rate.max(f64::MIN_POSITIVE));
+    let batch = p.batch.max(1);
+    let gap = Duration::from_secs_f64((senders * batch) as f64 / p.rate.max(f64::MIN_POSITIVE));
     let latencies = Mutex::new(Vec::with_capacity(total));
     let stop = AtomicBool::new(false);
     let sent_from = Instant::now();
@@ -214,29 +220,40 @@ pub fn run(p: &LiveParams) -> Result<LiveReport, LiveBenchError> {
                 let (ids, tenant, latencies) = (&ids, &tenant, &latencies);
                 s.spawn(move || -> Result<(), StateError> {
                     let mut pick = Pick(0xdead_beef_u64.wrapping_add(k as u64 * 7919));
-                    let mine = (k..total).step_by(senders);
-                    for (j, i) in mine.enumerate() {
+                    // Calls of `batch` orders each; call `c` carries orders c*batch.. .
+                    let calls = total.div_ceil(batch);
+                    for (j, c) in (k..calls).step_by(senders).enumerate() {
                         let due = sent_from + gap.mul_f64(j as f64);
                         if let Some(wait) = due.checked_duration_since(Instant::now()) {
                             std::thread::sleep(wait);
                         }
-                        let id = &ids[pick.next(members)];
-                        // Distinct seconds after the snapshot, in sending order per sender.
-                        let at = end + 1 + i as i64;
+                        let sent: Vec<(usize, i64, Event)> = (c * batch
+                            ..((c + 1) * batch).min(total))
+                            .map(|i| {
+                                let m = pick.next(members);
+                                // Distinct seconds after the snapshot, one per order.
+                                let at = end + 1 + i as i64;
+                                (m, at, order(format!("live-{i}"), &ids[m], at))
+                            })
+                            .collect();
+                        let events: Vec<Event> = sent.iter().map(|(_, _, e)| e.clone()).collect();
                         let t = Instant::now();
-                        tenant.ingest(&[order(format!("live-{i}"), id, at)])?;
-                        // The new score is there when its moment is at least just after the order.
-                        loop {
-                            let m = tenant.snapshot()?;
-                            tenant.score_member(&m, id)?;
-                            if tenant.member_as_of(&m, id)? > at {
-                                break;
+                        tenant.ingest(&events)?;
+                        for (m, at, _) in &sent {
+                            let id = &ids[*m];
+                            // The new score is there when its moment is past the order.
+                            loop {
+                                let snap = tenant.snapshot()?;
+                                tenant.score_member(&snap, id)?;
+                                if tenant.member_as_of(&snap, id)? > *at {
+                                    break;
+                                }
+                                std::thread::yield_now();
                             }
-                            std::thread::yield_now();
-                        }
-                        let ms = t.elapsed().as_secs_f64() * 1e3;
-                        if let Ok(mut l) = latencies.lock() {
-                            l.push(ms);
+                            let ms = t.elapsed().as_secs_f64() * 1e3;
+                            if let Ok(mut l) = latencies.lock() {
+                                l.push(ms);
+                            }
                         }
                     }
                     Ok(())
@@ -266,6 +283,8 @@ pub fn run(p: &LiveParams) -> Result<LiveReport, LiveBenchError> {
         rss_bytes_per_member: rss_after_start as f64 / members.max(1) as f64,
         full_refresh_seconds,
         commit_only: Millis::of(commits),
+        senders,
+        batch,
         orders: latencies.len(),
         orders_per_second: latencies.len() as f64 / elapsed.max(f64::MIN_POSITIVE),
         event_to_score: Millis::of(latencies),

@@ -279,14 +279,25 @@ impl Live {
             let as_of = self.end(&models);
             let names: Vec<String> = inputs.iter().map(|i| i.id.clone()).collect();
             let pools = pools(&names, as_of)?;
-            let scores = inputs
-                .into_iter()
-                .zip(pools)
-                .map(|(input, pool)| {
-                    let s = score_one(&models, &input, pool, as_of)?;
-                    Ok((input.id, input.version, s))
-                })
-                .collect::<Result<Vec<_>, StateError>>()?;
+            let one = |(input, pool): (Input, Pool)| {
+                let s = score_one(&models, &input, pool, as_of)?;
+                Ok((input.id, input.version, s))
+            };
+            // A large group (or the members kept across a model swap) on every core.
+            let scores = if inputs.len() > 64 {
+                use rayon::prelude::*;
+                inputs
+                    .into_par_iter()
+                    .zip(pools)
+                    .map(one)
+                    .collect::<Result<Vec<_>, StateError>>()?
+            } else {
+                inputs
+                    .into_iter()
+                    .zip(pools)
+                    .map(one)
+                    .collect::<Result<Vec<_>, StateError>>()?
+            };
             ids = self.install(generation, scores)?;
         }
         Ok(())

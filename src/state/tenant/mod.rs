@@ -237,9 +237,9 @@ impl Tenant {
         self.rebuild_folding(make, None)
     }
 
-    /// [`Self::rebuild`] for a snapshot whose history holds the events acknowledged up to
-    /// sequence `folded`: the live entries it now holds are dropped in the same step as the swap,
-    /// and the members touched since are scored again against it.
+    /// [`Self::rebuild`]; with `folded`, for a snapshot whose history holds the events
+    /// acknowledged up to that sequence (a refresh): the live entries it now holds are dropped in
+    /// the same step as the swap.
     fn rebuild_folding(
         &self,
         make: impl FnOnce(&Models) -> Result<Models, StateError>,
@@ -251,8 +251,13 @@ impl Tenant {
             *self.models.write().map_err(|_| poisoned())? = new.clone();
             Ok(())
         })?;
-        // Until this is done a member touched during the rebuild is read with its score against
-        // the old snapshot, which already reflects its events.
+        // A refresh keeps the models and rules: a live score computed against the old snapshot
+        // already reflects every event of its member, and stays until the member's next touch.
+        // Other swaps change what scores and decides: the members touched since are scored
+        // again (until then they are read with their scores under the old ones).
+        if folded.is_some() {
+            return Ok(new);
+        }
         if let Err(e) = self.rescore(stay, 0) {
             tracing::warn!(tenant = %self.name, reason = %e, "live scores not recomputed after the swap; they are recomputed at the members' next event");
         }
@@ -696,7 +701,11 @@ impl Tenant {
                     v = ch.settle(Some(id), v, other);
                 }
             }
-            v.standing = ls.standing.clone();
+            // Standing as of the newest snapshot that holds the member.
+            v.standing = match models.history.members.index_of(id) {
+                Some(m) => models.standing.get(m as usize).cloned().flatten(),
+                None => ls.standing.clone(),
+            };
             return Ok(v);
         }
         let m = models
