@@ -36,8 +36,8 @@ pub struct Args {
     /// state init`); needed for `POST /v1/events`.
     #[arg(long, env = "WOOLGUARD_STATE")]
     pub state: Option<PathBuf>,
-    /// Seconds between full refreshes (0, the default: only on request; events reach the scores
-    /// of the members they touch at once without one).
+    /// Seconds between full refreshes (default 3600; 0: only on request). Events reach the
+    /// scores of the members they touch at once, without waiting for one.
     #[arg(long, env = "WOOLGUARD_REFRESH_SECS")]
     pub refresh_secs: Option<u64>,
     /// The key for `POST /v1/models/reload`.

@@ -70,8 +70,9 @@ pub struct ServeConfig {
     /// is refused.
     pub state: Option<PathBuf>,
     /// Seconds between full refreshes (new events folded into the history, every member
-    /// re-aged and rescored); 0, the default, only on `POST /v1/state/refresh`. An acknowledged
-    /// event reaches the scores of the members it touches at once without one.
+    /// re-aged and rescored, tiers and segments recomputed, the live overlay emptied); default
+    /// 3600; 0: only on `POST /v1/state/refresh`. An acknowledged event reaches the scores of
+    /// the members it touches at once, without waiting for one.
     pub refresh_secs: u64,
     /// Offered instead of a plain no on review decisions, e.g. "welcome benefit after the first
     /// order".
@@ -101,7 +102,7 @@ impl Default for ServeConfig {
             max_body_bytes: 64 * 1024 * 1024,
             max_ids: 2_000_000,
             state: None,
-            refresh_secs: 0,
+            refresh_secs: 3_600,
             review_remedy: Some("grant the welcome benefit after a first order".to_string()),
             smoke: SmokeBand::default(),
             drift_threshold: 0.25,
