@@ -1,4 +1,5 @@
-//! `bench replay`: the replay benchmark (`woolguard::state::replay::bench`).
+//! `bench replay`: the replay benchmark (`woolguard::state::replay::bench`); `bench live`: the
+//! event-to-score benchmark (`woolguard::state::replay::live`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -27,6 +28,34 @@ pub enum BenchCommand {
     /// Running replicas of one tenant on a shared store, over HTTP: recorded sign-ups per second
     /// and latency, cross-replica visibility lag, events per second into the log.
     Replicas(super::bench_replicas::ReplicasArgs),
+    /// A tenant over a history (e.g. from `woolguard generate`) sent order events at a steady
+    /// rate through ingestion: time from an acknowledged order to the member's new score,
+    /// memory per member, start time, and a full refresh after 100 orders.
+    Live(LiveArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LiveArgs {
+    /// The history folder (a contract folder, e.g. written by `woolguard generate`).
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long, default_value = "models/default")]
+    pub model: PathBuf,
+    #[arg(long, default_value = "models/signup")]
+    pub signup_model: PathBuf,
+    /// Order events per second, over all senders.
+    #[arg(long, default_value_t = 1_000.0)]
+    pub rate: f64,
+    #[arg(long, default_value_t = 30.0)]
+    pub seconds: f64,
+    /// Threads sending orders (each at rate / senders).
+    #[arg(long, default_value_t = 4)]
+    pub senders: usize,
+    /// Orders per ingestion call (one durable commit each), as a brand's pipeline batches them.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -55,7 +84,76 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         BenchCommand::Replay(a) => run_replay(a),
         BenchCommand::Replicas(a) => super::bench_replicas::run_replicas(a),
+        BenchCommand::Live(a) => run_live(a),
     }
+}
+
+fn run_live(args: LiveArgs) -> anyhow::Result<ExitCode> {
+    use woolguard::state::replay::live;
+    if !(args.rate > 0.0 && args.rate.is_finite() && args.seconds > 0.0 && args.seconds.is_finite())
+    {
+        anyhow::bail!("--rate and --seconds must be positive numbers");
+    }
+    let params = live::LiveParams {
+        data: args.data,
+        model: args.model,
+        signup_model: args.signup_model,
+        rate: args.rate,
+        seconds: args.seconds,
+        senders: args.senders,
+        batch: args.batch,
+    };
+    let bar = spinner("loading, then sending orders");
+    let r = live::run(&params)?;
+    bar.finish_and_clear();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &r)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mb = |b: u64| b as f64 / 1e6;
+    writeln!(
+        out,
+        "{} members: started in {:.1} s, {:.0} MB resident ({:.0} bytes per member)",
+        r.members,
+        r.start_seconds,
+        mb(r.rss_bytes_after_start),
+        r.rss_bytes_per_member
+    )?;
+    writeln!(
+        out,
+        "full refresh after 100 orders: {:.1} s",
+        r.full_refresh_seconds
+    )?;
+    writeln!(
+        out,
+        "durable commit alone (an event that rescores nobody): p50 {:.2} ms, p99 {:.2} ms",
+        r.commit_only.p50, r.commit_only.p99
+    )?;
+    writeln!(
+        out,
+        "{} orders at {:.0}/s ({} senders, {} a call): event to score p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        r.orders,
+        r.orders_per_second,
+        r.senders,
+        r.batch,
+        r.event_to_score.p50,
+        r.event_to_score.p99,
+        r.event_to_score.max
+    )?;
+    writeln!(
+        out,
+        "member score reads meanwhile: {} at p50 {:.3} ms, p99 {:.3} ms, max {:.2} ms",
+        r.reads.n, r.reads.p50, r.reads.p99, r.reads.max
+    )?;
+    writeln!(
+        out,
+        "{} members scored live; {:.0} MB resident at the end",
+        r.live_members,
+        mb(r.rss_bytes_at_end)
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {

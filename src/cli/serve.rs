@@ -40,7 +40,8 @@ pub struct Args {
     /// written and tailed by every replica serving them (default: the embedded store in --state).
     #[arg(long, env = "WOOLGUARD_STORE")]
     pub store: Option<String>,
-    /// Seconds between folds of new events into the member scores (0: only on request).
+    /// Seconds between full refreshes (default 3600; 0: only on request). Events reach the
+    /// scores of the members they touch at once, without waiting for one.
     #[arg(long, env = "WOOLGUARD_REFRESH_SECS")]
     pub refresh_secs: Option<u64>,
     /// The key for `POST /v1/models/reload`.

@@ -204,3 +204,90 @@ pub fn build(h: &History, ix: &MemberIndex, members: &[MemberIdx], cutoff: &[i64
         values,
     }
 }
+
+/// Member `m`'s own rows of `h` as a history of one member (member 0): its coupons, orders and
+/// points in time order, with their coupon and order ids, so that events can be folded on top
+/// and [`member_row`] run over it. The rest of the member table (keys, channel) is left empty:
+/// `member_row` reads only the join time.
+pub fn member_history(h: &History, ix: &MemberIndex, m: MemberIdx) -> History {
+    let mut one = History::default();
+    let i = m as usize;
+    let mm = &mut one.members;
+    mm.ids.intern(h.members.id(m));
+    mm.joined_at.push(h.members.joined_at[i]);
+    for col in [
+        &mut mm.channel,
+        &mut mm.campaign,
+        &mut mm.inviter,
+        &mut mm.device,
+        &mut mm.ip,
+        &mut mm.phone_prefix,
+        &mut mm.phone_hash,
+        &mut mm.region,
+    ] {
+        col.push(NONE);
+    }
+    let (c, oc) = (&h.coupons, &mut one.coupons);
+    for &r in ix.coupons.of(m) {
+        let r = r as usize;
+        oc.member.push(0);
+        oc.coupon.push(oc.ids.intern(c.ids.name(c.coupon[r])));
+        oc.campaign.push(NONE);
+        oc.event.push(c.event[r]);
+        oc.at.push(c.at[r]);
+        oc.face_value.push(c.face_value[r]);
+        oc.threshold.push(c.threshold[r]);
+        oc.kind.push(c.kind[r]);
+    }
+    let o = &h.orders;
+    for &r in ix.orders.of(m) {
+        let r = r as usize;
+        let coupon = match o.coupon[r] {
+            NONE => NONE,
+            s => one.coupons.ids.intern(h.coupons.ids.name(s)),
+        };
+        let oo = &mut one.orders;
+        oo.order.push(oo.ids.intern(o.ids.name(o.order[r])));
+        oo.member.push(0);
+        oo.at.push(o.at[r]);
+        oo.amount.push(o.amount[r]);
+        oo.list_amount.push(o.list_amount[r]);
+        oo.discount.push(o.discount[r]);
+        oo.coupon.push(coupon);
+        oo.channel.push(NONE);
+        oo.refunded.push(o.refunded[r]);
+    }
+    let (p, op) = (&h.points, &mut one.points);
+    for &r in ix.points.of(m) {
+        let r = r as usize;
+        op.member.push(0);
+        op.at.push(p.at[r]);
+        op.delta.push(p.delta[r]);
+        op.reason.push(p.reason[r]);
+    }
+    one
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A member's row over its own one-member history is its row over the whole history,
+    /// bit for bit.
+    #[test]
+    fn a_member_alone_has_the_row_it_has_among_everyone() {
+        let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+        let h = crate::data::load(&sample).unwrap_or_else(|e| panic!("{e}"));
+        let ix = MemberIndex::build(&h);
+        let cutoff = crate::model::score::end_of(&h);
+        for m in 0..h.members.len().min(200) as MemberIdx {
+            let one = member_history(&h, &ix, m);
+            let one_ix = MemberIndex::build(&one);
+            let (mut a, mut b) = (vec![0.0; FEATURES.len()], vec![0.0; FEATURES.len()]);
+            member_row(&h, &ix, m, cutoff, &mut a);
+            member_row(&one, &one_ix, 0, cutoff, &mut b);
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "member {m}");
+        }
+    }
+}

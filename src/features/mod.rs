@@ -192,6 +192,12 @@ impl<'h> Builder<'h> {
         mt.groups[k].as_ref().map(|(first, g)| (first.as_str(), g))
     }
 
+    /// What a live scorer keeps to build one member's row again later: every member's
+    /// recruitment-time row and, with cutoffs, the index of each member's events.
+    pub fn into_parts(self) -> (Matrix, Option<member::MemberIndex>) {
+        (self.recruitment, self.member_time.map(|mt| mt.index))
+    }
+
     /// Rows for `members`; member-time features too when the builder was made with cutoffs
     /// (each member must have one).
     pub fn rows(&self, members: &[crate::data::MemberIdx]) -> Matrix {

@@ -72,6 +72,11 @@ impl<'h> AsOf<'h> {
         self.as_of
     }
 
+    /// The row builder, to keep what one member's row is built from.
+    pub fn into_builder(self) -> features::Builder<'h> {
+        self.builder
+    }
+
     /// Whether the model scores member `m` at this moment.
     pub fn scores(&self, m: MemberIdx) -> bool {
         self.cutoff

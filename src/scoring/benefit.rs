@@ -55,8 +55,8 @@ pub enum Grant {
     Deny,
 }
 
-/// Grant, hold or deny a benefit to a member whose verdict is `verdict` (`None`: a member who
-/// joined after the last refresh, not scored yet) in gang `gang` as it stands now. In order: a
+/// Grant, hold or deny a benefit to a member whose verdict is `verdict` (`None`: a member not
+/// scored yet) in gang `gang` as it stands now. In order: a
 /// list decides; a reject denies; a flagged gang, a `hold` rule or a review holds; else grant.
 /// Returns the answer and its reasons, the deciding one first.
 pub fn decide(verdict: Option<&Verdict>, gang: Option<&GangBrief>) -> (Grant, Vec<Reason>) {
@@ -91,7 +91,7 @@ pub fn decide(verdict: Option<&Verdict>, gang: Option<&GangBrief>) -> (Grant, Ve
     if verdict.is_none() {
         reasons.push(reason(
             "NOT_SCORED_YET",
-            "joined after the scores were last refreshed: judged by its gang only".to_string(),
+            "not scored yet: judged by its gang only".to_string(),
         ));
     }
     (grant, reasons)

@@ -40,6 +40,11 @@ impl<'a> Standings<'a> {
         }
     }
 
+    /// Every member's position in the segmentation, `u32::MAX` for none.
+    pub fn positions(&self) -> &[u32] {
+        &self.position
+    }
+
     /// The member's position in the segmentation.
     pub fn position(&self, m: MemberIdx) -> Option<usize> {
         self.position
@@ -78,6 +83,20 @@ pub fn member_keys(h: &History, m: MemberIdx) -> ListKeys<'_> {
     }
 }
 
+/// What a member rule reads besides the row: the member's standing at its position in a
+/// segmentation (none for a member it does not hold) and its channel. The batch and the live
+/// scorer both take a member's facts here.
+pub fn member_facts(h: &History, seg: Option<(&Segmentation, usize)>, channel: &str) -> Facts {
+    let base = seg
+        .map(|(s, i)| super::campaign::facts(h, s, None, i))
+        .unwrap_or_default();
+    Facts {
+        channel: channel_code(channel),
+        campaign: crate::data::history::NONE,
+        ..base
+    }
+}
+
 impl<'a> MemberScorer<'a> {
     pub fn new(
         history: &'a History,
@@ -99,6 +118,11 @@ impl<'a> MemberScorer<'a> {
         self.model
     }
 
+    /// The rows' builder behind this scorer (see [`AsOf::into_builder`]).
+    pub fn into_as_of(self) -> AsOf<'a> {
+        self.at
+    }
+
     /// The members the model scores at this moment.
     pub fn members(&self) -> Vec<MemberIdx> {
         self.at.members()
@@ -113,16 +137,10 @@ impl<'a> MemberScorer<'a> {
     /// and its channel.
     pub fn facts(&self, m: MemberIdx) -> Facts {
         let h = self.history;
-        let base = self
+        let seg = self
             .standings
-            .and_then(|st| Some((st, st.position(m)?)))
-            .map(|(st, i)| super::campaign::facts(h, st.segmentation, None, i))
-            .unwrap_or_default();
-        Facts {
-            channel: channel_code(h.keys.name(h.members.channel[m as usize])),
-            campaign: crate::data::history::NONE,
-            ..base
-        }
+            .and_then(|st| Some((st.segmentation, st.position(m)?)));
+        member_facts(h, seg, h.keys.name(h.members.channel[m as usize]))
     }
 
     /// The model's scores of `members` (each one the model scores), with the `top` strongest

@@ -82,8 +82,10 @@ pub struct ServeConfig {
     /// How often (milliseconds) a replica looks for events other replicas stored in a shared
     /// store, besides the store's notifications.
     pub tail_poll_ms: u64,
-    /// Seconds between folds of newly acknowledged events into the member scores (0: only on
-    /// `POST /v1/state/refresh`).
+    /// Seconds between full refreshes (new events folded into the history, every member
+    /// re-aged and rescored, tiers and segments recomputed, the live overlay emptied); default
+    /// 3600; 0: only on `POST /v1/state/refresh`. An acknowledged event reaches the scores of
+    /// the members it touches at once, without waiting for one.
     pub refresh_secs: u64,
     /// Offered instead of a plain no on review decisions, e.g. "welcome benefit after the first
     /// order".
@@ -115,7 +117,7 @@ impl Default for ServeConfig {
             state: None,
             store: None,
             tail_poll_ms: 1000,
-            refresh_secs: 60,
+            refresh_secs: 3_600,
             review_remedy: Some("grant the welcome benefit after a first order".to_string()),
             smoke: SmokeBand::default(),
             drift_threshold: 0.25,

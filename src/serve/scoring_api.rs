@@ -88,6 +88,9 @@ pub struct MembersResponse {
 pub enum MemberResult {
     Scored {
         member_id: String,
+        /// UTC seconds: this member's score is as of this moment (later than the response's
+        /// `as_of` for a member an event touched since the snapshot).
+        as_of: i64,
         #[serde(flatten)]
         verdict: Box<crate::scoring::Verdict>,
     },
@@ -98,7 +101,7 @@ pub enum MemberResult {
 }
 
 #[utoipa::path(post, path = "/v1/members/score", tag = "scoring", request_body = MembersRequest,
-    responses((status = 200, description = "`model_version`, `as_of` (UTC seconds) and one result per id: a verdict, or an `error` (`unknown_member`, `not_scored`)", body = MembersResponse),
+    responses((status = 200, description = "`model_version`, `as_of` (UTC seconds, the snapshot's) and one result per id (with its own `as_of`): a verdict, or an `error` (`unknown_member`, `not_scored`)", body = MembersResponse),
         (status = 400, description = "`malformed_json` or `invalid_field` (naming the field)", body = ApiError),
         (status = 401, description = "missing or unknown API key", body = ApiError),
         (status = 413, description = "too many ids or body too large", body = ApiError),
@@ -117,11 +120,13 @@ async fn score_members(
         .iter()
         .map(|id| match tenant.score_member(&models, id) {
             Ok(verdict) => {
+                let as_of = tenant.member_as_of(&models, id).unwrap_or(models.as_of);
                 state
                     .metrics
                     .verdict(&tenant.name, "/v1/members/score", &verdict);
                 MemberResult::Scored {
                     member_id: id.clone(),
+                    as_of,
                     verdict: Box::new(verdict),
                 }
             }

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use super::tenant::challenger::ModelSlot;
 use super::StateError;
 use crate::data::history::{History, MemberIdx};
+use crate::features::member::MemberIndex;
 use crate::features::recruit::{self, FEATURES};
+use crate::features::Matrix;
+use crate::members::segment::Segmentation;
 use crate::model::artefact::{Artefact, Scored};
 use crate::model::score::end_of;
 use crate::model::slot::{self, SmokeBand};
@@ -40,6 +43,31 @@ pub struct Models {
     pub standing: Vec<Option<Standing>>,
     /// A second model beside one of the two (shadow or rollout), checked for its slot.
     pub challenger: Option<ChallengerModel>,
+    /// What one member's member-time row is built again from when an event touches it.
+    pub base: Base,
+}
+
+/// What the live scorer needs of a snapshot to score one member again: its recruitment-time
+/// row (as the sweep computed it for the member model), the index of its own events in the
+/// history, and its standing in the segmentation (the rules' facts).
+#[derive(Debug)]
+pub struct Base {
+    /// One row per history member: the recruitment-time features.
+    pub recruitment: Matrix,
+    pub index: MemberIndex,
+    pub segmentation: Segmentation,
+    /// Each member's position in `segmentation`, `u32::MAX` for none.
+    pub position: Vec<u32>,
+}
+
+impl Base {
+    /// Member `m`'s position in the segmentation.
+    pub fn position(&self, m: MemberIdx) -> Option<usize> {
+        self.position
+            .get(m as usize)
+            .filter(|&&p| p != u32::MAX)
+            .map(|&p| p as usize)
+    }
 }
 
 /// The challenger's model as part of a snapshot: for the member slot, every member scored by it
@@ -169,7 +197,9 @@ impl Models {
             gangs: Some(&*crate::scoring::gang::DEFAULT_POLICY),
             ..Judge::model_only()
         };
-        let score_all = |a: &Artefact| -> Result<Vec<Option<(Scored, Outcome)>>, StateError> {
+        type Scores = Vec<Option<(Scored, Outcome)>>;
+        type Parts = (Matrix, Option<MemberIndex>);
+        let score_all = |a: &Artefact, keep: bool| -> Result<(Scores, Option<Parts>), StateError> {
             let scorer = MemberScorer::new(&history, a, judge, as_of, Some(&standings));
             let members = scorer.members();
             let judged = scorer.judged(&members, 3).map_err(refused)?;
@@ -177,9 +207,12 @@ impl Models {
             for (m, s) in members.into_iter().zip(judged) {
                 scores[m as usize] = Some(s);
             }
-            Ok(scores)
+            let parts = keep.then(|| scorer.into_as_of().into_builder().into_parts());
+            Ok((scores, parts))
         };
-        let scores = score_all(&member)?;
+        let (scores, parts) = score_all(&member, true)?;
+        let (recruitment, index) = parts.unwrap_or_default();
+        let index = index.unwrap_or_else(|| MemberIndex::build(&history));
         let challenger = match challenger {
             None => None,
             Some((slot, artefact, path)) => {
@@ -189,7 +222,7 @@ impl Models {
                 };
                 slot::check_fit(&artefact, place, &path.display().to_string()).map_err(refused)?;
                 let scores = match slot {
-                    ModelSlot::Member => score_all(&artefact)?,
+                    ModelSlot::Member => score_all(&artefact, false)?.0,
                     ModelSlot::Signup => {
                         let empty = vec![f64::NAN; artefact.features.len()];
                         artefact.score_row(&empty, 0).map_err(refused)?;
@@ -207,6 +240,8 @@ impl Models {
         let standing = (0..history.members.len() as MemberIdx)
             .map(|m| standings.of(m))
             .collect();
+        let position = standings.positions().to_vec();
+        drop(standings);
         // A smoke prediction with the sign-up model: an empty candidate.
         let empty = vec![f64::NAN; signup.features.len()];
         signup.score_row(&empty, 0).map_err(refused)?;
@@ -221,6 +256,12 @@ impl Models {
             scores,
             standing,
             challenger,
+            base: Base {
+                recruitment,
+                index,
+                segmentation: seg,
+                position,
+            },
         })
     }
 }

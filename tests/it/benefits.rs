@@ -1,11 +1,13 @@
 //! A gang forming live, seen and stopped: candidates on one device join one gang, take the
 //! welcome coupon and never buy; the gang is flagged; the next candidate joining it is rejected
-//! with `GANG_FLAGGED`, and a benefit check for its earlier members holds (stored as an event).
+//! with `GANG_FLAGGED`, and a benefit check for its members, scored live without a refresh, is
+//! denied or held (a hold stored as an event).
 
 use crate::common::app::{Api, InProcess};
 use crate::serve::{config_with_state, json};
 
 const T0: i64 = 1_735_689_600;
+const ADMIN: &str = "admin-secret";
 
 fn candidate(i: usize) -> String {
     format!(
@@ -63,7 +65,9 @@ fn a_gang_is_flagged_its_newcomer_rejected_and_its_benefits_held() {
         "{text}"
     );
 
-    // Its first member, who passed sign-up, asks for an invite reward: held, and the hold kept.
+    // Its first member, who passed sign-up, asks for an invite reward: scored live since its
+    // sign-up and its welcome redemption (no refresh), in the flagged gang, its verdict rejects:
+    // denied, the flag's reason first.
     let (status, body) = server.call(
         "POST",
         "/v1/benefits/check",
@@ -72,10 +76,33 @@ fn a_gang_is_flagged_its_newcomer_rejected_and_its_benefits_held() {
     );
     assert_eq!(status, 200, "{body}");
     let b = json(&body);
+    assert_eq!(b["verdict"]["decision"], "reject", "{b}");
+    assert_eq!(b["verdict"]["hold_benefits"], true, "{b}");
+    assert_eq!(b["decision"], "deny", "{b}");
+    assert_eq!(b["reasons"][0]["code"], "GANG_FLAGGED");
+    assert_eq!(b["gang"]["size"], 9);
+    assert!(b["hold_event_id"].is_null(), "a denial is not a hold: {b}");
+
+    // An analyst's member rule passes the members of large groups: swapping it in rescores the
+    // live members under it (no refresh), and the gang flag still holds their benefits: held,
+    // and the hold kept.
+    let rules = r#"{"tenant":"brand-a","rules":[{"name":"big_groups_pass","on":"member","when":"pool_group_size >= 9","action":"pass","code":"BIG_GROUP_PASS","text":"members of large groups pass"}]}"#;
+    let (status, body) = server.call("PUT", "/v1/rules", &[("x-admin-key", ADMIN)], rules);
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server.call(
+        "POST",
+        "/v1/benefits/check",
+        &a,
+        &check("farm-0", "invite_reward"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let b = json(&body);
+    // The rule takes part, and the flagged gang lifts its pass to a review.
+    assert_eq!(b["verdict"]["rule"]["code"], "BIG_GROUP_PASS", "{b}");
+    assert_eq!(b["verdict"]["decision"], "review", "{b}");
     assert_eq!(b["decision"], "hold", "{b}");
     assert_eq!(b["reasons"][0]["code"], "GANG_FLAGGED");
     assert_eq!(b["gang"]["size"], 9);
-    assert!(b["verdict"].is_null(), "joined after the last refresh: {b}");
     let id = b["hold_event_id"].as_str().unwrap_or_default().to_string();
     assert_eq!(id, format!("hold:farm-0:invite_reward:rc-x:{}", T0 + 7_200));
     let (status, body) = server.call("GET", &format!("/v1/events/{id}"), &a, "");

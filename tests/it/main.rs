@@ -23,4 +23,5 @@ mod replicas;
 mod report;
 mod rules;
 mod serve;
+mod serve_live;
 mod trust;

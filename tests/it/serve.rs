@@ -825,7 +825,8 @@ fn promote_asks_a_running_scorer_to_reload() {
 }
 
 /// `state init` then `serve --state` without `--data`: coupon, order and points events reach a
-/// member's member-time score at the refresh, a new member's events wait for the sign-up, and
+/// member's member-time score at once and a refresh gives the same score, a new member's events
+/// wait for the sign-up, and
 /// a restarted scorer folds every stored event before its first answer.
 #[test]
 fn events_reach_member_scores_through_the_state_snapshot() {
@@ -925,8 +926,18 @@ fn events_reach_member_scores_through_the_state_snapshot() {
         let body = format!(r#"{{"events":[{}]}}"#, events.join(","));
         let (status, reply) = server.call("POST", "/v1/events", &a, &body);
         assert_eq!(status, 200, "{reply}");
-        // Not in the scores before the refresh…
-        assert_eq!(score(&server, &member)["as_of"].as_i64(), Some(end));
+        // In the member's score at once, without a refresh: as of just after its newest event
+        // (the order waiting for its member's sign-up does not count)…
+        let live = score(&server, &member);
+        assert_eq!(live["as_of"].as_i64(), Some(end), "the snapshot's moment");
+        assert_eq!(
+            live["members"][0]["as_of"].as_i64(),
+            Some(after_last(end + 3_600 * 20))
+        );
+        assert_ne!(
+            live["members"][0]["probability"], before["members"][0]["probability"],
+            "twenty coupon-only orders left the live score unchanged"
+        );
         let (status, reply) = server.call(
             "POST",
             "/v1/state/refresh",
@@ -944,6 +955,17 @@ fn events_reach_member_scores_through_the_state_snapshot() {
         assert_ne!(
             after["members"][0]["probability"], before["members"][0]["probability"],
             "twenty coupon-only orders left the score unchanged"
+        );
+        // …the score the live one was, bit for bit, at the same moment.
+        assert_eq!(
+            after["members"][0]["probability"]
+                .as_f64()
+                .map(f64::to_bits),
+            live["members"][0]["probability"].as_f64().map(f64::to_bits)
+        );
+        assert_eq!(
+            after["members"][0]["decision"],
+            live["members"][0]["decision"]
         );
         // The waiting order is folded once its member signs up.
         let (s, _) = score(&server, "late-1")["members"][0]["error"]["code"]

@@ -293,6 +293,10 @@ pub struct RecruitState {
     nodes: HashMap<Sym, u32>,
     accounts: Vec<Account>,
     parent: Vec<u32>,
+    /// Each group's nodes as a ring: `next[node]` is another node of the same group, and
+    /// following it from any node visits the whole group once. A union splices two rings in
+    /// constant time, so a group's members are listed in time proportional to its size.
+    next: Vec<u32>,
     groups: Vec<Group>,
     /// By the node of each tree's first account.
     trees: HashMap<u32, Tree>,
@@ -313,6 +317,7 @@ impl RecruitState {
             nodes: HashMap::new(),
             accounts: Vec::new(),
             parent: Vec::new(),
+            next: Vec::new(),
             groups: Vec::new(),
             trees: HashMap::new(),
         }
@@ -365,6 +370,7 @@ impl RecruitState {
             (rb, ra)
         };
         self.parent[small as usize] = big;
+        self.next.swap(big as usize, small as usize);
         let s = self.groups[small as usize];
         self.groups[big as usize].merge(&s);
         big
@@ -403,10 +409,44 @@ impl RecruitState {
 
     /// The accounts of the group rooted at `root`, in the order they were recorded.
     pub fn accounts_of(&self, root: u32) -> Vec<&Account> {
-        (0..self.accounts.len() as u32)
-            .filter(|&node| self.root(node) == root)
-            .map(|node| &self.accounts[node as usize])
+        let mut nodes = self.ring(root, usize::MAX);
+        nodes.sort_unstable();
+        nodes
+            .into_iter()
+            .filter_map(|node| self.accounts.get(node as usize))
             .collect()
+    }
+
+    /// The member symbols of the group member `member` is in (itself included), at most `limit`
+    /// of them, in time proportional to the number listed; empty for a member never recorded.
+    pub fn group_members(&self, member: Sym, limit: usize) -> Vec<Sym> {
+        let Some(&node) = self.nodes.get(&member) else {
+            return Vec::new();
+        };
+        self.ring(node, limit)
+            .into_iter()
+            .filter_map(|n| self.accounts.get(n as usize).map(|a| a.member))
+            .collect()
+    }
+
+    /// The nodes of `node`'s group, following the ring from `node`, at most `limit` of them.
+    fn ring(&self, node: u32, limit: usize) -> Vec<u32> {
+        let mut out = Vec::new();
+        if node as usize >= self.next.len() {
+            return out;
+        }
+        let mut at = node;
+        loop {
+            if out.len() >= limit {
+                break;
+            }
+            out.push(at);
+            at = self.next[at as usize];
+            if at == node {
+                break;
+            }
+        }
+        out
     }
 
     /// Every group of at least `min_size` accounts: its root node, what it is and did, and its
@@ -609,6 +649,7 @@ impl RecruitState {
         }
         self.trees.entry(account.tree).or_default().accounts += 1;
         self.parent.push(node);
+        self.next.push(node);
         self.accounts.push(account);
         self.nodes.insert(s.member, node);
         let mut velocity = group::Velocity::default();
@@ -730,6 +771,7 @@ impl RecruitState {
             + table(&self.trees)
             + vec(&self.accounts)
             + vec(&self.parent)
+            + vec(&self.next)
             + vec(&self.groups)
     }
 

@@ -140,3 +140,35 @@ fn what_linked_accounts_did_by_hand() {
     st.features(&d, &mut f);
     assert_eq!((f[28], f[29]), (2.0, 2.0), "a → c → d");
 }
+
+/// A group's members are listed from any of them, across merges, and alone a member lists
+/// itself; the list is capped.
+#[test]
+fn group_members_follow_merges() {
+    let mut st = RecruitState::new(Interner::default(), MergeCaps::default());
+    let a = signup(&mut st, "a", 0, "d1", "10.0.0.1");
+    st.record(&a);
+    let b = signup(&mut st, "b", 10, "d2", "10.0.9.1");
+    st.record(&b);
+    assert_eq!(st.group_members(a.member, 10), vec![a.member]);
+    // c shares a's device and b's range: one group of three.
+    let c = signup(&mut st, "c", 20, "d1", "10.0.9.2");
+    st.record(&c);
+    for m in [a.member, b.member, c.member] {
+        let mut got = st.group_members(m, 10);
+        got.sort_unstable();
+        let mut want = vec![a.member, b.member, c.member];
+        want.sort_unstable();
+        assert_eq!(got, want);
+    }
+    assert_eq!(st.group_members(a.member, 2).len(), 2);
+    let (root, _) = st
+        .group_of(a.member)
+        .unwrap_or_else(|| panic!("a has a group"));
+    let names: Vec<Sym> = st.accounts_of(root).iter().map(|x| x.member).collect();
+    assert_eq!(
+        names,
+        vec![a.member, b.member, c.member],
+        "in recorded order"
+    );
+}

@@ -9,6 +9,7 @@ use crate::features::recruit::{self, Step};
 use super::events::Event;
 
 pub mod bench;
+pub mod live;
 
 /// Every row of `h` as an event, in time order (points are left out: the sign-up state does
 /// not read them).

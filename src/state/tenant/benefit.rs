@@ -47,7 +47,7 @@ pub struct BenefitAnswer {
     pub reasons: Vec<Reason>,
     /// The member's gang as it stands now (`null`: none).
     pub gang: Option<GangBrief>,
-    /// The member's verdict (`null`: joined after the scores were last refreshed).
+    /// The member's verdict (`null`: not scored yet).
     pub verdict: Option<Verdict>,
     /// The stored hold event's id (a hold on a scorer with an event store).
     pub hold_event_id: Option<String>,
@@ -77,10 +77,11 @@ impl BenefitCheck {
 }
 
 impl Tenant {
-    /// Grant, hold or deny a benefit: the member's verdict from the snapshot with its gang as it
-    /// stands in the live state now (a gang flagged since the last refresh holds at once); a
-    /// member who joined since the last refresh is judged by its gang alone. A hold is stored
-    /// (with an event store) before the answer; a retry of the same check stores it once.
+    /// Grant, hold or deny a benefit: the member's verdict (live where an event touched it since
+    /// the snapshot, else the snapshot's) with its gang as it stands in the live state now (a
+    /// gang flagged since the last refresh holds at once); a member the scorer cannot score yet
+    /// (recorded without an event store) is judged by its gang alone. A hold is stored (with an
+    /// event store) before the answer; a retry of the same check stores it once.
     pub fn check_benefit(&self, req: &BenefitCheck) -> Result<BenefitAnswer, StateError> {
         let (kind, at) = req.check()?;
         let models = self.snapshot()?;
@@ -93,12 +94,19 @@ impl Tenant {
             (group.is_some(), brief)
         };
         let m = models.history.members.index_of(&req.member_id);
-        let scored = m.and_then(|m| Some((m, models.scores.get(m as usize).cloned().flatten()?)));
-        let verdict = match scored {
-            Some((m, (scored, mut outcome))) => {
-                outcome.gang = gang.clone();
+        // Live where an event touched the member since the snapshot, else the snapshot's.
+        let scored = match self.live.score_of(&req.member_id)? {
+            Some(ls) => Some((ls.member.clone(), ls.keys.clone())),
+            None => m.and_then(|m| {
+                let s = models.scores.get(m as usize).cloned().flatten()?;
                 let keys = crate::scoring::members::member_keys(&models.history, m);
-                Some(judge.decide(&models.member, scored, &keys, &outcome))
+                Some((s, super::live::OwnedKeys::of(&keys)))
+            }),
+        };
+        let verdict = match scored {
+            Some(((scored, mut outcome), keys)) => {
+                outcome.gang = gang.clone();
+                Some(judge.decide(&models.member, scored, &keys.keys(), &outcome))
             }
             None if m.is_some() || known_live => None,
             None => return Err(StateError::UnknownMember(req.member_id.clone())),

@@ -5,13 +5,16 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
+mod audience;
 mod benefit;
 pub mod challenger;
 mod gangs;
+pub mod live;
 mod live_drift;
 mod tail;
 pub use tail::{CaughtUp, StateStatus};
 
+pub use audience::{Audience, AudienceSummary, Dropped};
 pub use benefit::{BenefitAnswer, BenefitCheck};
 pub use gangs::{GangDetail, GangQuery};
 use serde::{Deserialize, Serialize};
@@ -25,7 +28,6 @@ use crate::data::history::NONE;
 use crate::data::plausible::{self, TimeWindow};
 use crate::data::plausible::{text_problem, MAX_ID_CHARS};
 use crate::features::recruit::{self, Group, RecruitState, Signup, FEATURES};
-use crate::model::artefact::Decision;
 use crate::model::artefact::{Artefact, Scored};
 use crate::scoring::members::member_keys;
 use crate::scoring::rules::RulesFile;
@@ -194,6 +196,8 @@ pub struct Tenant {
     /// The store's log position applied up to, and the lists' and rules' versions seen; held
     /// while events are applied, so that they reach the online state in log order.
     applied: Mutex<tail::Applied>,
+    /// The members events touched since the snapshot, scored live.
+    live: live::Live,
 }
 
 fn poisoned() -> StateError {
@@ -219,6 +223,7 @@ impl Tenant {
             exports: None,
             drift: Mutex::new(LiveDrift::default()),
             applied: Mutex::new(tail::Applied::default()),
+            live: live::Live::default(),
         }
     }
 
@@ -235,10 +240,44 @@ impl Tenant {
         &self,
         make: impl FnOnce(&Models) -> Result<Models, StateError>,
     ) -> Result<Arc<Models>, StateError> {
+        self.rebuild_folding(make, None)
+    }
+
+    /// [`Self::rebuild`]; with `folded`, for a snapshot whose history holds the events
+    /// acknowledged up to that sequence (a refresh): the live entries it now holds are dropped in
+    /// the same step as the swap.
+    fn rebuild_folding(
+        &self,
+        make: impl FnOnce(&Models) -> Result<Models, StateError>,
+        folded: Option<u64>,
+    ) -> Result<Arc<Models>, StateError> {
         let _one = self.rebuilding.lock().map_err(|_| poisoned())?;
         let new = Arc::new(make(&*self.snapshot()?)?);
-        *self.models.write().map_err(|_| poisoned())? = new.clone();
+        let stay = self.live.swap(&new, folded, || {
+            *self.models.write().map_err(|_| poisoned())? = new.clone();
+            Ok(())
+        })?;
+        // A refresh keeps the models and rules: a live score computed against the old snapshot
+        // already reflects every event of its member, and stays until the member's next touch.
+        // Other swaps change what scores and decides: the members touched since are scored
+        // again (until then they are read with their scores under the old ones).
+        if folded.is_some() {
+            return Ok(new);
+        }
+        if let Err(e) = self.rescore(stay, 0) {
+            tracing::warn!(tenant = %self.name, reason = %e, "live scores not recomputed after the swap; they are recomputed at the members' next event");
+        }
         Ok(new)
+    }
+
+    /// Scores `ids` again live, after event `seq` touched them.
+    fn rescore(&self, ids: Vec<String>, seq: u64) -> Result<(), StateError> {
+        let current = || self.snapshot();
+        let pools = |ids: &[String], t: i64| -> Result<Vec<live::Pool>, StateError> {
+            let st = self.online.lock().map_err(|_| poisoned())?;
+            Ok(live::pools(&st, ids, t))
+        };
+        self.live.rescore(ids, seq, &current, &pools)
     }
 
     /// Folds the events acknowledged since the snapshot into its history and rescores every
@@ -247,13 +286,20 @@ impl Tenant {
     /// go back to pending.
     pub fn refresh(&self) -> Result<Refreshed, StateError> {
         let started = std::time::Instant::now();
-        let events = std::mem::take(&mut *self.pending.lock().map_err(|_| poisoned())?);
+        // Sequences are taken under the pending lock: every event up to `folded` is taken here.
+        let (events, folded) = {
+            let mut pending = self.pending.lock().map_err(|_| poisoned())?;
+            (std::mem::take(&mut *pending), self.live.last_seq())
+        };
         let mut outcome = (Folded::default(), Vec::new());
-        let result = self.rebuild(|old| {
-            let mut history = (*old.history).clone();
-            outcome = fold(&mut history, &events);
-            old.rebuild(Arc::new(history))
-        });
+        let result = self.rebuild_folding(
+            |old| {
+                let mut history = (*old.history).clone();
+                outcome = fold(&mut history, &events);
+                old.rebuild(Arc::new(history))
+            },
+            Some(folded),
+        );
         let n = events.len();
         let (folded, waiting) = outcome;
         // Back ahead of anything acknowledged meanwhile: the events of members not signed up
@@ -456,7 +502,8 @@ impl Tenant {
     /// Attaches a durable event store and applies every event it holds, in log order, on top of
     /// the state built from the history.
     ///
-    /// The events are pending afterwards: [`Tenant::refresh`] folds them into the snapshot.
+    /// The events are pending afterwards and not scored live: [`Tenant::refresh`] folds them
+    /// into the snapshot (the scorer does so before serving).
     pub fn with_store(self, store: Box<dyn EventStore>) -> Result<Self, StateError> {
         self.with_store_at(store, 0, Vec::new())
     }
@@ -481,7 +528,7 @@ impl Tenant {
             .map_err(|_| poisoned())?
             .extend(waiting);
         let logged = store.read_all_after(position)?;
-        self.take(&logged)?;
+        self.take(&logged, false)?;
         let applied = self.applied.get_mut().map_err(|_| poisoned())?;
         applied.seq = logged.last().map_or(position, |l| l.seq);
         applied.versions = versions;
@@ -504,11 +551,38 @@ impl Tenant {
         Ok(appended)
     }
 
-    /// What an event changes in the online state at once: a sign-up is recorded (unless the
-    /// member is already in the history), a review reaches the group and inviter records, a
-    /// coupon or an order what the member's group, keys and invite tree have done. Every
-    /// event (these too) reaches the member-time scores at the next [`Tenant::refresh`].
-    fn apply(&self, e: &Event) -> Result<(), StateError> {
+    /// What an acknowledged event changes at once: the online state (a sign-up is recorded
+    /// unless the member is already in the history, a review reaches the group and inviter
+    /// records, a coupon or an order what the member's group, keys and invite tree have done),
+    /// and the live scores of the members it touches: its member, and where its group's stats
+    /// changed, that group's members (up to [`live::GROUP_RESCORE_LIMIT`]). The one entry point
+    /// for an acknowledged event; it still has to be queued as pending for the next full refresh
+    /// (`take` does both, in log order).
+    pub fn apply(&self, e: &Event) -> Result<(), StateError> {
+        let seq = self.live.take_seqs(1);
+        self.apply_seq(e, seq, true)
+    }
+
+    /// [`Self::apply`] for the event of sequence `seq`; `score: false` only notes it.
+    fn apply_seq(&self, e: &Event, seq: u64, score: bool) -> Result<(), StateError> {
+        let current = || self.snapshot();
+        self.live.note(e, seq, &current)?;
+        let touched = self.apply_online(e)?;
+        if score && !touched.is_empty() {
+            self.rescore(touched, seq)?;
+        }
+        Ok(())
+    }
+
+    /// The online state's part of [`Self::apply`]; returns the members whose score it changes.
+    fn apply_online(&self, e: &Event) -> Result<Vec<String>, StateError> {
+        let limit = live::GROUP_RESCORE_LIMIT;
+        let group_of = |st: &RecruitState, m| -> Vec<String> {
+            st.group_members(m, limit)
+                .into_iter()
+                .map(|s| st.keys.name(s).to_string())
+                .collect()
+        };
         match e {
             Event::Signup { member_id, .. } => {
                 if self
@@ -518,12 +592,18 @@ impl Tenant {
                     .index_of(member_id)
                     .is_some()
                 {
-                    return Ok(());
+                    return Ok(Vec::new());
                 }
-                match Candidate::of_signup(e) {
-                    Some(c) => self.candidate_features(&c).map(|_| ()),
-                    None => Ok(()),
-                }
+                let Some(c) = Candidate::of_signup(e) else {
+                    return Ok(Vec::new());
+                };
+                let row = self.candidate_features(&c)?;
+                self.live.signed_up(member_id, row)?;
+                let st = self.online.lock().map_err(|_| poisoned())?;
+                Ok(match st.keys.get(member_id) {
+                    Some(m) => group_of(&st, m),
+                    None => vec![member_id.clone()],
+                })
             }
             Event::Label {
                 member_id, label, ..
@@ -531,18 +611,23 @@ impl Tenant {
                 let mut st = self.online.lock().map_err(|_| poisoned())?;
                 let m = st.keys.intern(member_id);
                 st.record_label(m, *label);
-                Ok(())
+                Ok(group_of(&st, m))
             }
             Event::Coupon { member_id, .. } | Event::Order { member_id, .. } => {
-                if let Some((at, deed)) = e.deed() {
-                    let mut st = self.online.lock().map_err(|_| poisoned())?;
-                    if let Some(m) = st.keys.get(member_id) {
-                        st.record_deed(m, at, deed);
+                let mut st = self.online.lock().map_err(|_| poisoned())?;
+                let m = st.keys.get(member_id);
+                if let (Some((at, deed)), Some(m)) = (e.deed(), m) {
+                    let before = st.group_of(m).map(|(_, g)| *g);
+                    st.record_deed(m, at, deed);
+                    let after = st.group_of(m).map(|(_, g)| *g);
+                    if before != after && after.is_some_and(|g| g.size > 1) {
+                        return Ok(group_of(&st, m));
                     }
                 }
-                Ok(())
+                Ok(vec![member_id.clone()])
             }
-            Event::Points { .. } | Event::Hold { .. } => Ok(()),
+            Event::Points { member_id, .. } => Ok(vec![member_id.clone()]),
+            Event::Hold { .. } => Ok(Vec::new()),
         }
     }
 
@@ -604,8 +689,27 @@ impl Tenant {
         }
     }
 
-    /// A history member's member-time score (as of the history's end), lists applied.
+    /// A member's member-time score, lists applied: live where an event touched it since the
+    /// snapshot (as of the newest acknowledged moment then), else the snapshot's (as of the
+    /// history's end).
     pub fn score_member(&self, models: &Models, id: &str) -> Result<Verdict, StateError> {
+        if let Some(ls) = self.live.score_of(id)? {
+            let keys = ls.keys.keys();
+            let (scored, outcome) = ls.member.clone();
+            let mut v = self.decide(models, &models.member, scored, &keys, &outcome)?;
+            if let Some((ch, ca)) = self.challenger_of(models, challenger::ModelSlot::Member)? {
+                if let Some((scored, outcome)) = &ls.challenger {
+                    let other = self.decide(models, ca, scored.clone(), &keys, outcome)?;
+                    v = ch.settle(Some(id), v, other);
+                }
+            }
+            // Standing as of the newest snapshot that holds the member.
+            v.standing = match models.history.members.index_of(id) {
+                Some(m) => models.standing.get(m as usize).cloned().flatten(),
+                None => ls.standing.clone(),
+            };
+            return Ok(v);
+        }
         let m = models
             .history
             .members
@@ -635,6 +739,18 @@ impl Tenant {
     }
 }
 
+impl Tenant {
+    /// The moment member `id`'s score is as of: its live score's, else the snapshot's.
+    pub fn member_as_of(&self, models: &Models, id: &str) -> Result<i64, StateError> {
+        Ok(self.live.score_of(id)?.map_or(models.as_of, |ls| ls.as_of))
+    }
+
+    /// Members scored live (touched by an event since the snapshot).
+    pub fn live_members(&self) -> Result<usize, StateError> {
+        self.live.members()
+    }
+}
+
 /// What a refresh did.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Refreshed {
@@ -646,85 +762,4 @@ pub struct Refreshed {
     /// UTC seconds: the member scores are as of this moment.
     pub scores_as_of: i64,
     pub seconds: f64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Dropped {
-    pub member_id: String,
-    pub decision: Option<Decision>,
-    /// The main reason code: a feature, `DENY_LIST`, `LOW_QUALITY` or `UNKNOWN_MEMBER`.
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct AudienceSummary {
-    pub requested: usize,
-    pub kept: usize,
-    pub dropped: usize,
-    pub by_decision: std::collections::BTreeMap<String, usize>,
-    pub dropped_by_reason: std::collections::BTreeMap<String, usize>,
-    pub model_version: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct Audience {
-    pub kept: Vec<String>,
-    pub dropped: Vec<Dropped>,
-    pub summary: AudienceSummary,
-}
-
-impl Tenant {
-    /// Splits an audience into kept and dropped members under `policy`, with the main reason
-    /// for each one dropped. Every id is accounted for: kept, or dropped with a reason.
-    pub fn filter_audience(
-        &self,
-        ids: &[String],
-        policy: &AudiencePolicy,
-    ) -> Result<Audience, StateError> {
-        let models = self.snapshot()?;
-        let lists = self.lists.read().map_err(|_| poisoned())?;
-        let judge = self.judge(&lists, &models);
-        let mut out = Audience::default();
-        out.summary.requested = ids.len();
-        out.summary.model_version = models.member.version.clone();
-        for id in ids {
-            let verdict = models.history.members.index_of(id).and_then(|m| {
-                let (scored, outcome) = models.scores.get(m as usize).cloned().flatten()?;
-                let keys = member_keys(&models.history, m);
-                Some(judge.decide(&models.member, scored, &keys, &outcome))
-            });
-            let Some(v) = verdict else {
-                out.dropped.push(Dropped {
-                    member_id: id.clone(),
-                    decision: None,
-                    reason: "UNKNOWN_MEMBER".to_string(),
-                });
-                *out.summary
-                    .dropped_by_reason
-                    .entry("UNKNOWN_MEMBER".to_string())
-                    .or_default() += 1;
-                continue;
-            };
-            *out.summary
-                .by_decision
-                .entry(v.decision.name().to_string())
-                .or_default() += 1;
-            let Some(reason) = drop_reason(&v, policy) else {
-                out.kept.push(id.clone());
-                continue;
-            };
-            *out.summary
-                .dropped_by_reason
-                .entry(reason.clone())
-                .or_default() += 1;
-            out.dropped.push(Dropped {
-                member_id: id.clone(),
-                decision: Some(v.decision),
-                reason,
-            });
-        }
-        out.summary.kept = out.kept.len();
-        out.summary.dropped = out.dropped.len();
-        Ok(out)
-    }
 }

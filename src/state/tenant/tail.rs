@@ -49,20 +49,25 @@ pub struct CaughtUp {
 }
 
 impl Tenant {
-    /// Applies stored events to the online state and queues them for the member scores. An event
+    /// Queues stored events for the next full refresh and applies them to the online state (and,
+    /// with `score`, to the live scores of the members they touch), in log order. An event
     /// stored before its values were checked on arrival is not applied (the fold skips it too,
     /// counted and logged): one bad value must not stop the tenant.
-    pub(super) fn take(&self, logged: &[Logged]) -> Result<(), StateError> {
+    pub(super) fn take(&self, logged: &[Logged], score: bool) -> Result<(), StateError> {
+        // Sequences are taken under the pending lock, as `accept` takes them, so that a full
+        // refresh folds exactly the events before its sequence.
+        let first = {
+            let mut pending = self.pending.lock().map_err(|_| poisoned())?;
+            let first = self.live.take_seqs(logged.len());
+            pending.extend(logged.iter().map(|l| l.event.clone()));
+            first
+        };
         let window = TimeWindow::live();
-        for l in logged {
+        for (i, l) in logged.iter().enumerate() {
             if l.event.problem(&window).is_none() {
-                self.apply(&l.event)?;
+                self.apply_seq(&l.event, first + i as u64, score)?;
             }
         }
-        self.pending
-            .lock()
-            .map_err(|_| poisoned())?
-            .extend(logged.iter().map(|l| l.event.clone()));
         Ok(())
     }
 
@@ -91,7 +96,7 @@ impl Tenant {
         } else {
             store.read_all_after(applied.seq)?
         };
-        self.take(&logged)?;
+        self.take(&logged, true)?;
         applied.seq = logged.last().map_or(applied.seq, |l| l.seq);
         Ok(())
     }
@@ -107,7 +112,7 @@ impl Tenant {
         let (rules_changed, versions) = {
             let mut applied = self.applied.lock().map_err(|_| poisoned())?;
             let logged = store.read_all_after(applied.seq)?;
-            self.take(&logged)?;
+            self.take(&logged, true)?;
             applied.seq = logged.last().map_or(applied.seq, |l| l.seq);
             out.events = logged.len();
             out.position = applied.seq;
