@@ -210,6 +210,22 @@ impl Default for MergeCaps {
     }
 }
 
+/// A candidate's values as given, for [`RecruitState::peek`] (`None` or empty: not given).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CandidateKeys<'a> {
+    pub member: Option<&'a str>,
+    pub campaign: Option<&'a str>,
+    pub inviter: Option<&'a str>,
+    pub device: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub phone_prefix: Option<&'a str>,
+    pub phone_hash: Option<&'a str>,
+}
+
+/// A value the state never saw, in a read that interns nothing: found in no table, so it reads
+/// as a key with no accounts (unlike [`NONE`], a value not given).
+const UNSEEN: Sym = NONE - 1;
+
 /// A sign-up, with every key a symbol of the state's interner (`NONE` where absent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Signup {
@@ -479,6 +495,57 @@ impl RecruitState {
     /// id of its first account.
     pub fn features_and_group(&mut self, s: &Signup, out: &mut [f64]) -> (Group, Option<&str>) {
         let range = self.range_of(s.ip);
+        let prefix = self.keys.opt_name(s.phone_prefix).map(str::to_string);
+        self.read_features(s, range, prefix.as_deref(), out)
+    }
+
+    /// [`Self::features_and_group`] for a candidate that is not recorded, without changing the
+    /// state (nothing interned: reading many candidates does not grow it), so that candidates
+    /// can be read side by side. `keys` are the candidate's values (`None`: not given); a value
+    /// the state never saw reads as a key with no accounts, as an interned one would.
+    pub fn peek(
+        &self,
+        keys: &CandidateKeys<'_>,
+        joined_at: i64,
+        out: &mut [f64],
+    ) -> (Group, Option<&str>) {
+        let sym = |v: Option<&str>| match v.filter(|v| !v.is_empty()) {
+            None => NONE,
+            Some(v) => self.keys.get(v).unwrap_or(UNSEEN),
+        };
+        let s = Signup {
+            member: sym(keys.member),
+            joined_at,
+            campaign: sym(keys.campaign),
+            inviter: sym(keys.inviter),
+            device: sym(keys.device),
+            ip: sym(keys.ip),
+            phone_prefix: NONE,
+            phone_hash: sym(keys.phone_hash),
+        };
+        let range = match keys.ip.filter(|v| !v.is_empty()) {
+            None => NONE,
+            Some(ip) => match self.ip_range.get(&s.ip) {
+                Some(&r) => r,
+                None => self
+                    .keys
+                    .get(&format!("range:{}", ip_range(ip)))
+                    .unwrap_or(UNSEEN),
+            },
+        };
+        let prefix = keys.phone_prefix.filter(|v| !v.is_empty());
+        self.read_features(&s, range, prefix, out)
+    }
+
+    /// The candidate's features from what was recorded before it, its IP range and phone prefix
+    /// given.
+    fn read_features(
+        &self,
+        s: &Signup,
+        range: Sym,
+        prefix: Option<&str>,
+        out: &mut [f64],
+    ) -> (Group, Option<&str>) {
         let t = s.joined_at;
         let device = lookup(&self.device, s.device);
         let phone = lookup(&self.phone, s.phone_hash);
@@ -505,7 +572,6 @@ impl RecruitState {
             Some(None) => 0.0,
             Some(Some(c)) => (t - c.first_at) as f64 / MINUTE as f64,
         };
-        let prefix = self.keys.opt_name(s.phone_prefix);
         out[8] = prefix.map_or(f64::NAN, |p| {
             f64::from(u8::from(VIRTUAL_PHONE_PREFIXES.contains(&p.trim())))
         });

@@ -172,3 +172,59 @@ fn group_members_follow_merges() {
         "in recorded order"
     );
 }
+
+#[test]
+fn a_peek_reads_what_the_interning_path_reads_and_interns_nothing() {
+    let mut st = RecruitState::new(Interner::default(), MergeCaps::default());
+    for (i, (device, ip)) in [("d1", "10.0.0.1"), ("d1", "10.0.0.9"), ("d2", "10.0.1.7")]
+        .into_iter()
+        .enumerate()
+    {
+        let s = signup(&mut st, &format!("m{i}"), 60 * i as i64, device, ip);
+        st.record(&s);
+    }
+    st.record_label(st.keys.get("m0").unwrap_or(NONE), 1);
+    let candidates = [
+        // Known device and range; a range the state knows only through another address.
+        ("d1", "10.0.0.77", Some("m0"), "170"),
+        // Nothing known: an unseen device, address and range.
+        ("d-new", "172.16.5.5", None, "138"),
+        // A known device, no address, an inviter never seen.
+        ("d2", "", Some("nobody"), "170"),
+    ];
+    for (device, ip, inviter, prefix) in candidates {
+        let keys = CandidateKeys {
+            member: Some("cand"),
+            campaign: Some("camp-x"),
+            inviter,
+            device: Some(device),
+            ip: Some(ip),
+            phone_prefix: Some(prefix),
+            phone_hash: None,
+        };
+        let symbols = st.keys.len();
+        let mut peeked = vec![0.0; FEATURES.len()];
+        let (g, _) = st.peek(&keys, 600, &mut peeked);
+        let g = (g.size, g.wool);
+        assert_eq!(st.keys.len(), symbols, "a peek interned something");
+        let mut interned = vec![0.0; FEATURES.len()];
+        let mut sym = |v: Option<&str>| {
+            v.filter(|v| !v.is_empty())
+                .map_or(NONE, |v| st.keys.intern(v))
+        };
+        let s = Signup {
+            member: sym(Some("cand")),
+            joined_at: 600,
+            campaign: sym(Some("camp-x")),
+            inviter: sym(inviter),
+            device: sym(Some(device)),
+            ip: sym(Some(ip)),
+            phone_prefix: sym(Some(prefix)),
+            phone_hash: NONE,
+        };
+        let (h, _) = st.features_and_group(&s, &mut interned);
+        assert_eq!(g, (h.size, h.wool));
+        let bits = |r: &[f64]| r.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&peeked), bits(&interned), "{device} {ip}");
+    }
+}

@@ -88,7 +88,7 @@ impl Tenant {
         let lists = self.lists.read().map_err(|_| poisoned())?;
         let judge = self.judge(&lists, &models);
         let (known_live, gang) = {
-            let st = self.online.lock().map_err(|_| poisoned())?;
+            let st = self.online.read().map_err(|_| poisoned())?;
             let group = st.keys.get(&req.member_id).and_then(|m| st.group_of(m));
             let brief = group.and_then(|(_, g)| judge.gang(st.first_member(g).map(|f| (f, g)), at));
             (group.is_some(), brief)

@@ -35,7 +35,7 @@ impl Tenant {
         let now = plausible::now();
         let models = self.snapshot()?;
         let policy = &*crate::scoring::gang::DEFAULT_POLICY;
-        let st = self.online.lock().map_err(|_| poisoned())?;
+        let st = self.online.read().map_err(|_| poisoned())?;
         let mut picked: Vec<(f64, u32, crate::features::recruit::Group, Vec<_>)> = st
             .groups(policy.rule.min_size)
             .into_iter()
@@ -63,7 +63,7 @@ impl Tenant {
         let now = plausible::now();
         let models = self.snapshot()?;
         let policy = &*crate::scoring::gang::DEFAULT_POLICY;
-        let st = self.online.lock().map_err(|_| poisoned())?;
+        let st = self.online.read().map_err(|_| poisoned())?;
         let Some((root, &g)) = st.keys.get(member).and_then(|m| st.group_of(m)) else {
             return Ok(None);
         };

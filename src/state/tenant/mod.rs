@@ -183,7 +183,9 @@ pub struct Tenant {
     /// Held while a new snapshot is built, so that a refresh and a model reload never both
     /// start from the same snapshot and one's swap undoes the other's.
     rebuilding: Mutex<()>,
-    online: Mutex<RecruitState>,
+    /// Read side by side by candidates that are not recorded; written by recorded sign-ups and
+    /// events.
+    online: RwLock<RecruitState>,
     lists: RwLock<Lists>,
     remedy: Option<String>,
     /// A second model beside one of the two, and where its comparisons are logged.
@@ -215,7 +217,7 @@ impl Tenant {
             waiting: std::sync::atomic::AtomicUsize::new(0),
             rebuilding: Mutex::new(()),
             models: RwLock::new(Arc::new(models)),
-            online: Mutex::new(online),
+            online: RwLock::new(online),
             lists: RwLock::new(Lists::default()),
             remedy,
             challenger: RwLock::new(None),
@@ -274,7 +276,7 @@ impl Tenant {
     fn rescore(&self, ids: Vec<String>, seq: u64) -> Result<(), StateError> {
         let current = || self.snapshot();
         let pools = |ids: &[String], t: i64| -> Result<Vec<live::Pool>, StateError> {
-            let st = self.online.lock().map_err(|_| poisoned())?;
+            let st = self.online.read().map_err(|_| poisoned())?;
             Ok(live::pools(&st, ids, t))
         };
         self.live.rescore(ids, seq, &current, &pools)
@@ -475,7 +477,23 @@ impl Tenant {
     /// of its first account; `None`: none).
     fn features_and_group(&self, c: &Candidate) -> Result<(Vec<f64>, Option<Named>), StateError> {
         let mut row = vec![f64::NAN; FEATURES.len()];
-        let mut st = self.online.lock().map_err(|_| poisoned())?;
+        let joined_at = c.joined_at.unwrap_or_else(plausible::now);
+        if !c.record {
+            // A read: candidates that are not recorded share the state and intern nothing.
+            let st = self.online.read().map_err(|_| poisoned())?;
+            let keys = recruit::CandidateKeys {
+                member: c.member_id.as_deref(),
+                campaign: c.campaign_id.as_deref(),
+                inviter: c.inviter_id.as_deref(),
+                device: c.device_id.as_deref(),
+                ip: c.ip.as_deref(),
+                phone_prefix: c.phone_prefix.as_deref(),
+                phone_hash: c.phone_hash.as_deref(),
+            };
+            let (g, first) = st.peek(&keys, joined_at, &mut row);
+            return Ok((row, first.map(|f| (f.to_string(), g))));
+        }
+        let mut st = self.online.write().map_err(|_| poisoned())?;
         let mut sym = |v: &Option<String>| {
             v.as_deref()
                 .filter(|s| !s.is_empty())
@@ -483,7 +501,7 @@ impl Tenant {
         };
         let s = Signup {
             member: sym(&c.member_id),
-            joined_at: c.joined_at.unwrap_or_else(plausible::now),
+            joined_at,
             campaign: sym(&c.campaign_id),
             inviter: sym(&c.inviter_id),
             device: sym(&c.device_id),
@@ -493,9 +511,7 @@ impl Tenant {
         };
         let (g, first) = st.features_and_group(&s, &mut row);
         let group = first.map(|f| (f.to_string(), g));
-        if c.record {
-            st.record(&s);
-        }
+        st.record(&s);
         Ok((row, group))
     }
 
@@ -599,7 +615,7 @@ impl Tenant {
                 };
                 let row = self.candidate_features(&c)?;
                 self.live.signed_up(member_id, row)?;
-                let st = self.online.lock().map_err(|_| poisoned())?;
+                let st = self.online.read().map_err(|_| poisoned())?;
                 Ok(match st.keys.get(member_id) {
                     Some(m) => group_of(&st, m),
                     None => vec![member_id.clone()],
@@ -608,13 +624,13 @@ impl Tenant {
             Event::Label {
                 member_id, label, ..
             } => {
-                let mut st = self.online.lock().map_err(|_| poisoned())?;
+                let mut st = self.online.write().map_err(|_| poisoned())?;
                 let m = st.keys.intern(member_id);
                 st.record_label(m, *label);
                 Ok(group_of(&st, m))
             }
             Event::Coupon { member_id, .. } | Event::Order { member_id, .. } => {
-                let mut st = self.online.lock().map_err(|_| poisoned())?;
+                let mut st = self.online.write().map_err(|_| poisoned())?;
                 let m = st.keys.get(member_id);
                 if let (Some((at, deed)), Some(m)) = (e.deed(), m) {
                     let before = st.group_of(m).map(|(_, g)| *g);
