@@ -228,9 +228,14 @@ fn batch_body(w: usize, b: usize) -> (String, Vec<String>) {
     (format!(r#"{{"events":[{}]}}"#, events.join(",")), ids)
 }
 
-/// Writer `w` posts `batches` batches through `addr`; returns the event ids acknowledged,
-/// stopping at the first failure (the replica gone).
-fn write_through(addr: String, w: usize, batches: usize) -> Vec<String> {
+/// Writer `w` posts `batches` batches through `addr`, counting them in `done`; returns the event
+/// ids acknowledged, stopping at the first failure (the replica gone).
+fn write_through(
+    addr: String,
+    w: usize,
+    batches: usize,
+    done: Arc<std::sync::atomic::AtomicUsize>,
+) -> Vec<String> {
     let s = Server {
         child: Command::new("true")
             .spawn()
@@ -250,6 +255,7 @@ fn write_through(addr: String, w: usize, batches: usize) -> Vec<String> {
             "{reply}"
         );
         acked.extend(ids);
+        done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
     acked
 }
@@ -313,15 +319,26 @@ fn three_replicas_converge_on_the_log_and_survive_kill_9_of_one() {
     let cfg = replica_config(dir.path(), &pg);
     let mut replicas: Vec<Server> = (0..3).map(|_| Server::start(&cfg)).collect();
     // Writers through all three at once; the third replica is killed while they write.
+    let done: Vec<_> = (0..3)
+        .map(|_| Arc::new(std::sync::atomic::AtomicUsize::new(0)))
+        .collect();
     let writers: Vec<_> = replicas
         .iter()
         .enumerate()
         .map(|(w, s)| {
-            let addr = s.addr.clone();
-            std::thread::spawn(move || write_through(addr, w, 150))
+            let (addr, done) = (s.addr.clone(), done[w].clone());
+            std::thread::spawn(move || write_through(addr, w, 150, done))
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // Killed mid-stream: after its writer's third batch.
+    let started = Instant::now();
+    while done[2].load(std::sync::atomic::Ordering::SeqCst) < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no batch went through"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
     let pid = replicas[2].child.id().to_string();
     assert!(Command::new("kill")
         .args(["-9", &pid])
