@@ -567,30 +567,20 @@ impl Tenant {
         Ok(appended)
     }
 
-    /// What an acknowledged event changes at once: the online state (a sign-up is recorded
-    /// unless the member is already in the history, a review reaches the group and inviter
-    /// records, a coupon or an order what the member's group, keys and invite tree have done),
-    /// and the live scores of the members it touches: its member, and where its group's stats
-    /// changed, that group's members (up to [`live::GROUP_RESCORE_LIMIT`]). The one entry point
-    /// for an acknowledged event; it still has to be queued as pending for the next full refresh
-    /// (`take` does both, in log order).
-    pub fn apply(&self, e: &Event) -> Result<(), StateError> {
-        let seq = self.live.take_seqs(1);
-        self.apply_seq(e, seq, true)
-    }
-
-    /// [`Self::apply`] for the event of sequence `seq`; `score: false` only notes it.
-    fn apply_seq(&self, e: &Event, seq: u64, score: bool) -> Result<(), StateError> {
+    /// What acknowledged event `seq` changes at once: it is noted in the live overlay, and the
+    /// online state takes it (a sign-up is recorded unless the member is already in the
+    /// history, a review reaches the group and inviter records, a coupon or an order what the
+    /// member's group, keys and invite tree have done). Returns the members whose live score it
+    /// changes: its member, and where its group's stats changed, that group's members (up to
+    /// [`live::GROUP_RESCORE_LIMIT`]). The one entry point for an acknowledged event: `take`
+    /// queues it as pending, calls this in log order and scores the members touched again.
+    fn note_and_apply(&self, e: &Event, seq: u64) -> Result<Vec<String>, StateError> {
         let current = || self.snapshot();
         self.live.note(e, seq, &current)?;
-        let touched = self.apply_online(e)?;
-        if score && !touched.is_empty() {
-            self.rescore(touched, seq)?;
-        }
-        Ok(())
+        self.apply_online(e)
     }
 
-    /// The online state's part of [`Self::apply`]; returns the members whose score it changes.
+    /// The online state's part of [`Self::note_and_apply`]; returns the members whose score it changes.
     fn apply_online(&self, e: &Event) -> Result<Vec<String>, StateError> {
         let limit = live::GROUP_RESCORE_LIMIT;
         let group_of = |st: &RecruitState, m| -> Vec<String> {

@@ -49,8 +49,8 @@ pub struct CaughtUp {
 }
 
 impl Tenant {
-    /// Queues stored events for the next full refresh and applies them to the online state (and,
-    /// with `score`, to the live scores of the members they touch), in log order. An event
+    /// Queues stored events for the next full refresh and applies them to the online state, in
+    /// log order, and with `score` scores the members they touch again. An event
     /// stored before its values were checked on arrival is not applied (the fold skips it too,
     /// counted and logged): one bad value must not stop the tenant.
     pub(super) fn take(&self, logged: &[Logged], score: bool) -> Result<(), StateError> {
@@ -62,11 +62,22 @@ impl Tenant {
             pending.extend(logged.iter().map(|l| l.event.clone()));
             first
         };
+        // The members the events touch are scored again once, after the last of them (a batch
+        // of events on one group rescores the group once, not once an event).
         let window = TimeWindow::live();
+        let mut seen = std::collections::HashSet::new();
+        let mut touched = Vec::new();
         for (i, l) in logged.iter().enumerate() {
             if l.event.problem(&window).is_none() {
-                self.apply_seq(&l.event, first + i as u64, score)?;
+                for id in self.note_and_apply(&l.event, first + i as u64)? {
+                    if seen.insert(id.clone()) {
+                        touched.push(id);
+                    }
+                }
             }
+        }
+        if score && !touched.is_empty() {
+            self.rescore(touched, first + logged.len() as u64 - 1)?;
         }
         Ok(())
     }
