@@ -103,14 +103,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 let r = &done.rows;
                 println!(
-                    "tenant {}: snapshot {} ({} members, {} coupon, {} order, {} points, {} label rows; fingerprint {}), event store {}",
+                    "tenant {}: snapshot {} ({}; fingerprint {}), event store {}",
                     done.tenant,
                     done.history.display(),
-                    r.members,
-                    r.coupons,
-                    r.orders,
-                    r.points,
-                    r.labels,
+                    rows(r),
                     done.fingerprint,
                     done.events.display()
                 );
@@ -125,7 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 let (r, f) = (&done.rows, &done.folded);
                 println!(
-                    "tenant {}: {} stored events ({} reviews, {} holds) folded into {}: {} applied, {} already there, {} skipped, {} waiting for a sign-up (not written); {} members, {} coupon, {} order, {} points, {} label rows; fingerprint {}",
+                    "tenant {}: {} stored events ({} reviews, {} holds) folded into {}: {} applied, {} already there, {} skipped, {} waiting for a sign-up (not written); {}; fingerprint {}",
                     done.tenant,
                     done.events,
                     done.reviews,
@@ -135,11 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     f.already_there,
                     f.skipped,
                     f.waiting,
-                    r.members,
-                    r.coupons,
-                    r.orders,
-                    r.points,
-                    r.labels,
+                    rows(r),
                     done.fingerprint
                 );
             }
@@ -189,17 +181,13 @@ fn snapshot(a: SnapshotArgs) -> anyhow::Result<ExitCode> {
         let r = &done.rows;
         writeln!(
             out,
-            "tenant {}: snapshot at log position {} in {} ({} events folded now, {} waiting for a sign-up; {} members, {} coupon, {} order, {} points, {} label rows; fingerprint {}); {} kept, {} removed, {} event bodies pruned; {:.1} s",
+            "tenant {}: snapshot at log position {} in {} ({} events folded now, {} waiting for a sign-up; {}; fingerprint {}); {} kept, {} removed, {} event bodies pruned; {:.1} s",
             done.tenant,
             done.snapshot.position,
             done.snapshot.path.display(),
             done.events,
             done.waiting,
-            r.members,
-            r.coupons,
-            r.orders,
-            r.points,
-            r.labels,
+            rows(r),
             done.fingerprint,
             done.kept.len(),
             done.removed.len(),
@@ -208,4 +196,12 @@ fn snapshot(a: SnapshotArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Rows written per table, in words.
+fn rows(r: &woolguard::data::write::RowCounts) -> String {
+    format!(
+        "{} members, {} coupon, {} order, {} points, {} label rows",
+        r.members, r.coupons, r.orders, r.points, r.labels
+    )
 }

@@ -73,7 +73,12 @@ pub struct Base {
 
 /// The tenant's base: its latest snapshot, else `history` at position 0.
 pub fn base(store: &dyn EventStore, history: &Path) -> Result<Base, SnapshotError> {
-    match store.snapshots()?.pop() {
+    base_of(store.snapshots()?.last(), history)
+}
+
+/// The base `latest` (the latest snapshot kept, if any) gives.
+fn base_of(latest: Option<&SnapshotPointer>, history: &Path) -> Result<Base, SnapshotError> {
+    match latest {
         None => Ok(Base {
             history: history.to_path_buf(),
             position: 0,
@@ -81,7 +86,7 @@ pub fn base(store: &dyn EventStore, history: &Path) -> Result<Base, SnapshotErro
         }),
         Some(p) => Ok(Base {
             waiting: read_waiting(&p.path.join(WAITING))?,
-            history: p.path,
+            history: p.path.clone(),
             position: p.position,
         }),
     }
@@ -126,14 +131,14 @@ pub fn take(
     prune: bool,
 ) -> Result<Taken, SnapshotError> {
     let started = std::time::Instant::now();
-    let from = base(store, history)?;
+    let mut kept = store.snapshots()?;
+    let from = base_of(kept.last(), history)?;
     let mut h = crate::data::load(&from.history)?;
     let logged = store.read_all_after(from.position)?;
     let position = logged.last().map_or(from.position, |l| l.seq);
     let mut events = from.waiting;
     events.extend(logged.iter().map(|l| l.event.clone()));
     let (folded, waiting) = fold(&mut h, &events);
-    let mut kept = store.snapshots()?;
     let path = root.join(format!("{position:012}"));
     let is_new = kept.last().is_none_or(|p| p.position != position);
     let rows = if is_new {

@@ -64,6 +64,10 @@ CREATE TABLE IF NOT EXISTS woolguard_meta (
 );
 ";
 
+/// Sets a named value of a tenant: `$1` tenant, `$2` key, `$3` value.
+const SET_META: &str = "INSERT INTO woolguard_meta (tenant, key, value) VALUES ($1, $2, $3)
+     ON CONFLICT (tenant, key) DO UPDATE SET value = EXCLUDED.value";
+
 fn pg_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Postgres(e.to_string())
 }
@@ -276,11 +280,7 @@ impl PgStore {
         let (key, value) = (key.to_string(), value.to_string());
         self.with(move |client, tenant| async move {
             client
-                .execute(
-                    "INSERT INTO woolguard_meta (tenant, key, value) VALUES ($1, $2, $3)
-                     ON CONFLICT (tenant, key) DO UPDATE SET value = EXCLUDED.value",
-                    &[&tenant, &key, &value],
-                )
+                .execute(SET_META, &[&tenant, &key, &value])
                 .await
                 .map_err(pg_err)?;
             Ok(())
@@ -418,13 +418,9 @@ impl EventStore for PgStore {
         let json = json.to_string();
         self.change_counted("rules", move |tx, tenant| {
             Box::pin(async move {
-                tx.execute(
-                    "INSERT INTO woolguard_meta (tenant, key, value) VALUES ($1, 'rules', $2)
-                     ON CONFLICT (tenant, key) DO UPDATE SET value = EXCLUDED.value",
-                    &[&tenant, &json],
-                )
-                .await
-                .map(|_| ())
+                tx.execute(SET_META, &[&tenant, &"rules", &json])
+                    .await
+                    .map(|_| ())
             })
         })
     }
