@@ -13,6 +13,7 @@ pub mod json;
 pub mod metrics;
 pub mod models_api;
 pub mod ops_api;
+mod rescore;
 pub mod rules_api;
 pub mod scoring_api;
 pub mod start;
@@ -314,6 +315,7 @@ pub async fn run(config: ServeConfig) -> Result<(), StartError> {
         tracing::info!(%addr, "listening");
     }
     tail::start(&state, &config)?;
+    rescore::start(&state.tenants)?;
     if state.tenants.iter().any(|t| t.has_store()) && config.refresh_secs > 0 {
         let refresher = state.clone();
         let every = std::time::Duration::from_secs(config.refresh_secs);

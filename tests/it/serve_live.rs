@@ -285,3 +285,81 @@ fn events_acknowledged_during_a_full_refresh_are_not_lost() {
     assert_eq!(live.probability.to_bits(), full.probability.to_bits());
     assert_eq!(live.decision, full.decision);
 }
+
+fn label(id: &str, member: &str, at: i64) -> Event {
+    Event::Label {
+        event_id: id.to_string(),
+        member_id: member.to_string(),
+        at,
+        label: 1,
+        source: None,
+    }
+}
+
+/// An event rescores its own member before the answer and only marks its group mates stale: a
+/// burst on one group marks each mate once; a read of a stale mate rescores it first; the
+/// rescorer's pass clears the rest; and every mate's live score then equals, bit for bit, what a
+/// full refresh gives at the same moment.
+#[test]
+fn group_mates_are_rescored_off_the_request_once_a_burst() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let _ = init(dir.path());
+    let t = tenant(dir.path(), &dir.path().join("state"));
+    let models = t.snapshot().unwrap_or_else(|e| panic!("{e}"));
+    let group = a_group(&models.history);
+    let end = models.as_of;
+    let stale = || t.stale_members().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stale(), 0);
+
+    // Twenty reviews of the group's first account, one request each: every one changes the
+    // group's stats, and the mates are marked once.
+    for i in 0..20 {
+        let e = label(&format!("l-{i}"), &group[0], end + 10 * (i + 1));
+        t.ingest(&[e]).unwrap_or_else(|e| panic!("{e}"));
+    }
+    // An order of the same account moves the newest moment on (a review does not).
+    let last = end + 300;
+    t.ingest(&[order("o-last", &group[0], last)])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stale(), group.len() - 1, "each mate marked once");
+    let as_of = |id: &str| {
+        let models = t.snapshot().unwrap_or_else(|e| panic!("{e}"));
+        t.member_as_of(&models, id)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    // The event's own member was scored before the answer.
+    assert_eq!(as_of(&group[0]), last + 1);
+    assert_eq!(stale(), group.len() - 1);
+    // A read of a stale mate rescores it first.
+    assert_eq!(as_of(&group[1]), last + 1);
+    assert_eq!(stale(), group.len() - 2);
+    // The rescorer's pass takes the rest.
+    let done = t
+        .rescore_stale(4_096, std::time::Duration::ZERO)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(done, group.len() - 2);
+    assert_eq!(stale(), 0);
+    assert_eq!(
+        t.rescore_stale(4_096, std::time::Duration::ZERO)
+            .unwrap_or_else(|e| panic!("{e}")),
+        0
+    );
+    let verdicts = |models: &Models| -> Vec<(u64, String)> {
+        group
+            .iter()
+            .map(|id| {
+                let v = t.score_member(models, id).unwrap_or_else(|e| panic!("{e}"));
+                (v.probability.to_bits(), format!("{:?}", v.decision))
+            })
+            .collect()
+    };
+    let models = t.snapshot().unwrap_or_else(|e| panic!("{e}"));
+    for id in &group {
+        assert_eq!(as_of(id), last + 1, "{id}");
+    }
+    let live = verdicts(&models);
+    t.refresh().unwrap_or_else(|e| panic!("{e}"));
+    let models = t.snapshot().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(models.as_of, last + 1);
+    assert_eq!(live, verdicts(&models), "live vs full refresh");
+}

@@ -47,6 +47,7 @@ impl Tenant {
         out.summary.requested = ids.len();
         out.summary.model_version = models.member.version.clone();
         for id in ids {
+            self.freshen(id)?;
             let live = self.live.score_of(id)?;
             let verdict = if let Some(ls) = live {
                 let (scored, outcome) = ls.member.clone();

@@ -95,6 +95,7 @@ impl Tenant {
         };
         let m = models.history.members.index_of(&req.member_id);
         // Live where an event touched the member since the snapshot, else the snapshot's.
+        self.freshen(&req.member_id)?;
         let scored = match self.live.score_of(&req.member_id)? {
             Some(ls) => Some((ls.member.clone(), ls.keys.clone())),
             None => m.and_then(|m| {

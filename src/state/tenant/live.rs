@@ -14,7 +14,8 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use super::super::events::{fold, Event};
 use super::super::snapshot::Models;
@@ -27,9 +28,9 @@ use crate::scoring::members::{member_facts, member_keys};
 use crate::scoring::rules::On;
 use crate::scoring::{Judge, ListKeys, Outcome, Standing};
 
-/// At most this many members of one group are rescored when the group's stats change: groups
-/// merge only through keys under their caps, so a real group is far smaller; a larger one's other
-/// members keep their scores until the next full refresh.
+/// At most this many members of one group are marked for rescoring when the group's stats
+/// change: groups merge only through keys under their caps, so a real group is far smaller; a
+/// larger one's other members keep their scores until the next full refresh.
 pub const GROUP_RESCORE_LIMIT: usize = 2_000;
 
 /// The keys the lists match for a member, owned (a live score outlives the snapshot it was
@@ -99,12 +100,19 @@ struct Inner {
     /// Events up to this sequence are in the snapshot's history (when their member is).
     folded: u64,
     entries: HashMap<String, Entry>,
+    /// Group mates an event's group change made stale, with the sequence of the newest such
+    /// event: rescored off the request (the tenant's rescorer, coalesced over a burst of events
+    /// on one group), or on their next read, whichever comes first. A member leaves this set
+    /// only once a score computed after its newest mark is installed.
+    dirty: HashMap<String, u64>,
 }
 
 /// The overlay. Lock order: the tenant's `models` write lock is only taken inside `inner`.
 #[derive(Debug, Default)]
 pub struct Live {
     inner: Mutex<Inner>,
+    /// Signalled when members are marked stale.
+    stale: Condvar,
     /// The sequence of the last event acknowledged.
     seq: AtomicU64,
     /// The moment after the newest event acknowledged that a fold puts in the history: what a
@@ -206,6 +214,70 @@ impl Live {
     /// Members with an entry (touched since the snapshot).
     pub fn members(&self) -> Result<usize, StateError> {
         Ok(self.inner.lock().map_err(|_| poisoned())?.entries.len())
+    }
+
+    /// Marks `ids` stale after event `seq` changed their group's stats, and wakes the rescorer.
+    pub fn mark_stale(&self, ids: Vec<String>, seq: u64) -> Result<(), StateError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut inner = self.inner.lock().map_err(|_| poisoned())?;
+        for id in ids {
+            let q = inner.dirty.entry(id).or_default();
+            *q = (*q).max(seq);
+        }
+        self.stale.notify_all();
+        Ok(())
+    }
+
+    /// The sequence member `id` was marked stale at, if it is stale.
+    pub fn stale_at(&self, id: &str) -> Result<Option<u64>, StateError> {
+        Ok(self
+            .inner
+            .lock()
+            .map_err(|_| poisoned())?
+            .dirty
+            .get(id)
+            .copied())
+    }
+
+    /// Members waiting to be rescored.
+    pub fn stale_members(&self) -> Result<usize, StateError> {
+        Ok(self.inner.lock().map_err(|_| poisoned())?.dirty.len())
+    }
+
+    /// Up to `max` stale members with their marks (they stay marked until [`Self::fresh`]);
+    /// waits up to `wait` for one when there is none.
+    pub fn stale_batch(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<(String, u64)>, StateError> {
+        let mut inner = self.inner.lock().map_err(|_| poisoned())?;
+        if inner.dirty.is_empty() {
+            inner = self
+                .stale
+                .wait_timeout(inner, wait)
+                .map_err(|_| poisoned())?
+                .0;
+        }
+        Ok(inner
+            .dirty
+            .iter()
+            .take(max)
+            .map(|(id, q)| (id.clone(), *q))
+            .collect())
+    }
+
+    /// Unmarks the members rescored after their marks `done` (a member marked again since stays).
+    pub fn fresh(&self, done: &[(String, u64)]) -> Result<(), StateError> {
+        let mut inner = self.inner.lock().map_err(|_| poisoned())?;
+        for (id, q) in done {
+            if inner.dirty.get(id).is_some_and(|now| now <= q) {
+                inner.dirty.remove(id);
+            }
+        }
+        Ok(())
     }
 
     /// Marks `ids` touched by event `seq` and hands back what to score them from, with the
@@ -327,6 +399,12 @@ impl Live {
             }
             !e.events.is_empty() || e.touched > s || (!known && e.signup.is_some())
         });
+        // A refresh's snapshot scores everyone as of after the events it folded: a mark from
+        // before stays only on a member whose live entry stays.
+        if folded.is_some() {
+            let Inner { entries, dirty, .. } = &mut *inner;
+            dirty.retain(|id, q| *q > s || entries.contains_key(id));
+        }
         Ok(inner.entries.keys().cloned().collect())
     }
 }

@@ -261,14 +261,12 @@ impl Tenant {
         })?;
         // A refresh keeps the models and rules: a live score computed against the old snapshot
         // already reflects every event of its member, and stays until the member's next touch.
-        // Other swaps change what scores and decides: the members touched since are scored
-        // again (until then they are read with their scores under the old ones).
+        // Other swaps change what scores and decides: the members touched since are marked
+        // stale, for the rescorer (a read of one rescores it first).
         if folded.is_some() {
             return Ok(new);
         }
-        if let Err(e) = self.rescore(stay, 0) {
-            tracing::warn!(tenant = %self.name, reason = %e, "live scores not recomputed after the swap; they are recomputed at the members' next event");
-        }
+        self.live.mark_stale(stay, self.live.last_seq())?;
         Ok(new)
     }
 
@@ -699,6 +697,7 @@ impl Tenant {
     /// snapshot (as of the newest acknowledged moment then), else the snapshot's (as of the
     /// history's end).
     pub fn score_member(&self, models: &Models, id: &str) -> Result<Verdict, StateError> {
+        self.freshen(id)?;
         if let Some(ls) = self.live.score_of(id)? {
             let keys = ls.keys.keys();
             let (scored, outcome) = ls.member.clone();
@@ -748,12 +747,18 @@ impl Tenant {
 impl Tenant {
     /// The moment member `id`'s score is as of: its live score's, else the snapshot's.
     pub fn member_as_of(&self, models: &Models, id: &str) -> Result<i64, StateError> {
+        self.freshen(id)?;
         Ok(self.live.score_of(id)?.map_or(models.as_of, |ls| ls.as_of))
     }
 
     /// Members scored live (touched by an event since the snapshot).
     pub fn live_members(&self) -> Result<usize, StateError> {
         self.live.members()
+    }
+
+    /// Group mates waiting for the rescorer (each is rescored first if read before).
+    pub fn stale_members(&self) -> Result<usize, StateError> {
+        self.live.stale_members()
     }
 }
 

@@ -35,6 +35,11 @@ pub struct StateStatus {
     pub members: usize,
     /// UTC seconds: the snapshot's member scores are as of this moment.
     pub scores_as_of: i64,
+    /// Members scored live since the snapshot (touched by an event).
+    pub live_members: usize,
+    /// Group mates an event made stale that the rescorer has not reached yet (a read of one
+    /// rescores it first).
+    pub stale_members: usize,
 }
 
 /// What a catch-up found.
@@ -62,22 +67,61 @@ impl Tenant {
             pending.extend(logged.iter().map(|l| l.event.clone()));
             first
         };
-        // The members the events touch are scored again once, after the last of them (a batch
-        // of events on one group rescores the group once, not once an event).
+        // The events' own members are scored again once, after the last of them, before the
+        // answer; the group mates a group change made stale are marked for the rescorer (a
+        // burst of events on one group rescores the group once, off the request).
         let window = TimeWindow::live();
-        let mut seen = std::collections::HashSet::new();
-        let mut touched = Vec::new();
+        let mut own = Vec::new();
+        let mut mates = Vec::new();
         for (i, l) in logged.iter().enumerate() {
             if l.event.problem(&window).is_none() {
+                let member = l.event.member_id();
                 for id in self.note_and_apply(&l.event, first + i as u64)? {
-                    if seen.insert(id.clone()) {
-                        touched.push(id);
+                    if id == member {
+                        own.push(id);
+                    } else {
+                        mates.push(id);
                     }
                 }
             }
         }
-        if score && !touched.is_empty() {
-            self.rescore(touched, first + logged.len() as u64 - 1)?;
+        let last = first + logged.len() as u64 - 1;
+        let own: Vec<String> = dedup(own);
+        let owned: std::collections::HashSet<&String> = own.iter().collect();
+        let mates: Vec<String> = dedup(mates)
+            .into_iter()
+            .filter(|id| !owned.contains(id))
+            .collect();
+        self.live.mark_stale(mates, last)?;
+        if score && !own.is_empty() {
+            self.rescore(own, last)?;
+        }
+        Ok(())
+    }
+
+    /// Rescores up to `max` group mates marked stale (waiting up to `wait` for one): the
+    /// tenant's rescorer calls this in a loop. Returns how many it rescored.
+    pub fn rescore_stale(
+        &self,
+        max: usize,
+        wait: std::time::Duration,
+    ) -> Result<usize, StateError> {
+        let batch = self.live.stale_batch(max, wait)?;
+        let Some(seq) = batch.iter().map(|(_, q)| *q).max() else {
+            return Ok(0);
+        };
+        self.rescore(batch.iter().map(|(id, _)| id.clone()).collect(), seq)?;
+        self.live.fresh(&batch)?;
+        Ok(batch.len())
+    }
+
+    /// Rescores member `id` first when it is marked stale, so that a read never answers with a
+    /// score older than an acknowledged event of its group.
+    pub(super) fn freshen(&self, id: &str) -> Result<(), StateError> {
+        if let Some(seq) = self.live.stale_at(id)? {
+            let done = [(id.to_string(), seq)];
+            self.rescore(vec![id.to_string()], seq)?;
+            self.live.fresh(&done)?;
         }
         Ok(())
     }
@@ -173,6 +217,8 @@ impl Tenant {
             pending: self.pending()?,
             members: models.history.members.len(),
             scores_as_of: models.as_of,
+            live_members: self.live.members()?,
+            stale_members: self.live.stale_members()?,
         })
     }
 
@@ -185,4 +231,12 @@ impl Tenant {
     pub fn shares_store(&self) -> bool {
         self.store.as_ref().is_some_and(|s| s.shared())
     }
+}
+
+/// `ids` with repeats dropped, in first-seen order.
+fn dedup(ids: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    ids.into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect()
 }
