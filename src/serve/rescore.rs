@@ -9,8 +9,9 @@ use std::time::Duration;
 use super::StartError;
 use crate::state::Tenant;
 
-/// Stale members rescored in one pass (each pass reads the online state once).
-const BATCH: usize = 4_096;
+/// Stale members rescored in one pass: each pass reads the online state once, under its read
+/// lock, so a pass is kept short for the sign-ups that wait to write.
+const BATCH: usize = 256;
 
 /// How long the thread waits for work before it checks that its tenant still exists.
 const IDLE: Duration = Duration::from_secs(1);
@@ -31,8 +32,16 @@ fn run(tenant: Weak<Tenant>) {
     // The last error, logged once until it changes.
     let mut failing: Option<String> = None;
     while let Some(t) = tenant.upgrade() {
+        let started = std::time::Instant::now();
         match t.rescore_stale(BATCH, IDLE) {
-            Ok(_) => failing = None,
+            Ok(0) => failing = None,
+            Ok(_) => {
+                failing = None;
+                // At most half of one core: requests come first (a read of a stale member
+                // rescores it itself).
+                drop(t);
+                std::thread::sleep(started.elapsed());
+            }
             Err(e) => {
                 let e = e.to_string();
                 if failing.as_deref() != Some(e.as_str()) {

@@ -333,10 +333,13 @@ impl Live {
 
     /// Scores `ids` again after event `seq` touched them: their rows from the current snapshot,
     /// their events since and the online state now. `pools` reads the online state.
+    /// With `spread`, a large set is scored on every core (a request waits for it); without, on
+    /// the calling thread alone (the rescorer, which must leave the cores to requests).
     pub fn rescore(
         &self,
         ids: Vec<String>,
         seq: u64,
+        spread: bool,
         current: &dyn Fn() -> Result<Arc<Models>, StateError>,
         pools: &ReadPools<'_>,
     ) -> Result<(), StateError> {
@@ -356,7 +359,7 @@ impl Live {
                 Ok((input.id, input.version, s))
             };
             // A large group (or the members kept across a model swap) on every core.
-            let scores = if inputs.len() > 64 {
+            let scores = if spread && inputs.len() > 64 {
                 use rayon::prelude::*;
                 inputs
                     .into_par_iter()

@@ -270,14 +270,14 @@ impl Tenant {
         Ok(new)
     }
 
-    /// Scores `ids` again live, after event `seq` touched them.
-    fn rescore(&self, ids: Vec<String>, seq: u64) -> Result<(), StateError> {
+    /// Scores `ids` again live, after event `seq` touched them (`spread`: on every core).
+    fn rescore(&self, ids: Vec<String>, seq: u64, spread: bool) -> Result<(), StateError> {
         let current = || self.snapshot();
         let pools = |ids: &[String], t: i64| -> Result<Vec<live::Pool>, StateError> {
             let st = self.online.read().map_err(|_| poisoned())?;
             Ok(live::pools(&st, ids, t))
         };
-        self.live.rescore(ids, seq, &current, &pools)
+        self.live.rescore(ids, seq, spread, &current, &pools)
     }
 
     /// Folds the events acknowledged since the snapshot into its history and rescores every

@@ -94,7 +94,7 @@ impl Tenant {
             .collect();
         self.live.mark_stale(mates, last)?;
         if score && !own.is_empty() {
-            self.rescore(own, last)?;
+            self.rescore(own, last, true)?;
         }
         Ok(())
     }
@@ -110,7 +110,7 @@ impl Tenant {
         let Some(seq) = batch.iter().map(|(_, q)| *q).max() else {
             return Ok(0);
         };
-        self.rescore(batch.iter().map(|(id, _)| id.clone()).collect(), seq)?;
+        self.rescore(batch.iter().map(|(id, _)| id.clone()).collect(), seq, false)?;
         self.live.fresh(&batch)?;
         Ok(batch.len())
     }
@@ -120,7 +120,7 @@ impl Tenant {
     pub(super) fn freshen(&self, id: &str) -> Result<(), StateError> {
         if let Some(seq) = self.live.stale_at(id)? {
             let done = [(id.to_string(), seq)];
-            self.rescore(vec![id.to_string()], seq)?;
+            self.rescore(vec![id.to_string()], seq, false)?;
             self.live.fresh(&done)?;
         }
         Ok(())
