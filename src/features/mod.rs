@@ -104,6 +104,13 @@ pub fn build(
     Builder::new(history, caps, at).rows(members)
 }
 
+/// What [`Builder::into_parts`] hands on.
+pub struct Parts {
+    pub recruitment: Matrix,
+    pub index: Option<member::MemberIndex>,
+    pub state: Option<recruit::RecruitState>,
+}
+
 /// Where member-time rows are cut.
 #[derive(Debug, Clone, Copy)]
 pub enum Cutoffs<'a> {
@@ -123,6 +130,8 @@ pub struct Builder<'h> {
     history: &'h crate::data::History,
     recruitment: Matrix,
     member_time: Option<MemberTime>,
+    /// The sweep's state after the history's last event, where asked to keep it.
+    state: Option<recruit::RecruitState>,
 }
 
 struct MemberTime {
@@ -140,6 +149,18 @@ impl<'h> Builder<'h> {
         cutoffs: Cutoffs,
     ) -> Self {
         Self::with_state(history, caps, cutoffs).0
+    }
+
+    /// As [`Builder::new`], keeping the sweep's state for [`Builder::into_parts`] (a scorer's
+    /// online sign-up state, without a second sweep).
+    pub fn keeping_state(
+        history: &'h crate::data::History,
+        caps: recruit::MergeCaps,
+        cutoffs: Cutoffs,
+    ) -> Self {
+        let (mut b, state) = Self::with_state(history, caps, cutoffs);
+        b.state = Some(state);
+        b
     }
 
     /// As [`Builder::new`], with the sweep's state after the history's last event (its
@@ -179,6 +200,7 @@ impl<'h> Builder<'h> {
                 history,
                 recruitment: sweep.recruitment,
                 member_time,
+                state: None,
             },
             sweep.state,
         )
@@ -193,9 +215,14 @@ impl<'h> Builder<'h> {
     }
 
     /// What a live scorer keeps to build one member's row again later: every member's
-    /// recruitment-time row and, with cutoffs, the index of each member's events.
-    pub fn into_parts(self) -> (Matrix, Option<member::MemberIndex>) {
-        (self.recruitment, self.member_time.map(|mt| mt.index))
+    /// recruitment-time row and, with cutoffs, the index of each member's events; and the
+    /// sweep's state, where kept.
+    pub fn into_parts(self) -> Parts {
+        Parts {
+            recruitment: self.recruitment,
+            index: self.member_time.map(|mt| mt.index),
+            state: self.state,
+        }
     }
 
     /// Rows for `members`; member-time features too when the builder was made with cutoffs

@@ -51,10 +51,28 @@ pub struct AsOf<'h> {
 
 impl<'h> AsOf<'h> {
     pub fn new(h: &'h History, a: &Artefact, as_of: i64) -> Self {
+        Self::built(h, a, as_of, features::Builder::new)
+    }
+
+    /// As [`AsOf::new`], keeping the sign-up sweep's state (see [`features::Builder::keeping_state`]).
+    pub fn keeping_state(h: &'h History, a: &Artefact, as_of: i64) -> Self {
+        Self::built(h, a, as_of, features::Builder::keeping_state)
+    }
+
+    fn built(
+        h: &'h History,
+        a: &Artefact,
+        as_of: i64,
+        builder: fn(
+            &'h History,
+            crate::features::recruit::MergeCaps,
+            features::Cutoffs,
+        ) -> features::Builder<'h>,
+    ) -> Self {
         let member_time = a.moment == Moment::Member;
         AsOf {
             history: h,
-            builder: features::Builder::new(
+            builder: builder(
                 h,
                 a.config.merge.caps(),
                 if member_time {

@@ -114,6 +114,24 @@ impl<'a> MemberScorer<'a> {
         }
     }
 
+    /// As [`MemberScorer::new`], keeping the sign-up sweep's state (a scorer starting up hands
+    /// it to its online sign-up state).
+    pub fn keeping_state(
+        history: &'a History,
+        model: &'a Artefact,
+        judge: Judge<'a>,
+        as_of: i64,
+        standings: Option<&'a Standings<'a>>,
+    ) -> Self {
+        MemberScorer {
+            history,
+            model,
+            judge,
+            at: AsOf::keeping_state(history, model, as_of),
+            standings,
+        }
+    }
+
     pub fn model(&self) -> &'a Artefact {
         self.model
     }

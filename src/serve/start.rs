@@ -144,14 +144,23 @@ impl AppState {
                     waiting: Vec::new(),
                 },
             };
+            let phase = std::time::Instant::now();
             let history = crate::data::load(&base.history).map_err(|source| StartError::Data {
                 tenant: t.name.clone(),
                 source,
             })?;
+            let took = |what: &str, since: std::time::Instant| {
+                tracing::info!(tenant = %t.name, seconds = since.elapsed().as_secs_f64(), "{what}");
+            };
+            took("history loaded", phase);
             let rules = tenant_rules(t, store.as_deref())?;
-            let models =
-                Models::load(Arc::new(history), &t.model, &t.signup_model, rules).map_err(fail)?;
+            let phase = std::time::Instant::now();
+            let models = Models::load_to_start(Arc::new(history), &t.model, &t.signup_model, rules)
+                .map_err(fail)?;
+            took("members scored", phase);
+            let phase = std::time::Instant::now();
             let mut tenant = Tenant::new(&t.name, models, config.review_remedy.clone());
+            took("online sign-up state built", phase);
             if let Some(dir) = &dir {
                 tenant = tenant.with_state_dir(dir);
             }
@@ -162,7 +171,9 @@ impl AppState {
                 // Every stored event reaches the member scores before the first request (with
                 // none stored, the snapshot just loaded is already current).
                 if tenant.pending().map_err(fail)? > 0 {
+                    let phase = std::time::Instant::now();
                     tenant.refresh().map_err(fail)?;
+                    took("stored events folded in", phase);
                 }
             }
             if let Some(c) = &t.challenger {

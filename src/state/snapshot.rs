@@ -10,7 +10,7 @@ use super::StateError;
 use crate::data::history::{History, MemberIdx};
 use crate::features::member::MemberIndex;
 use crate::features::recruit::{self, FEATURES};
-use crate::features::Matrix;
+use crate::features::{Matrix, Parts};
 use crate::members::segment::Segmentation;
 use crate::model::artefact::{Artefact, Scored};
 use crate::model::score::end_of;
@@ -45,6 +45,10 @@ pub struct Models {
     pub challenger: Option<ChallengerModel>,
     /// What one member's member-time row is built again from when an event touches it.
     pub base: Base,
+    /// The sign-up sweep's state after the history's last event, kept from scoring for the
+    /// tenant's online sign-up state when both models merge groups under the same caps (a
+    /// start, not a rebuild); taken by [`crate::state::Tenant::new`].
+    pub online: Option<recruit::RecruitState>,
 }
 
 /// What the live scorer needs of a snapshot to score one member again: its recruitment-time
@@ -92,6 +96,27 @@ impl Models {
         signup_path: &Path,
         rules: Arc<RuleSet>,
     ) -> Result<Self, StateError> {
+        Self::load_with(history, member_path, signup_path, rules, false)
+    }
+
+    /// [`Models::load`] for a tenant starting up: the sign-up sweep's state is kept, where the
+    /// models allow, for the tenant's online state ([`Models::online`]).
+    pub fn load_to_start(
+        history: Arc<History>,
+        member_path: &Path,
+        signup_path: &Path,
+        rules: Arc<RuleSet>,
+    ) -> Result<Self, StateError> {
+        Self::load_with(history, member_path, signup_path, rules, true)
+    }
+
+    fn load_with(
+        history: Arc<History>,
+        member_path: &Path,
+        signup_path: &Path,
+        rules: Arc<RuleSet>,
+        start: bool,
+    ) -> Result<Self, StateError> {
         let load = |p: &Path| {
             if !p.is_file() {
                 return Err(StateError::UnknownModel(p.to_path_buf()));
@@ -100,14 +125,9 @@ impl Models {
         };
         let paths = (member_path.to_path_buf(), signup_path.to_path_buf());
         // Each model's fit for its slot is checked in `build`.
-        Self::build(
-            history,
-            load(member_path)?,
-            load(signup_path)?,
-            paths,
-            rules,
-            None,
-        )
+        let (member, signup) = (load(member_path)?, load(signup_path)?);
+        let keep = start && member.config.merge.caps() == signup.config.merge.caps();
+        Self::build(history, member, signup, paths, rules, None, keep)
     }
 
     /// The smoke check before a swap: on the tenant's own members, the member model's decisions
@@ -146,6 +166,7 @@ impl Models {
             paths,
             rules,
             self.challenger_spec(),
+            false,
         )
     }
 
@@ -159,6 +180,7 @@ impl Models {
             paths,
             self.rules.clone(),
             challenger,
+            false,
         )
     }
 
@@ -176,6 +198,7 @@ impl Models {
         (member_path, signup_path): (PathBuf, PathBuf),
         rules: Arc<RuleSet>,
         challenger: Option<ChallengerSpec>,
+        keep_online: bool,
     ) -> Result<Self, StateError> {
         slot::check_fit(&member, slot::MEMBER, &member_path.display().to_string())
             .map_err(refused)?;
@@ -198,9 +221,12 @@ impl Models {
             ..Judge::model_only()
         };
         type Scores = Vec<Option<(Scored, Outcome)>>;
-        type Parts = (Matrix, Option<MemberIndex>);
         let score_all = |a: &Artefact, keep: bool| -> Result<(Scores, Option<Parts>), StateError> {
-            let scorer = MemberScorer::new(&history, a, judge, as_of, Some(&standings));
+            let scorer = if keep && keep_online {
+                MemberScorer::keeping_state(&history, a, judge, as_of, Some(&standings))
+            } else {
+                MemberScorer::new(&history, a, judge, as_of, Some(&standings))
+            };
             let members = scorer.members();
             let judged = scorer.judged(&members, 3).map_err(refused)?;
             let mut scores = vec![None; history.members.len()];
@@ -211,7 +237,10 @@ impl Models {
             Ok((scores, parts))
         };
         let (scores, parts) = score_all(&member, true)?;
-        let (recruitment, index) = parts.unwrap_or_default();
+        let (recruitment, index, online) = match parts {
+            Some(p) => (p.recruitment, p.index, p.state),
+            None => Default::default(),
+        };
         let index = index.unwrap_or_else(|| MemberIndex::build(&history));
         let challenger = match challenger {
             None => None,
@@ -262,6 +291,7 @@ impl Models {
                 segmentation: seg,
                 position,
             },
+            online,
         })
     }
 }

@@ -363,3 +363,57 @@ fn group_mates_are_rescored_off_the_request_once_a_burst() {
     assert_eq!(models.as_of, last + 1);
     assert_eq!(live, verdicts(&models), "live vs full refresh");
 }
+
+/// A scorer starting up keeps the sign-up sweep its scoring ran as its online state instead of
+/// sweeping again: candidates on every sample member's keys (and invited by it) get the same
+/// features, bit for bit, as from a state swept on its own.
+#[test]
+fn the_online_state_kept_from_scoring_equals_a_sweep_of_its_own() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let _ = init(dir.path());
+    let h =
+        Arc::new(load(&dir.path().join("state/brand-a/history")).unwrap_or_else(|e| panic!("{e}")));
+    let models = |start: bool| {
+        let load = if start {
+            Models::load_to_start
+        } else {
+            Models::load
+        };
+        load(
+            h.clone(),
+            &root().join("models/default"),
+            &root().join("models/signup"),
+            Default::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let kept = models(true);
+    assert!(kept.online.is_some(), "the shipped models share merge caps");
+    assert!(models(false).online.is_none());
+    let kept = Tenant::new("brand-a", kept, None);
+    let swept = Tenant::new("brand-a", models(false), None);
+    let end = woolguard::model::score::end_of(&h);
+    let name = |s| h.keys.opt_name(s).map(str::to_string);
+    let mut with_group = 0;
+    for m in 0..h.members.len() as u32 {
+        let i = m as usize;
+        let c = woolguard::state::Candidate {
+            member_id: Some(format!("probe-{m}")),
+            joined_at: Some(end + 60),
+            channel: Some("app".to_string()),
+            inviter_id: Some(h.members.id(m).to_string()),
+            device_id: name(h.members.device[i]),
+            ip: name(h.members.ip[i]),
+            phone_hash: name(h.members.phone_hash[i]),
+            ..Default::default()
+        };
+        let bits = |t: &Tenant| -> Vec<u64> {
+            let row = t.candidate_features(&c).unwrap_or_else(|e| panic!("{e}"));
+            row.iter().map(|v| v.to_bits()).collect()
+        };
+        let a = bits(&kept);
+        assert_eq!(a, bits(&swept), "member {m}");
+        with_group += usize::from(a.iter().any(|&b| f64::from_bits(b) > 1.0));
+    }
+    assert!(with_group > 100, "the probes read a populated state");
+}

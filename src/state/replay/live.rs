@@ -149,7 +149,7 @@ pub fn run(p: &LiveParams) -> Result<LiveReport, LiveBenchError> {
     std::fs::create_dir_all(&work.0)?;
     let started = Instant::now();
     let history = load(&p.data).map_err(LiveBenchError::Read)?;
-    let models = Models::load(
+    let models = Models::load_to_start(
         Arc::new(history),
         &p.model,
         &p.signup_model,

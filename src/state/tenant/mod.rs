@@ -208,8 +208,12 @@ fn poisoned() -> StateError {
 
 impl Tenant {
     /// A tenant serving its snapshot's history, the online state rebuilt from it.
-    pub fn new(name: &str, models: Models, remedy: Option<String>) -> Self {
-        let (_, online) = recruit::build(&models.history, models.signup.config.merge.caps());
+    pub fn new(name: &str, mut models: Models, remedy: Option<String>) -> Self {
+        // The state scoring swept already, where it kept it; else a sweep of its own.
+        let online = match models.online.take() {
+            Some(state) => state,
+            None => recruit::build(&models.history, models.signup.config.merge.caps()).1,
+        };
         Tenant {
             name: name.to_string(),
             store: None,
