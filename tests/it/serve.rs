@@ -1001,10 +1001,19 @@ fn events_reach_member_scores_through_the_state_snapshot() {
             assert_eq!(status, 200);
         }
     }
-    // A restarted scorer folds every stored event before answering.
+    // A restarted scorer takes every stored event before answering: live, on top of the
+    // snapshot it started from (the next full refresh folds them in).
     let server = Server::start(&cfg);
     let restarted = score(&server, &member);
-    assert_eq!(restarted["as_of"].as_i64(), Some(after_last(end + 100_000)));
+    assert_eq!(
+        restarted["as_of"].as_i64(),
+        Some(end),
+        "the snapshot's moment"
+    );
+    assert_eq!(
+        restarted["members"][0]["as_of"].as_i64(),
+        Some(after_last(end + 100_000))
+    );
     assert_eq!(
         restarted["members"][0]["probability"],
         after["members"][0]["probability"]

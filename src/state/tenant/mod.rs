@@ -520,8 +520,8 @@ impl Tenant {
     /// Attaches a durable event store and applies every event it holds, in log order, on top of
     /// the state built from the history.
     ///
-    /// The events are pending afterwards and not scored live: [`Tenant::refresh`] folds them
-    /// into the snapshot (the scorer does so before serving).
+    /// The events are pending afterwards (the next [`Tenant::refresh`] folds them into the
+    /// snapshot) and the members they touch are scored live, as when they arrive.
     pub fn with_store(self, store: Box<dyn EventStore>) -> Result<Self, StateError> {
         self.with_store_at(store, 0, Vec::new())
     }
@@ -541,12 +541,18 @@ impl Tenant {
         };
         *self.lists.get_mut().map_err(|_| poisoned())? = lists;
         let versions = store.versions()?;
+        // The waiting events join the live overlay too, which scores them once their member
+        // signs up.
+        let current = || self.snapshot();
+        for e in &waiting {
+            self.live.note(e, 0, &current)?;
+        }
         self.pending
             .get_mut()
             .map_err(|_| poisoned())?
             .extend(waiting);
         let logged = store.read_all_after(position)?;
-        self.take(&logged, false)?;
+        self.take(&logged, true)?;
         let applied = self.applied.get_mut().map_err(|_| poisoned())?;
         applied.seq = logged.last().map_or(position, |l| l.seq);
         applied.versions = versions;
