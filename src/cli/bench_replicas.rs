@@ -3,7 +3,8 @@
 //! scored, stored and applied before its answer) by closed-loop clients: sign-ups per second and
 //! latency. Meanwhile a probe records one sign-up event through the first replica every 50 ms and
 //! waits for each other replica's `log_position` (`GET /v1/state`) to reach it: the cross-replica
-//! visibility lag. Then batches of events into the log: events per second.
+//! visibility lag. Then batches of events into the log: events per second. Last, candidates
+//! scored and not recorded (the read path) on the same keys: candidates per second.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -59,6 +60,9 @@ struct Report {
     /// Batches of `batch` sign-up events through `POST /v1/events`.
     events: Phase,
     events_per_second: f64,
+    /// Candidates scored and not recorded, on the keys the sign-ups used: the read path, which
+    /// shares the online state's read lock.
+    candidates: Phase,
 }
 
 /// One request with the API key: (status, body).
@@ -219,6 +223,18 @@ pub fn run_replicas(args: ReplicasArgs) -> anyhow::Result<ExitCode> {
         format!(r#"{{"events":[{}]}}"#, events.join(","))
     });
     let events = phase(ms, failed, secs);
+    let run = args.run.clone();
+    let (ms, failed, secs) = closed_loop(&args, "/v1/candidates/score", move |c, i| {
+        format!(
+            r#"{{"member_id":"cand-{run}-{c}-{i}","joined_at":{},"channel":"app","device_id":"{run}-dev-{}","ip":"10.{}.{}.{}"}}"#,
+            now(),
+            i % 997,
+            c % 250,
+            i % 250,
+            (i / 250) % 250
+        )
+    });
+    let candidates = phase(ms, failed, secs);
     let report = Report {
         replicas: args.targets.len(),
         clients: args.clients,
@@ -228,6 +244,7 @@ pub fn run_replicas(args: ReplicasArgs) -> anyhow::Result<ExitCode> {
         lag_p99_ms: (!lags.is_empty()).then(|| quantile(&lags, 0.99)),
         lag_samples: lags.len(),
         events,
+        candidates,
     };
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -254,6 +271,12 @@ pub fn run_replicas(args: ReplicasArgs) -> anyhow::Result<ExitCode> {
         out,
         "events into the log: {:.0}/s in batches of {batch} (batch p50 {:.1} ms, p99 {:.1} ms, {} failed)",
         report.events_per_second, e.p50_ms, e.p99_ms, e.failed
+    )?;
+    let c = &report.candidates;
+    writeln!(
+        out,
+        "candidates scored (not recorded): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms ({} failed)",
+        c.per_second, c.p50_ms, c.p99_ms, c.failed
     )?;
     Ok(ExitCode::SUCCESS)
 }
