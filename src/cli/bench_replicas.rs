@@ -252,11 +252,18 @@ pub fn run_replicas(args: ReplicasArgs) -> anyhow::Result<ExitCode> {
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let s = &report.signups;
+    let rate = |p: &Phase| {
+        format!(
+            "{:.0}/s, p50 {:.2} ms, p99 {:.2} ms ({} failed)",
+            p.per_second, p.p50_ms, p.p99_ms, p.failed
+        )
+    };
     writeln!(
         out,
-        "{} replica(s), {} clients: {:.0} recorded sign-ups/s, p50 {:.2} ms, p99 {:.2} ms ({} failed)",
-        report.replicas, report.clients, s.per_second, s.p50_ms, s.p99_ms, s.failed
+        "{} replica(s), {} clients: recorded sign-ups {}",
+        report.replicas,
+        report.clients,
+        rate(&report.signups)
     )?;
     match (report.lag_p50_ms, report.lag_p99_ms) {
         (Some(p50), Some(p99)) => writeln!(
@@ -272,11 +279,10 @@ pub fn run_replicas(args: ReplicasArgs) -> anyhow::Result<ExitCode> {
         "events into the log: {:.0}/s in batches of {batch} (batch p50 {:.1} ms, p99 {:.1} ms, {} failed)",
         report.events_per_second, e.p50_ms, e.p99_ms, e.failed
     )?;
-    let c = &report.candidates;
     writeln!(
         out,
-        "candidates scored (not recorded): {:.0}/s, p50 {:.2} ms, p99 {:.2} ms ({} failed)",
-        c.per_second, c.p50_ms, c.p99_ms, c.failed
+        "candidates scored (not recorded): {}",
+        rate(&report.candidates)
     )?;
     Ok(ExitCode::SUCCESS)
 }

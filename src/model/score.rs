@@ -90,6 +90,10 @@ impl<'h> AsOf<'h> {
         self.as_of
     }
 
+    pub fn history(&self) -> &'h History {
+        self.history
+    }
+
     /// The row builder, to keep what one member's row is built from.
     pub fn into_builder(self) -> features::Builder<'h> {
         self.builder

@@ -105,29 +105,21 @@ impl<'a> MemberScorer<'a> {
         as_of: i64,
         standings: Option<&'a Standings<'a>>,
     ) -> Self {
-        MemberScorer {
-            history,
-            model,
-            judge,
-            at: AsOf::new(history, model, as_of),
-            standings,
-        }
+        Self::over(AsOf::new(history, model, as_of), model, judge, standings)
     }
 
-    /// As [`MemberScorer::new`], keeping the sign-up sweep's state (a scorer starting up hands
-    /// it to its online sign-up state).
-    pub fn keeping_state(
-        history: &'a History,
+    /// A scorer over rows `at` builds (e.g. [`AsOf::keeping_state`], for a scorer starting up).
+    pub fn over(
+        at: AsOf<'a>,
         model: &'a Artefact,
         judge: Judge<'a>,
-        as_of: i64,
         standings: Option<&'a Standings<'a>>,
     ) -> Self {
         MemberScorer {
-            history,
+            history: at.history(),
             model,
             judge,
-            at: AsOf::keeping_state(history, model, as_of),
+            at,
             standings,
         }
     }

@@ -223,7 +223,8 @@ impl Models {
         type Scores = Vec<Option<(Scored, Outcome)>>;
         let score_all = |a: &Artefact, keep: bool| -> Result<(Scores, Option<Parts>), StateError> {
             let scorer = if keep && keep_online {
-                MemberScorer::keeping_state(&history, a, judge, as_of, Some(&standings))
+                let at = crate::model::score::AsOf::keeping_state(&history, a, as_of);
+                MemberScorer::over(at, a, judge, Some(&standings))
             } else {
                 MemberScorer::new(&history, a, judge, as_of, Some(&standings))
             };
