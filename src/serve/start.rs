@@ -149,8 +149,10 @@ impl AppState {
                 tenant: t.name.clone(),
                 source,
             })?;
+            // Each phase with its time and the process's resident memory after it.
             let took = |what: &str, since: std::time::Instant| {
-                tracing::info!(tenant = %t.name, seconds = since.elapsed().as_secs_f64(), "{what}");
+                let rss_mb = crate::state::replay::live::rss_bytes() / (1 << 20);
+                tracing::info!(tenant = %t.name, seconds = since.elapsed().as_secs_f64(), rss_mb, "{what}");
             };
             took("history loaded", phase);
             let rules = tenant_rules(t, store.as_deref())?;
