@@ -61,7 +61,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (tiers, rules) = args.rules.load()?;
     // The audience drops by the wool model's decisions.
-    let (model, h, as_of) = args.inputs.load()?;
+    let (model, mut h, as_of) = args.inputs.load()?;
+    // An audience never names a coupon or an order.
+    h.forget_event_ids();
     let sp = spinner("segmenting");
     let s = segment::segment(&h, &tiers, &rules, as_of);
     sp.finish_and_clear();

@@ -492,7 +492,9 @@ fn print_importance(out: &mut impl Write, over: &str, i: &Importance) -> std::io
 
 pub fn score(args: ScoreArgs) -> anyhow::Result<ExitCode> {
     let a = load_model(&args.model)?;
-    let h = load_history(&args.data)?;
+    let mut h = load_history(&args.data)?;
+    // Verdicts never name a coupon or an order.
+    h.forget_event_ids();
     let t = time::as_of(args.as_of, &h);
     let s = spinner("scoring");
     let policy = args.policy.load()?;

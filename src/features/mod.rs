@@ -137,9 +137,9 @@ pub struct Builder<'h> {
 struct MemberTime {
     index: member::MemberIndex,
     /// Per member: its cutoff and the row of its pool in `pool` (`None`: no member-time row).
-    cut: Vec<Option<(i64, usize)>>,
+    cut: Vec<Option<(i64, u32)>>,
     pool: Vec<f64>,
-    groups: Vec<Option<(String, recruit::Group)>>,
+    groups: recruit::ProbeGroups,
 }
 
 impl<'h> Builder<'h> {
@@ -148,7 +148,16 @@ impl<'h> Builder<'h> {
         caps: recruit::MergeCaps,
         cutoffs: Cutoffs,
     ) -> Self {
-        Self::with_state(history, caps, cutoffs).0
+        let (sweep, probes) = Self::sweep(history, caps, cutoffs);
+        let recruit::Sweep {
+            recruitment,
+            pool,
+            groups,
+            state,
+        } = sweep;
+        // The state is the largest thing a sweep leaves: gone before the event index is built.
+        drop(state);
+        Self::assemble(history, cutoffs, &probes, recruitment, pool, groups)
     }
 
     /// As [`Builder::new`], keeping the sweep's state for [`Builder::into_parts`] (a scorer's
@@ -170,6 +179,23 @@ impl<'h> Builder<'h> {
         caps: recruit::MergeCaps,
         cutoffs: Cutoffs,
     ) -> (Self, recruit::RecruitState) {
+        let (sweep, probes) = Self::sweep(history, caps, cutoffs);
+        let recruit::Sweep {
+            recruitment,
+            pool,
+            groups,
+            state,
+        } = sweep;
+        let builder = Self::assemble(history, cutoffs, &probes, recruitment, pool, groups);
+        (builder, state)
+    }
+
+    /// The sweep over every member, probing each member's pool at its cutoff.
+    fn sweep(
+        history: &crate::data::History,
+        caps: recruit::MergeCaps,
+        cutoffs: Cutoffs,
+    ) -> (recruit::Sweep, Vec<recruit::Probe>) {
         let n = history.members.len();
         let probes: Vec<recruit::Probe> = match cutoffs {
             Cutoffs::None => Vec::new(),
@@ -183,27 +209,37 @@ impl<'h> Builder<'h> {
                 .collect(),
         };
         let sweep = recruit::sweep(history, caps, &probes, i64::MAX);
+        (sweep, probes)
+    }
+
+    /// A builder from what a sweep read.
+    fn assemble(
+        history: &'h crate::data::History,
+        cutoffs: Cutoffs,
+        probes: &[recruit::Probe],
+        recruitment: Matrix,
+        pool: Vec<f64>,
+        groups: recruit::ProbeGroups,
+    ) -> Self {
         let member_time = (!matches!(cutoffs, Cutoffs::None)).then(|| {
-            let mut cut = vec![None; n];
+            let mut cut = vec![None; history.members.len()];
             for (k, p) in probes.iter().enumerate() {
-                cut[p.member as usize] = Some((p.at, k));
+                cut[p.member as usize] = Some((p.at, k as u32));
             }
+            let index = member::MemberIndex::build(history);
             MemberTime {
-                index: member::MemberIndex::build(history),
+                index,
                 cut,
-                pool: sweep.pool,
-                groups: sweep.groups,
+                pool,
+                groups,
             }
         });
-        (
-            Builder {
-                history,
-                recruitment: sweep.recruitment,
-                member_time,
-                state: None,
-            },
-            sweep.state,
-        )
+        Builder {
+            history,
+            recruitment,
+            member_time,
+            state: None,
+        }
     }
 
     /// Member `m`'s group at its cutoff, with the member id of its first account (`None`: alone,
@@ -211,7 +247,9 @@ impl<'h> Builder<'h> {
     pub fn group_at_cutoff(&self, m: crate::data::MemberIdx) -> Option<(&str, &recruit::Group)> {
         let mt = self.member_time.as_ref()?;
         let (_, k) = mt.cut.get(m as usize).copied().flatten()?;
-        mt.groups[k].as_ref().map(|(first, g)| (first.as_str(), g))
+        let (first, g) = mt.groups.get(k as usize)?;
+        let first = first.map_or("", |f| self.history.members.id(f));
+        Some((first, g))
     }
 
     /// What a live scorer keeps to build one member's row again later: every member's
@@ -248,7 +286,10 @@ impl<'h> Builder<'h> {
             if let Some((mt, mm)) = &member {
                 values.extend_from_slice(mm.row(i));
                 match mt.cut[m as usize] {
-                    Some((_, k)) => values.extend_from_slice(&mt.pool[k * pw..(k + 1) * pw]),
+                    Some((_, k)) => {
+                        let k = k as usize;
+                        values.extend_from_slice(&mt.pool[k * pw..(k + 1) * pw]);
+                    }
                     None => values.extend(std::iter::repeat_n(f64::NAN, pw)),
                 }
             }

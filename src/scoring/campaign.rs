@@ -91,18 +91,37 @@ pub fn score(
     s: &Segmentation,
     policy: Option<&AudiencePolicy>,
 ) -> Result<ModelScores, AudienceError> {
-    let verdicts = scorer.audience_verdicts(&s.members, policy)?;
-    let version = scorer.model().version.clone();
-    Ok(ModelScores {
-        version,
-        probability: verdicts.iter().map(|v| v.probability).collect(),
-        decision: verdicts.iter().map(|v| v.decision).collect(),
-        quality: verdicts.iter().map(|v| v.quality).collect(),
-        dropped: verdicts
-            .iter()
-            .map(|v| policy.and_then(|p| drop_reason(v, p)))
-            .collect(),
-    })
+    score_in_chunks(scorer, s, policy, SCORE_CHUNK)
+}
+
+/// Members scored at a time for an audience: the rows and verdicts of one chunk are held, never
+/// those of every member.
+const SCORE_CHUNK: usize = 64 * 1024;
+
+/// [`score`], `chunk` members at a time (the same scores whatever the chunk).
+pub fn score_in_chunks(
+    scorer: &MemberScorer<'_>,
+    s: &Segmentation,
+    policy: Option<&AudiencePolicy>,
+    chunk: usize,
+) -> Result<ModelScores, AudienceError> {
+    let n = s.members.len();
+    let mut scores = ModelScores {
+        version: scorer.model().version.clone(),
+        probability: Vec::with_capacity(n),
+        decision: Vec::with_capacity(n),
+        quality: Vec::with_capacity(n),
+        dropped: Vec::with_capacity(n),
+    };
+    for members in s.members.chunks(chunk.max(1)) {
+        for v in scorer.audience_verdicts(members, policy)? {
+            scores.probability.push(v.probability);
+            scores.decision.push(v.decision);
+            scores.quality.push(v.quality);
+            scores.dropped.push(policy.and_then(|p| drop_reason(&v, p)));
+        }
+    }
+    Ok(scores)
 }
 
 /// Why a member is not in the audience.

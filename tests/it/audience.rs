@@ -264,6 +264,43 @@ fn an_audience_matches_a_filter_written_by_hand() -> TestResult {
     Ok(())
 }
 
+/// An audience's scores taken seven members at a time are the scores of one pass over every
+/// member, and both are the probabilities of the whole feature matrix at once.
+#[test]
+fn audience_scores_in_chunks_are_the_scores_of_one_pass() -> TestResult {
+    let (dir, h) = generated(600, 32);
+    let tiers = TierRules::default();
+    let as_of = midnight(2024, 7, 1);
+    let s = segment(&h, &tiers, &RfmRules::default(), as_of);
+    let a = model(dir.path());
+    let policy = AudiencePolicy {
+        drop: DropLevel::Review,
+        min_quality: Some(60),
+    };
+    let scorer = MemberScorer::new(&h, &a, Judge::model_only(), as_of, None);
+    let one = audience::score_in_chunks(&scorer, &s, Some(&policy), usize::MAX)?;
+    let sevens = audience::score_in_chunks(&scorer, &s, Some(&policy), 7)?;
+    assert!(s.members.len() > 70, "{} members", s.members.len());
+    assert_eq!(sevens, one);
+    assert_eq!(audience::score(&scorer, &s, Some(&policy))?, one);
+    let (members, rows) = rows_as_of(&h, &a, as_of);
+    assert_eq!(members, s.members);
+    let whole: Vec<u64> = a
+        .probabilities(&rows.values)?
+        .iter()
+        .map(|p| p.to_bits())
+        .collect();
+    let chunked: Vec<u64> = sevens.probability.iter().map(|p| p.to_bits()).collect();
+    assert_eq!(chunked, whole);
+    let dropped = sevens.dropped.iter().flatten().count();
+    assert!(
+        dropped > 0 && dropped < members.len(),
+        "{dropped} of {} dropped",
+        members.len()
+    );
+    Ok(())
+}
+
 fn read_parquet(
     path: &Path,
 ) -> Result<Vec<arrow::record_batch::RecordBatch>, Box<dyn std::error::Error>> {

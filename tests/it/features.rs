@@ -198,3 +198,84 @@ fn recruitment_features_ignore_everyone_who_joined_later() {
         "the copy joins its original's group"
     );
 }
+
+/// `h` with its coupon, order and label rows reordered by time, rows of one time keeping their
+/// order: oldest first, or newest first (a table the sweep must sort itself).
+fn reordered(h: &History, newest_first: bool) -> History {
+    fn perm(at: &[i64], newest_first: bool) -> Vec<usize> {
+        let mut p: Vec<usize> = (0..at.len()).collect();
+        p.sort_by_key(|&i| if newest_first { -at[i] } else { at[i] });
+        p
+    }
+    fn pick<T: Copy>(v: &mut Vec<T>, p: &[usize]) {
+        *v = p.iter().map(|&i| v[i]).collect();
+    }
+    let mut out = h.clone();
+    let c = &mut out.coupons;
+    let p = perm(&c.at, newest_first);
+    pick(&mut c.member, &p);
+    pick(&mut c.coupon, &p);
+    pick(&mut c.campaign, &p);
+    pick(&mut c.event, &p);
+    pick(&mut c.at, &p);
+    pick(&mut c.face_value, &p);
+    pick(&mut c.threshold, &p);
+    pick(&mut c.kind, &p);
+    let o = &mut out.orders;
+    let p = perm(&o.at, newest_first);
+    pick(&mut o.order, &p);
+    pick(&mut o.member, &p);
+    pick(&mut o.at, &p);
+    pick(&mut o.amount, &p);
+    pick(&mut o.list_amount, &p);
+    pick(&mut o.discount, &p);
+    pick(&mut o.coupon, &p);
+    pick(&mut o.channel, &p);
+    pick(&mut o.refunded, &p);
+    let l = &mut out.labels;
+    let p = perm(&l.at, newest_first);
+    pick(&mut l.member, &p);
+    pick(&mut l.label, &p);
+    pick(&mut l.at, &p);
+    pick(&mut l.source, &p);
+    out
+}
+
+/// The sweep takes events in time order (rows of one time in row order) whatever order the
+/// tables come in: a table already in time order is walked as it stands, any other is sorted,
+/// and both give the rows and groups of the history as read.
+#[test]
+fn rows_and_groups_do_not_depend_on_the_order_tables_come_in() {
+    let h = generated(1_500, 21);
+    let t = median_join(&h) + 60 * 86_400;
+    let members: Vec<u32> = (0..h.members.len() as u32)
+        .filter(|&m| h.members.joined_at[m as usize] < t)
+        .collect();
+    let rows = |h: &History| {
+        let b = features::Builder::new(h, MergeCaps::default(), features::Cutoffs::At(t));
+        let groups: Vec<Option<(String, u32, u32)>> = members
+            .iter()
+            .map(|&m| {
+                b.group_at_cutoff(m)
+                    .map(|(first, g)| (first.to_string(), g.size, g.devices))
+            })
+            .collect();
+        (bits(&b.rows(&members).values), groups)
+    };
+    let (values, groups) = rows(&h);
+    let grouped = groups.iter().flatten().count();
+    assert!(
+        grouped >= 20,
+        "only {grouped} members in a group of two or more"
+    );
+    assert!(values
+        .iter()
+        .any(|&v| !f64::from_bits(v).is_nan() && f64::from_bits(v) > 0.0));
+    let oldest = reordered(&h, false);
+    let newest = reordered(&h, true);
+    assert!(oldest.coupons.at.windows(2).all(|w| w[0] <= w[1]));
+    assert!(newest.coupons.at.windows(2).any(|w| w[0] > w[1]));
+    assert!(newest.orders.at.windows(2).any(|w| w[0] > w[1]));
+    assert!(rows(&oldest) == (values.clone(), groups.clone()));
+    assert!(rows(&newest) == (values, groups));
+}

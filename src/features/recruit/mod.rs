@@ -15,9 +15,11 @@
 
 mod candidate;
 pub mod group;
+mod keys;
 mod sweep;
+mod window;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use crate::data::history::{History, Interner, Sym, NONE};
 
@@ -25,7 +27,8 @@ pub use candidate::CandidateKeys;
 pub use group::Account;
 use group::ORDERED;
 pub use group::{share, Behaviour, Deed, Group};
-pub use sweep::{build, coupon_deed, order_deed, sweep, timeline, Probe, Step, Sweep};
+use keys::{KeyStats, KeyTable};
+pub use sweep::{build, coupon_deed, order_deed, sweep, timeline, Probe, ProbeGroups, Step, Sweep};
 
 use super::{FeatureDef, Moment};
 
@@ -224,44 +227,6 @@ pub struct Signup {
     pub phone_hash: Sym,
 }
 
-#[derive(Debug, Clone, Default)]
-struct KeyStats {
-    accounts: u32,
-    /// Sign-up times within the longest window, oldest first.
-    recent: VecDeque<i64>,
-    /// The first account's union-find node: later accounts merge into its group.
-    first_node: u32,
-    first_at: i64,
-    /// What the key's accounts did since they joined.
-    deeds: Behaviour,
-}
-
-impl KeyStats {
-    fn count_since(&self, since: i64) -> u32 {
-        self.recent
-            .iter()
-            .rev()
-            .take_while(|&&t| t >= since)
-            .count() as u32
-    }
-
-    fn add(&mut self, at: i64, node: u32) {
-        if self.accounts == 0 {
-            self.first_node = node;
-            self.first_at = at;
-        }
-        self.accounts += 1;
-        self.recent.push_back(at);
-        while self
-            .recent
-            .front()
-            .is_some_and(|&t| t < at.saturating_sub(HOUR))
-        {
-            self.recent.pop_front();
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, Default)]
 struct Record {
     labelled: u32,
@@ -283,11 +248,11 @@ pub struct RecruitState {
     pub keys: Interner,
     caps: MergeCaps,
     ip_range: HashMap<Sym, Sym>,
-    device: HashMap<Sym, KeyStats>,
-    phone: HashMap<Sym, KeyStats>,
-    ip24: HashMap<Sym, KeyStats>,
-    inviter: HashMap<Sym, KeyStats>,
-    campaign: HashMap<Sym, KeyStats>,
+    device: KeyTable,
+    phone: KeyTable,
+    ip24: KeyTable,
+    inviter: KeyTable,
+    campaign: KeyTable,
     /// Reviewed outcomes of each inviter's invitees.
     inviter_record: HashMap<Sym, Record>,
     /// Member symbol → union-find node.
@@ -309,11 +274,11 @@ impl RecruitState {
             keys,
             caps,
             ip_range: HashMap::new(),
-            device: HashMap::new(),
-            phone: HashMap::new(),
-            ip24: HashMap::new(),
-            inviter: HashMap::new(),
-            campaign: HashMap::new(),
+            device: KeyTable::default(),
+            phone: KeyTable::default(),
+            ip24: KeyTable::default(),
+            inviter: KeyTable::default(),
+            campaign: KeyTable::default(),
             inviter_record: HashMap::new(),
             nodes: HashMap::new(),
             accounts: Vec::new(),
@@ -322,6 +287,20 @@ impl RecruitState {
             groups: Vec::new(),
             trees: HashMap::new(),
         }
+    }
+
+    /// Room for `accounts` more sign-ups in the per-account tables (and as many keys of each
+    /// kind an account brings its own of), taken at once: a sweep that knows how many members
+    /// it will record never holds a table and its copy twice the size.
+    pub fn reserve(&mut self, accounts: usize) {
+        self.accounts.reserve_exact(accounts);
+        self.parent.reserve_exact(accounts);
+        self.next.reserve_exact(accounts);
+        self.groups.reserve_exact(accounts);
+        self.nodes.reserve(accounts);
+        self.device.reserve(accounts);
+        self.phone.reserve(accounts);
+        self.ip24.reserve(accounts);
     }
 
     /// Members recorded so far.
@@ -484,7 +463,7 @@ impl RecruitState {
             return;
         };
         let a = &self.accounts[node as usize];
-        let accounts = |map: &HashMap<Sym, KeyStats>, key: Sym| {
+        let accounts = |map: &KeyTable, key: Sym| {
             lookup(map, key).map_or(f64::NAN, |k| k.map_or(0.0, |k| f64::from(k.accounts)))
         };
         out[0] = accounts(&self.device, a.device);
@@ -544,7 +523,7 @@ impl RecruitState {
             if key == NONE {
                 continue;
             }
-            let stats = self.map(kind).entry(key).or_default();
+            let stats = self.map(kind).entry(key);
             let before = stats.accounts;
             let first = stats.first_node;
             stats.add(s.joined_at, node);
@@ -627,14 +606,8 @@ impl RecruitState {
             &self.inviter,
             &self.campaign,
         ];
-        let windows: usize = keyed
-            .iter()
-            .flat_map(|m| m.values())
-            .map(|k| k.recent.capacity() * std::mem::size_of::<i64>())
-            .sum();
         self.keys.heap_bytes()
-            + keyed.iter().map(|m| table(m)).sum::<usize>()
-            + windows
+            + keyed.iter().map(|m| m.heap_bytes()).sum::<usize>()
             + table(&self.ip_range)
             + table(&self.inviter_record)
             + table(&self.nodes)
@@ -645,7 +618,7 @@ impl RecruitState {
             + vec(&self.groups)
     }
 
-    fn map(&mut self, kind: KeyKind) -> &mut HashMap<Sym, KeyStats> {
+    fn map(&mut self, kind: KeyKind) -> &mut KeyTable {
         match kind {
             KeyKind::Device => &mut self.device,
             KeyKind::Phone => &mut self.phone,
@@ -672,7 +645,7 @@ fn range_key(ip: &str) -> String {
 }
 
 /// `None` when the candidate has no such key, `Some(None)` when nobody has had it yet.
-fn lookup(map: &HashMap<Sym, KeyStats>, key: Sym) -> Option<Option<&KeyStats>> {
+fn lookup(map: &KeyTable, key: Sym) -> Option<Option<&KeyStats>> {
     (key != NONE).then(|| map.get(&key))
 }
 

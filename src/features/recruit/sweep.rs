@@ -7,6 +7,8 @@
 //! sees deeds and reviews strictly before `t` and the sign-ups that arrived before it, as a live
 //! scorer receiving them one by one would.
 
+use std::collections::HashMap;
+
 use crate::data::history::{History, MemberIdx, NONE};
 use crate::data::schema::CouponEvent;
 use crate::features::Matrix;
@@ -32,35 +34,32 @@ pub enum Step {
 
 /// Every row of `h` before `until`, and every probe at or before it, in the order the state
 /// takes them (see the module's text).
-pub fn timeline(h: &History, probes: &[Probe], until: i64) -> impl Iterator<Item = Step> {
-    let by_time = |len: usize, at: &dyn Fn(usize) -> i64, keep: &dyn Fn(i64) -> bool| {
-        let mut order: Vec<(i64, u32)> = (0..len)
-            .map(|i| (at(i), i as u32))
-            .filter(|&(t, _)| keep(t))
-            .collect();
-        order.sort_unstable();
-        order
-    };
+pub fn timeline<'a>(
+    h: &'a History,
+    probes: &'a [Probe],
+    until: i64,
+) -> impl Iterator<Item = Step> + 'a {
     let before = |t: i64| t < until;
+    let probe_at: Vec<i64> = probes.iter().map(|p| p.at).collect();
     let streams = [
-        by_time(probes.len(), &|i| probes[i].at, &|t| t <= until),
-        signup_order(h, until),
-        by_time(h.labels.len(), &|i| h.labels.at[i], &before),
-        by_time(h.coupons.len(), &|i| h.coupons.at[i], &before),
-        by_time(h.orders.len(), &|i| h.orders.at[i], &before),
+        Stream::by_time(probe_at.into(), |t| t <= until),
+        Stream::signups(h, until),
+        Stream::by_time((&h.labels.at[..]).into(), before),
+        Stream::by_time((&h.coupons.at[..]).into(), before),
+        Stream::by_time((&h.orders.at[..]).into(), before),
     ];
     let mut heads = [0usize; 5];
     std::iter::from_fn(move || {
         let mut next: Option<(i64, usize)> = None;
         for (k, s) in streams.iter().enumerate() {
-            if let Some(&(t, _)) = s.get(heads[k]) {
+            if let Some((t, _)) = s.get(heads[k]) {
                 if next.is_none_or(|(bt, _)| t < bt) {
                     next = Some((t, k));
                 }
             }
         }
         let (_, k) = next?;
-        let i = streams[k][heads[k]].1;
+        let (_, i) = streams[k].get(heads[k])?;
         heads[k] += 1;
         Some(match k {
             0 => Step::Probe(i as usize),
@@ -72,16 +71,61 @@ pub fn timeline(h: &History, probes: &[Probe], until: i64) -> impl Iterator<Item
     })
 }
 
-/// Sign-ups before `until` by time, then arrival: the `seq` column where the table has one, then
-/// the row order.
-fn signup_order(h: &History, until: i64) -> Vec<(i64, u32)> {
-    let m = &h.members;
-    let mut order: Vec<(i64, i64, u32)> = (0..m.len())
-        .filter(|&i| m.joined_at[i] < until)
-        .map(|i| (m.joined_at[i], m.seq.get(i).copied().unwrap_or(0), i as u32))
-        .collect();
-    order.sort_unstable();
-    order.into_iter().map(|(t, _, i)| (t, i)).collect()
+/// One table's rows in the order the state takes them: by time, then row. A table already in
+/// that order (as a generated or time-sorted export is) is walked as it stands; any other keeps
+/// the sorted row numbers, four bytes a row, since a history of hundreds of millions of events
+/// cannot afford more beside the state.
+struct Stream<'a> {
+    at: std::borrow::Cow<'a, [i64]>,
+    order: Order,
+}
+
+enum Order {
+    /// Rows `0..n` are the stream.
+    Rows(usize),
+    Sorted(Vec<u32>),
+}
+
+impl<'a> Stream<'a> {
+    /// The rows whose time `keep`s, by time then row.
+    fn by_time(at: std::borrow::Cow<'a, [i64]>, keep: impl Fn(i64) -> bool) -> Self {
+        let in_order = at.windows(2).all(|w| w[0] <= w[1]);
+        let order = if in_order {
+            // Sorted times: the rows kept are a prefix.
+            Order::Rows(at.partition_point(|&t| keep(t)))
+        } else {
+            let mut rows: Vec<u32> = (0..at.len() as u32)
+                .filter(|&i| keep(at[i as usize]))
+                .collect();
+            rows.sort_unstable_by_key(|&i| (at[i as usize], i));
+            Order::Sorted(rows)
+        };
+        Stream { at, order }
+    }
+
+    /// Sign-ups before `until` by time, then arrival: the `seq` column where the table has one,
+    /// then the row order.
+    fn signups(h: &'a History, until: i64) -> Self {
+        let m = &h.members;
+        let mut rows: Vec<u32> = (0..m.len() as u32)
+            .filter(|&i| m.joined_at[i as usize] < until)
+            .collect();
+        let seq = |i: u32| m.seq.get(i as usize).copied().unwrap_or(0);
+        rows.sort_unstable_by_key(|&i| (m.joined_at[i as usize], seq(i), i));
+        Stream {
+            at: (&m.joined_at[..]).into(),
+            order: Order::Sorted(rows),
+        }
+    }
+
+    /// The `k`-th row of the stream: its time and row number.
+    fn get(&self, k: usize) -> Option<(i64, u32)> {
+        let i = match &self.order {
+            Order::Rows(n) => (k < *n).then_some(k as u32)?,
+            Order::Sorted(rows) => *rows.get(k)?,
+        };
+        Some((self.at[i as usize], i))
+    }
 }
 
 /// What coupon row `r` tells the state (`None`: an expiry, which it does not keep).
@@ -106,8 +150,28 @@ pub fn order_deed(h: &History, r: usize) -> Deed {
 pub struct Sweep {
     pub recruitment: Matrix,
     pub pool: Vec<f64>,
-    pub groups: Vec<Option<(String, Group)>>,
+    pub groups: ProbeGroups,
     pub state: RecruitState,
+}
+
+/// The group each probe read (when it had one of two or more accounts). Probes that read one
+/// group at one state share one copy of it, and a group's first account is kept as a member
+/// index: a batch probes every member, and most of them share their group with others.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeGroups {
+    /// Per probe, its group's position in `groups`; `u32::MAX` for none.
+    of_probe: Vec<u32>,
+    /// Each group read, with the history member of its first account (`u32::MAX`: unknown).
+    groups: Vec<(MemberIdx, Group)>,
+}
+
+impl ProbeGroups {
+    /// Probe `k`'s group, with the history member of its first account.
+    pub fn get(&self, k: usize) -> Option<(Option<MemberIdx>, &Group)> {
+        let &g = self.of_probe.get(k)?;
+        let (first, group) = self.groups.get(g as usize)?;
+        Some(((*first != u32::MAX).then_some(*first), group))
+    }
 }
 
 /// Sweeps a whole history (see [`sweep`]): the recruitment matrix and the state after the last
@@ -125,22 +189,40 @@ pub fn sweep(history: &History, caps: MergeCaps, probes: &[Probe], until: i64) -
     let width = FEATURES.len();
     let pool_width = POOL_FEATURES.len();
     let mut state = RecruitState::new(h.keys.clone(), caps);
+    let id_bytes = (0..n as MemberIdx).map(|m| h.members.id(m).len()).sum();
+    state.keys.reserve(n, id_bytes);
+    state.reserve(n);
     let syms: Vec<_> = (0..n as MemberIdx)
         .map(|m| state.keys.intern(h.members.id(m)))
         .collect();
     let mut values = vec![f64::NAN; n * width];
     let mut pool = vec![f64::NAN; probes.len() * pool_width];
-    let mut groups = vec![None; probes.len()];
+    let mut groups = ProbeGroups {
+        of_probe: vec![u32::MAX; probes.len()],
+        groups: Vec::new(),
+    };
+    // The history member recorded as each node of the state, and the groups read since the
+    // state last changed, by root node.
+    let mut node_member: Vec<MemberIdx> = Vec::with_capacity(n);
+    let mut read: HashMap<u32, u32> = HashMap::new();
     for step in timeline(h, probes, until) {
+        if !matches!(step, Step::Probe(_)) && !read.is_empty() {
+            read.clear();
+        }
         match step {
             Step::Probe(k) => {
                 let p = probes[k];
                 let at = k * pool_width;
                 let member = syms[p.member as usize];
                 state.pool(member, p.at, &mut pool[at..at + pool_width]);
-                if let Some((_, g)) = state.group_of(member).filter(|(_, g)| g.size > 1) {
-                    let first = state.first_member(g).unwrap_or_default().to_string();
-                    groups[k] = Some((first, *g));
+                if let Some((root, g)) = state.group_of(member).filter(|(_, g)| g.size > 1) {
+                    let next = groups.groups.len() as u32;
+                    let slot = *read.entry(root).or_insert(next);
+                    if slot == next {
+                        let first = node_member.get(g.first as usize).copied();
+                        groups.groups.push((first.unwrap_or(u32::MAX), *g));
+                    }
+                    groups.of_probe[k] = slot;
                 }
             }
             Step::Signup(m) => {
@@ -148,6 +230,7 @@ pub fn sweep(history: &History, caps: MergeCaps, probes: &[Probe], until: i64) -
                 let at = m as usize * width;
                 state.features(&s, &mut values[at..at + width]);
                 state.record(&s);
+                node_member.push(m);
             }
             Step::Label(r) => {
                 let member = syms[h.labels.member[r] as usize];
