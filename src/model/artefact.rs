@@ -305,18 +305,20 @@ impl Artefact {
         order
             .into_iter()
             .take(top)
-            .map(|j| {
-                let name = self.features[j].as_str();
-                let description = features::description(name).unwrap_or(name);
-                let v = row.get(j).copied().unwrap_or(f64::NAN);
-                Reason {
-                    code: name.to_uppercase(),
-                    value: (!v.is_nan()).then_some(v),
-                    contribution: contributions[j],
-                    text: format!("{description}: {}", display_value(v)),
-                }
-            })
+            .map(|j| self.reason(j, row.get(j).copied().unwrap_or(f64::NAN), contributions[j]))
             .collect()
+    }
+
+    /// Feature `j`'s reason, with its value `v` (NaN: missing) and its contribution.
+    pub fn reason(&self, j: usize, v: f64, contribution: f64) -> Reason {
+        let name = self.features.get(j).map_or("", String::as_str);
+        let description = features::description(name).unwrap_or(name);
+        Reason {
+            code: name.to_uppercase(),
+            value: (!v.is_nan()).then_some(v),
+            contribution,
+            text: format!("{description}: {}", display_value(v)),
+        }
     }
 
     /// Scores row-major `rows` in parallel, each through [`Artefact::score_row`].

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::kept::KeptScores;
 use super::tenant::challenger::ModelSlot;
 use super::StateError;
 use crate::data::history::{History, MemberIdx};
@@ -37,8 +38,8 @@ pub struct Models {
     /// The rules this snapshot decides under: a new rule set is a new snapshot.
     pub rules: Arc<RuleSet>,
     /// Indexed by member: the model's score and what the rules said; `None` for members the
-    /// member model cannot score yet.
-    pub scores: Vec<Option<(Scored, Outcome)>>,
+    /// member model cannot score yet (read with [`Models::member`]).
+    pub scores: KeptScores,
     /// Each member's tier and RFM segment as of the same moment (default rules).
     pub standing: Vec<Option<Standing>>,
     /// A second model beside one of the two (shadow or rollout), checked for its slot.
@@ -81,8 +82,9 @@ pub struct ChallengerModel {
     pub slot: ModelSlot,
     pub artefact: Artefact,
     pub path: PathBuf,
-    /// Member slot: indexed by member, as [`Models::scores`]; empty for the sign-up slot.
-    pub scores: Vec<Option<(Scored, Outcome)>>,
+    /// Member slot: indexed by member, as [`Models::scores`] (read with its artefact); empty for
+    /// the sign-up slot.
+    pub scores: KeptScores,
 }
 
 /// A challenger to build a snapshot with: its slot, model and path.
@@ -130,10 +132,15 @@ impl Models {
         Self::build(history, member, signup, paths, rules, None, keep)
     }
 
+    /// Member `m`'s score by the member model and the rules' outcome (`None`: not scored).
+    pub fn member_score(&self, m: MemberIdx) -> Option<(Scored, Outcome)> {
+        self.scores.get(&self.member, m as usize)
+    }
+
     /// The smoke check before a swap: on the tenant's own members, the member model's decisions
     /// as of now and the sign-up model's at each member's sign-up must stay inside `band`.
     pub fn smoke(&self, band: &SmokeBand) -> Result<(), StateError> {
-        let member = self.scores.iter().flatten().map(|(s, _)| s.decision);
+        let member = self.scores.decisions();
         slot::smoke(member, band, &self.member_path.display().to_string()).map_err(refused)?;
         let (rows, _) = recruit::build(&self.history, self.signup.config.merge.caps());
         let width = self.signup.features.len().min(FEATURES.len());
@@ -238,6 +245,7 @@ impl Models {
             Ok((scores, parts))
         };
         let (scores, parts) = score_all(&member, true)?;
+        let scores = KeptScores::keep(&member, scores);
         let (recruitment, index, online) = match parts {
             Some(p) => (p.recruitment, p.index, p.state),
             None => Default::default(),
@@ -252,11 +260,13 @@ impl Models {
                 };
                 slot::check_fit(&artefact, place, &path.display().to_string()).map_err(refused)?;
                 let scores = match slot {
-                    ModelSlot::Member => score_all(&artefact, false)?.0,
+                    ModelSlot::Member => {
+                        KeptScores::keep(&artefact, score_all(&artefact, false)?.0)
+                    }
                     ModelSlot::Signup => {
                         let empty = vec![f64::NAN; artefact.features.len()];
                         artefact.score_row(&empty, 0).map_err(refused)?;
-                        Vec::new()
+                        KeptScores::default()
                     }
                 };
                 Some(ChallengerModel {

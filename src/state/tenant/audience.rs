@@ -54,7 +54,7 @@ impl Tenant {
                 Some(judge.decide(&models.member, scored, &ls.keys.keys(), &outcome))
             } else {
                 models.history.members.index_of(id).and_then(|m| {
-                    let (scored, outcome) = models.scores.get(m as usize).cloned().flatten()?;
+                    let (scored, outcome) = models.member_score(m)?;
                     let keys = member_keys(&models.history, m);
                     Some(judge.decide(&models.member, scored, &keys, &outcome))
                 })

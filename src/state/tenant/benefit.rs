@@ -99,7 +99,7 @@ impl Tenant {
         let scored = match self.live.score_of(&req.member_id)? {
             Some(ls) => Some((ls.member.clone(), ls.keys.clone())),
             None => m.and_then(|m| {
-                let s = models.scores.get(m as usize).cloned().flatten()?;
+                let s = models.member_score(m)?;
                 let keys = crate::scoring::members::member_keys(&models.history, m);
                 Some((s, super::live::OwnedKeys::of(&keys)))
             }),

@@ -449,7 +449,7 @@ impl super::Tenant {
 fn smoke_challenger(m: &Models, band: &SmokeBand) -> Result<(), StateError> {
     match &m.challenger {
         Some(c) if c.slot == ModelSlot::Member => {
-            let decisions = c.scores.iter().flatten().map(|(s, _)| s.decision);
+            let decisions = c.scores.decisions();
             slot::smoke(decisions, band, &c.path.display().to_string())
                 .map_err(|e| StateError::ModelRefused(Box::new(e)))
         }

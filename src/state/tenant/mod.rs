@@ -731,10 +731,7 @@ impl Tenant {
             .index_of(id)
             .ok_or_else(|| StateError::UnknownMember(id.to_string()))?;
         let scored = models
-            .scores
-            .get(m as usize)
-            .cloned()
-            .flatten()
+            .member_score(m)
             .ok_or_else(|| StateError::NotScored(id.to_string()))?;
         let keys = member_keys(&models.history, m);
         let (scored, outcome) = scored;
@@ -743,9 +740,9 @@ impl Tenant {
             let theirs = models
                 .challenger
                 .as_ref()
-                .and_then(|c| c.scores.get(m as usize));
-            if let Some(Some((scored, outcome))) = theirs {
-                let other = self.decide(models, ca, scored.clone(), &keys, outcome)?;
+                .and_then(|c| c.scores.get(&c.artefact, m as usize));
+            if let Some((scored, outcome)) = theirs {
+                let other = self.decide(models, ca, scored, &keys, &outcome)?;
                 v = ch.settle(Some(id), v, other);
             }
         }
