@@ -77,7 +77,10 @@ impl KeyTable {
         let i = *self.slot.entry(key).or_insert(next);
         if i == next {
             if self.pages.last().is_none_or(|p| p.len() == PAGE) {
-                self.pages.push(Vec::with_capacity(PAGE));
+                // The first page grows as a vector does, so a small table (a new tenant's)
+                // stays small; later pages come whole.
+                let room = if self.pages.is_empty() { 0 } else { PAGE };
+                self.pages.push(Vec::with_capacity(room));
             }
             if let Some(page) = self.pages.last_mut() {
                 page.push(KeyStats::default());
@@ -92,7 +95,7 @@ impl KeyTable {
     pub(super) fn heap_bytes(&self) -> usize {
         let records = self.pages.iter().flatten();
         self.slot.capacity() * (std::mem::size_of::<(Sym, u32)>() + 1)
-            + self.pages.len() * PAGE * std::mem::size_of::<KeyStats>()
+            + self.pages.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<KeyStats>()
             + records.map(|k| k.recent.heap_bytes()).sum::<usize>()
     }
 }
