@@ -31,46 +31,73 @@ pub struct KeptScores {
     rows: Vec<Option<Kept>>,
 }
 
+/// Keeps scores as they come (see [`KeptScores::keeper`]).
+pub struct Keeper<'a> {
+    artefact: &'a Artefact,
+    /// Each feature's reason code and its position.
+    position: HashMap<String, u16>,
+    rows: Vec<Option<Kept>>,
+}
+
+impl Keeper<'_> {
+    /// Keeps member `m`'s score.
+    pub fn set(&mut self, m: usize, (s, outcome): (Scored, Outcome)) {
+        let a = self.artefact;
+        let compact: Option<Box<[(u16, f64, f64)]>> = s
+            .reasons
+            .iter()
+            .map(|r| {
+                let j = *self.position.get(&r.code)?;
+                let v = r.value.unwrap_or(f64::NAN);
+                // Kept compact only where the words come back the same.
+                (a.reason(j as usize, v, r.contribution) == *r).then_some((j, v, r.contribution))
+            })
+            .collect();
+        let kept = Kept {
+            probability: s.probability,
+            quality: s.quality,
+            decision: s.decision,
+            reasons: match compact {
+                Some(c) => Reasons::Features(c),
+                None => Reasons::Whole(s.reasons),
+            },
+            outcome,
+        };
+        if let Some(row) = self.rows.get_mut(m) {
+            *row = Some(kept);
+        }
+    }
+
+    pub fn done(self) -> KeptScores {
+        KeptScores { rows: self.rows }
+    }
+}
+
 impl KeptScores {
-    /// Keeps `scores`, scored by `a`.
-    pub fn keep(a: &Artefact, scores: Vec<Option<(Scored, Outcome)>>) -> Self {
-        let position: HashMap<String, u16> = a
+    /// A keeper for the scores of `members` members by `a` (each `None` until set).
+    pub fn keeper(a: &Artefact, members: usize) -> Keeper<'_> {
+        let position = a
             .features
             .iter()
             .enumerate()
             .filter_map(|(j, f)| Some((f.to_uppercase(), u16::try_from(j).ok()?)))
             .collect();
-        let compact = |reasons: &[Reason]| -> Option<Box<[(u16, f64, f64)]>> {
-            reasons
-                .iter()
-                .map(|r| {
-                    let j = *position.get(&r.code)?;
-                    let v = r.value.unwrap_or(f64::NAN);
-                    // Kept compact only where the words come back the same.
-                    (a.reason(j as usize, v, r.contribution) == *r).then_some((
-                        j,
-                        v,
-                        r.contribution,
-                    ))
-                })
-                .collect()
-        };
-        let rows = scores
-            .into_iter()
-            .map(|s| {
-                s.map(|(s, outcome)| Kept {
-                    probability: s.probability,
-                    quality: s.quality,
-                    decision: s.decision,
-                    reasons: match compact(&s.reasons) {
-                        Some(c) => Reasons::Features(c),
-                        None => Reasons::Whole(s.reasons),
-                    },
-                    outcome,
-                })
-            })
-            .collect();
-        KeptScores { rows }
+        Keeper {
+            artefact: a,
+            position,
+            rows: vec![None; members],
+        }
+    }
+
+    /// Keeps `scores`, scored by `a`.
+    pub fn keep(a: &Artefact, scores: Vec<Option<(Scored, Outcome)>>) -> Self {
+        let mut k = Self::keeper(a, scores.len());
+        for (m, s) in scores.into_iter().enumerate() {
+            if let Some(s) = s {
+                k.set(m, s);
+            }
+        }
+        k.done()
     }
 
     /// Member `m`'s score and outcome, its reasons written by `a` (the artefact that scored it).

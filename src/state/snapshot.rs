@@ -19,6 +19,9 @@ use crate::model::slot::{self, SmokeBand};
 use crate::scoring::members::{MemberScorer, Standings};
 use crate::scoring::{Judge, Outcome, RuleSet, Standing};
 
+/// Members scored at a time when a snapshot is built.
+const KEEP_CHUNK: usize = 65_536;
+
 /// The model does not fit or failed its checks; the old one keeps serving.
 fn refused(e: impl std::error::Error + Send + Sync + 'static) -> StateError {
     StateError::ModelRefused(Box::new(e))
@@ -227,25 +230,29 @@ impl Models {
             gangs: Some(&*crate::scoring::gang::DEFAULT_POLICY),
             ..Judge::model_only()
         };
-        type Scores = Vec<Option<(Scored, Outcome)>>;
-        let score_all = |a: &Artefact, keep: bool| -> Result<(Scores, Option<Parts>), StateError> {
-            let scorer = if keep && keep_online {
-                let at = crate::model::score::AsOf::keeping_state(&history, a, as_of);
-                MemberScorer::over(at, a, judge, Some(&standings))
-            } else {
-                MemberScorer::new(&history, a, judge, as_of, Some(&standings))
+        let score_all =
+            |a: &Artefact, keep: bool| -> Result<(KeptScores, Option<Parts>), StateError> {
+                let scorer = if keep && keep_online {
+                    let at = crate::model::score::AsOf::keeping_state(&history, a, as_of);
+                    MemberScorer::over(at, a, judge, Some(&standings))
+                } else {
+                    MemberScorer::new(&history, a, judge, as_of, Some(&standings))
+                };
+                // Kept a chunk at a time: the scores in words of every member at once would be the
+                // largest thing a start holds.
+                let members = scorer.members();
+                let mut scores = KeptScores::keeper(a, history.members.len());
+                for chunk in members.chunks(KEEP_CHUNK) {
+                    let judged = scorer.judged(chunk, 3).map_err(refused)?;
+                    for (&m, s) in chunk.iter().zip(judged) {
+                        scores.set(m as usize, s);
+                    }
+                }
+                let scores = scores.done();
+                let parts = keep.then(|| scorer.into_as_of().into_builder().into_parts());
+                Ok((scores, parts))
             };
-            let members = scorer.members();
-            let judged = scorer.judged(&members, 3).map_err(refused)?;
-            let mut scores = vec![None; history.members.len()];
-            for (m, s) in members.into_iter().zip(judged) {
-                scores[m as usize] = Some(s);
-            }
-            let parts = keep.then(|| scorer.into_as_of().into_builder().into_parts());
-            Ok((scores, parts))
-        };
         let (scores, parts) = score_all(&member, true)?;
-        let scores = KeptScores::keep(&member, scores);
         let (recruitment, index, online) = match parts {
             Some(p) => (p.recruitment, p.index, p.state),
             None => Default::default(),
@@ -260,9 +267,7 @@ impl Models {
                 };
                 slot::check_fit(&artefact, place, &path.display().to_string()).map_err(refused)?;
                 let scores = match slot {
-                    ModelSlot::Member => {
-                        KeptScores::keep(&artefact, score_all(&artefact, false)?.0)
-                    }
+                    ModelSlot::Member => score_all(&artefact, false)?.0,
                     ModelSlot::Signup => {
                         let empty = vec![f64::NAN; artefact.features.len()];
                         artefact.score_row(&empty, 0).map_err(refused)?;
