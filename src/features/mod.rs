@@ -148,16 +148,7 @@ impl<'h> Builder<'h> {
         caps: recruit::MergeCaps,
         cutoffs: Cutoffs,
     ) -> Self {
-        let (sweep, probes) = Self::sweep(history, caps, cutoffs);
-        let recruit::Sweep {
-            recruitment,
-            pool,
-            groups,
-            state,
-        } = sweep;
-        // The state is the largest thing a sweep leaves: gone before the event index is built.
-        drop(state);
-        Self::assemble(history, cutoffs, &probes, recruitment, pool, groups)
+        Self::built(history, caps, cutoffs, false).0
     }
 
     /// As [`Builder::new`], keeping the sweep's state for [`Builder::into_parts`] (a scorer's
@@ -167,8 +158,8 @@ impl<'h> Builder<'h> {
         caps: recruit::MergeCaps,
         cutoffs: Cutoffs,
     ) -> Self {
-        let (mut b, state) = Self::with_state(history, caps, cutoffs);
-        b.state = Some(state);
+        let (mut b, state) = Self::built(history, caps, cutoffs, true);
+        b.state = state;
         b
     }
 
@@ -178,7 +169,16 @@ impl<'h> Builder<'h> {
         history: &'h crate::data::History,
         caps: recruit::MergeCaps,
         cutoffs: Cutoffs,
-    ) -> (Self, recruit::RecruitState) {
+    ) -> (Self, Option<recruit::RecruitState>) {
+        Self::built(history, caps, cutoffs, true)
+    }
+
+    fn built(
+        history: &'h crate::data::History,
+        caps: recruit::MergeCaps,
+        cutoffs: Cutoffs,
+        keep: bool,
+    ) -> (Self, Option<recruit::RecruitState>) {
         let (sweep, probes) = Self::sweep(history, caps, cutoffs);
         let recruit::Sweep {
             recruitment,
@@ -186,6 +186,9 @@ impl<'h> Builder<'h> {
             groups,
             state,
         } = sweep;
+        // The state is the largest thing a sweep leaves: unless kept, gone before the event
+        // index is built.
+        let state = keep.then_some(state);
         let builder = Self::assemble(history, cutoffs, &probes, recruitment, pool, groups);
         (builder, state)
     }

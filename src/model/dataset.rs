@@ -104,7 +104,7 @@ pub fn assemble(
         || features::Builder::with_state(history, caps, at),
     );
     // The sweep's groups are the rule's only where both merge accounts alike.
-    let groups = (rule.caps() == caps).then_some(&state);
+    let groups = state.as_ref().filter(|_| rule.caps() == caps);
     rule.finish(history, data_end, groups, &mut labelled);
     let mut members = Vec::new();
     let mut labels = Vec::new();
