@@ -107,23 +107,30 @@ impl Tenant {
         wait: std::time::Duration,
     ) -> Result<usize, StateError> {
         let batch = self.live.stale_batch(max, wait)?;
-        let Some(seq) = batch.iter().map(|(_, q)| *q).max() else {
-            return Ok(0);
-        };
-        self.rescore(batch.iter().map(|(id, _)| id.clone()).collect(), seq, false)?;
-        self.live.fresh(&batch)?;
+        self.rescore_marked(&batch)?;
         Ok(batch.len())
     }
 
     /// Rescores member `id` first when it is marked stale, so that a read never answers with a
     /// score older than an acknowledged event of its group.
     pub(super) fn freshen(&self, id: &str) -> Result<(), StateError> {
-        if let Some(seq) = self.live.stale_at(id)? {
-            let done = [(id.to_string(), seq)];
-            self.rescore(vec![id.to_string()], seq, false)?;
-            self.live.fresh(&done)?;
+        match self.live.stale_at(id)? {
+            Some(seq) => self.rescore_marked(&[(id.to_string(), seq)]),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// Rescores stale members with their marks, on this thread, and unmarks them.
+    fn rescore_marked(&self, marked: &[(String, u64)]) -> Result<(), StateError> {
+        let Some(seq) = marked.iter().map(|(_, q)| *q).max() else {
+            return Ok(());
+        };
+        self.rescore(
+            marked.iter().map(|(id, _)| id.clone()).collect(),
+            seq,
+            false,
+        )?;
+        self.live.fresh(marked)
     }
 
     /// Applies the events a request just stored, after any stored before them that this replica
