@@ -157,11 +157,13 @@ impl AppState {
             took("history loaded", phase);
             let rules = tenant_rules(t, store.as_deref())?;
             let phase = std::time::Instant::now();
-            let models = Models::load_to_start(Arc::new(history), &t.model, &t.signup_model, rules)
-                .map_err(fail)?;
+            let (models, online) =
+                Models::load_to_start(Arc::new(history), &t.model, &t.signup_model, rules)
+                    .map_err(fail)?;
             took("members scored", phase);
             let phase = std::time::Instant::now();
-            let mut tenant = Tenant::new(&t.name, models, config.review_remedy.clone());
+            let mut tenant =
+                Tenant::starting(&t.name, models, online, config.review_remedy.clone());
             took("online sign-up state built", phase);
             if let Some(dir) = &dir {
                 tenant = tenant.with_state_dir(dir);

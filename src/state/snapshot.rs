@@ -49,10 +49,6 @@ pub struct Models {
     pub challenger: Option<ChallengerModel>,
     /// What one member's member-time row is built again from when an event touches it.
     pub base: Base,
-    /// The sign-up sweep's state after the history's last event, kept from scoring for the
-    /// tenant's online sign-up state when both models merge groups under the same caps (a
-    /// start, not a rebuild); taken by [`crate::state::Tenant::new`].
-    pub online: Option<recruit::RecruitState>,
 }
 
 /// What the live scorer needs of a snapshot to score one member again: its recruitment-time
@@ -101,17 +97,18 @@ impl Models {
         signup_path: &Path,
         rules: Arc<RuleSet>,
     ) -> Result<Self, StateError> {
-        Self::load_with(history, member_path, signup_path, rules, false)
+        Ok(Self::load_with(history, member_path, signup_path, rules, false)?.0)
     }
 
-    /// [`Models::load`] for a tenant starting up: the sign-up sweep's state is kept, where the
-    /// models allow, for the tenant's online state ([`Models::online`]).
+    /// [`Models::load`] for a tenant starting up, with the sign-up sweep's state after the
+    /// history's last event that scoring ran, where both models merge groups under the same caps:
+    /// the tenant's online state ([`crate::state::Tenant::starting`]) without a second sweep.
     pub fn load_to_start(
         history: Arc<History>,
         member_path: &Path,
         signup_path: &Path,
         rules: Arc<RuleSet>,
-    ) -> Result<Self, StateError> {
+    ) -> Result<(Self, Option<recruit::RecruitState>), StateError> {
         Self::load_with(history, member_path, signup_path, rules, true)
     }
 
@@ -121,7 +118,7 @@ impl Models {
         signup_path: &Path,
         rules: Arc<RuleSet>,
         start: bool,
-    ) -> Result<Self, StateError> {
+    ) -> Result<(Self, Option<recruit::RecruitState>), StateError> {
         let load = |p: &Path| {
             if !p.is_file() {
                 return Err(StateError::UnknownModel(p.to_path_buf()));
@@ -178,6 +175,7 @@ impl Models {
             self.challenger_spec(),
             false,
         )
+        .map(|(m, _)| m)
     }
 
     /// The same snapshot with another challenger (or none).
@@ -192,6 +190,7 @@ impl Models {
             challenger,
             false,
         )
+        .map(|(m, _)| m)
     }
 
     /// The challenger this snapshot holds, to build another snapshot with.
@@ -209,7 +208,7 @@ impl Models {
         rules: Arc<RuleSet>,
         challenger: Option<ChallengerSpec>,
         keep_online: bool,
-    ) -> Result<Self, StateError> {
+    ) -> Result<(Self, Option<recruit::RecruitState>), StateError> {
         slot::check_fit(&member, slot::MEMBER, &member_path.display().to_string())
             .map_err(refused)?;
         slot::check_fit(&signup, slot::SIGNUP, &signup_path.display().to_string())
@@ -290,24 +289,26 @@ impl Models {
         // A smoke prediction with the sign-up model: an empty candidate.
         let empty = vec![f64::NAN; signup.features.len()];
         signup.score_row(&empty, 0).map_err(refused)?;
-        Ok(Models {
-            history,
-            member,
-            signup,
-            member_path,
-            signup_path,
-            as_of,
-            rules,
-            scores,
-            standing,
-            challenger,
-            base: Base {
-                recruitment,
-                index,
-                segmentation: seg,
-                position,
+        Ok((
+            Models {
+                history,
+                member,
+                signup,
+                member_path,
+                signup_path,
+                as_of,
+                rules,
+                scores,
+                standing,
+                challenger,
+                base: Base {
+                    recruitment,
+                    index,
+                    segmentation: seg,
+                    position,
+                },
             },
             online,
-        })
+        ))
     }
 }

@@ -373,25 +373,14 @@ fn the_online_state_kept_from_scoring_equals_a_sweep_of_its_own() {
     let _ = init(dir.path());
     let h =
         Arc::new(load(&dir.path().join("state/brand-a/history")).unwrap_or_else(|e| panic!("{e}")));
-    let models = |start: bool| {
-        let load = if start {
-            Models::load_to_start
-        } else {
-            Models::load
-        };
-        load(
-            h.clone(),
-            &root().join("models/default"),
-            &root().join("models/signup"),
-            Default::default(),
-        )
-        .unwrap_or_else(|e| panic!("{e}"))
-    };
-    let kept = models(true);
-    assert!(kept.online.is_some(), "the shipped models share merge caps");
-    assert!(models(false).online.is_none());
-    let kept = Tenant::new("brand-a", kept, None);
-    let swept = Tenant::new("brand-a", models(false), None);
+    let (member, signup) = (root().join("models/default"), root().join("models/signup"));
+    let (kept, online) = Models::load_to_start(h.clone(), &member, &signup, Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(online.is_some(), "the shipped models share merge caps");
+    let kept = Tenant::starting("brand-a", kept, online, None);
+    let swept = Models::load(h.clone(), &member, &signup, Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let swept = Tenant::new("brand-a", swept, None);
     let end = woolguard::model::score::end_of(&h);
     let name = |s| h.keys.opt_name(s).map(str::to_string);
     let mut with_group = 0;

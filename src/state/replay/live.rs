@@ -149,14 +149,14 @@ pub fn run(p: &LiveParams) -> Result<LiveReport, LiveBenchError> {
     std::fs::create_dir_all(&work.0)?;
     let started = Instant::now();
     let history = load(&p.data).map_err(LiveBenchError::Read)?;
-    let models = Models::load_to_start(
+    let (models, online) = Models::load_to_start(
         Arc::new(history),
         &p.model,
         &p.signup_model,
         Default::default(),
     )?;
     let store = RedbStore::open(&work.0.join("events.redb")).map_err(StateError::from)?;
-    let tenant = Tenant::new("bench", models, None).with_store(Box::new(store))?;
+    let tenant = Tenant::starting("bench", models, online, None).with_store(Box::new(store))?;
     let start_seconds = started.elapsed().as_secs_f64();
     let rss_after_start = rss_bytes();
     let snapshot = tenant.snapshot()?;

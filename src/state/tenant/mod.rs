@@ -208,9 +208,19 @@ fn poisoned() -> StateError {
 
 impl Tenant {
     /// A tenant serving its snapshot's history, the online state rebuilt from it.
-    pub fn new(name: &str, mut models: Models, remedy: Option<String>) -> Self {
-        // The state scoring swept already, where it kept it; else a sweep of its own.
-        let online = match models.online.take() {
+    pub fn new(name: &str, models: Models, remedy: Option<String>) -> Self {
+        Self::starting(name, models, None, remedy)
+    }
+
+    /// [`Tenant::new`] with the online state where scoring already swept it
+    /// ([`Models::load_to_start`]); without, a sweep of its own.
+    pub fn starting(
+        name: &str,
+        models: Models,
+        online: Option<RecruitState>,
+        remedy: Option<String>,
+    ) -> Self {
+        let online = match online {
             Some(state) => state,
             None => recruit::build(&models.history, models.signup.config.merge.caps()).1,
         };
