@@ -89,17 +89,6 @@ impl KeptScores {
         }
     }
 
-    /// Keeps `scores`, scored by `a`.
-    pub fn keep(a: &Artefact, scores: Vec<Option<(Scored, Outcome)>>) -> Self {
-        let mut k = Self::keeper(a, scores.len());
-        for (m, s) in scores.into_iter().enumerate() {
-            if let Some(s) = s {
-                k.set(m, s);
-            }
-        }
-        k.done()
-    }
-
     /// Member `m`'s score and outcome, its reasons written by `a` (the artefact that scored it).
     pub fn get(&self, a: &Artefact, m: usize) -> Option<(Scored, Outcome)> {
         let k = self.rows.get(m)?.as_ref()?;
@@ -153,13 +142,19 @@ mod tests {
         };
         let mut with_other = scored(&row);
         with_other.reasons.insert(0, other);
-        let scores = vec![
+        let scores = [
             Some((scored(&row), Outcome::default())),
             None,
             Some((scored(&row_nan), Outcome::default())),
             Some((with_other, Outcome::default())),
         ];
-        let kept = KeptScores::keep(&a, scores.clone());
+        let mut keeper = KeptScores::keeper(&a, scores.len());
+        for (m, s) in scores.iter().enumerate() {
+            if let Some(s) = s {
+                keeper.set(m, s.clone());
+            }
+        }
+        let kept = keeper.done();
         assert_eq!(kept.len(), 4);
         for (m, s) in scores.iter().enumerate() {
             assert_eq!(kept.get(&a, m), *s, "member {m}");
