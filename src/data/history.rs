@@ -123,6 +123,42 @@ impl Interner {
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
+
+    /// The text of every symbol, end to end, and the end of each symbol's text in it.
+    pub(crate) fn parts(&self) -> (&str, &[usize]) {
+        (&self.buf, &self.ends)
+    }
+
+    /// The interner of [`Interner::parts`]: refused where an end is out of order, past the text
+    /// or inside a character, or a text is there twice.
+    pub(crate) fn from_parts(buf: String, ends: Vec<usize>) -> Result<Self, String> {
+        let mut start = 0;
+        for (i, &end) in ends.iter().enumerate() {
+            if end < start || end > buf.len() || !buf.is_char_boundary(end) {
+                return Err(format!("symbol {i} ends at {end}, outside its text"));
+            }
+            start = end;
+        }
+        let mut table = HashTable::with_capacity(ends.len());
+        for sym in 0..ends.len() {
+            let text = text_of(&buf, &ends, sym as Sym);
+            let hash = hash_of(text);
+            let entry = table.entry(
+                wide(hash),
+                |&(k, h): &(Sym, u32)| h == hash && text_of(&buf, &ends, k) == text,
+                |&(_, h)| wide(h),
+            );
+            match entry {
+                hashbrown::hash_table::Entry::Occupied(_) => {
+                    return Err(format!("'{text}' is there twice"))
+                }
+                hashbrown::hash_table::Entry::Vacant(e) => {
+                    e.insert((sym as Sym, hash));
+                }
+            }
+        }
+        Ok(Interner { table, buf, ends })
+    }
 }
 
 #[derive(Debug, Default, Clone)]

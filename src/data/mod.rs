@@ -3,6 +3,8 @@
 
 pub mod error;
 pub mod history;
+mod history_image;
+pub mod image;
 pub mod import;
 pub mod plausible;
 pub mod read;

@@ -10,6 +10,7 @@
 //! Nothing here may read an event at or after the moment it scores: the leakage tests in
 //! `tests/it/features.rs` change the future and assert every feature is bit-for-bit unchanged.
 
+pub mod image;
 pub mod member;
 pub mod recruit;
 

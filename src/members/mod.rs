@@ -10,6 +10,7 @@
 
 pub mod cluster;
 pub mod diagnose;
+mod image;
 pub mod rfm;
 pub mod segment;
 pub mod tier;

@@ -4,9 +4,14 @@
 //! artefact would not write back the same (a reason that is not a feature's) is kept whole.
 
 use std::collections::HashMap;
+use std::io::{self, Read, Write};
 
+use crate::data::image::{Image, ImageError, In, Out};
 use crate::model::artefact::{Artefact, Decision, Reason, Scored};
-use crate::scoring::Outcome;
+use crate::scoring::gang::{GangAction, GangBrief};
+use crate::scoring::rules::Action;
+use crate::scoring::{Outcome, RuleHit};
+use crate::{image_enum, image_struct};
 
 #[derive(Debug, Clone)]
 enum Reasons {
@@ -121,6 +126,75 @@ impl KeptScores {
         self.rows.is_empty()
     }
 }
+
+impl Image for Reasons {
+    fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
+        match self {
+            Reasons::Features(r) => {
+                0u8.put(o)?;
+                r.put(o)
+            }
+            Reasons::Whole(r) => {
+                1u8.put(o)?;
+                r.put(o)
+            }
+        }
+    }
+
+    fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
+        match u8::take(i)? {
+            0 => Ok(Reasons::Features(Image::take(i)?)),
+            1 => Ok(Reasons::Whole(Image::take(i)?)),
+            b => Err(ImageError::Damaged(format!("{b} is not a kind of reasons"))),
+        }
+    }
+}
+
+image_struct!(Kept {
+    probability,
+    quality,
+    decision,
+    reasons,
+    outcome
+});
+image_struct!(KeptScores { rows });
+image_struct!(Reason {
+    code,
+    value,
+    contribution,
+    text
+});
+image_struct!(Outcome {
+    decided,
+    matched,
+    gang,
+    gang_on_signup
+});
+image_struct!(RuleHit {
+    name,
+    action,
+    code,
+    text
+});
+image_struct!(GangBrief {
+    id,
+    size,
+    score,
+    flagged,
+    reason
+});
+image_enum!(Decision {
+    Pass,
+    Review,
+    Reject
+});
+image_enum!(Action {
+    Pass,
+    Hold,
+    Review,
+    Reject
+});
+image_enum!(GangAction { Reject, Review });
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@
 pub mod dir;
 pub mod events;
 pub mod export;
+pub mod image;
 pub mod kept;
 pub mod replay;
 pub mod shadow;

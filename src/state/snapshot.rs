@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::image;
 use super::kept::KeptScores;
 use super::tenant::challenger::ModelSlot;
 use super::StateError;
@@ -119,17 +120,56 @@ impl Models {
         rules: Arc<RuleSet>,
         start: bool,
     ) -> Result<(Self, Option<recruit::RecruitState>), StateError> {
-        let load = |p: &Path| {
-            if !p.is_file() {
-                return Err(StateError::UnknownModel(p.to_path_buf()));
-            }
-            Artefact::load(p).map_err(refused)
-        };
         let paths = (member_path.to_path_buf(), signup_path.to_path_buf());
         // Each model's fit for its slot is checked in `build`.
-        let (member, signup) = (load(member_path)?, load(signup_path)?);
+        let (member, signup) = (load_model(member_path)?, load_model(signup_path)?);
         let keep = start && member.config.merge.caps() == signup.config.merge.caps();
         Self::build(history, member, signup, paths, rules, None, keep)
+    }
+
+    /// A start from a snapshot's image ([`super::image`]): what [`Models::load_to_start`] would
+    /// compute from the same snapshot, models and rules, read back instead of computed.
+    pub fn from_image(
+        parts: image::Parts,
+        member_path: &Path,
+        signup_path: &Path,
+        rules: Arc<RuleSet>,
+    ) -> Result<(Self, Option<recruit::RecruitState>), StateError> {
+        let (member, signup) = (load_model(member_path)?, load_model(signup_path)?);
+        check_fits(&member, member_path, &signup, signup_path)?;
+        let history = Arc::new(parts.history);
+        let keep = member.config.merge.caps() == signup.config.merge.caps();
+        let models = Self::assemble(
+            history,
+            (member, signup),
+            (member_path.to_path_buf(), signup_path.to_path_buf()),
+            rules,
+            Computed {
+                as_of: parts.as_of,
+                scores: parts.scores,
+                segmentation: parts.segmentation,
+                recruitment: parts.recruitment,
+                index: parts.index,
+                challenger: None,
+            },
+        )?;
+        Ok((models, parts.online.filter(|_| keep)))
+    }
+
+    /// What a start image holds of this snapshot, with the online state `online` it started with.
+    pub fn image_parts<'a>(
+        &'a self,
+        online: Option<&'a recruit::RecruitState>,
+    ) -> image::PartsRef<'a> {
+        image::PartsRef {
+            history: &self.history,
+            as_of: self.as_of,
+            scores: &self.scores,
+            segmentation: &self.base.segmentation,
+            recruitment: &self.base.recruitment,
+            index: &self.base.index,
+            online,
+        }
     }
 
     /// Member `m`'s score by the member model and the rules' outcome (`None`: not scored).
@@ -209,10 +249,7 @@ impl Models {
         challenger: Option<ChallengerSpec>,
         keep_online: bool,
     ) -> Result<(Self, Option<recruit::RecruitState>), StateError> {
-        slot::check_fit(&member, slot::MEMBER, &member_path.display().to_string())
-            .map_err(refused)?;
-        slot::check_fit(&signup, slot::SIGNUP, &signup_path.display().to_string())
-            .map_err(refused)?;
+        check_fits(&member, &member_path, &signup, &signup_path)?;
         let as_of = end_of(&history);
         let tiers = crate::members::tier::TierRules::default();
         let seg = crate::members::segment::segment(
@@ -281,6 +318,31 @@ impl Models {
                 })
             }
         };
+        drop(standings);
+        let computed = Computed {
+            as_of,
+            scores,
+            segmentation: seg,
+            recruitment,
+            index,
+            challenger,
+        };
+        let paths = (member_path, signup_path);
+        let models = Self::assemble(history, (member, signup), paths, rules, computed)?;
+        Ok((models, online))
+    }
+
+    /// The snapshot of what was computed (or read back from an image): each member's standing
+    /// from the segmentation, and a smoke prediction by the sign-up model.
+    fn assemble(
+        history: Arc<History>,
+        (member, signup): (Artefact, Artefact),
+        (member_path, signup_path): (PathBuf, PathBuf),
+        rules: Arc<RuleSet>,
+        c: Computed,
+    ) -> Result<Self, StateError> {
+        let tiers = crate::members::tier::TierRules::default();
+        let standings = Standings::new(&history, &c.segmentation, &tiers);
         let standing = (0..history.members.len() as MemberIdx)
             .map(|m| standings.of(m))
             .collect();
@@ -289,26 +351,51 @@ impl Models {
         // A smoke prediction with the sign-up model: an empty candidate.
         let empty = vec![f64::NAN; signup.features.len()];
         signup.score_row(&empty, 0).map_err(refused)?;
-        Ok((
-            Models {
-                history,
-                member,
-                signup,
-                member_path,
-                signup_path,
-                as_of,
-                rules,
-                scores,
-                standing,
-                challenger,
-                base: Base {
-                    recruitment,
-                    index,
-                    segmentation: seg,
-                    position,
-                },
+        Ok(Models {
+            history,
+            member,
+            signup,
+            member_path,
+            signup_path,
+            as_of: c.as_of,
+            rules,
+            scores: c.scores,
+            standing,
+            challenger: c.challenger,
+            base: Base {
+                recruitment: c.recruitment,
+                index: c.index,
+                segmentation: c.segmentation,
+                position,
             },
-            online,
-        ))
+        })
     }
+}
+
+/// What building a snapshot computes from its history and models.
+struct Computed {
+    as_of: i64,
+    scores: KeptScores,
+    segmentation: Segmentation,
+    recruitment: Matrix,
+    index: MemberIndex,
+    challenger: Option<ChallengerModel>,
+}
+
+fn load_model(p: &Path) -> Result<Artefact, StateError> {
+    if !p.is_file() {
+        return Err(StateError::UnknownModel(p.to_path_buf()));
+    }
+    Artefact::load(p).map_err(refused)
+}
+
+/// Each model fits its slot.
+fn check_fits(
+    member: &Artefact,
+    member_path: &Path,
+    signup: &Artefact,
+    signup_path: &Path,
+) -> Result<(), StateError> {
+    slot::check_fit(member, slot::MEMBER, &member_path.display().to_string()).map_err(refused)?;
+    slot::check_fit(signup, slot::SIGNUP, &signup_path.display().to_string()).map_err(refused)
 }

@@ -69,6 +69,8 @@ pub struct Base {
     pub history: PathBuf,
     pub position: u64,
     pub waiting: Vec<Event>,
+    /// The history is a snapshot's folder (woolguard's own, where a start image is kept).
+    pub snapshot: bool,
 }
 
 /// The tenant's base: its latest snapshot, else `history` at position 0.
@@ -83,11 +85,13 @@ fn base_of(latest: Option<&SnapshotPointer>, history: &Path) -> Result<Base, Sna
             history: history.to_path_buf(),
             position: 0,
             waiting: Vec::new(),
+            snapshot: false,
         }),
         Some(p) => Ok(Base {
             waiting: read_waiting(&p.path.join(WAITING))?,
             history: p.path.clone(),
             position: p.position,
+            snapshot: true,
         }),
     }
 }

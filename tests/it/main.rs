@@ -24,4 +24,5 @@ mod report;
 mod rules;
 mod serve;
 mod serve_live;
+mod start_image;
 mod trust;

@@ -16,7 +16,7 @@ use woolguard::state::tenant::{Models, Tenant};
 use crate::serve::{json, root, Server};
 
 /// `state init` of the sample into a temporary folder, and a scorer config over it (no timer).
-fn init(dir: &Path) -> PathBuf {
+pub(crate) fn init(dir: &Path) -> PathBuf {
     let state = dir.join("state");
     let st = state.to_string_lossy().to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_woolguard"))

@@ -67,8 +67,8 @@ pub fn share(count: u32, accounts: u32) -> f64 {
 /// A count that halves every [`VELOCITY_HALF_LIFE`]: recent sign-ups per hour, smoothly.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Velocity {
-    value: f64,
-    at: i64,
+    pub(super) value: f64,
+    pub(super) at: i64,
 }
 
 impl Velocity {

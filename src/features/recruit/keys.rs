@@ -14,7 +14,7 @@ use crate::data::history::Sym;
 pub(super) struct KeyStats {
     pub(super) accounts: u32,
     /// Sign-up times within the longest window, oldest first.
-    recent: Window,
+    pub(super) recent: Window,
     /// The first account's union-find node: later accounts merge into its group.
     pub(super) first_node: u32,
     pub(super) first_at: i64,
@@ -45,9 +45,9 @@ const PAGE: usize = 1 << PAGE_BITS;
 /// Every key of one kind and its record.
 #[derive(Debug, Clone, Default)]
 pub(super) struct KeyTable {
-    slot: HashMap<Sym, u32>,
+    pub(super) slot: HashMap<Sym, u32>,
     /// Records in slot order, `PAGE` to a page.
-    pages: Vec<Vec<KeyStats>>,
+    pub(super) pages: Vec<Vec<KeyStats>>,
 }
 
 impl KeyTable {

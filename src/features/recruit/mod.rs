@@ -15,6 +15,7 @@
 
 mod candidate;
 pub mod group;
+mod image;
 mod keys;
 mod sweep;
 mod window;

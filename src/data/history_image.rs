@@ -1,0 +1,155 @@
+//! The history in a start image: every table's columns as they are in memory, each interner as
+//! its text and the ends of its symbols (its lookup table is built again on read).
+
+use std::io::{self, Read, Write};
+
+use super::history::{ByMember, Coupons, History, Interner, Labels, Members, Orders, Points};
+use super::image::{Image, ImageError, In, Out};
+use super::schema::{CouponEvent, CouponKind, PointsReason};
+use crate::{image_enum, image_struct};
+
+impl Image for Interner {
+    fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
+        let (buf, ends) = self.parts();
+        buf.len().put(o)?;
+        o.bytes(buf.as_bytes())?;
+        ends.len().put(o)?;
+        ends.iter().try_for_each(|e| e.put(o))
+    }
+
+    fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
+        let buf = String::take(i)?;
+        let ends = Vec::take(i)?;
+        Interner::from_parts(buf, ends).map_err(ImageError::Damaged)
+    }
+}
+
+image_struct!(Members {
+    ids,
+    joined_at,
+    channel,
+    campaign,
+    inviter,
+    device,
+    ip,
+    phone_prefix,
+    phone_hash,
+    region,
+    seq
+});
+image_struct!(Coupons {
+    ids,
+    member,
+    coupon,
+    campaign,
+    event,
+    at,
+    face_value,
+    threshold,
+    kind
+});
+image_struct!(Orders {
+    ids,
+    order,
+    member,
+    at,
+    amount,
+    list_amount,
+    discount,
+    coupon,
+    channel,
+    refunded
+});
+image_struct!(Points {
+    member,
+    at,
+    delta,
+    reason
+});
+image_struct!(Labels {
+    member,
+    label,
+    at,
+    source
+});
+image_struct!(History {
+    keys,
+    members,
+    coupons,
+    orders,
+    points,
+    labels
+});
+impl Image for ByMember {
+    fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
+        self.offsets.put(o)?;
+        self.rows.put(o)
+    }
+
+    /// Refused where the offsets go back or past the rows.
+    fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
+        let b = ByMember {
+            offsets: Image::take(i)?,
+            rows: Image::take(i)?,
+        };
+        let ordered = b.offsets.windows(2).all(|w| w[0] <= w[1]);
+        if !ordered
+            || b.offsets
+                .last()
+                .is_some_and(|&l| l as usize != b.rows.len())
+        {
+            return Err(ImageError::Damaged("an event index out of order".into()));
+        }
+        Ok(b)
+    }
+}
+image_enum!(CouponEvent {
+    Claim,
+    Redeem,
+    Expire
+});
+image_enum!(CouponKind {
+    Welcome,
+    Fission,
+    Tier,
+    Promo
+});
+image_enum!(PointsReason {
+    Purchase,
+    Share,
+    Invite,
+    Checkin,
+    RedeemCoupon,
+    RedeemGift,
+    PointsPlusCash,
+    Expire
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_history_comes_back_equal() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+        let h = crate::data::load(&dir).unwrap();
+        let mut o = Out::new(Vec::new());
+        h.put(&mut o).unwrap();
+        let (bytes, crc) = o.finish().unwrap();
+        let mut i = In::new(&bytes[..], bytes.len() as u64);
+        let back = History::take(&mut i).unwrap();
+        assert_eq!(i.finish().unwrap().1, crc);
+        assert_eq!(
+            crate::model::report::fingerprint(&back).fingerprint,
+            crate::model::report::fingerprint(&h).fingerprint
+        );
+        assert_eq!(back.members.len(), 5_000);
+        assert_eq!(back.orders.at, h.orders.at);
+        assert_eq!(back.coupons.kind, h.coupons.kind);
+        // Lookups work on the table built again.
+        let id = h.members.id(4_321).to_string();
+        assert_eq!(back.members.index_of(&id), Some(4_321));
+        assert_eq!(back.keys.len(), h.keys.len());
+        assert_eq!(back.keys.get(h.keys.name(17)), Some(17));
+    }
+}

@@ -1,0 +1,113 @@
+//! Tiers, RFM segments and clusters in a start image.
+
+use std::io::{self, Read, Write};
+
+use super::cluster::{Cluster, ClusterParams, Clusters};
+use super::rfm::{Rfm, Scores, Segment};
+use super::segment::Segmentation;
+use crate::data::image::{Image, ImageError, In, Out};
+use crate::features::image::{put_names, take_names};
+use crate::{image_enum, image_struct};
+
+image_struct!(Rfm {
+    recency_days,
+    frequency,
+    monetary_cents
+});
+image_struct!(Scores { r, f, m });
+image_enum!(Segment {
+    Champions,
+    Loyal,
+    PotentialLoyalist,
+    New,
+    Promising,
+    NeedAttention,
+    AboutToSleep,
+    AtRisk,
+    CantLose,
+    Hibernating,
+    Lost
+});
+image_struct!(Cluster {
+    id,
+    name,
+    centroid_z,
+    centroid
+});
+image_struct!(ClusterParams {
+    k_min,
+    k_max,
+    select_sample,
+    silhouette_sample,
+    fit_sample,
+    seed
+});
+
+impl Image for Clusters {
+    fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
+        put_names(&self.features, o)?;
+        self.mean.put(o)?;
+        self.std.put(o)?;
+        self.clusters.put(o)?;
+        self.criterion.put(o)?;
+        self.silhouette.put(o)?;
+        self.params.put(o)
+    }
+
+    fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
+        Ok(Clusters {
+            features: take_names(i)?,
+            mean: Image::take(i)?,
+            std: Image::take(i)?,
+            clusters: Image::take(i)?,
+            criterion: Image::take(i)?,
+            silhouette: Image::take(i)?,
+            params: Image::take(i)?,
+        })
+    }
+}
+
+impl Image for Segmentation {
+    fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
+        self.as_of.put(o)?;
+        self.members.put(o)?;
+        self.tiers.put(o)?;
+        self.rfm.put(o)?;
+        self.scores.put(o)?;
+        self.segments.put(o)?;
+        self.clustering.put(o)?;
+        self.clusters.put(o)
+    }
+
+    /// Refused where its columns are not one per member, or a member's cluster is not one.
+    fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
+        let s = Segmentation {
+            as_of: Image::take(i)?,
+            members: Image::take(i)?,
+            tiers: Image::take(i)?,
+            rfm: Image::take(i)?,
+            scores: Image::take(i)?,
+            segments: Image::take(i)?,
+            clustering: Image::take(i)?,
+            clusters: Image::take(i)?,
+        };
+        let n = s.members.len();
+        let k = s.clustering.clusters.len();
+        if [
+            s.tiers.len(),
+            s.rfm.len(),
+            s.scores.len(),
+            s.segments.len(),
+            s.clusters.len(),
+        ]
+        .iter()
+        .any(|&l| l != n)
+            || s.clusters.iter().any(|&c| c as usize >= k.max(1))
+        {
+            return Err(ImageError::Damaged(format!(
+                "a segmentation whose columns are not one for each of its {n} members"
+            )));
+        }
+        Ok(s)
+    }
+}

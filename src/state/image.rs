@@ -1,0 +1,262 @@
+//! A snapshot's start image: what a scorer computes from a snapshot folder before its first
+//! request (the history read and checked, every member's score and outcome, tiers and segments,
+//! each member's event index and recruitment-time row, and the sign-up sweep's final state),
+//! written once into the folder so that the next start from it reads all of it back instead of
+//! computing it again.
+//!
+//! An image is used only for the inputs it was computed from: its key names the build of
+//! woolguard, the snapshot's files, both models' files and the rules. Any difference, a damaged
+//! body (CRC-32) or an unreadable file, and the scorer computes its start as before (and writes a
+//! new image).
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::data::history::History;
+use crate::data::image::{Image, ImageError, In, Out};
+use crate::features::member::MemberIndex;
+use crate::features::recruit::RecruitState;
+use crate::features::Matrix;
+use crate::members::segment::Segmentation;
+use crate::scoring::RuleSet;
+
+use super::kept::KeptScores;
+
+/// The image's file in a snapshot folder.
+pub const FILE: &str = "start.image";
+const MAGIC: &[u8; 8] = b"WGSTART1";
+
+/// What a start computes from a snapshot, as an image holds it.
+pub struct Parts {
+    pub history: History,
+    pub as_of: i64,
+    pub scores: KeptScores,
+    pub segmentation: Segmentation,
+    pub recruitment: Matrix,
+    pub index: MemberIndex,
+    /// The sign-up sweep's state after the history's last event (where both models merge groups
+    /// under the same caps).
+    pub online: Option<RecruitState>,
+}
+
+/// The same parts, borrowed from a scorer that computed them, to write.
+pub struct PartsRef<'a> {
+    pub history: &'a History,
+    pub as_of: i64,
+    pub scores: &'a KeptScores,
+    pub segmentation: &'a Segmentation,
+    pub recruitment: &'a Matrix,
+    pub index: &'a MemberIndex,
+    pub online: Option<&'a RecruitState>,
+}
+
+/// What an image was computed from: one line per input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key(String);
+
+/// A CRC-32 of a whole file, with its length.
+fn file_crc(path: &Path) -> io::Result<String> {
+    let mut f = File::open(path)?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        crc.update(&buf[..n]);
+        len += n as u64;
+    }
+    Ok(format!("{len}:{:08x}", crc.finalize()))
+}
+
+/// The running woolguard's own executable, once per process: an image from another build is
+/// never read, whatever its version says.
+fn build() -> io::Result<String> {
+    static BUILD: OnceLock<Result<String, String>> = OnceLock::new();
+    BUILD
+        .get_or_init(|| {
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            file_crc(&exe).map_err(|e| format!("{}: {e}", exe.display()))
+        })
+        .clone()
+        .map_err(io::Error::other)
+}
+
+impl Key {
+    /// The key of a start from the snapshot in `folder` with these models and rules.
+    pub fn of(folder: &Path, member: &Path, signup: &Path, rules: &RuleSet) -> io::Result<Key> {
+        let mut lines = vec![format!("build {}", build()?)];
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(folder)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(FILE) {
+                continue;
+            }
+            let meta = entry.metadata()?;
+            let modified = meta
+                .modified()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            files.push(format!("file {name} {} {modified}", meta.len()));
+        }
+        files.sort();
+        lines.extend(files);
+        lines.push(format!("member model {}", file_crc(member)?));
+        lines.push(format!("sign-up model {}", file_crc(signup)?));
+        let spec = serde_json::to_string(rules.spec()).map_err(io::Error::other)?;
+        lines.push(format!("rules {:08x}", crc32fast::hash(spec.as_bytes())));
+        Ok(Key(lines.join("\n")))
+    }
+
+    /// The first line where `other` differs: why an image is not used.
+    fn differs(&self, other: &Key) -> String {
+        let (a, b) = (self.0.lines(), other.0.lines());
+        a.zip(b)
+            .find(|(a, b)| a != b)
+            .map_or("the inputs differ".to_string(), |(a, b)| {
+                format!("computed from '{b}', this start has '{a}'")
+            })
+    }
+}
+
+/// Why an image was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum NotUsed {
+    #[error("no start image")]
+    Absent,
+    #[error("the start image is of other inputs: {0}")]
+    Stale(String),
+    #[error("the start image could not be read: {0}")]
+    Unreadable(#[from] ImageError),
+}
+
+fn io_err(e: io::Error) -> NotUsed {
+    NotUsed::Unreadable(ImageError::Io(e))
+}
+
+fn put_all<W: Write>(p: &PartsRef<'_>, o: &mut Out<W>) -> io::Result<()> {
+    p.history.put(o)?;
+    p.as_of.put(o)?;
+    p.scores.put(o)?;
+    p.segmentation.put(o)?;
+    p.recruitment.put(o)?;
+    p.index.put(o)?;
+    match p.online {
+        None => 0u8.put(o),
+        Some(s) => {
+            1u8.put(o)?;
+            s.put(o)
+        }
+    }
+}
+
+fn take_all<R: Read>(i: &mut In<R>) -> Result<Parts, ImageError> {
+    Ok(Parts {
+        history: Image::take(i)?,
+        as_of: Image::take(i)?,
+        scores: Image::take(i)?,
+        segmentation: Image::take(i)?,
+        recruitment: Image::take(i)?,
+        index: Image::take(i)?,
+        online: Image::take(i)?,
+    })
+}
+
+/// Writes `parts` under `key` to `path`: to a file of its own first, renamed into place once
+/// whole, so that a reader never sees half an image and two writers never mix theirs.
+pub fn write(path: &Path, key: &Key, parts: &PartsRef<'_>) -> io::Result<u64> {
+    let tmp: PathBuf = path.with_extension(format!(
+        "image.{}.{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    ));
+    let written = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(MAGIC)?;
+        f.write_all(&(key.0.len() as u64).to_le_bytes())?;
+        f.write_all(key.0.as_bytes())?;
+        let mut o = Out::new(f);
+        put_all(parts, &mut o)?;
+        let (mut f, crc) = o.finish()?;
+        f.write_all(&crc.to_le_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        Ok(std::fs::metadata(path)?.len())
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Reads the image at `path` if it was computed under `key`, whole and undamaged, and holds
+/// together (every per-member table one per member of its history).
+pub fn read(path: &Path, key: &Key) -> Result<Parts, NotUsed> {
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(NotUsed::Absent),
+        Err(e) => return Err(io_err(e)),
+    };
+    let len = f.metadata().map_err(io_err)?.len();
+    let damaged = |why: &str| NotUsed::Unreadable(ImageError::Damaged(why.to_string()));
+    let mut magic = [0u8; 8];
+    f.read_exact(&mut magic).map_err(io_err)?;
+    if &magic != MAGIC {
+        return Err(damaged("not a start image"));
+    }
+    let mut n = [0u8; 8];
+    f.read_exact(&mut n).map_err(io_err)?;
+    let key_len = u64::from_le_bytes(n);
+    if key_len > len.saturating_sub(20) {
+        return Err(damaged("a key longer than the file"));
+    }
+    let mut stored = vec![0u8; key_len as usize];
+    f.read_exact(&mut stored).map_err(io_err)?;
+    let stored = Key(String::from_utf8_lossy(&stored).into_owned());
+    if &stored != key {
+        return Err(NotUsed::Stale(key.differs(&stored)));
+    }
+    let body = len - 16 - key_len - 4;
+    let mut i = In::new(f, body);
+    let parts = take_all(&mut i)?;
+    let (mut f, crc) = i.finish()?;
+    let mut tail = [0u8; 4];
+    f.read_exact(&mut tail).map_err(io_err)?;
+    if u32::from_le_bytes(tail) != crc {
+        return Err(damaged("its CRC-32 does not match its contents"));
+    }
+    check(&parts).map_err(|why| damaged(&why))?;
+    Ok(parts)
+}
+
+/// Every per-member table one per member of the history.
+fn check(p: &Parts) -> Result<(), String> {
+    let n = p.history.members.len();
+    let index = [&p.index.coupons, &p.index.orders, &p.index.points];
+    let rows = [
+        p.history.coupons.len(),
+        p.history.orders.len(),
+        p.history.points.len(),
+    ];
+    let fits = p.scores.len() == n
+        && (p.recruitment.rows == n || p.recruitment.rows == 0)
+        && index
+            .iter()
+            .zip(rows)
+            .all(|(b, r)| b.offsets.len() == n + 1 && b.rows.len() == r)
+        && index
+            .iter()
+            .zip(rows)
+            .all(|(b, r)| b.rows.iter().all(|&x| (x as usize) < r))
+        && p.segmentation.members.iter().all(|&m| (m as usize) < n);
+    if fits {
+        Ok(())
+    } else {
+        Err(format!("its tables are not one per member of its {n}"))
+    }
+}

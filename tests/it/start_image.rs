@@ -1,0 +1,198 @@
+//! A snapshot's start image: a start that reads it back serves exactly what a start that
+//! computes it serves, and an image of other inputs, or a damaged one, is never read.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use woolguard::data::load;
+use woolguard::scoring::RuleSet;
+use woolguard::state::image::{self, Key, NotUsed};
+use woolguard::state::tenant::{Models, Tenant};
+
+use crate::common::app::{Api, InProcess};
+use crate::serve::{json, root};
+use crate::serve_live::init;
+
+const KEY: [(&str, &str); 1] = [("x-api-key", "key-a")];
+
+fn models() -> (std::path::PathBuf, std::path::PathBuf) {
+    (root().join("models/default"), root().join("models/signup"))
+}
+
+/// A candidate on member `m`'s device, IP and phone, invited by it.
+fn probe(h: &woolguard::data::History, m: u32, at: i64) -> woolguard::state::Candidate {
+    let i = m as usize;
+    let name = |s| h.keys.opt_name(s).map(str::to_string);
+    woolguard::state::Candidate {
+        member_id: Some(format!("probe-{m}")),
+        joined_at: Some(at),
+        channel: Some("app".to_string()),
+        inviter_id: Some(h.members.id(m).to_string()),
+        device_id: name(h.members.device[i]),
+        ip: name(h.members.ip[i]),
+        phone_hash: name(h.members.phone_hash[i]),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_start_read_from_its_image_equals_a_computed_start() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let _ = init(dir.path());
+    let folder = dir.path().join("state/brand-a/history");
+    let (member, signup) = models();
+    let rules = Arc::new(RuleSet::default());
+    let h = Arc::new(load(&folder).unwrap_or_else(|e| panic!("{e}")));
+    let (computed, online) = Models::load_to_start(h.clone(), &member, &signup, rules.clone())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let key = Key::of(&folder, &member, &signup, &rules).unwrap_or_else(|e| panic!("{e}"));
+    let file = folder.join(image::FILE);
+    let bytes = image::write(&file, &key, &computed.image_parts(online.as_ref()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(std::fs::metadata(&file).map(|m| m.len()).ok(), Some(bytes));
+    // Writing the image is not a change of the snapshot's files.
+    let again = Key::of(&folder, &member, &signup, &rules).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again, key);
+    let parts = image::read(&file, &key).unwrap_or_else(|e| panic!("{e}"));
+    let (read, read_online) =
+        Models::from_image(parts, &member, &signup, rules).unwrap_or_else(|e| panic!("{e}"));
+
+    let n = h.members.len();
+    assert_eq!(n, 5_000);
+    assert_eq!(read.history.members.len(), n);
+    assert_eq!(read.as_of, computed.as_of);
+    let mut scored = 0;
+    for m in 0..n as u32 {
+        let (a, b) = (computed.member_score(m), read.member_score(m));
+        assert_eq!(a, b, "member {m}");
+        let bits = |s: &Option<(woolguard::model::artefact::Scored, _)>| {
+            s.as_ref().map(|(s, _)| s.probability.to_bits())
+        };
+        assert_eq!(bits(&a), bits(&b), "member {m}");
+        scored += usize::from(a.is_some());
+        assert_eq!(computed.standing[m as usize], read.standing[m as usize]);
+    }
+    assert!(scored > 4_000, "{scored} members scored");
+    let (cb, rb) = (&computed.base, &read.base);
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&cb.recruitment.values), bits(&rb.recruitment.values));
+    assert_eq!(cb.recruitment.names, rb.recruitment.names);
+    assert_eq!(cb.index.orders.offsets, rb.index.orders.offsets);
+    assert_eq!(cb.index.coupons.rows, rb.index.coupons.rows);
+    assert_eq!(cb.segmentation, rb.segmentation);
+    assert_eq!(cb.position, rb.position);
+    assert_eq!(
+        woolguard::model::report::fingerprint(&read.history).fingerprint,
+        woolguard::model::report::fingerprint(&h).fingerprint
+    );
+
+    // The online sign-up state read back gives every probe the same features, bit for bit.
+    assert!(read_online.is_some(), "the shipped models share merge caps");
+    let (a, b) = (
+        Tenant::starting("brand-a", computed, online, None),
+        Tenant::starting("brand-a", read, read_online, None),
+    );
+    let end = woolguard::model::score::end_of(&h);
+    let mut in_group = 0;
+    for m in (0..n as u32).step_by(3) {
+        let c = probe(&h, m, end + 60);
+        let row = |t: &Tenant| -> Vec<u64> {
+            let r = t.candidate_features(&c).unwrap_or_else(|e| panic!("{e}"));
+            r.iter().map(|v| v.to_bits()).collect()
+        };
+        let ra = row(&a);
+        assert_eq!(ra, row(&b), "probe of member {m}");
+        in_group += usize::from(ra.iter().any(|&x| f64::from_bits(x) > 1.0));
+    }
+    assert!(in_group > 100, "the probes read a populated state");
+}
+
+/// Flips one byte of `file` at `at` (from its end where negative).
+fn flip(file: &Path, at: i64) {
+    let mut b = std::fs::read(file).unwrap_or_else(|e| panic!("{e}"));
+    let i = if at < 0 { b.len() as i64 + at } else { at } as usize;
+    b[i] ^= 0x40;
+    std::fs::write(file, b).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Every sample member's score through the API, and one candidate's.
+fn answers(s: &InProcess) -> (serde_json::Value, serde_json::Value) {
+    let h = load(&root().join("data/sample")).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<String> = (0..h.members.len() as u32)
+        .map(|m| h.members.id(m).to_string())
+        .collect();
+    let body = serde_json::json!({ "member_ids": ids }).to_string();
+    let (status, members) = s.call("POST", "/v1/members/score", &KEY, &body);
+    assert_eq!(status, 200, "{members}");
+    let end = woolguard::model::score::end_of(&h);
+    let c = probe(&h, 42, end + 60);
+    let body = serde_json::json!({
+        "member_id": c.member_id, "joined_at": end + 60, "channel": "app",
+        "inviter_id": c.inviter_id, "device_id": c.device_id, "ip": c.ip,
+        "phone_hash": c.phone_hash
+    })
+    .to_string();
+    let (status, candidate) = s.call("POST", "/v1/candidates/score", &KEY, &body);
+    assert_eq!(status, 200, "{candidate}");
+    (json(&members), json(&candidate))
+}
+
+#[test]
+fn a_start_image_of_other_inputs_or_damaged_is_not_used() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = init(dir.path());
+    let folder = dir.path().join("state/brand-a/history");
+    let file = folder.join(image::FILE);
+    let (member, signup) = models();
+    let rules = RuleSet::default();
+    let key = || Key::of(&folder, &member, &signup, &rules).unwrap_or_else(|e| panic!("{e}"));
+
+    // The first start computes and writes the image; the second reads it; both answer alike.
+    assert!(matches!(image::read(&file, &key()), Err(NotUsed::Absent)));
+    let computed = answers(&InProcess::start(&cfg));
+    assert!(
+        image::read(&file, &key()).is_ok(),
+        "the first start wrote it"
+    );
+    let read = answers(&InProcess::start(&cfg));
+    assert_eq!(read, computed);
+    assert_eq!(computed.0["members"].as_array().map(Vec::len), Some(5_000));
+
+    // Other rules, another model or another snapshot file: stale, and says which.
+    let stale = |k: &Key| match image::read(&file, k) {
+        Err(NotUsed::Stale(why)) => why,
+        other => panic!("{:?}", other.map(|_| ())),
+    };
+    let tiers = woolguard::members::tier::TierRules::default().names;
+    let other_rules = RuleSet::from_toml(
+        "[[rule]]\nname = \"r\"\non = \"member\"\nwhen = \"probability > 0.9\"\naction = \"review\"\ncode = \"R\"\ntext = \"r\"\n",
+        &tiers,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let k = Key::of(&folder, &member, &signup, &other_rules).unwrap_or_else(|e| panic!("{e}"));
+    assert!(stale(&k).contains("rules"));
+    let k = Key::of(&folder, &signup, &signup, &rules).unwrap_or_else(|e| panic!("{e}"));
+    assert!(stale(&k).contains("member model"));
+    std::fs::write(folder.join("waiting.jsonl"), "").unwrap_or_else(|e| panic!("{e}"));
+    assert!(stale(&key()).contains("file"));
+    std::fs::remove_file(folder.join("waiting.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(image::read(&file, &key()).is_ok());
+
+    // A flipped byte in the body, or a file cut short, is refused whole.
+    let whole = std::fs::read(&file).unwrap_or_else(|e| panic!("{e}"));
+    flip(&file, -1_000);
+    assert!(matches!(
+        image::read(&file, &key()),
+        Err(NotUsed::Unreadable(_))
+    ));
+    std::fs::write(&file, &whole[..whole.len() - 9]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        image::read(&file, &key()),
+        Err(NotUsed::Unreadable(_))
+    ));
+    // A start over the damaged image computes again, answers alike and writes a good image.
+    flip(&file, 0);
+    let again = answers(&InProcess::start(&cfg));
+    assert_eq!(again, computed);
+    assert!(image::read(&file, &key()).is_ok(), "written again");
+}
