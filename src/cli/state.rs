@@ -52,6 +52,16 @@ pub struct SnapshotArgs {
     /// Drop the log's event bodies behind the oldest snapshot kept (their ids stay).
     #[arg(long)]
     pub prune: bool,
+    /// The tenant's member model: with it (and --signup-model), the snapshot's start image is
+    /// written too (every member scored, the sign-up state swept), so that a scorer starting
+    /// from the snapshot with these models and rules reads it instead of computing it.
+    #[arg(long, requires = "signup_model")]
+    pub model: Option<PathBuf>,
+    #[arg(long, requires = "model")]
+    pub signup_model: Option<PathBuf>,
+    /// The tenant's rules file, where its store holds no rules (as `serve` takes them).
+    #[arg(long, requires = "model")]
+    pub rules: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -141,6 +151,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn snapshot(a: SnapshotArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
     use woolguard::state::store::{EventStore, PgStore, RedbStore};
     let dir = woolguard::state::dir::StateDir::of(&a.state, &a.tenant);
     let store: Box<dyn EventStore> = match &a.store {
@@ -165,7 +176,7 @@ fn snapshot(a: SnapshotArgs) -> anyhow::Result<ExitCode> {
     };
     let history = a.data.clone().unwrap_or_else(|| dir.history.clone());
     let root = a.state.join(&a.tenant).join("snapshots");
-    let done = woolguard::state::snapshots::take(
+    let mut done = woolguard::state::snapshots::take(
         store.as_ref(),
         &a.tenant,
         &history,
@@ -173,6 +184,27 @@ fn snapshot(a: SnapshotArgs) -> anyhow::Result<ExitCode> {
         a.keep,
         a.prune,
     )?;
+    if let (Some(model), Some(signup)) = (&a.model, &a.signup_model) {
+        // The rules a scorer of the tenant starts with: its store's, else its file's.
+        let rules = match (store.stored_rules()?, &a.rules) {
+            (Some(stored), _) => stored,
+            (None, Some(path)) => crate::cli::policy::load_rules(path)?,
+            (None, None) => Default::default(),
+        };
+        let folder = &done.snapshot.path;
+        let quiet = |_: &str, _: std::time::Instant| {};
+        woolguard::state::image::start(folder, (model, signup), rules.into(), true, &quiet)
+            .with_context(|| format!("start image of {}", folder.display()))?;
+        let file = folder.join(woolguard::state::image::FILE);
+        if !file.is_file() {
+            anyhow::bail!(
+                "start image of {}: not written (see the log)",
+                folder.display()
+            );
+        }
+        done.start_image = Some(file);
+        done.seconds = started.elapsed().as_secs_f64();
+    }
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer_pretty(&mut out, &done)?;
@@ -194,6 +226,9 @@ fn snapshot(a: SnapshotArgs) -> anyhow::Result<ExitCode> {
             done.pruned,
             done.seconds
         )?;
+        if let Some(file) = &done.start_image {
+            writeln!(out, "start image: {}", file.display())?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

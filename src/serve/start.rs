@@ -6,12 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{AppState, ServeConfig, TenantConfig};
-use crate::features::recruit::RecruitState;
 use crate::scoring::rules::{RuleError, RuleSet};
 use crate::state::dir::StateDir;
 use crate::state::image;
 use crate::state::store::{EventStore, PgStore, RedbStore, StoreError};
-use crate::state::tenant::{Models, Tenant};
+use crate::state::tenant::Tenant;
 use crate::state::StateError;
 
 /// The scorer could not start.
@@ -60,70 +59,6 @@ pub enum StartError {
     },
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),
-}
-
-/// The tenant's snapshot and online state from the history in `folder`: read back from the
-/// folder's start image where it was computed from the same inputs, else computed (and, in a
-/// folder of woolguard's own, written as the image for the next start).
-fn start_models(
-    t: &TenantConfig,
-    folder: &std::path::Path,
-    own: bool,
-    rules: Arc<RuleSet>,
-    took: &dyn Fn(&str, std::time::Instant),
-) -> Result<(Models, Option<RecruitState>), StartError> {
-    let fail = |source: StateError| StartError::State {
-        tenant: t.name.clone(),
-        source,
-    };
-    let phase = std::time::Instant::now();
-    let file = folder.join(image::FILE);
-    let key = match own.then(|| image::Key::of(folder, &t.model, &t.signup_model, &rules)) {
-        Some(Ok(key)) => Some(key),
-        Some(Err(e)) => {
-            tracing::warn!(tenant = %t.name, "start image: its key could not be made: {e}");
-            None
-        }
-        None => None,
-    };
-    if let Some(key) = &key {
-        match image::read(&file, key) {
-            Ok(parts) => {
-                took("start image read", phase);
-                let phase = std::time::Instant::now();
-                let started =
-                    Models::from_image(parts, &t.model, &t.signup_model, rules).map_err(fail)?;
-                took("snapshot assembled", phase);
-                return Ok(started);
-            }
-            Err(why) => {
-                tracing::info!(tenant = %t.name, file = %file.display(), "{why}: computing the start")
-            }
-        }
-    }
-    let phase = std::time::Instant::now();
-    let history = crate::data::load(folder).map_err(|source| StartError::Data {
-        tenant: t.name.clone(),
-        source,
-    })?;
-    took("history loaded", phase);
-    let phase = std::time::Instant::now();
-    let (models, online) =
-        Models::load_to_start(Arc::new(history), &t.model, &t.signup_model, rules).map_err(fail)?;
-    took("members scored", phase);
-    if let Some(key) = &key {
-        let phase = std::time::Instant::now();
-        match image::write(&file, key, &models.image_parts(online.as_ref())) {
-            Ok(bytes) => {
-                tracing::info!(tenant = %t.name, file = %file.display(), bytes, "start image written");
-                took("start image written", phase);
-            }
-            Err(e) => {
-                tracing::warn!(tenant = %t.name, file = %file.display(), "start image not written: {e}")
-            }
-        }
-    }
-    Ok((models, online))
 }
 
 /// The rules a tenant starts with: those its store holds (set by `PUT /v1/rules`), else its
@@ -219,7 +154,25 @@ impl AppState {
             let rules = tenant_rules(t, store.as_deref())?;
             // A snapshot folder, or the one `state init` wrote, keeps a start image.
             let own = base.snapshot || dir.as_ref().is_some_and(|d| d.history == base.history);
-            let (models, online) = start_models(t, &base.history, own, rules, &took)?;
+            let span = tracing::info_span!("start", tenant = %t.name).entered();
+            let (models, online) = image::start(
+                &base.history,
+                (&t.model, &t.signup_model),
+                rules,
+                own,
+                &took,
+            )
+            .map_err(|e| match e {
+                image::StartFailed::Data(source) => StartError::Data {
+                    tenant: t.name.clone(),
+                    source,
+                },
+                image::StartFailed::State(source) => StartError::State {
+                    tenant: t.name.clone(),
+                    source,
+                },
+            })?;
+            drop(span);
             let phase = std::time::Instant::now();
             let mut tenant =
                 Tenant::starting(&t.name, models, online, config.review_remedy.clone());

@@ -23,10 +23,74 @@ use crate::members::segment::Segmentation;
 use crate::scoring::RuleSet;
 
 use super::kept::KeptScores;
+use super::tenant::Models;
+use super::StateError;
 
 /// The image's file in a snapshot folder.
 pub const FILE: &str = "start.image";
 const MAGIC: &[u8; 8] = b"WGSTART1";
+
+/// A start could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum StartFailed {
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// A tenant's snapshot and online state from the history in `folder` with these models and rules:
+/// read back from the folder's start image where it was computed from the same inputs, else
+/// computed, and then, with `own` (a folder of woolguard's own: a snapshot, or the one `state
+/// init` wrote), written as the image for the next start. `took` hears of each phase.
+pub fn start(
+    folder: &Path,
+    (member, signup): (&Path, &Path),
+    rules: std::sync::Arc<RuleSet>,
+    own: bool,
+    took: &dyn Fn(&str, std::time::Instant),
+) -> Result<(Models, Option<RecruitState>), StartFailed> {
+    let phase = std::time::Instant::now();
+    let file = folder.join(FILE);
+    let key = match own.then(|| Key::of(folder, member, signup, &rules)) {
+        Some(Ok(key)) => Some(key),
+        Some(Err(e)) => {
+            tracing::warn!(folder = %folder.display(), "start image: its key could not be made: {e}");
+            None
+        }
+        None => None,
+    };
+    if let Some(key) = &key {
+        match read(&file, key) {
+            Ok(parts) => {
+                took("start image read", phase);
+                let phase = std::time::Instant::now();
+                let started = Models::from_image(parts, member, signup, rules)?;
+                took("snapshot assembled", phase);
+                return Ok(started);
+            }
+            Err(why) => tracing::info!(file = %file.display(), "{why}: computing the start"),
+        }
+    }
+    let phase = std::time::Instant::now();
+    let history = crate::data::load(folder)?;
+    took("history loaded", phase);
+    let phase = std::time::Instant::now();
+    let (models, online) =
+        Models::load_to_start(std::sync::Arc::new(history), member, signup, rules)?;
+    took("members scored", phase);
+    if let Some(key) = &key {
+        let phase = std::time::Instant::now();
+        match write(&file, key, &models.image_parts(online.as_ref())) {
+            Ok(bytes) => {
+                tracing::info!(file = %file.display(), bytes, "start image written");
+                took("start image written", phase);
+            }
+            Err(e) => tracing::warn!(file = %file.display(), "start image not written: {e}"),
+        }
+    }
+    Ok((models, online))
+}
 
 /// What a start computes from a snapshot, as an image holds it.
 pub struct Parts {

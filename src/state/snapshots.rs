@@ -60,6 +60,8 @@ pub struct Taken {
     pub removed: Vec<PathBuf>,
     /// Event bodies pruned from the log (behind the oldest snapshot kept).
     pub pruned: usize,
+    /// The snapshot's start image, where one was written (`state snapshot --model …`).
+    pub start_image: Option<PathBuf>,
     pub seconds: f64,
 }
 
@@ -205,6 +207,7 @@ pub fn take(
         kept,
         removed,
         pruned,
+        start_image: None,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -533,6 +533,10 @@ fn a_replica_starts_from_the_latest_snapshot_and_folds_only_the_tail() {
             "1",
             "--prune",
             "--json",
+            "--model",
+            "models/default",
+            "--signup-model",
+            "models/signup",
             "--store",
             &pg.url(),
             "--state",
@@ -554,6 +558,11 @@ fn a_replica_starts_from_the_latest_snapshot_and_folds_only_the_tail() {
     );
     assert_eq!(taken["rows"]["members"], 5_000 + 300);
     assert_eq!(taken["pruned"], 301);
+    // With the models given, the snapshot holds its start image.
+    let image = PathBuf::from(taken["start_image"].as_str().unwrap_or_default());
+    let written = std::fs::metadata(&image)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|e| panic!("{}: {e}", image.display()));
     // The tail: 5 more batches.
     for b in 30..35 {
         let (body, _) = batch_body(0, b);
@@ -571,6 +580,9 @@ fn a_replica_starts_from_the_latest_snapshot_and_folds_only_the_tail() {
 
     let second = Server::start(&cfg);
     converged(&second, 351);
+    // It started from the image (a start that computed would have written it again).
+    let read = std::fs::metadata(&image).and_then(|m| m.modified());
+    assert_eq!(read.ok(), Some(written));
     let (_, body) = second.call("GET", "/v1/state", &KEY, "");
     let status = json(&body);
     // It loaded the snapshot (the log behind it is pruned: nothing else could start it), took
