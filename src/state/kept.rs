@@ -26,7 +26,8 @@ struct Kept {
     quality: u8,
     decision: Decision,
     reasons: Reasons,
-    outcome: Outcome,
+    /// `None` for the outcome most members have: no rule, no gang.
+    outcome: Option<Box<Outcome>>,
 }
 
 /// Every member's score and the rules' outcome, indexed by member; `None` for members the
@@ -66,7 +67,7 @@ impl Keeper<'_> {
                 Some(c) => Reasons::Features(c),
                 None => Reasons::Whole(s.reasons),
             },
-            outcome,
+            outcome: (outcome != Outcome::default()).then(|| Box::new(outcome)),
         };
         if let Some(row) = self.rows.get_mut(m) {
             *row = Some(kept);
@@ -110,7 +111,8 @@ impl KeptScores {
             decision: k.decision,
             reasons,
         };
-        Some((scored, k.outcome.clone()))
+        let outcome = k.outcome.as_deref().cloned().unwrap_or_default();
+        Some((scored, outcome))
     }
 
     /// The decision of every member scored.

@@ -13,6 +13,7 @@ use crate::data::history::{History, MemberIdx};
 use crate::features::member::MemberIndex;
 use crate::features::recruit::{self, FEATURES};
 use crate::features::{Matrix, Parts};
+use crate::members::rfm::NO_ORDERS;
 use crate::members::segment::Segmentation;
 use crate::model::artefact::{Artefact, Scored};
 use crate::model::score::end_of;
@@ -44,8 +45,8 @@ pub struct Models {
     /// Indexed by member: the model's score and what the rules said; `None` for members the
     /// member model cannot score yet (read with [`Models::member`]).
     pub scores: KeptScores,
-    /// Each member's tier and RFM segment as of the same moment (default rules).
-    pub standing: Vec<Option<Standing>>,
+    /// The tier rules the members' standings are named by (the defaults).
+    tiers: crate::members::tier::TierRules,
     /// A second model beside one of the two (shadow or rollout), checked for its slot.
     pub challenger: Option<ChallengerModel>,
     /// What one member's member-time row is built again from when an event touches it.
@@ -170,6 +171,17 @@ impl Models {
             index: &self.base.index,
             online,
         }
+    }
+
+    /// Member `m`'s tier and RFM segment as of the snapshot's moment (default rules); `None` for
+    /// a member the segmentation does not hold.
+    pub fn standing(&self, m: MemberIdx) -> Option<Standing> {
+        let i = self.base.position(m)?;
+        let s = &self.base.segmentation;
+        Some(Standing {
+            tier: self.tiers.name(*s.tiers.get(i)?).to_string(),
+            segment: s.segments.get(i)?.map_or(NO_ORDERS, |x| x.name()),
+        })
     }
 
     /// Member `m`'s score by the member model and the rules' outcome (`None`: not scored).
@@ -342,12 +354,9 @@ impl Models {
         c: Computed,
     ) -> Result<Self, StateError> {
         let tiers = crate::members::tier::TierRules::default();
-        let standings = Standings::new(&history, &c.segmentation, &tiers);
-        let standing = (0..history.members.len() as MemberIdx)
-            .map(|m| standings.of(m))
-            .collect();
-        let position = standings.positions().to_vec();
-        drop(standings);
+        let position = Standings::new(&history, &c.segmentation, &tiers)
+            .positions()
+            .to_vec();
         // A smoke prediction with the sign-up model: an empty candidate.
         let empty = vec![f64::NAN; signup.features.len()];
         signup.score_row(&empty, 0).map_err(refused)?;
@@ -360,7 +369,7 @@ impl Models {
             as_of: c.as_of,
             rules,
             scores: c.scores,
-            standing,
+            tiers,
             challenger: c.challenger,
             base: Base {
                 recruitment: c.recruitment,

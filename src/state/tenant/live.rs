@@ -427,7 +427,7 @@ fn score_one(
             member_history(h, &models.base.index, m),
             models.base.recruitment.row(m as usize).to_vec(),
             OwnedKeys::of(&member_keys(h, m)),
-            models.standing.get(m as usize).cloned().flatten(),
+            models.standing(m),
             models.base.position(m),
             h.keys.name(h.members.channel[m as usize]).to_string(),
         ),

@@ -730,7 +730,7 @@ impl Tenant {
             }
             // Standing as of the newest snapshot that holds the member.
             v.standing = match models.history.members.index_of(id) {
-                Some(m) => models.standing.get(m as usize).cloned().flatten(),
+                Some(m) => models.standing(m),
                 None => ls.standing.clone(),
             };
             return Ok(v);
@@ -756,7 +756,7 @@ impl Tenant {
                 v = ch.settle(Some(id), v, other);
             }
         }
-        v.standing = models.standing.get(m as usize).cloned().flatten();
+        v.standing = models.standing(m);
         Ok(v)
     }
 }
