@@ -6,9 +6,12 @@
 
 use std::hash::BuildHasher;
 
+use std::sync::OnceLock;
+
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
+use super::column::{Column, Text};
 use super::schema::{CouponEvent, CouponKind, PointsReason};
 
 /// An interned string.
@@ -24,11 +27,12 @@ pub const NONE: Sym = u32::MAX;
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
     /// Each symbol with its hash: growing the table re-buckets from the stored hash and never
-    /// reads the strings back (with millions of ids that read is a cache miss per entry).
-    table: HashTable<(Sym, u32)>,
-    buf: String,
+    /// reads the strings back (with millions of ids that read is a cache miss per entry). Built
+    /// when first needed: an interner read from a start image names symbols without it.
+    table: OnceLock<HashTable<(Sym, u32)>>,
+    buf: Text,
     /// End of each symbol's text in `buf`.
-    ends: Vec<usize>,
+    ends: Column<usize>,
 }
 
 fn text_of<'a>(buf: &'a str, ends: &[usize], sym: Sym) -> &'a str {
@@ -36,7 +40,7 @@ fn text_of<'a>(buf: &'a str, ends: &[usize], sym: Sym) -> &'a str {
     match ends.get(i) {
         Some(&end) => {
             let start = if i == 0 { 0 } else { ends[i - 1] };
-            &buf[start..end]
+            buf.get(start..end).unwrap_or("")
         }
         None => "",
     }
@@ -54,25 +58,60 @@ fn wide(h: u32) -> u64 {
     (u64::from(h) << 32) | u64::from(h)
 }
 
+/// The table of every symbol of `buf` and `ends`.
+fn index(buf: &str, ends: &[usize]) -> HashTable<(Sym, u32)> {
+    let mut table = HashTable::with_capacity(ends.len());
+    for sym in 0..ends.len() as Sym {
+        let hash = hash_of(text_of(buf, ends, sym));
+        table.insert_unique(wide(hash), (sym, hash), |&(_, h)| wide(h));
+    }
+    table
+}
+
 impl Interner {
-    /// Bytes this interner holds on the heap (its table, text and offsets).
+    /// Bytes this interner holds on the heap (its table, text and offsets; none for text and
+    /// offsets read in place from a start image).
     pub fn heap_bytes(&self) -> usize {
-        self.table.capacity() * std::mem::size_of::<(Sym, u32)>()
-            + self.buf.capacity()
-            + self.ends.capacity() * std::mem::size_of::<usize>()
+        self.table
+            .get()
+            .map_or(0, |t| t.capacity() * std::mem::size_of::<(Sym, u32)>())
+            + self.buf.heap_bytes()
+            + self.ends.heap_bytes()
+    }
+
+    fn table(&self) -> &HashTable<(Sym, u32)> {
+        self.table.get_or_init(|| index(&self.buf, &self.ends))
+    }
+
+    /// Builds the lookup table now rather than at the first lookup.
+    pub fn warm(&self) {
+        self.table();
+    }
+
+    /// The table, the text and the ends, to change together.
+    fn parts_mut(&mut self) -> (&mut HashTable<(Sym, u32)>, &mut Text, &mut Column<usize>) {
+        if self.table.get().is_none() {
+            self.table = OnceLock::from(index(&self.buf, &self.ends));
+        }
+        let Interner { table, buf, ends } = self;
+        match table.get_mut() {
+            Some(t) => (t, buf, ends),
+            None => unreachable!("built above"),
+        }
     }
 
     /// Room for `n` more symbols of `bytes` more text without growing.
     pub fn reserve(&mut self, n: usize, bytes: usize) {
-        self.table.reserve(n, |&(_, h)| wide(h));
-        self.ends.reserve(n);
-        self.buf.reserve(bytes);
+        let (table, buf, ends) = self.parts_mut();
+        table.reserve(n, |&(_, h)| wide(h));
+        ends.reserve(n);
+        buf.to_mut().reserve(bytes);
     }
 
     pub fn intern(&mut self, s: &str) -> Sym {
         let hash = hash_of(s);
-        let (buf, ends) = (&self.buf, &self.ends);
-        let entry = self.table.entry(
+        let (table, buf, ends) = self.parts_mut();
+        let entry = table.entry(
             wide(hash),
             |&(k, h)| h == hash && text_of(buf, ends, k) == s,
             |&(_, h)| wide(h),
@@ -80,9 +119,10 @@ impl Interner {
         match entry {
             hashbrown::hash_table::Entry::Occupied(e) => e.get().0,
             hashbrown::hash_table::Entry::Vacant(e) => {
-                let sym = self.ends.len() as Sym;
-                self.buf.push_str(s);
-                self.ends.push(self.buf.len());
+                let sym = ends.len() as Sym;
+                let buf = buf.to_mut();
+                buf.push_str(s);
+                ends.push(buf.len());
                 e.insert((sym, hash));
                 sym
             }
@@ -100,7 +140,7 @@ impl Interner {
     pub fn get(&self, s: &str) -> Option<Sym> {
         let hash = hash_of(s);
         let (buf, ends) = (&self.buf, &self.ends);
-        self.table
+        self.table()
             .find(wide(hash), |&(k, h)| {
                 h == hash && text_of(buf, ends, k) == s
             })
@@ -130,8 +170,8 @@ impl Interner {
     }
 
     /// The interner of [`Interner::parts`]: refused where an end is out of order, past the text
-    /// or inside a character, or a text is there twice.
-    pub(crate) fn from_parts(buf: String, ends: Vec<usize>) -> Result<Self, String> {
+    /// or inside a character. Its lookup table is built when first needed.
+    pub(crate) fn from_parts(buf: Text, ends: Column<usize>) -> Result<Self, String> {
         let mut start = 0;
         for (i, &end) in ends.iter().enumerate() {
             if end < start || end > buf.len() || !buf.is_char_boundary(end) {
@@ -139,25 +179,11 @@ impl Interner {
             }
             start = end;
         }
-        let mut table = HashTable::with_capacity(ends.len());
-        for sym in 0..ends.len() {
-            let text = text_of(&buf, &ends, sym as Sym);
-            let hash = hash_of(text);
-            let entry = table.entry(
-                wide(hash),
-                |&(k, h): &(Sym, u32)| h == hash && text_of(&buf, &ends, k) == text,
-                |&(_, h)| wide(h),
-            );
-            match entry {
-                hashbrown::hash_table::Entry::Occupied(_) => {
-                    return Err(format!("'{text}' is there twice"))
-                }
-                hashbrown::hash_table::Entry::Vacant(e) => {
-                    e.insert((sym as Sym, hash));
-                }
-            }
-        }
-        Ok(Interner { table, buf, ends })
+        Ok(Interner {
+            table: OnceLock::new(),
+            buf,
+            ends,
+        })
     }
 }
 
@@ -165,18 +191,18 @@ impl Interner {
 pub struct Members {
     /// Member ids; member `i` has symbol `i` here.
     pub ids: Interner,
-    pub joined_at: Vec<i64>,
-    pub channel: Vec<Sym>,
-    pub campaign: Vec<Sym>,
-    pub inviter: Vec<Sym>,
-    pub device: Vec<Sym>,
-    pub ip: Vec<Sym>,
-    pub phone_prefix: Vec<Sym>,
-    pub phone_hash: Vec<Sym>,
-    pub region: Vec<Sym>,
+    pub joined_at: Column<i64>,
+    pub channel: Column<Sym>,
+    pub campaign: Column<Sym>,
+    pub inviter: Column<Sym>,
+    pub device: Column<Sym>,
+    pub ip: Column<Sym>,
+    pub phone_prefix: Column<Sym>,
+    pub phone_hash: Column<Sym>,
+    pub region: Column<Sym>,
     /// Arrival order among sign-ups with equal `joined_at`, from the optional `seq` column:
     /// empty when the table has none (the row order is the arrival order), else one per member.
-    pub seq: Vec<i64>,
+    pub seq: Column<i64>,
 }
 
 impl Members {
@@ -202,13 +228,13 @@ pub struct Coupons {
     /// Coupon ids (orders' `coupon` symbols are from here too). Kept apart from the shared key
     /// interner: there are millions of them and nothing else shares their names.
     pub ids: Interner,
-    pub member: Vec<MemberIdx>,
-    pub coupon: Vec<Sym>,
-    pub campaign: Vec<Sym>,
+    pub member: Column<MemberIdx>,
+    pub coupon: Column<Sym>,
+    pub campaign: Column<Sym>,
     pub event: Vec<CouponEvent>,
-    pub at: Vec<i64>,
-    pub face_value: Vec<f64>,
-    pub threshold: Vec<f64>,
+    pub at: Column<i64>,
+    pub face_value: Column<f64>,
+    pub threshold: Column<f64>,
     pub kind: Vec<CouponKind>,
 }
 
@@ -226,14 +252,14 @@ impl Coupons {
 pub struct Orders {
     /// Order ids; every accepted order has its own.
     pub ids: Interner,
-    pub order: Vec<Sym>,
-    pub member: Vec<MemberIdx>,
-    pub at: Vec<i64>,
-    pub amount: Vec<f64>,
-    pub list_amount: Vec<f64>,
-    pub discount: Vec<f64>,
-    pub coupon: Vec<Sym>,
-    pub channel: Vec<Sym>,
+    pub order: Column<Sym>,
+    pub member: Column<MemberIdx>,
+    pub at: Column<i64>,
+    pub amount: Column<f64>,
+    pub list_amount: Column<f64>,
+    pub discount: Column<f64>,
+    pub coupon: Column<Sym>,
+    pub channel: Column<Sym>,
     pub refunded: Vec<bool>,
 }
 
@@ -249,9 +275,9 @@ impl Orders {
 
 #[derive(Debug, Default, Clone)]
 pub struct Points {
-    pub member: Vec<MemberIdx>,
-    pub at: Vec<i64>,
-    pub delta: Vec<i64>,
+    pub member: Column<MemberIdx>,
+    pub at: Column<i64>,
+    pub delta: Column<i64>,
     pub reason: Vec<PointsReason>,
 }
 
@@ -300,8 +326,8 @@ pub struct History {
 /// are `rows[offsets[m]..offsets[m + 1]]`).
 #[derive(Debug, Clone, Default)]
 pub struct ByMember {
-    pub offsets: Vec<u32>,
-    pub rows: Vec<u32>,
+    pub offsets: Column<u32>,
+    pub rows: Column<u32>,
 }
 
 impl ByMember {
@@ -325,7 +351,10 @@ impl ByMember {
             let span = &mut rows[offsets[m] as usize..offsets[m + 1] as usize];
             span.sort_by_key(|&r| at[r as usize]);
         }
-        ByMember { offsets, rows }
+        ByMember {
+            offsets: offsets.into(),
+            rows: rows.into(),
+        }
     }
 
     pub fn of(&self, m: MemberIdx) -> &[u32] {

@@ -4,6 +4,7 @@
 use std::io::{self, Read, Write};
 
 use super::history::{ByMember, Coupons, History, Interner, Labels, Members, Orders, Points};
+use super::column::{as_bytes, Column, Text};
 use super::image::{Image, ImageError, In, Out};
 use super::schema::{CouponEvent, CouponKind, PointsReason};
 use crate::{image_enum, image_struct};
@@ -14,12 +15,13 @@ impl Image for Interner {
         buf.len().put(o)?;
         o.bytes(buf.as_bytes())?;
         ends.len().put(o)?;
-        ends.iter().try_for_each(|e| e.put(o))
+        o.align(8)?;
+        o.bytes(as_bytes(ends))
     }
 
     fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
-        let buf = String::take(i)?;
-        let ends = Vec::take(i)?;
+        let buf = Text::take(i)?;
+        let ends = Column::take(i)?;
         Interner::from_parts(buf, ends).map_err(ImageError::Damaged)
     }
 }
@@ -138,7 +140,7 @@ mod tests {
         let (bytes, crc) = o.finish().unwrap();
         let mut i = In::new(&bytes[..], bytes.len() as u64);
         let back = History::take(&mut i).unwrap();
-        assert_eq!(i.finish().unwrap().1, crc);
+        assert_eq!(i.finish().unwrap(), crc);
         assert_eq!(
             crate::model::report::fingerprint(&back).fingerprint,
             crate::model::report::fingerprint(&h).fingerprint

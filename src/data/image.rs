@@ -10,6 +10,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::sync::Arc;
+
+use super::column::{as_bytes, as_bytes_mut, Column, Map, Plain, Text};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -59,9 +62,13 @@ impl<R: Read> Read for Crc<R> {
 /// Where an image's body is written: buffered, counted by the CRC.
 pub struct Out<W: Write> {
     w: BufWriter<Crc<W>>,
+    /// Bytes written so far: where the next one goes in the body.
+    pos: u64,
 }
 
 impl<W: Write> Out<W> {
+    /// A body that starts at a multiple of 8 bytes in its file (so that a column aligned in the
+    /// body is aligned in the file, to be read in place).
     pub fn new(w: W) -> Self {
         let crc = Crc {
             inner: w,
@@ -69,11 +76,19 @@ impl<W: Write> Out<W> {
         };
         Out {
             w: BufWriter::with_capacity(1 << 20, crc),
+            pos: 0,
         }
     }
 
     pub fn bytes(&mut self, b: &[u8]) -> io::Result<()> {
+        self.pos += b.len() as u64;
         self.w.write_all(b)
+    }
+
+    /// Zeros up to the next multiple of `to` bytes.
+    pub fn align(&mut self, to: u64) -> io::Result<()> {
+        let pad = (to - self.pos % to) % to;
+        self.bytes(&[0u8; 8][..pad as usize])
     }
 
     /// Ends the body: the writer and the body's CRC-32, to be written after it.
@@ -83,32 +98,88 @@ impl<W: Write> Out<W> {
     }
 }
 
+enum Source<R: Read> {
+    Stream(BufReader<Crc<io::Take<R>>>),
+    /// A file mapped into memory, the body from byte `at` on: columns and text are read in place.
+    Map {
+        map: Arc<Map>,
+        at: usize,
+        crc: crc32fast::Hasher,
+    },
+}
+
 /// Where an image's body is read from: `left` bytes of it, counted by the CRC.
 pub struct In<R: Read> {
-    r: BufReader<Crc<io::Take<R>>>,
+    src: Source<R>,
     left: u64,
+    pos: u64,
 }
 
 impl<R: Read> In<R> {
-    /// Reads a body of `len` bytes from `r`.
+    /// Reads a body of `len` bytes from `r`, every column and text copied into memory.
     pub fn new(r: R, len: u64) -> Self {
         let crc = Crc {
             inner: r.take(len),
             crc: crc32fast::Hasher::new(),
         };
         In {
-            r: BufReader::with_capacity(1 << 20, crc),
+            src: Source::Stream(BufReader::with_capacity(1 << 20, crc)),
             left: len,
+            pos: 0,
         }
     }
 
     pub fn bytes(&mut self, b: &mut [u8]) -> Result<(), ImageError> {
-        if (b.len() as u64) > self.left {
+        let n = b.len();
+        if (n as u64) > self.left {
             return damaged("shorter than its contents say");
         }
-        self.r.read_exact(b)?;
-        self.left -= b.len() as u64;
+        match &mut self.src {
+            Source::Stream(r) => r.read_exact(b)?,
+            Source::Map { map, at, crc } => {
+                let from = map.bytes().get(*at..*at + n).unwrap_or_default();
+                if from.len() != n {
+                    return damaged("shorter than its contents say");
+                }
+                b.copy_from_slice(from);
+                crc.update(from);
+                *at += n;
+            }
+        }
+        self.left -= n as u64;
+        self.pos += n as u64;
         Ok(())
+    }
+
+    /// Skips the zeros [`Out::align`] wrote.
+    pub fn align(&mut self, to: u64) -> Result<(), ImageError> {
+        let mut pad = [0u8; 8];
+        let pad = &mut pad[..((to - self.pos % to) % to) as usize];
+        self.bytes(pad)?;
+        if pad.iter().any(|&b| b != 0) {
+            return damaged("padding that is not zeros");
+        }
+        Ok(())
+    }
+
+    /// The next `n` bytes in place, where the body is mapped: (the map, their offset in it),
+    /// counted by the CRC and skipped. `None` (nothing read) where the body is streamed.
+    fn in_place(&mut self, n: u64) -> Result<Option<(Arc<Map>, usize)>, ImageError> {
+        let Source::Map { map, at, crc } = &mut self.src else {
+            return Ok(None);
+        };
+        if n > self.left {
+            return damaged("shorter than its contents say");
+        }
+        let from = *at;
+        let Some(bytes) = map.bytes().get(from..from + n as usize) else {
+            return damaged("shorter than its contents say");
+        };
+        crc.update(bytes);
+        *at += n as usize;
+        self.left -= n;
+        self.pos += n;
+        Ok(Some((map.clone(), from)))
     }
 
     /// A sequence's length, refused where fewer bytes are left than it has elements (every
@@ -121,13 +192,75 @@ impl<R: Read> In<R> {
         Ok(n as usize)
     }
 
-    /// Ends the body: every byte read, the reader and the body's CRC-32.
-    pub fn finish(mut self) -> Result<(R, u32), ImageError> {
-        if self.left != 0 || !self.r.fill_buf()?.is_empty() {
-            return damaged(format!("{} bytes after its contents", self.left));
+    /// Ends the body: every byte read; its CRC-32.
+    pub fn finish(self) -> Result<u32, ImageError> {
+        let rest = match self.src {
+            Source::Stream(mut r) => {
+                let more = !r.fill_buf()?.is_empty();
+                (self.left != 0 || more, r.into_inner().crc.finalize())
+            }
+            Source::Map { crc, .. } => (self.left != 0, crc.finalize()),
+        };
+        match rest {
+            (true, _) => damaged(format!("{} bytes after its contents", self.left)),
+            (false, crc) => Ok(crc),
         }
-        let crc = self.r.into_inner();
-        Ok((crc.inner.into_inner(), crc.crc.finalize()))
+    }
+}
+
+impl In<io::Empty> {
+    /// Reads a body of `len` bytes from byte `at` of `map`: columns and text in place.
+    pub fn mapped(map: Arc<Map>, at: usize, len: u64) -> Self {
+        In {
+            src: Source::Map {
+                map,
+                at,
+                crc: crc32fast::Hasher::new(),
+            },
+            left: len,
+            pos: 0,
+        }
+    }
+}
+
+impl<T: Plain + Image> Image for Column<T> {
+    /// Its length, zeros to a multiple of 8 bytes, then its values as they are in memory.
+    fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
+        self.len().put(o)?;
+        o.align(8)?;
+        o.bytes(as_bytes(self))
+    }
+
+    fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
+        let n = i.count()?;
+        i.align(8)?;
+        let size = (n as u64).saturating_mul(std::mem::size_of::<T>() as u64);
+        if size > i.left {
+            return damaged(format!("a column of {n} with {} bytes left", i.left));
+        }
+        if let Some((map, at)) = i.in_place(size)? {
+            return Column::mapped(&map, at, n).map_or_else(|| damaged("a column out of place"), Ok);
+        }
+        let mut v = vec![T::default(); n];
+        i.bytes(as_bytes_mut(&mut v))?;
+        Ok(v.into())
+    }
+}
+
+impl Image for Text {
+    fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
+        self.len().put(o)?;
+        o.bytes(self.as_bytes())
+    }
+
+    fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
+        let n = i.count()?;
+        if let Some((map, at)) = i.in_place(n as u64)? {
+            return Text::mapped(&map, at, n).map_or_else(|| damaged("text that is not UTF-8"), Ok);
+        }
+        let mut b = vec![0u8; n];
+        i.bytes(&mut b)?;
+        String::from_utf8(b).map_or_else(|_| damaged("text that is not UTF-8"), |s| Ok(Text::Owned(s)))
     }
 }
 
@@ -363,7 +496,7 @@ mod tests {
         let (bytes, crc) = o.finish().unwrap();
         let mut i = In::new(&bytes[..], bytes.len() as u64);
         let back = T::take(&mut i).unwrap();
-        let (_, read_crc) = i.finish().unwrap();
+        let read_crc = i.finish().unwrap();
         assert_eq!(crc, read_crc);
         (back, bytes)
     }
@@ -420,6 +553,6 @@ mod tests {
         };
         let mut i = In::new(&flipped[..], flipped.len() as u64);
         Vec::<String>::take(&mut i).unwrap();
-        assert_ne!(i.finish().unwrap().1, crc);
+        assert_ne!(i.finish().unwrap(), crc);
     }
 }

@@ -2,6 +2,7 @@
 //! typed in-memory history the feature code reads. It never computes features or labels.
 
 pub mod error;
+pub mod column;
 pub mod history;
 mod history_image;
 pub mod image;

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::data::history::History;
+use crate::data::column::Map;
 use crate::data::image::{Image, ImageError, In, Out};
 use crate::features::member::MemberIndex;
 use crate::features::recruit::RecruitState;
@@ -244,6 +245,8 @@ pub fn write(path: &Path, key: &Key, parts: &PartsRef<'_>) -> io::Result<u64> {
         f.write_all(MAGIC)?;
         f.write_all(&(key.0.len() as u64).to_le_bytes())?;
         f.write_all(key.0.as_bytes())?;
+        // The body starts at a multiple of 8 bytes: its columns are read in place.
+        f.write_all(&[0u8; 8][..padding(key.0.len())])?;
         let mut o = Out::new(f);
         put_all(parts, &mut o)?;
         let (mut f, crc) = o.finish()?;
@@ -258,40 +261,50 @@ pub fn write(path: &Path, key: &Key, parts: &PartsRef<'_>) -> io::Result<u64> {
     written
 }
 
+/// Zeros after a key of `len` bytes, up to a multiple of 8 bytes.
+fn padding(len: usize) -> usize {
+    (8 - len % 8) % 8
+}
+
 /// Reads the image at `path` if it was computed under `key`, whole and undamaged, and holds
-/// together (every per-member table one per member of its history).
+/// together (every per-member table one per member of its history). The file is mapped into
+/// memory: the history's columns and text, and the event index, are read in place (their pages
+/// are the file's, not the heap's), the rest is copied.
 pub fn read(path: &Path, key: &Key) -> Result<Parts, NotUsed> {
-    let mut f = match File::open(path) {
-        Ok(f) => f,
+    let map = match Map::open(path) {
+        Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(NotUsed::Absent),
         Err(e) => return Err(io_err(e)),
     };
-    let len = f.metadata().map_err(io_err)?.len();
     let damaged = |why: &str| NotUsed::Unreadable(ImageError::Damaged(why.to_string()));
-    let mut magic = [0u8; 8];
-    f.read_exact(&mut magic).map_err(io_err)?;
-    if &magic != MAGIC {
+    let bytes = map.bytes();
+    let len = bytes.len();
+    if bytes.get(..8) != Some(&MAGIC[..]) {
         return Err(damaged("not a start image"));
     }
-    let mut n = [0u8; 8];
-    f.read_exact(&mut n).map_err(io_err)?;
-    let key_len = u64::from_le_bytes(n);
-    if key_len > len.saturating_sub(20) {
-        return Err(damaged("a key longer than the file"));
+    let key_len = bytes
+        .get(8..16)
+        .and_then(|b| b.try_into().ok())
+        .map_or(u64::MAX, u64::from_le_bytes);
+    let body_at = usize::try_from(key_len)
+        .ok()
+        .and_then(|k| 16usize.checked_add(k)?.checked_add(padding(k)))
+        .filter(|&at| at + 4 <= len)
+        .ok_or_else(|| damaged("a key longer than the file"))?;
+    let stored = String::from_utf8_lossy(&bytes[16..16 + key_len as usize]).into_owned();
+    if stored != key.0 {
+        return Err(NotUsed::Stale(key.differs(&Key(stored))));
     }
-    let mut stored = vec![0u8; key_len as usize];
-    f.read_exact(&mut stored).map_err(io_err)?;
-    let stored = Key(String::from_utf8_lossy(&stored).into_owned());
-    if &stored != key {
-        return Err(NotUsed::Stale(key.differs(&stored)));
-    }
-    let body = len - 16 - key_len - 4;
-    let mut i = In::new(f, body);
+    let body = (len - body_at - 4) as u64;
+    let tail = u32::from_le_bytes([
+        bytes[len - 4],
+        bytes[len - 3],
+        bytes[len - 2],
+        bytes[len - 1],
+    ]);
+    let mut i = In::mapped(map.clone(), body_at, body);
     let parts = take_all(&mut i)?;
-    let (mut f, crc) = i.finish()?;
-    let mut tail = [0u8; 4];
-    f.read_exact(&mut tail).map_err(io_err)?;
-    if u32::from_le_bytes(tail) != crc {
+    if i.finish()? != tail {
         return Err(damaged("its CRC-32 does not match its contents"));
     }
     check(&parts).map_err(|why| damaged(&why))?;

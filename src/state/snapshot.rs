@@ -138,6 +138,13 @@ impl Models {
     ) -> Result<(Self, Option<recruit::RecruitState>), StateError> {
         let (member, signup) = (load_model(member_path)?, load_model(signup_path)?);
         check_fits(&member, member_path, &signup, signup_path)?;
+        // Every request looks members and keys up: their tables are built before the first
+        // (coupon and order ids are looked up only by a fold, and are built then).
+        let h = &parts.history;
+        rayon::join(
+            || rayon::join(|| h.members.ids.warm(), || h.keys.warm()),
+            || parts.online.as_ref().map(|o| o.keys.warm()),
+        );
         let history = Arc::new(parts.history);
         let keep = member.config.merge.caps() == signup.config.merge.caps();
         let models = Self::assemble(
