@@ -201,7 +201,7 @@ pub fn build(h: &History, ix: &MemberIndex, members: &[MemberIdx], cutoff: &[i64
     Matrix {
         names: FEATURES.iter().map(|f| f.name).collect(),
         rows: members.len(),
-        values,
+        values: values.into(),
     }
 }
 

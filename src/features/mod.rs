@@ -66,7 +66,7 @@ pub fn description(name: &str) -> Option<&'static str> {
 pub struct Matrix {
     pub names: Vec<&'static str>,
     pub rows: usize,
-    pub values: Vec<f64>,
+    pub values: crate::data::column::Column<f64>,
 }
 
 impl Matrix {
@@ -306,7 +306,7 @@ impl<'h> Builder<'h> {
         Matrix {
             names,
             rows: members.len(),
-            values,
+            values: values.into(),
         }
     }
 }

@@ -251,7 +251,7 @@ pub fn sweep(history: &History, caps: MergeCaps, probes: &[Probe], until: i64) -
         recruitment: Matrix {
             names: FEATURES.iter().map(|f| f.name).collect(),
             rows: n,
-            values,
+            values: values.into(),
         },
         pool,
         groups,
