@@ -45,7 +45,10 @@ impl fmt::Debug for Map {
 ///
 /// # Safety
 /// Only for such types: a mapped column views arbitrary file bytes as them.
-pub unsafe trait Plain: Copy + Default + PartialEq + fmt::Debug + Send + Sync + 'static {}
+pub unsafe trait Plain:
+    Copy + Default + PartialEq + fmt::Debug + Send + Sync + 'static
+{
+}
 // SAFETY: integers and floats: every bit pattern is a value, no padding.
 unsafe impl Plain for i64 {}
 // SAFETY: as above.
@@ -74,7 +77,9 @@ fn view<T: Plain>(map: &Map, offset: usize, len: usize) -> Option<&[T]> {
 /// The bytes of `values`, as a start image holds them.
 pub fn as_bytes<T: Plain>(values: &[T]) -> &[u8] {
     // SAFETY: `Plain` types hold no padding, so every byte is initialised; u8 has no alignment.
-    unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) }
+    unsafe {
+        std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+    }
 }
 
 /// The bytes of `values` to read them from an image into.
@@ -86,15 +91,22 @@ pub fn as_bytes_mut<T: Plain>(values: &mut [T]) -> &mut [u8] {
 
 enum Repr<T> {
     Owned(Vec<T>),
+    /// `len` values from `ptr`, inside `map` (checked when made; `map` keeps them alive).
     Mapped {
         map: Arc<Map>,
-        offset: usize,
+        ptr: *const T,
         len: usize,
     },
 }
 
 /// A column of numbers, owned or mapped.
 pub struct Column<T: Plain>(Repr<T>);
+
+// SAFETY: a mapped column only reads memory its `Arc<Map>` keeps mapped and never changes it;
+// `T: Plain` values are `Send + Sync`.
+unsafe impl<T: Plain> Send for Column<T> {}
+// SAFETY: as above.
+unsafe impl<T: Plain> Sync for Column<T> {}
 
 impl<T: Plain> Column<T> {
     pub fn new() -> Self {
@@ -108,10 +120,10 @@ impl<T: Plain> Column<T> {
     /// A view of `len` values at byte `offset` of `map`; `None` where they are not aligned or
     /// run past its end.
     pub fn mapped(map: &Arc<Map>, offset: usize, len: usize) -> Option<Self> {
-        view::<T>(map, offset, len)?;
+        let ptr = view::<T>(map, offset, len)?.as_ptr();
         Some(Column(Repr::Mapped {
             map: map.clone(),
-            offset,
+            ptr,
             len,
         }))
     }
@@ -183,8 +195,9 @@ impl<T: Plain> Deref for Column<T> {
     fn deref(&self) -> &[T] {
         match &self.0 {
             Repr::Owned(v) => v,
-            // Checked when the column was made; a failed check cannot happen later.
-            Repr::Mapped { map, offset, len } => view(map, *offset, *len).unwrap_or(&[]),
+            // SAFETY: checked in bounds and aligned when made (`Column::mapped`); the map it
+            // points into lives as long as `self` (the `Arc`) and never changes.
+            Repr::Mapped { ptr, len, .. } => unsafe { std::slice::from_raw_parts(*ptr, *len) },
         }
     }
 }
@@ -205,9 +218,9 @@ impl<T: Plain> Clone for Column<T> {
     fn clone(&self) -> Self {
         match &self.0 {
             Repr::Owned(v) => Column(Repr::Owned(v.clone())),
-            Repr::Mapped { map, offset, len } => Column(Repr::Mapped {
+            Repr::Mapped { map, ptr, len } => Column(Repr::Mapped {
                 map: map.clone(),
-                offset: *offset,
+                ptr: *ptr,
                 len: *len,
             }),
         }

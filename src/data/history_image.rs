@@ -3,8 +3,8 @@
 
 use std::io::{self, Read, Write};
 
-use super::history::{ByMember, Coupons, History, Interner, Labels, Members, Orders, Points};
 use super::column::{as_bytes, Column, Text};
+use super::history::{ByMember, Coupons, History, Interner, Labels, Members, Orders, Points};
 use super::image::{Image, ImageError, In, Out};
 use super::schema::{CouponEvent, CouponKind, PointsReason};
 use crate::{image_enum, image_struct};

@@ -239,7 +239,8 @@ impl<T: Plain + Image> Image for Column<T> {
             return damaged(format!("a column of {n} with {} bytes left", i.left));
         }
         if let Some((map, at)) = i.in_place(size)? {
-            return Column::mapped(&map, at, n).map_or_else(|| damaged("a column out of place"), Ok);
+            return Column::mapped(&map, at, n)
+                .map_or_else(|| damaged("a column out of place"), Ok);
         }
         let mut v = vec![T::default(); n];
         i.bytes(as_bytes_mut(&mut v))?;
@@ -260,7 +261,10 @@ impl Image for Text {
         }
         let mut b = vec![0u8; n];
         i.bytes(&mut b)?;
-        String::from_utf8(b).map_or_else(|_| damaged("text that is not UTF-8"), |s| Ok(Text::Owned(s)))
+        String::from_utf8(b).map_or_else(
+            |_| damaged("text that is not UTF-8"),
+            |s| Ok(Text::Owned(s)),
+        )
     }
 }
 

@@ -1,8 +1,8 @@
 //! The data layer: the contract of DESIGN.md §3, readers that check every cell, writers, and the
 //! typed in-memory history the feature code reads. It never computes features or labels.
 
-pub mod error;
 pub mod column;
+pub mod error;
 pub mod history;
 mod history_image;
 pub mod image;

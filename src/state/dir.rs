@@ -36,6 +36,9 @@ pub struct StateDir {
     pub shadow_log: PathBuf,
     /// Where a running scorer writes `POST /v1/state/export` folders.
     pub exports: PathBuf,
+    /// Where a running scorer keeps the snapshot it rebuilt last (refresh, rules, models), read
+    /// back in place so that its history is the file's pages, not the heap.
+    pub serving_image: PathBuf,
 }
 
 impl StateDir {
@@ -46,6 +49,7 @@ impl StateDir {
             events: dir.join("events.redb"),
             shadow_log: dir.join("shadow.jsonl"),
             exports: dir.join("exports"),
+            serving_image: dir.join("serving.image"),
         }
     }
 }

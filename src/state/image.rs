@@ -14,8 +14,8 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::data::history::History;
 use crate::data::column::Map;
+use crate::data::history::History;
 use crate::data::image::{Image, ImageError, In, Out};
 use crate::features::member::MemberIndex;
 use crate::features::recruit::RecruitState;
@@ -176,6 +176,12 @@ impl Key {
         let spec = serde_json::to_string(rules.spec()).map_err(io::Error::other)?;
         lines.push(format!("rules {:08x}", crc32fast::hash(spec.as_bytes())));
         Ok(Key(lines.join("\n")))
+    }
+
+    /// A key no start computes: for an image a running scorer writes and reads back itself.
+    pub fn private() -> Key {
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+        Key(format!("serving {} {now}", std::process::id()))
     }
 
     /// The first line where `other` differs: why an image is not used.

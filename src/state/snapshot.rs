@@ -138,13 +138,7 @@ impl Models {
     ) -> Result<(Self, Option<recruit::RecruitState>), StateError> {
         let (member, signup) = (load_model(member_path)?, load_model(signup_path)?);
         check_fits(&member, member_path, &signup, signup_path)?;
-        // Every request looks members and keys up: their tables are built before the first
-        // (coupon and order ids are looked up only by a fold, and are built then).
-        let h = &parts.history;
-        rayon::join(
-            || rayon::join(|| h.members.ids.warm(), || h.keys.warm()),
-            || parts.online.as_ref().map(|o| o.keys.warm()),
-        );
+        warm(&parts.history, parts.online.as_ref());
         let history = Arc::new(parts.history);
         let keep = member.config.merge.caps() == signup.config.merge.caps();
         let models = Self::assemble(
@@ -162,6 +156,36 @@ impl Models {
             },
         )?;
         Ok((models, parts.online.filter(|_| keep)))
+    }
+
+    /// The same snapshot with its history, scores, segmentation, recruitment rows and event
+    /// index written to `file` and read back in place: a rebuilt snapshot then holds them in the
+    /// file's pages (read by the OS when touched), not on the heap. Unchanged, with a warning,
+    /// where the file cannot be written or read.
+    pub fn kept_in(self, file: &Path) -> Self {
+        let key = image::Key::private();
+        let read = image::write(file, &key, &self.image_parts(None))
+            .map_err(|e| e.to_string())
+            .and_then(|_| image::read(file, &key).map_err(|e| e.to_string()));
+        let parts = match read {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(file = %file.display(), "the rebuilt snapshot stays in memory: {e}");
+                return self;
+            }
+        };
+        warm(&parts.history, None);
+        Models {
+            history: Arc::new(parts.history),
+            scores: parts.scores,
+            base: Base {
+                recruitment: parts.recruitment,
+                index: parts.index,
+                segmentation: parts.segmentation,
+                position: self.base.position.clone(),
+            },
+            ..self
+        }
     }
 
     /// What a start image holds of this snapshot, with the online state `online` it started with.
@@ -386,6 +410,15 @@ impl Models {
             },
         })
     }
+}
+
+/// Builds the lookup tables every request reads, before the first request: members and keys
+/// (coupon and order ids are looked up only by a fold, and are built then).
+fn warm(h: &History, online: Option<&recruit::RecruitState>) {
+    rayon::join(
+        || rayon::join(|| h.members.ids.warm(), || h.keys.warm()),
+        || online.map(|o| o.keys.warm()),
+    );
 }
 
 /// What building a snapshot computes from its history and models.

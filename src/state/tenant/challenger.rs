@@ -361,6 +361,7 @@ impl super::Tenant {
     pub fn with_state_dir(mut self, dir: &crate::state::dir::StateDir) -> Self {
         self.shadow_log = Some(dir.shadow_log.clone());
         self.exports = Some(dir.exports.clone());
+        self.serving_image = Some(dir.serving_image.clone());
         self
     }
 

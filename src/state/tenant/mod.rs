@@ -193,6 +193,8 @@ pub struct Tenant {
     shadow_log: Option<std::path::PathBuf>,
     /// Where `export` writes (`<state>/<tenant>/exports`); `None` without a state folder.
     exports: Option<std::path::PathBuf>,
+    /// Where a rebuilt snapshot is kept and read back in place; `None`: it stays on the heap.
+    serving_image: Option<std::path::PathBuf>,
     /// The live sign-up traffic counted under the sign-up model's training bins.
     drift: Mutex<LiveDrift>,
     /// The store's log position applied up to, and the lists' and rules' versions seen; held
@@ -237,6 +239,7 @@ impl Tenant {
             challenger: RwLock::new(None),
             shadow_log: None,
             exports: None,
+            serving_image: None,
             drift: Mutex::new(LiveDrift::default()),
             applied: Mutex::new(tail::Applied::default()),
             live: live::Live::default(),
@@ -268,7 +271,11 @@ impl Tenant {
         folded: Option<u64>,
     ) -> Result<Arc<Models>, StateError> {
         let _one = self.rebuilding.lock().map_err(|_| poisoned())?;
-        let new = Arc::new(make(&*self.snapshot()?)?);
+        let mut new = make(&*self.snapshot()?)?;
+        if let Some(file) = &self.serving_image {
+            new = new.kept_in(file);
+        }
+        let new = Arc::new(new);
         let stay = self.live.swap(&new, folded, || {
             *self.models.write().map_err(|_| poisoned())? = new.clone();
             Ok(())
