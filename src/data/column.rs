@@ -41,6 +41,16 @@ impl fmt::Debug for Map {
     }
 }
 
+/// Hands the heap's free pages back to the OS: after a snapshot was rebuilt and read back in
+/// place, the memory the rebuild used is free but would otherwise stay with the process.
+pub fn release_free_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: glibc's `malloc_trim` only returns free pages of the allocator's own arenas.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Numbers whose every bit pattern is a value and that hold no padding.
 ///
 /// # Safety

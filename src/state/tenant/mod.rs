@@ -276,10 +276,17 @@ impl Tenant {
             new = new.kept_in(file);
         }
         let new = Arc::new(new);
+        let mut old = None;
         let stay = self.live.swap(&new, folded, || {
-            *self.models.write().map_err(|_| poisoned())? = new.clone();
+            let mut current = self.models.write().map_err(|_| poisoned())?;
+            old = Some(std::mem::replace(&mut *current, new.clone()));
             Ok(())
         })?;
+        // Dropped outside the locks (the last request holding it may drop it later).
+        drop(old);
+        if self.serving_image.is_some() {
+            crate::data::column::release_free_heap();
+        }
         // A refresh keeps the models and rules: a live score computed against the old snapshot
         // already reflects every event of its member, and stays until the member's next touch.
         // Other swaps change what scores and decides: the members touched since are marked
