@@ -461,23 +461,27 @@ macro_rules! image_struct {
     };
 }
 
-/// Writes a field-less enum as its variant's position in the list given.
+/// Writes a field-less enum as its variant's position in the list given (its variants, or a
+/// constant holding every value: `image_enum!(Segment = Segment::ALL)`).
 #[macro_export]
 macro_rules! image_enum {
     ($t:ty { $($v:ident),* $(,)? }) => {
+        $crate::image_enum!($t = [$(<$t>::$v),*]);
+    };
+    ($t:ty = $all:expr) => {
         impl $crate::data::image::Image for $t {
             fn put<W: std::io::Write>(
                 &self,
                 o: &mut $crate::data::image::Out<W>,
             ) -> std::io::Result<()> {
-                const ALL: &[$t] = &[$(<$t>::$v),*];
+                const ALL: &[$t] = &$all;
                 let at = ALL.iter().position(|v| v == self).unwrap_or(0) as u8;
                 $crate::data::image::Image::put(&at, o)
             }
             fn take<R: std::io::Read>(
                 i: &mut $crate::data::image::In<R>,
             ) -> Result<Self, $crate::data::image::ImageError> {
-                const ALL: &[$t] = &[$(<$t>::$v),*];
+                const ALL: &[$t] = &$all;
                 let at = <u8 as $crate::data::image::Image>::take(i)?;
                 ALL.get(at as usize).copied().ok_or_else(|| {
                     $crate::data::image::ImageError::Damaged(format!(

@@ -15,19 +15,7 @@ image_struct!(Rfm {
     monetary_cents
 });
 image_struct!(Scores { r, f, m });
-image_enum!(Segment {
-    Champions,
-    Loyal,
-    PotentialLoyalist,
-    New,
-    Promising,
-    NeedAttention,
-    AboutToSleep,
-    AtRisk,
-    CantLose,
-    Hibernating,
-    Lost
-});
+image_enum!(Segment = Segment::ALL);
 image_struct!(Cluster {
     id,
     name,
