@@ -24,25 +24,42 @@ pub const NONE: Sym = u32::MAX;
 /// Maps strings to dense symbols and back. Every string is stored once, in one growing buffer,
 /// so interning a new id costs no allocation of its own (histories carry millions of unique
 /// coupon and order ids).
+///
+/// An interner read in place from a start image keeps that text as it is (its `fixed` part,
+/// symbols `0..fixed_ends.len()`) and grows beside it: a new symbol's text goes to a buffer of
+/// its own, so the first new key does not copy every key's text onto the heap.
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
     /// Each symbol with its hash: growing the table re-buckets from the stored hash and never
     /// reads the strings back (with millions of ids that read is a cache miss per entry). Built
     /// when first needed: an interner read from a start image names symbols without it.
     table: OnceLock<HashTable<(Sym, u32)>>,
-    buf: Text,
-    /// End of each symbol's text in `buf`.
-    ends: Column<usize>,
+    fixed_buf: Text,
+    /// End of each fixed symbol's text in `fixed_buf`.
+    fixed_ends: Column<usize>,
+    buf: String,
+    /// End of each later symbol's text in `buf`.
+    ends: Vec<usize>,
 }
 
-fn text_of<'a>(buf: &'a str, ends: &[usize], sym: Sym) -> &'a str {
-    let i = sym as usize;
+/// Text `i` of one part (a buffer and the ends of its texts).
+fn text_of<'a>(buf: &'a str, ends: &[usize], i: usize) -> &'a str {
     match ends.get(i) {
         Some(&end) => {
             let start = if i == 0 { 0 } else { ends[i - 1] };
             buf.get(start..end).unwrap_or("")
         }
         None => "",
+    }
+}
+
+/// The text of `sym` over both parts.
+fn text_in<'a>(fixed: (&'a str, &[usize]), more: (&'a str, &[usize]), sym: Sym) -> &'a str {
+    let (i, n) = (sym as usize, fixed.1.len());
+    if i < n {
+        text_of(fixed.0, fixed.1, i)
+    } else {
+        text_of(more.0, more.1, i - n)
     }
 }
 
@@ -58,11 +75,12 @@ fn wide(h: u32) -> u64 {
     (u64::from(h) << 32) | u64::from(h)
 }
 
-/// The table of every symbol of `buf` and `ends`.
-fn index(buf: &str, ends: &[usize]) -> HashTable<(Sym, u32)> {
-    let mut table = HashTable::with_capacity(ends.len());
-    for sym in 0..ends.len() as Sym {
-        let hash = hash_of(text_of(buf, ends, sym));
+/// The table of every symbol of both parts.
+fn index(fixed: (&str, &[usize]), more: (&str, &[usize])) -> HashTable<(Sym, u32)> {
+    let n = fixed.1.len() + more.1.len();
+    let mut table = HashTable::with_capacity(n);
+    for sym in 0..n as Sym {
+        let hash = hash_of(text_in(fixed, more, sym));
         table.insert_unique(wide(hash), (sym, hash), |&(_, h)| wide(h));
     }
     table
@@ -75,12 +93,22 @@ impl Interner {
         self.table
             .get()
             .map_or(0, |t| t.capacity() * std::mem::size_of::<(Sym, u32)>())
-            + self.buf.heap_bytes()
-            + self.ends.heap_bytes()
+            + self.fixed_buf.heap_bytes()
+            + self.fixed_ends.heap_bytes()
+            + self.buf.capacity()
+            + self.ends.capacity() * std::mem::size_of::<usize>()
+    }
+
+    fn fixed(&self) -> (&str, &[usize]) {
+        (&self.fixed_buf, &self.fixed_ends)
+    }
+
+    fn more(&self) -> (&str, &[usize]) {
+        (&self.buf, &self.ends)
     }
 
     fn table(&self) -> &HashTable<(Sym, u32)> {
-        self.table.get_or_init(|| index(&self.buf, &self.ends))
+        self.table.get_or_init(|| index(self.fixed(), self.more()))
     }
 
     /// Builds the lookup table now rather than at the first lookup.
@@ -88,39 +116,46 @@ impl Interner {
         self.table();
     }
 
-    /// The table, the text and the ends, to change together.
-    fn parts_mut(&mut self) -> (&mut HashTable<(Sym, u32)>, &mut Text, &mut Column<usize>) {
+    /// Room for `n` more symbols of `bytes` more text without growing.
+    pub fn reserve(&mut self, n: usize, bytes: usize) {
+        self.table_mut().reserve(n, |&(_, h)| wide(h));
+        self.ends.reserve(n);
+        self.buf.reserve(bytes);
+    }
+
+    fn table_mut(&mut self) -> &mut HashTable<(Sym, u32)> {
         if self.table.get().is_none() {
-            self.table = OnceLock::from(index(&self.buf, &self.ends));
+            self.table = OnceLock::from(index(self.fixed(), self.more()));
         }
-        let Interner { table, buf, ends } = self;
-        match table.get_mut() {
-            Some(t) => (t, buf, ends),
+        match self.table.get_mut() {
+            Some(t) => t,
             None => unreachable!("built above"),
         }
     }
 
-    /// Room for `n` more symbols of `bytes` more text without growing.
-    pub fn reserve(&mut self, n: usize, bytes: usize) {
-        let (table, buf, ends) = self.parts_mut();
-        table.reserve(n, |&(_, h)| wide(h));
-        ends.reserve(n);
-        buf.to_mut().reserve(bytes);
-    }
-
     pub fn intern(&mut self, s: &str) -> Sym {
         let hash = hash_of(s);
-        let (table, buf, ends) = self.parts_mut();
+        self.table_mut();
+        let Interner {
+            table,
+            fixed_buf,
+            fixed_ends,
+            buf,
+            ends,
+        } = self;
+        let Some(table) = table.get_mut() else {
+            unreachable!("built above")
+        };
+        let fixed = (&**fixed_buf, &**fixed_ends);
         let entry = table.entry(
             wide(hash),
-            |&(k, h)| h == hash && text_of(buf, ends, k) == s,
+            |&(k, h)| h == hash && text_in(fixed, (buf, ends), k) == s,
             |&(_, h)| wide(h),
         );
         match entry {
             hashbrown::hash_table::Entry::Occupied(e) => e.get().0,
             hashbrown::hash_table::Entry::Vacant(e) => {
-                let sym = ends.len() as Sym;
-                let buf = buf.to_mut();
+                let sym = (fixed_ends.len() + ends.len()) as Sym;
                 buf.push_str(s);
                 ends.push(buf.len());
                 e.insert((sym, hash));
@@ -139,17 +174,17 @@ impl Interner {
 
     pub fn get(&self, s: &str) -> Option<Sym> {
         let hash = hash_of(s);
-        let (buf, ends) = (&self.buf, &self.ends);
+        let (fixed, more) = (self.fixed(), self.more());
         self.table()
             .find(wide(hash), |&(k, h)| {
-                h == hash && text_of(buf, ends, k) == s
+                h == hash && text_in(fixed, more, k) == s
             })
             .map(|&(k, _)| k)
     }
 
     /// The string behind a symbol; `""` for `NONE` or a symbol from another interner.
     pub fn name(&self, sym: Sym) -> &str {
-        text_of(&self.buf, &self.ends, sym)
+        text_in(self.fixed(), self.more(), sym)
     }
 
     pub fn opt_name(&self, sym: Sym) -> Option<&str> {
@@ -157,16 +192,17 @@ impl Interner {
     }
 
     pub fn len(&self) -> usize {
-        self.ends.len()
+        self.fixed_ends.len() + self.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.len() == 0
     }
 
-    /// The text of every symbol, end to end, and the end of each symbol's text in it.
-    pub(crate) fn parts(&self) -> (&str, &[usize]) {
-        (&self.buf, &self.ends)
+    /// Its two parts, each a buffer and the ends of its texts in it: the text of symbol `i` is
+    /// in the first where `i` is below its length, else in the second.
+    pub(crate) fn parts(&self) -> [(&str, &[usize]); 2] {
+        [self.fixed(), self.more()]
     }
 
     /// The interner of [`Interner::parts`]: refused where an end is out of order, past the text
@@ -181,8 +217,10 @@ impl Interner {
         }
         Ok(Interner {
             table: OnceLock::new(),
-            buf,
-            ends,
+            fixed_buf: buf,
+            fixed_ends: ends,
+            buf: String::new(),
+            ends: Vec::new(),
         })
     }
 }
@@ -411,6 +449,28 @@ mod tests {
         assert_eq!(i.name(1), "b");
         assert_eq!(i.opt_name(NONE), None);
         assert_eq!(i.len(), 2);
+    }
+
+    #[test]
+    fn an_interner_read_back_grows_beside_its_fixed_part() {
+        let mut a = Interner::default();
+        for s in ["x", "yy", "zzz"] {
+            a.intern(s);
+        }
+        let [_, (buf, ends)] = a.parts();
+        let fixed = Text::Owned(buf.to_string());
+        let mut b = Interner::from_parts(fixed, ends.to_vec().into()).unwrap();
+        assert_eq!(b.get("yy"), Some(1));
+        assert_eq!(b.intern("new"), 3);
+        assert_eq!(b.intern("x"), 0);
+        assert_eq!((b.name(2), b.name(3), b.len()), ("zzz", "new", 4));
+        assert_eq!(b.get("new"), Some(3));
+        // The new text went to a part of its own.
+        assert_eq!(b.parts()[0].0, "xyyzzz");
+        assert_eq!(b.parts()[1], ("new", &[3usize][..]));
+        // An end outside the text or inside a character is refused.
+        let bad = Interner::from_parts(Text::Owned("é".into()), vec![1usize].into());
+        assert!(bad.is_err());
     }
 
     #[test]

@@ -11,12 +11,15 @@ use crate::{image_enum, image_struct};
 
 impl Image for Interner {
     fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
-        let (buf, ends) = self.parts();
-        buf.len().put(o)?;
-        o.bytes(buf.as_bytes())?;
-        ends.len().put(o)?;
+        // One buffer and its ends, as read back: the second part's after the first's.
+        let [(a, a_ends), (b, b_ends)] = self.parts();
+        (a.len() + b.len()).put(o)?;
+        o.bytes(a.as_bytes())?;
+        o.bytes(b.as_bytes())?;
+        (a_ends.len() + b_ends.len()).put(o)?;
         o.align(8)?;
-        o.bytes(as_bytes(ends))
+        o.bytes(as_bytes(a_ends))?;
+        b_ends.iter().try_for_each(|&e| (a.len() + e).put(o))
     }
 
     fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
@@ -153,5 +156,16 @@ mod tests {
         assert_eq!(back.members.index_of(&id), Some(4_321));
         assert_eq!(back.keys.len(), h.keys.len());
         assert_eq!(back.keys.get(h.keys.name(17)), Some(17));
+        // An interner that grew after it was read back is written as one, and reads back whole.
+        let mut grown = back.keys.clone();
+        let new = grown.intern("a key not in the sample");
+        let mut o = Out::new(Vec::new());
+        grown.put(&mut o).unwrap();
+        let (bytes, _) = o.finish().unwrap();
+        let again = Interner::take(&mut In::new(&bytes[..], bytes.len() as u64)).unwrap();
+        assert_eq!(again.len(), h.keys.len() + 1);
+        assert_eq!(again.get("a key not in the sample"), Some(new));
+        assert_eq!(again.name(17), h.keys.name(17));
+        assert_eq!(again.parts()[1].1.len(), 0, "one part once read");
     }
 }
