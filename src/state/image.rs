@@ -313,6 +313,7 @@ pub fn read(path: &Path, key: &Key) -> Result<Parts, NotUsed> {
     if i.finish()? != tail {
         return Err(damaged("its CRC-32 does not match its contents"));
     }
+    parts.scores.check()?;
     check(&parts).map_err(|why| damaged(&why))?;
     Ok(parts)
 }
