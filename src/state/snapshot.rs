@@ -56,7 +56,7 @@ pub struct Models {
 /// What the live scorer needs of a snapshot to score one member again: its recruitment-time
 /// row (as the sweep computed it for the member model), the index of its own events in the
 /// history, and its standing in the segmentation (the rules' facts).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Base {
     /// One row per history member: the recruitment-time features.
     pub recruitment: Matrix,
@@ -261,19 +261,34 @@ impl Models {
         .map(|(m, _)| m)
     }
 
-    /// The same snapshot with another challenger (or none).
+    /// The same snapshot with another challenger (or none): only the challenger's scores are
+    /// computed; the rest is this snapshot's.
     pub fn with_challenger(&self, challenger: Option<ChallengerSpec>) -> Result<Self, StateError> {
-        let paths = (self.member_path.clone(), self.signup_path.clone());
-        Self::build(
-            self.history.clone(),
-            self.member.clone(),
-            self.signup.clone(),
-            paths,
-            self.rules.clone(),
+        let standings = Standings::new(&self.history, &self.base.segmentation, &self.tiers);
+        let on = Scoring {
+            history: &self.history,
+            judge: Judge {
+                rules: &self.rules,
+                gangs: Some(&*crate::scoring::gang::DEFAULT_POLICY),
+                ..Judge::model_only()
+            },
+            as_of: self.as_of,
+            standings: &standings,
+        };
+        let challenger = challenger.map(|spec| on.challenger(spec)).transpose()?;
+        Ok(Models {
+            history: self.history.clone(),
+            member: self.member.clone(),
+            signup: self.signup.clone(),
+            member_path: self.member_path.clone(),
+            signup_path: self.signup_path.clone(),
+            as_of: self.as_of,
+            rules: self.rules.clone(),
+            scores: self.scores.clone(),
+            tiers: self.tiers.clone(),
             challenger,
-            false,
-        )
-        .map(|(m, _)| m)
+            base: self.base.clone(),
+        })
     }
 
     /// The challenger this snapshot holds, to build another snapshot with.
@@ -309,58 +324,19 @@ impl Models {
             gangs: Some(&*crate::scoring::gang::DEFAULT_POLICY),
             ..Judge::model_only()
         };
-        let score_all =
-            |a: &Artefact, keep: bool| -> Result<(KeptScores, Option<Parts>), StateError> {
-                let scorer = if keep && keep_online {
-                    let at = crate::model::score::AsOf::keeping_state(&history, a, as_of);
-                    MemberScorer::over(at, a, judge, Some(&standings))
-                } else {
-                    MemberScorer::new(&history, a, judge, as_of, Some(&standings))
-                };
-                // Kept a chunk at a time: the scores in words of every member at once would be the
-                // largest thing a start holds.
-                let members = scorer.members();
-                let mut scores = KeptScores::keeper(a, history.members.len());
-                for chunk in members.chunks(KEEP_CHUNK) {
-                    let judged = scorer.judged(chunk, 3).map_err(refused)?;
-                    for (&m, s) in chunk.iter().zip(judged) {
-                        scores.set(m as usize, s);
-                    }
-                }
-                let scores = scores.done();
-                let parts = keep.then(|| scorer.into_as_of().into_builder().into_parts());
-                Ok((scores, parts))
-            };
-        let (scores, parts) = score_all(&member, true)?;
+        let on = Scoring {
+            history: &history,
+            judge,
+            as_of,
+            standings: &standings,
+        };
+        let (scores, parts) = on.score(&member, keep_online)?;
         let (recruitment, index, online) = match parts {
             Some(p) => (p.recruitment, p.index, p.state),
             None => Default::default(),
         };
         let index = index.unwrap_or_else(|| MemberIndex::build(&history));
-        let challenger = match challenger {
-            None => None,
-            Some((slot, artefact, path)) => {
-                let place = match slot {
-                    ModelSlot::Member => slot::MEMBER,
-                    ModelSlot::Signup => slot::SIGNUP,
-                };
-                slot::check_fit(&artefact, place, &path.display().to_string()).map_err(refused)?;
-                let scores = match slot {
-                    ModelSlot::Member => score_all(&artefact, false)?.0,
-                    ModelSlot::Signup => {
-                        let empty = vec![f64::NAN; artefact.features.len()];
-                        artefact.score_row(&empty, 0).map_err(refused)?;
-                        KeptScores::default()
-                    }
-                };
-                Some(ChallengerModel {
-                    slot,
-                    artefact,
-                    path,
-                    scores,
-                })
-            }
-        };
+        let challenger = challenger.map(|spec| on.challenger(spec)).transpose()?;
         drop(standings);
         let computed = Computed {
             as_of,
@@ -429,6 +405,80 @@ struct Computed {
     recruitment: Matrix,
     index: MemberIndex,
     challenger: Option<ChallengerModel>,
+}
+
+/// Scoring every member of a history as of its end, under one set of rules and standings.
+struct Scoring<'a> {
+    history: &'a History,
+    judge: Judge<'a>,
+    as_of: i64,
+    standings: &'a Standings<'a>,
+}
+
+impl Scoring<'_> {
+    /// Every member's score by `a`, with the parts of the sweep a snapshot keeps (recruitment
+    /// rows, event index) and, with `keep_online`, its final state.
+    fn score(
+        &self,
+        a: &Artefact,
+        keep_online: bool,
+    ) -> Result<(KeptScores, Option<Parts>), StateError> {
+        self.score_with(a, true, keep_online)
+    }
+
+    fn score_with(
+        &self,
+        a: &Artefact,
+        keep: bool,
+        keep_online: bool,
+    ) -> Result<(KeptScores, Option<Parts>), StateError> {
+        let (history, judge) = (self.history, self.judge);
+        let scorer = if keep && keep_online {
+            let at = crate::model::score::AsOf::keeping_state(history, a, self.as_of);
+            MemberScorer::over(at, a, judge, Some(self.standings))
+        } else {
+            MemberScorer::new(history, a, judge, self.as_of, Some(self.standings))
+        };
+        // Kept a chunk at a time: the scores in words of every member at once would be the
+        // largest thing a start holds.
+        let members = scorer.members();
+        let mut scores = KeptScores::keeper(a, history.members.len());
+        for chunk in members.chunks(KEEP_CHUNK) {
+            let judged = scorer.judged(chunk, 3).map_err(refused)?;
+            for (&m, s) in chunk.iter().zip(judged) {
+                scores.set(m as usize, s);
+            }
+        }
+        let scores = scores.done();
+        let parts = keep.then(|| scorer.into_as_of().into_builder().into_parts());
+        Ok((scores, parts))
+    }
+
+    /// A challenger checked for its slot, with every member scored by it in the member slot.
+    fn challenger(
+        &self,
+        (slot, artefact, path): ChallengerSpec,
+    ) -> Result<ChallengerModel, StateError> {
+        let place = match slot {
+            ModelSlot::Member => slot::MEMBER,
+            ModelSlot::Signup => slot::SIGNUP,
+        };
+        slot::check_fit(&artefact, place, &path.display().to_string()).map_err(refused)?;
+        let scores = match slot {
+            ModelSlot::Member => self.score_with(&artefact, false, false)?.0,
+            ModelSlot::Signup => {
+                let empty = vec![f64::NAN; artefact.features.len()];
+                artefact.score_row(&empty, 0).map_err(refused)?;
+                KeptScores::default()
+            }
+        };
+        Ok(ChallengerModel {
+            slot,
+            artefact,
+            path,
+            scores,
+        })
+    }
 }
 
 fn load_model(p: &Path) -> Result<Artefact, StateError> {

@@ -277,3 +277,37 @@ fn a_rebuilt_snapshot_is_read_back_in_place_and_scores_alike() {
         a.as_of
     );
 }
+
+#[test]
+fn a_challenger_joins_a_snapshot_without_scoring_the_rest_again() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let _ = init(dir.path());
+    let folder = dir.path().join("state/brand-a/history");
+    let (member, signup) = models();
+    let h = Arc::new(load(&folder).unwrap_or_else(|e| panic!("{e}")));
+    let snapshot = Models::load(h.clone(), &member, &signup, Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The live model as its own challenger: every member scored alike by both.
+    let artefact =
+        woolguard::model::artefact::Artefact::load(&member).unwrap_or_else(|e| panic!("{e}"));
+    let slot = woolguard::state::tenant::challenger::ModelSlot::Member;
+    let with = snapshot
+        .with_challenger(Some((slot, artefact, member.clone())))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let c = with
+        .challenger
+        .as_ref()
+        .unwrap_or_else(|| panic!("no challenger"));
+    let mut scored = 0;
+    for m in 0..h.members.len() as u32 {
+        let live = snapshot.member_score(m);
+        assert_eq!(with.member_score(m), live, "member {m}");
+        assert_eq!(c.scores.get(&c.artefact, m as usize), live, "member {m}");
+        scored += usize::from(live.is_some());
+    }
+    assert!(scored > 4_000);
+    // And taken away again.
+    let without = with.with_challenger(None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(without.challenger.is_none());
+    assert_eq!(without.member_score(7), snapshot.member_score(7));
+}
