@@ -42,7 +42,10 @@ pub struct Interner {
     ends: Vec<usize>,
 }
 
-/// Text `i` of one part (a buffer and the ends of its texts).
+/// One part of an interner: a buffer and the end of each of its texts in it.
+type Part<'a> = (&'a str, &'a [usize]);
+
+/// Text `i` of one part.
 fn text_of<'a>(buf: &'a str, ends: &[usize], i: usize) -> &'a str {
     match ends.get(i) {
         Some(&end) => {
@@ -54,7 +57,7 @@ fn text_of<'a>(buf: &'a str, ends: &[usize], i: usize) -> &'a str {
 }
 
 /// The text of `sym` over both parts.
-fn text_in<'a>(fixed: (&'a str, &[usize]), more: (&'a str, &[usize]), sym: Sym) -> &'a str {
+fn text_in<'a>(fixed: Part<'a>, more: Part<'a>, sym: Sym) -> &'a str {
     let (i, n) = (sym as usize, fixed.1.len());
     if i < n {
         text_of(fixed.0, fixed.1, i)
@@ -76,7 +79,7 @@ fn wide(h: u32) -> u64 {
 }
 
 /// The table of every symbol of both parts.
-fn index(fixed: (&str, &[usize]), more: (&str, &[usize])) -> HashTable<(Sym, u32)> {
+fn index(fixed: Part<'_>, more: Part<'_>) -> HashTable<(Sym, u32)> {
     let n = fixed.1.len() + more.1.len();
     let mut table = HashTable::with_capacity(n);
     for sym in 0..n as Sym {
@@ -99,11 +102,11 @@ impl Interner {
             + self.ends.capacity() * std::mem::size_of::<usize>()
     }
 
-    fn fixed(&self) -> (&str, &[usize]) {
+    fn fixed(&self) -> Part<'_> {
         (&self.fixed_buf, &self.fixed_ends)
     }
 
-    fn more(&self) -> (&str, &[usize]) {
+    fn more(&self) -> Part<'_> {
         (&self.buf, &self.ends)
     }
 
@@ -118,24 +121,25 @@ impl Interner {
 
     /// Room for `n` more symbols of `bytes` more text without growing.
     pub fn reserve(&mut self, n: usize, bytes: usize) {
-        self.table_mut().reserve(n, |&(_, h)| wide(h));
-        self.ends.reserve(n);
-        self.buf.reserve(bytes);
+        let (table, _, buf, ends) = self.split_mut();
+        table.reserve(n, |&(_, h)| wide(h));
+        ends.reserve(n);
+        buf.reserve(bytes);
     }
 
-    fn table_mut(&mut self) -> &mut HashTable<(Sym, u32)> {
+    /// The table (built first where it was not yet), the fixed part, and the growing text and
+    /// ends, borrowed apart.
+    fn split_mut(
+        &mut self,
+    ) -> (
+        &mut HashTable<(Sym, u32)>,
+        Part<'_>,
+        &mut String,
+        &mut Vec<usize>,
+    ) {
         if self.table.get().is_none() {
             self.table = OnceLock::from(index(self.fixed(), self.more()));
         }
-        match self.table.get_mut() {
-            Some(t) => t,
-            None => unreachable!("built above"),
-        }
-    }
-
-    pub fn intern(&mut self, s: &str) -> Sym {
-        let hash = hash_of(s);
-        self.table_mut();
         let Interner {
             table,
             fixed_buf,
@@ -146,7 +150,12 @@ impl Interner {
         let Some(table) = table.get_mut() else {
             unreachable!("built above")
         };
-        let fixed = (&**fixed_buf, &**fixed_ends);
+        (table, (&**fixed_buf, &**fixed_ends), buf, ends)
+    }
+
+    pub fn intern(&mut self, s: &str) -> Sym {
+        let hash = hash_of(s);
+        let (table, fixed, buf, ends) = self.split_mut();
         let entry = table.entry(
             wide(hash),
             |&(k, h)| h == hash && text_in(fixed, (buf, ends), k) == s,
@@ -155,7 +164,7 @@ impl Interner {
         match entry {
             hashbrown::hash_table::Entry::Occupied(e) => e.get().0,
             hashbrown::hash_table::Entry::Vacant(e) => {
-                let sym = (fixed_ends.len() + ends.len()) as Sym;
+                let sym = (fixed.1.len() + ends.len()) as Sym;
                 buf.push_str(s);
                 ends.push(buf.len());
                 e.insert((sym, hash));
@@ -201,7 +210,7 @@ impl Interner {
 
     /// Its two parts, each a buffer and the ends of its texts in it: the text of symbol `i` is
     /// in the first where `i` is below its length, else in the second.
-    pub(crate) fn parts(&self) -> [(&str, &[usize]); 2] {
+    pub(crate) fn parts(&self) -> [Part<'_>; 2] {
         [self.fixed(), self.more()]
     }
 
