@@ -85,28 +85,19 @@ image_struct!(History {
     points,
     labels
 });
-impl Image for ByMember {
-    fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
-        self.offsets.put(o)?;
-        self.rows.put(o)
-    }
+image_struct!(ByMember { offsets, rows } checked by in_order);
 
-    /// Refused where the offsets go back or past the rows.
-    fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
-        let b = ByMember {
-            offsets: Image::take(i)?,
-            rows: Image::take(i)?,
-        };
-        let ordered = b.offsets.windows(2).all(|w| w[0] <= w[1]);
-        if !ordered
-            || b.offsets
-                .last()
-                .is_some_and(|&l| l as usize != b.rows.len())
-        {
-            return Err(ImageError::Damaged("an event index out of order".into()));
-        }
-        Ok(b)
+/// Refused where the offsets go back or past the rows.
+fn in_order(b: &ByMember) -> Result<(), ImageError> {
+    let ordered = b.offsets.windows(2).all(|w| w[0] <= w[1]);
+    if !ordered
+        || b.offsets
+            .last()
+            .is_some_and(|&l| l as usize != b.rows.len())
+    {
+        return Err(ImageError::Damaged("an event index out of order".into()));
     }
+    Ok(())
 }
 image_enum!(CouponEvent {
     Claim,

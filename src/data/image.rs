@@ -248,10 +248,15 @@ impl<T: Plain + Image> Image for Column<T> {
     }
 }
 
+/// Text as its length and its bytes.
+fn put_text<W: Write>(s: &str, o: &mut Out<W>) -> io::Result<()> {
+    s.len().put(o)?;
+    o.bytes(s.as_bytes())
+}
+
 impl Image for Text {
     fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
-        self.len().put(o)?;
-        o.bytes(self.as_bytes())
+        put_text(self, o)
     }
 
     fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
@@ -259,13 +264,15 @@ impl Image for Text {
         if let Some((map, at)) = i.in_place(n as u64)? {
             return Text::mapped(&map, at, n).map_or_else(|| damaged("text that is not UTF-8"), Ok);
         }
-        let mut b = vec![0u8; n];
-        i.bytes(&mut b)?;
-        String::from_utf8(b).map_or_else(
-            |_| damaged("text that is not UTF-8"),
-            |s| Ok(Text::Owned(s)),
-        )
+        Ok(Text::Owned(take_text(i, n)?))
     }
+}
+
+/// `n` bytes of UTF-8 text, copied.
+fn take_text<R: Read>(i: &mut In<R>, n: usize) -> Result<String, ImageError> {
+    let mut b = vec![0u8; n];
+    i.bytes(&mut b)?;
+    String::from_utf8(b).or_else(|_| damaged("text that is not UTF-8"))
 }
 
 macro_rules! numbers {
@@ -308,13 +315,11 @@ impl Image for bool {
 
 impl Image for String {
     fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
-        self.len().put(o)?;
-        o.bytes(self.as_bytes())
+        put_text(self, o)
     }
     fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
-        let mut b = vec![0u8; i.count()?];
-        i.bytes(&mut b)?;
-        String::from_utf8(b).or_else(|_| damaged("text that is not UTF-8"))
+        let n = i.count()?;
+        take_text(i, n)
     }
 }
 
@@ -354,16 +359,6 @@ impl<T: Image> Image for Vec<T> {
     }
 }
 
-impl<T: Image> Image for Box<[T]> {
-    fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
-        self.len().put(o)?;
-        self.iter().try_for_each(|v| v.put(o))
-    }
-    fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
-        Ok(Vec::take(i)?.into_boxed_slice())
-    }
-}
-
 impl<T: Image> Image for Box<T> {
     fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
         (**self).put(o)
@@ -390,17 +385,6 @@ impl<A: Image, B: Image> Image for (A, B) {
     }
     fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
         Ok((A::take(i)?, B::take(i)?))
-    }
-}
-
-impl<A: Image, B: Image, C: Image> Image for (A, B, C) {
-    fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
-        self.0.put(o)?;
-        self.1.put(o)?;
-        self.2.put(o)
-    }
-    fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
-        Ok((A::take(i)?, B::take(i)?, C::take(i)?))
     }
 }
 
@@ -440,10 +424,15 @@ pub fn take_name<R: Read>(
     known(&s).map_or_else(|| damaged(format!("unknown name '{s}'")), Ok)
 }
 
-/// Writes a struct's named fields in order and reads them back in the same order.
+/// Writes a struct's named fields in order and reads them back in the same order; with `checked
+/// by`, a value read back is refused where the check fails.
 #[macro_export]
 macro_rules! image_struct {
     ($t:ty { $($f:ident),* $(,)? }) => {
+        $crate::image_struct!($t { $($f),* } checked by |_: &$t| Ok(()));
+    };
+    // Read back only where `$check` (a `Fn(&$t) -> Result<(), ImageError>`) passes it.
+    ($t:ty { $($f:ident),* $(,)? } checked by $check:expr) => {
         impl $crate::data::image::Image for $t {
             fn put<W: std::io::Write>(
                 &self,
@@ -455,7 +444,10 @@ macro_rules! image_struct {
             fn take<R: std::io::Read>(
                 i: &mut $crate::data::image::In<R>,
             ) -> Result<Self, $crate::data::image::ImageError> {
-                Ok(Self { $( $f: $crate::data::image::Image::take(i)?, )* })
+                let v = Self { $( $f: $crate::data::image::Image::take(i)?, )* };
+                let check: fn(&$t) -> Result<(), $crate::data::image::ImageError> = $check;
+                check(&v)?;
+                Ok(v)
             }
         }
     };

@@ -55,47 +55,32 @@ impl Image for Clusters {
     }
 }
 
-impl Image for Segmentation {
-    fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
-        self.as_of.put(o)?;
-        self.members.put(o)?;
-        self.tiers.put(o)?;
-        self.rfm.put(o)?;
-        self.scores.put(o)?;
-        self.segments.put(o)?;
-        self.clustering.put(o)?;
-        self.clusters.put(o)
-    }
+image_struct!(Segmentation {
+    as_of,
+    members,
+    tiers,
+    rfm,
+    scores,
+    segments,
+    clustering,
+    clusters
+} checked by holds_together);
 
-    /// Refused where its columns are not one per member, or a member's cluster is not one.
-    fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
-        let s = Segmentation {
-            as_of: Image::take(i)?,
-            members: Image::take(i)?,
-            tiers: Image::take(i)?,
-            rfm: Image::take(i)?,
-            scores: Image::take(i)?,
-            segments: Image::take(i)?,
-            clustering: Image::take(i)?,
-            clusters: Image::take(i)?,
-        };
-        let n = s.members.len();
-        let k = s.clustering.clusters.len();
-        if [
-            s.tiers.len(),
-            s.rfm.len(),
-            s.scores.len(),
-            s.segments.len(),
-            s.clusters.len(),
-        ]
-        .iter()
-        .any(|&l| l != n)
-            || s.clusters.iter().any(|&c| c as usize >= k.max(1))
-        {
-            return Err(ImageError::Damaged(format!(
-                "a segmentation whose columns are not one for each of its {n} members"
-            )));
-        }
-        Ok(s)
+/// Refused where its columns are not one per member, or a member's cluster is not one.
+fn holds_together(s: &Segmentation) -> Result<(), ImageError> {
+    let n = s.members.len();
+    let k = s.clustering.clusters.len();
+    let lengths = [
+        s.tiers.len(),
+        s.rfm.len(),
+        s.scores.len(),
+        s.segments.len(),
+        s.clusters.len(),
+    ];
+    if lengths.iter().any(|&l| l != n) || s.clusters.iter().any(|&c| c as usize >= k.max(1)) {
+        return Err(ImageError::Damaged(format!(
+            "a segmentation whose columns are not one for each of its {n} members"
+        )));
     }
+    Ok(())
 }

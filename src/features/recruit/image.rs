@@ -90,61 +90,38 @@ image_struct!(MergeCaps {
     inviter
 });
 
-impl Image for RecruitState {
-    fn put<W: Write>(&self, o: &mut Out<W>) -> io::Result<()> {
-        self.keys.put(o)?;
-        self.caps.put(o)?;
-        self.ip_range.put(o)?;
-        for t in [
-            &self.device,
-            &self.phone,
-            &self.ip24,
-            &self.inviter,
-            &self.campaign,
-        ] {
-            t.put(o)?;
-        }
-        self.inviter_record.put(o)?;
-        self.nodes.put(o)?;
-        self.accounts.put(o)?;
-        self.parent.put(o)?;
-        self.next.put(o)?;
-        self.groups.put(o)?;
-        self.trees.put(o)
-    }
+image_struct!(RecruitState {
+    keys,
+    caps,
+    ip_range,
+    device,
+    phone,
+    ip24,
+    inviter,
+    campaign,
+    inviter_record,
+    nodes,
+    accounts,
+    parent,
+    next,
+    groups,
+    trees
+} checked by holds_together);
 
-    /// Refused where the union-find's tables disagree in length or point outside themselves.
-    fn take<R: Read>(i: &mut In<R>) -> Result<Self, ImageError> {
-        let s = RecruitState {
-            keys: Image::take(i)?,
-            caps: Image::take(i)?,
-            ip_range: Image::take(i)?,
-            device: Image::take(i)?,
-            phone: Image::take(i)?,
-            ip24: Image::take(i)?,
-            inviter: Image::take(i)?,
-            campaign: Image::take(i)?,
-            inviter_record: Image::take(i)?,
-            nodes: Image::take(i)?,
-            accounts: Image::take(i)?,
-            parent: Image::take(i)?,
-            next: Image::take(i)?,
-            groups: Image::take(i)?,
-            trees: Image::take(i)?,
-        };
-        let n = s.accounts.len();
-        let inside = |v: &[u32]| v.iter().all(|&x| (x as usize) < n);
-        if s.parent.len() != n
-            || s.next.len() != n
-            || s.groups.len() != n
-            || !inside(&s.parent)
-            || !inside(&s.next)
-            || !s.nodes.values().all(|&x| (x as usize) < n)
-        {
-            return Err(ImageError::Damaged(format!(
-                "the sign-up state's union-find does not hold together ({n} accounts)"
-            )));
-        }
-        Ok(s)
+/// Refused where the union-find's tables disagree in length or point outside themselves.
+fn holds_together(s: &RecruitState) -> Result<(), ImageError> {
+    let n = s.accounts.len();
+    let inside = |v: &[u32]| v.iter().all(|&x| (x as usize) < n);
+    if s.parent.len() != n
+        || s.next.len() != n
+        || s.groups.len() != n
+        || !inside(&s.parent)
+        || !inside(&s.next)
+        || !s.nodes.values().all(|&x| (x as usize) < n)
+    {
+        return Err(ImageError::Damaged(format!(
+            "the sign-up state's union-find does not hold together ({n} accounts)"
+        )));
     }
+    Ok(())
 }
