@@ -193,16 +193,16 @@ fn snapshot(a: SnapshotArgs) -> anyhow::Result<ExitCode> {
         };
         let folder = &done.snapshot.path;
         let quiet = |_: &str, _: std::time::Instant| {};
-        woolguard::state::image::start(folder, (model, signup), rules.into(), true, &quiet)
-            .with_context(|| format!("start image of {}", folder.display()))?;
-        let file = folder.join(woolguard::state::image::FILE);
-        if !file.is_file() {
+        let (_, _, used) =
+            woolguard::state::image::start(folder, (model, signup), rules.into(), true, &quiet)
+                .with_context(|| format!("start image of {}", folder.display()))?;
+        if used == woolguard::state::image::ImageUse::None {
             anyhow::bail!(
                 "start image of {}: not written (see the log)",
                 folder.display()
             );
         }
-        done.start_image = Some(file);
+        done.start_image = Some(folder.join(woolguard::state::image::FILE));
         done.seconds = started.elapsed().as_secs_f64();
     }
     let mut out = std::io::stdout().lock();

@@ -155,7 +155,7 @@ impl AppState {
             // A snapshot folder, or the one `state init` wrote, keeps a start image.
             let own = base.snapshot || dir.as_ref().is_some_and(|d| d.history == base.history);
             let span = tracing::info_span!("start", tenant = %t.name).entered();
-            let (models, online) = image::start(
+            let (models, online, _) = image::start(
                 &base.history,
                 (&t.model, &t.signup_model),
                 rules,

@@ -40,6 +40,20 @@ pub enum StartFailed {
     State(#[from] StateError),
 }
 
+/// What a start did with its folder's image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageUse {
+    /// Read back: nothing computed.
+    Read,
+    /// Computed, and written for the next start.
+    Written,
+    /// Computed, and not written (not a folder of woolguard's own, or the write failed).
+    None,
+}
+
+/// A start: the snapshot, the online sign-up state, and what became of the image.
+pub type Started = (Models, Option<RecruitState>, ImageUse);
+
 /// A tenant's snapshot and online state from the history in `folder` with these models and rules:
 /// read back from the folder's start image where it was computed from the same inputs, else
 /// computed, and then, with `own` (a folder of woolguard's own: a snapshot, or the one `state
@@ -50,7 +64,7 @@ pub fn start(
     rules: std::sync::Arc<RuleSet>,
     own: bool,
     took: &dyn Fn(&str, std::time::Instant),
-) -> Result<(Models, Option<RecruitState>), StartFailed> {
+) -> Result<Started, StartFailed> {
     let phase = std::time::Instant::now();
     let file = folder.join(FILE);
     let key = match own.then(|| Key::of(folder, member, signup, &rules)) {
@@ -66,9 +80,9 @@ pub fn start(
             Ok(parts) => {
                 took("start image read", phase);
                 let phase = std::time::Instant::now();
-                let started = Models::from_image(parts, member, signup, rules)?;
+                let (models, online) = Models::from_image(parts, member, signup, rules)?;
                 took("snapshot assembled", phase);
-                return Ok(started);
+                return Ok((models, online, ImageUse::Read));
             }
             Err(why) => tracing::info!(file = %file.display(), "{why}: computing the start"),
         }
@@ -80,17 +94,19 @@ pub fn start(
     let (models, online) =
         Models::load_to_start(std::sync::Arc::new(history), member, signup, rules)?;
     took("members scored", phase);
+    let mut used = ImageUse::None;
     if let Some(key) = &key {
         let phase = std::time::Instant::now();
         match write(&file, key, &models.image_parts(online.as_ref())) {
             Ok(bytes) => {
                 tracing::info!(file = %file.display(), bytes, "start image written");
                 took("start image written", phase);
+                used = ImageUse::Written;
             }
             Err(e) => tracing::warn!(file = %file.display(), "start image not written: {e}"),
         }
     }
-    Ok((models, online))
+    Ok((models, online, used))
 }
 
 /// What a start computes from a snapshot, as an image holds it.
@@ -313,7 +329,6 @@ pub fn read(path: &Path, key: &Key) -> Result<Parts, NotUsed> {
     if i.finish()? != tail {
         return Err(damaged("its CRC-32 does not match its contents"));
     }
-    parts.scores.check()?;
     check(&parts).map_err(|why| damaged(&why))?;
     Ok(parts)
 }

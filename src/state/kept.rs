@@ -6,9 +6,9 @@
 //! reason that is not a feature's), and an outcome other than "no rule, no gang", are kept whole
 //! beside the columns, by member.
 
+use crate::data::column::Column;
 use std::collections::HashMap;
 
-use crate::data::column::Column;
 use crate::data::image::ImageError;
 use crate::model::artefact::{Artefact, Decision, Reason, Scored};
 use crate::scoring::gang::{GangAction, GangBrief};
@@ -194,13 +194,18 @@ impl KeptScores {
         self.meta.len()
     }
 
+    /// Whether its columns are read in place from an image.
+    pub fn is_mapped(&self) -> bool {
+        self.probability.is_mapped()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.meta.is_empty()
     }
 
     /// Refused where the columns are not one per member, or the reasons' rows go back or past
     /// their columns.
-    pub fn check(&self) -> Result<(), ImageError> {
+    fn check(&self) -> Result<(), ImageError> {
         let n = self.meta.len();
         let r = self.feature.len();
         let fits = self.probability.len() == n
@@ -228,7 +233,7 @@ image_struct!(KeptScores {
     contribution,
     whole,
     outcomes
-});
+} checked by KeptScores::check);
 image_struct!(Reason {
     code,
     value,

@@ -124,7 +124,7 @@ impl Models {
         let paths = (member_path.to_path_buf(), signup_path.to_path_buf());
         // Each model's fit for its slot is checked in `build`.
         let (member, signup) = (load_model(member_path)?, load_model(signup_path)?);
-        let keep = start && member.config.merge.caps() == signup.config.merge.caps();
+        let keep = start && share_caps(&member, &signup);
         Self::build(history, member, signup, paths, rules, None, keep)
     }
 
@@ -140,7 +140,7 @@ impl Models {
         check_fits(&member, member_path, &signup, signup_path)?;
         warm(&parts.history, parts.online.as_ref());
         let history = Arc::new(parts.history);
-        let keep = member.config.merge.caps() == signup.config.merge.caps();
+        let keep = share_caps(&member, &signup);
         let models = Self::assemble(
             history,
             (member, signup),
@@ -163,6 +163,10 @@ impl Models {
     /// file's pages (read by the OS when touched), not on the heap. Unchanged, with a warning,
     /// where the file cannot be written or read.
     pub fn kept_in(self, file: &Path) -> Self {
+        if self.in_place() {
+            // Nothing on the heap to move (a challenger joined a snapshot read in place).
+            return self;
+        }
         let key = image::Key::private();
         let read = image::write(file, &key, &self.image_parts(None))
             .map_err(|e| e.to_string())
@@ -182,10 +186,27 @@ impl Models {
                 recruitment: parts.recruitment,
                 index: parts.index,
                 segmentation: parts.segmentation,
-                position: self.base.position.clone(),
+                position: self.base.position,
             },
             ..self
         }
+    }
+
+    /// Whether what [`Models::kept_in`] moves off the heap is read in place already.
+    fn in_place(&self) -> bool {
+        let h = &self.history;
+        let b = &self.base;
+        [
+            h.members.joined_at.is_mapped(),
+            h.coupons.at.is_mapped(),
+            h.orders.at.is_mapped(),
+            h.points.at.is_mapped(),
+            self.scores.is_mapped(),
+            b.recruitment.values.is_mapped(),
+            b.index.orders.rows.is_mapped(),
+        ]
+        .iter()
+        .all(|&m| m)
     }
 
     /// What a start image holds of this snapshot, with the online state `online` it started with.
@@ -479,6 +500,12 @@ impl Scoring<'_> {
             scores,
         })
     }
+}
+
+/// Whether both models merge groups under the same caps: then the sweep that scores members
+/// leaves the online sign-up state the sign-up model reads.
+fn share_caps(member: &Artefact, signup: &Artefact) -> bool {
+    member.config.merge.caps() == signup.config.merge.caps()
 }
 
 fn load_model(p: &Path) -> Result<Artefact, StateError> {

@@ -381,28 +381,44 @@ fn the_online_state_kept_from_scoring_equals_a_sweep_of_its_own() {
     let swept = Models::load(h.clone(), &member, &signup, Default::default())
         .unwrap_or_else(|e| panic!("{e}"));
     let swept = Tenant::new("brand-a", swept, None);
-    let end = woolguard::model::score::end_of(&h);
+    same_probe_features(&h, &kept, &swept, 1);
+}
+
+/// A candidate on member `m`'s device, IP and phone, invited by it, joining at `at`.
+pub(crate) fn probe(h: &woolguard::data::History, m: u32, at: i64) -> woolguard::state::Candidate {
+    let i = m as usize;
     let name = |s| h.keys.opt_name(s).map(str::to_string);
+    woolguard::state::Candidate {
+        member_id: Some(format!("probe-{m}")),
+        joined_at: Some(at),
+        channel: Some("app".to_string()),
+        inviter_id: Some(h.members.id(m).to_string()),
+        device_id: name(h.members.device[i]),
+        ip: name(h.members.ip[i]),
+        phone_hash: name(h.members.phone_hash[i]),
+        ..Default::default()
+    }
+}
+
+/// For a probe candidate on every `step`th member of `h` a minute after its end, `a` and `b`
+/// give the same sign-up features, bit for bit, and more than 100 of them read a group.
+pub(crate) fn same_probe_features(
+    h: &woolguard::data::History,
+    a: &Tenant,
+    b: &Tenant,
+    step: usize,
+) {
+    let end = woolguard::model::score::end_of(h);
     let mut with_group = 0;
-    for m in 0..h.members.len() as u32 {
-        let i = m as usize;
-        let c = woolguard::state::Candidate {
-            member_id: Some(format!("probe-{m}")),
-            joined_at: Some(end + 60),
-            channel: Some("app".to_string()),
-            inviter_id: Some(h.members.id(m).to_string()),
-            device_id: name(h.members.device[i]),
-            ip: name(h.members.ip[i]),
-            phone_hash: name(h.members.phone_hash[i]),
-            ..Default::default()
-        };
+    for m in (0..h.members.len() as u32).step_by(step) {
+        let c = probe(h, m, end + 60);
         let bits = |t: &Tenant| -> Vec<u64> {
             let row = t.candidate_features(&c).unwrap_or_else(|e| panic!("{e}"));
             row.iter().map(|v| v.to_bits()).collect()
         };
-        let a = bits(&kept);
-        assert_eq!(a, bits(&swept), "member {m}");
-        with_group += usize::from(a.iter().any(|&b| f64::from_bits(b) > 1.0));
+        let x = bits(a);
+        assert_eq!(x, bits(b), "probe of member {m}");
+        with_group += usize::from(x.iter().any(|&v| f64::from_bits(v) > 1.0));
     }
     assert!(with_group > 100, "the probes read a populated state");
 }

@@ -11,28 +11,12 @@ use woolguard::state::tenant::{Models, Tenant};
 
 use crate::common::app::{Api, InProcess};
 use crate::serve::{json, root};
-use crate::serve_live::init;
+use crate::serve_live::{init, probe, same_probe_features};
 
 const KEY: [(&str, &str); 1] = [("x-api-key", "key-a")];
 
 fn models() -> (std::path::PathBuf, std::path::PathBuf) {
     (root().join("models/default"), root().join("models/signup"))
-}
-
-/// A candidate on member `m`'s device, IP and phone, invited by it.
-fn probe(h: &woolguard::data::History, m: u32, at: i64) -> woolguard::state::Candidate {
-    let i = m as usize;
-    let name = |s| h.keys.opt_name(s).map(str::to_string);
-    woolguard::state::Candidate {
-        member_id: Some(format!("probe-{m}")),
-        joined_at: Some(at),
-        channel: Some("app".to_string()),
-        inviter_id: Some(h.members.id(m).to_string()),
-        device_id: name(h.members.device[i]),
-        ip: name(h.members.ip[i]),
-        phone_hash: name(h.members.phone_hash[i]),
-        ..Default::default()
-    }
 }
 
 #[test]
@@ -94,19 +78,7 @@ fn a_start_read_from_its_image_equals_a_computed_start() {
         Tenant::starting("brand-a", computed, online, None),
         Tenant::starting("brand-a", read, read_online, None),
     );
-    let end = woolguard::model::score::end_of(&h);
-    let mut in_group = 0;
-    for m in (0..n as u32).step_by(3) {
-        let c = probe(&h, m, end + 60);
-        let row = |t: &Tenant| -> Vec<u64> {
-            let r = t.candidate_features(&c).unwrap_or_else(|e| panic!("{e}"));
-            r.iter().map(|v| v.to_bits()).collect()
-        };
-        let ra = row(&a);
-        assert_eq!(ra, row(&b), "probe of member {m}");
-        in_group += usize::from(ra.iter().any(|&x| f64::from_bits(x) > 1.0));
-    }
-    assert!(in_group > 100, "the probes read a populated state");
+    same_probe_features(&h, &a, &b, 3);
 }
 
 /// Flips one byte of `file` at `at` (from its end where negative).
@@ -276,6 +248,15 @@ fn a_rebuilt_snapshot_is_read_back_in_place_and_scores_alike() {
         x.2,
         a.as_of
     );
+    // A snapshot whose parts are read in place already is not written again (a challenger
+    // joining it computes only its own scores).
+    let other = dir.path().join("other.image");
+    let same = a
+        .with_challenger(None)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .kept_in(&other);
+    assert!(!other.exists(), "nothing written");
+    assert!(same.history.orders.at.is_mapped() && same.scores.is_mapped());
 }
 
 #[test]
